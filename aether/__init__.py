@@ -1,0 +1,93 @@
+"""Aether: a small, fast middleware onion for calling large language models.
+
+::
+
+    from aether import Aether
+
+    async with Aether() as client:          # LLM_PROVIDER picks the provider
+        print(await client.ask("What is the meaning of life?"))
+        print(f"Spent ${client.usage.total_cost_usd:.6f}")
+"""
+
+from aether.client import Aether, CallOptions, Prompt
+from aether.config import ProviderConfig
+from aether.errors import (
+    AetherError,
+    AuthenticationError,
+    BadRequestError,
+    BudgetExceededError,
+    CircuitOpenError,
+    ConfigurationError,
+    ContentFilterError,
+    MalformedResponseError,
+    MiddlewareError,
+    ProviderConnectionError,
+    ProviderError,
+    RateLimitError,
+    RequestTimeoutError,
+    ServerError,
+    SessionCorruptedError,
+    SessionError,
+    ToolError,
+    ToolLoopLimitError,
+)
+from aether.events import EventBus
+from aether.extensions.llm.registry import register_provider
+from aether.llm.contracts import (
+    LLMProvider,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    StreamChunk,
+    Tool,
+    ToolCall,
+    ToolResult,
+)
+from aether.pipeline import Pipeline, calls_only, on_request, streams_only
+from aether.registry import register
+from aether.usage import TokenUsage, Usage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Aether",
+    "AetherError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BudgetExceededError",
+    "CallOptions",
+    "CircuitOpenError",
+    "ConfigurationError",
+    "ContentFilterError",
+    "EventBus",
+    "LLMProvider",
+    "LLMRequest",
+    "LLMResponse",
+    "MalformedResponseError",
+    "Message",
+    "MiddlewareError",
+    "Pipeline",
+    "Prompt",
+    "ProviderConfig",
+    "ProviderConnectionError",
+    "ProviderError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ServerError",
+    "SessionCorruptedError",
+    "SessionError",
+    "StreamChunk",
+    "TokenUsage",
+    "Tool",
+    "ToolCall",
+    "ToolError",
+    "ToolLoopLimitError",
+    "ToolResult",
+    "Usage",
+    "__version__",
+    "calls_only",
+    "on_request",
+    "register",
+    "register_provider",
+    "streams_only",
+]

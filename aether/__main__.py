@@ -1,0 +1,5 @@
+"""``python -m aether`` runs the demo."""
+
+from aether.demo import main
+
+main()

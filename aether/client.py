@@ -1,0 +1,241 @@
+"""The `Aether` facade: the front door for asking, streaming and observing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable, Sequence
+from types import TracebackType
+from typing import Any, TypedDict, TypeVar, Unpack, overload
+
+from aether import config as settings
+from aether.config import ProviderConfig
+from aether.errors import ConfigurationError
+from aether.events import EventBus
+from aether.extensions.llm.builder import build_default_stack
+from aether.extensions.llm.factory import create_provider
+from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk
+from aether.llm.streaming import aclose_stream
+from aether.pipeline import Pipeline, middleware_name
+from aether.usage import Usage
+
+__all__ = ["Aether", "CallOptions", "Prompt"]
+
+Prompt = str | Sequence[Message] | LLMRequest
+"""A single user turn, a whole conversation, or a ready-made request."""
+
+_SubscriberT = TypeVar("_SubscriberT", bound=Callable[..., Any])
+
+
+class CallOptions(TypedDict, total=False):
+    """Per-call keyword arguments of `Aether.ask`, `complete`, `stream` and `stream_text`.
+
+    Attributes:
+        model: Overrides the client's default model for this call.
+        temperature: Overrides ``AETHER_DEFAULT_TEMPERATURE`` for this call.
+        max_tokens: Caps generated tokens.
+        top_p: Nucleus sampling.
+        stop: Stop sequences.
+        tool_choice: ``auto``, ``none``, ``required`` or one tool's name.
+        context: Initial request context (copied), read by your middlewares.
+        provider_options: Vendor-specific parameters keyed by provider name.
+        middleware: Extra middlewares wrapped around this one call (outermost first).
+    """
+
+    model: str
+    temperature: float
+    max_tokens: int
+    top_p: float
+    stop: Sequence[str]
+    tool_choice: str
+    context: dict[str, Any]
+    provider_options: dict[str, dict[str, Any]]
+    middleware: Sequence[object]
+
+
+class Aether:
+    """An LLM client: a provider wrapped in a middleware pipeline.
+
+    ``Aether()`` builds the provider named by ``LLM_PROVIDER`` and the default stack
+    around it. ``Aether(config=ProviderConfig(...))`` builds a named provider explicitly,
+    and ``Aether(provider)`` wraps a ready provider object.
+
+    Args:
+        provider: A provider instance (anything with ``async def complete(request)``).
+        config: How to build the provider, instead of reading ``LLM_PROVIDER``.
+        middleware: Your middlewares, outermost first; they wrap the default stack.
+        stack: The whole stack, outermost first, replacing the default one (then
+            ``middleware`` and the ``with_*`` switches must not be given).
+        events: An `EventBus` to share with other clients.
+        with_retry: Include retry in the default stack.
+        with_circuit_breaker: Include the circuit breaker in the default stack.
+        with_cost_tracking: Include cost tracking in the default stack.
+
+    Raises:
+        ConfigurationError: On conflicting arguments, an unknown provider, or a missing
+            API key (the message names the variable to set).
+    """
+
+    def __init__(
+        self,
+        provider: Any = None,
+        /,
+        *,
+        config: ProviderConfig | None = None,
+        middleware: Sequence[object] = (),
+        stack: Sequence[object] | None = None,
+        events: EventBus | None = None,
+        with_retry: bool = True,
+        with_circuit_breaker: bool = True,
+        with_cost_tracking: bool = True,
+    ) -> None:
+        problems = []
+        if provider is not None and config is not None:
+            problems.append("pass either a provider or config=ProviderConfig(...), not both")
+        if stack is not None and (
+            middleware or not (with_retry and with_circuit_breaker and with_cost_tracking)
+        ):
+            problems.append(
+                "stack=[...] replaces the default stack: do not also pass middleware=[...] "
+                "or with_*=False (put your middlewares in the stack list instead)"
+            )
+        if problems:
+            raise ConfigurationError("; ".join(problems), problems=problems)
+
+        if provider is None:
+            config = config or ProviderConfig()
+            provider = create_provider(config)
+            self.provider_name: str = config.name
+        else:
+            self.provider_name = middleware_name(provider)
+        self.provider: Any = provider
+        self.events: EventBus = events if events is not None else EventBus()
+        self.usage: Usage = Usage()
+        if stack is None:
+            stack = [
+                *middleware,
+                *build_default_stack(
+                    events=self.events,
+                    usage=self.usage,
+                    provider_name=self.provider_name,
+                    with_retry=with_retry,
+                    with_circuit_breaker=with_circuit_breaker,
+                    with_cost_tracking=with_cost_tracking,
+                ),
+            ]
+        self.pipeline: Pipeline = Pipeline(stack, provider)
+        self._closed = False
+
+    @property
+    def default_model(self) -> str | None:
+        """The model used when a call names none: the provider's default."""
+        model = getattr(self.provider, "default_model", None)
+        return model if isinstance(model, str) else None
+
+    # -- building requests -------------------------------------------------------------
+
+    def request(self, prompt: Prompt, **options: Unpack[CallOptions]) -> LLMRequest:
+        """Build the `LLMRequest` that a call with these arguments would send."""
+        if isinstance(prompt, LLMRequest):
+            return prompt
+        if isinstance(prompt, str):
+            messages: tuple[Message, ...] = (Message(role="user", content=prompt),)
+        else:
+            messages = tuple(prompt)
+            if not messages:
+                raise ValueError("the conversation is empty: give at least one Message")
+        context = options.get("context")
+        stop = options.get("stop")
+        fields: dict[str, Any] = {
+            "messages": messages,
+            "model": options.get("model") or self.default_model,
+            "temperature": settings.default_temperature(options.get("temperature")),
+            "max_tokens": options.get("max_tokens"),
+            "top_p": options.get("top_p"),
+            "stop": tuple(stop) if stop is not None else None,
+            "tool_choice": options.get("tool_choice"),
+            "provider_options": options.get("provider_options") or {},
+            "context": dict(context) if context else {},
+        }
+        return LLMRequest(**fields)
+
+    def _pipeline_for(self, options: CallOptions) -> Pipeline:
+        extra = options.get("middleware")
+        return self.pipeline.wrap(extra) if extra else self.pipeline
+
+    # -- calls ---------------------------------------------------------------------------
+
+    async def complete(self, prompt: Prompt, **options: Unpack[CallOptions]) -> LLMResponse:
+        """Send one request through the pipeline and return the whole response."""
+        request = self.request(prompt, **options)
+        return await self._pipeline_for(options).complete(request)
+
+    async def ask(self, prompt: Prompt, **options: Unpack[CallOptions]) -> str:
+        """Send one request and return the assistant's final text."""
+        return (await self.complete(prompt, **options)).text
+
+    async def stream(
+        self, prompt: Prompt, **options: Unpack[CallOptions]
+    ) -> AsyncGenerator[StreamChunk, None]:
+        """Stream the answer as `StreamChunk` objects, ending with a final chunk.
+
+        Close it early with ``contextlib.aclosing`` (or break out of the loop) and the
+        provider's HTTP stream is closed too.
+        """
+        request = self.request(prompt, **options)
+        inner = self._pipeline_for(options).stream(request)
+        try:
+            async for chunk in inner:
+                yield chunk
+        finally:
+            await aclose_stream(inner)
+
+    async def stream_text(
+        self, prompt: Prompt, **options: Unpack[CallOptions]
+    ) -> AsyncGenerator[str, None]:
+        """Stream only the text deltas of the answer."""
+        inner = self.stream(prompt, **options)
+        try:
+            async for chunk in inner:
+                if chunk.kind == "text" and chunk.text:
+                    yield chunk.text
+        finally:
+            await inner.aclose()
+
+    # -- events --------------------------------------------------------------------------
+
+    @overload
+    def on(self, name: str) -> Callable[[_SubscriberT], _SubscriberT]: ...
+
+    @overload
+    def on(self, name: str, callback: _SubscriberT) -> _SubscriberT: ...
+
+    def on(self, name: str, callback: Any = None) -> Any:
+        """Subscribe a sync or async callback to an event; usable as a decorator."""
+        return self.events.on(name, callback)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Release the provider's connections. Calling it twice does nothing more."""
+        if self._closed:
+            return
+        self._closed = True
+        aclose = getattr(self.provider, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    async def __aenter__(self) -> Aether:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return (
+            f"Aether(provider={self.provider_name!r}, model={self.default_model!r}, "
+            f"pipeline={self.pipeline!r})"
+        )

@@ -1,0 +1,185 @@
+"""Runtime settings, read from environment variables at call time, never at import time.
+
+Precedence everywhere: a per-call keyword argument, then the environment variable, then the
+fallback written here. An invalid value falls back to the default and logs one warning
+naming the variable and the bad value (once per value, not once per call).
+
+=============================  =========  ===========================================
+Variable                       Default    Affects
+=============================  =========  ===========================================
+LLM_PROVIDER                   openai     which provider ``Aether()`` builds
+OPENAI_API_KEY / ...           (none)     the chosen provider's API key
+OPENAI_MODEL / ...             provider   the provider's default model
+AETHER_DEFAULT_TEMPERATURE     0.7        temperature sent when a call gives none;
+                                          ``none`` sends no temperature at all
+AETHER_MAX_TOOL_ITERATIONS     10         tool-loop cap
+AETHER_HTTP_TOOL_TIMEOUT       10.0       seconds, for the ``http_get`` tool
+AETHER_HTTP_TOOL_MAX_BYTES     100000     body size before ``http_get`` truncates
+AETHER_FILE_TOOL_MAX_BYTES     200000     bytes before ``read_file`` truncates
+=============================  =========  ===========================================
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+__all__ = [
+    "DEFAULT_FILE_TOOL_MAX_BYTES",
+    "DEFAULT_HTTP_TOOL_MAX_BYTES",
+    "DEFAULT_HTTP_TOOL_TIMEOUT",
+    "DEFAULT_MAX_TOOL_ITERATIONS",
+    "DEFAULT_PROVIDER",
+    "DEFAULT_TEMPERATURE",
+    "ProviderConfig",
+    "default_temperature",
+    "file_tool_max_bytes",
+    "http_tool_max_bytes",
+    "http_tool_timeout",
+    "max_tool_iterations",
+    "provider_name",
+]
+
+logger = logging.getLogger("aether.config")
+
+DEFAULT_PROVIDER = "openai"
+DEFAULT_TEMPERATURE = 0.7
+DEFAULT_MAX_TOOL_ITERATIONS = 10
+DEFAULT_HTTP_TOOL_TIMEOUT = 10.0
+DEFAULT_HTTP_TOOL_MAX_BYTES = 100_000
+DEFAULT_FILE_TOOL_MAX_BYTES = 200_000
+
+_T = TypeVar("_T")
+_warned: set[tuple[str, str]] = set()
+
+
+def _read(
+    name: str,
+    parse: Callable[[str], _T],
+    default: _T,
+    check: Callable[[_T], bool] = lambda _: True,
+    expected: str = "",
+) -> _T:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = parse(raw.strip())
+    except ValueError:
+        value = None
+    if value is None or not check(value):
+        if (name, raw) not in _warned:
+            _warned.add((name, raw))
+            logger.warning(
+                "%s=%r is not valid (%s); using the default %r", name, raw, expected, default
+            )
+        return default
+    return value
+
+
+def _positive_int(raw: str) -> int:
+    return int(raw)
+
+
+def provider_name() -> str:
+    """``LLM_PROVIDER``, lower-cased; ``openai`` when unset."""
+    return os.environ.get("LLM_PROVIDER", "").strip().lower() or DEFAULT_PROVIDER
+
+
+def default_temperature(override: float | None = None) -> float | None:
+    """The temperature to send when a call gives none.
+
+    ``AETHER_DEFAULT_TEMPERATURE=none`` sends no temperature (some reasoning models
+    refuse any value but their own).
+    """
+    if override is not None:
+        return override
+    raw = os.environ.get("AETHER_DEFAULT_TEMPERATURE", "").strip().lower()
+    if raw in ("none", "null", "unset"):
+        return None
+    return _read(
+        "AETHER_DEFAULT_TEMPERATURE",
+        float,
+        DEFAULT_TEMPERATURE,
+        lambda value: 0.0 <= value <= 2.0,
+        "a number from 0 to 2, or 'none'",
+    )
+
+
+def max_tool_iterations(override: int | None = None) -> int:
+    """``AETHER_MAX_TOOL_ITERATIONS``: how many model calls the tool loop may make."""
+    if override is not None:
+        return override
+    return _read(
+        "AETHER_MAX_TOOL_ITERATIONS",
+        _positive_int,
+        DEFAULT_MAX_TOOL_ITERATIONS,
+        lambda value: value >= 1,
+        "a whole number of at least 1",
+    )
+
+
+def http_tool_timeout(override: float | None = None) -> float:
+    """``AETHER_HTTP_TOOL_TIMEOUT``: seconds before ``http_get`` gives up."""
+    if override is not None:
+        return override
+    return _read(
+        "AETHER_HTTP_TOOL_TIMEOUT",
+        float,
+        DEFAULT_HTTP_TOOL_TIMEOUT,
+        lambda value: value > 0,
+        "a number of seconds above 0",
+    )
+
+
+def http_tool_max_bytes(override: int | None = None) -> int:
+    """``AETHER_HTTP_TOOL_MAX_BYTES``: body bytes ``http_get`` returns before truncating."""
+    if override is not None:
+        return override
+    return _read(
+        "AETHER_HTTP_TOOL_MAX_BYTES",
+        _positive_int,
+        DEFAULT_HTTP_TOOL_MAX_BYTES,
+        lambda value: value >= 1,
+        "a whole number of bytes of at least 1",
+    )
+
+
+def file_tool_max_bytes(override: int | None = None) -> int:
+    """``AETHER_FILE_TOOL_MAX_BYTES``: bytes ``read_file`` returns before truncating."""
+    if override is not None:
+        return override
+    return _read(
+        "AETHER_FILE_TOOL_MAX_BYTES",
+        _positive_int,
+        DEFAULT_FILE_TOOL_MAX_BYTES,
+        lambda value: value >= 1,
+        "a whole number of bytes of at least 1",
+    )
+
+
+class ProviderConfig(BaseModel):
+    """How to build one provider: ``Aether(config=ProviderConfig(name="openai", ...))``.
+
+    Fields left as ``None`` are read from the provider's environment variables (named
+    when it was registered) when the client is built.
+
+    Attributes:
+        name: The registered provider name (``openai``, ``gemini``, ``anthropic``, ``fake``).
+        api_key: The API key; never shown in a repr or a log.
+        model: The default model for calls that name none.
+        base_url: The server to talk to (any OpenAI-compatible server, for ``openai``).
+        options: Extra keyword arguments for the provider's constructor.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(default_factory=provider_name)
+    api_key: SecretStr | None = None
+    model: str | None = None
+    base_url: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)

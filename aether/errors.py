@@ -1,0 +1,253 @@
+"""The one exception hierarchy of Aether.
+
+Every error Aether raises on purpose derives from `AetherError`. Provider adapters map
+their vendor's exceptions to these classes at their own boundary, so retry and the circuit
+breaker decide by Aether's classes (the `retryable` attribute), never by a vendor's type.
+
+    AetherError
+    ├── ConfigurationError          bad settings; raised eagerly, listing every problem
+    ├── MiddlewareError             a middleware cannot run in the requested mode
+    ├── ProviderError               a provider call failed (provider, status_code, retry_after)
+    │   ├── RateLimitError          429                                  retryable
+    │   ├── RequestTimeoutError     408 or a client-side timeout          retryable
+    │   ├── ProviderConnectionError the connection failed or broke        retryable
+    │   ├── ServerError             5xx                                   retryable
+    │   ├── MalformedResponseError  a body or stream that cannot be read  retryable
+    │   ├── AuthenticationError     401, 403                              not retryable
+    │   └── BadRequestError         400, 404, 409, 413, 422               not retryable
+    │       └── ContentFilterError  refused by the provider's safety filter
+    ├── BudgetExceededError         the client's budget is spent (nothing was sent)
+    ├── CircuitOpenError            the breaker is open; carries when it retries
+    ├── ToolError                   a tool could not be registered or resolved
+    │   └── ToolLoopLimitError      the tool loop hit its iteration cap
+    └── SessionError                a session store failed
+        └── SessionCorruptedError   a stored history cannot be read
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AetherError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BudgetExceededError",
+    "CircuitOpenError",
+    "ConfigurationError",
+    "ContentFilterError",
+    "MalformedResponseError",
+    "MiddlewareError",
+    "ProviderConnectionError",
+    "ProviderError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ServerError",
+    "SessionCorruptedError",
+    "SessionError",
+    "ToolError",
+    "ToolLoopLimitError",
+    "error_for_status",
+]
+
+
+class AetherError(Exception):
+    """Base class of every error Aether raises on purpose."""
+
+    retryable: bool = False
+    """Whether retrying the same request may succeed. Retry reads this, nothing else."""
+
+
+class ConfigurationError(AetherError):
+    """Settings are missing or invalid. The message lists every problem found."""
+
+    def __init__(self, message: str, *, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems: list[str] = problems if problems is not None else [message]
+
+
+class MiddlewareError(AetherError):
+    """A middleware cannot run in the requested mode, or a stack is badly composed."""
+
+
+class ProviderError(AetherError):
+    """A call to an LLM provider failed.
+
+    Attributes:
+        provider: The provider's registered name (``"openai"``, ``"fake"``...), if known.
+        status_code: The HTTP status the server answered with, if there was one.
+        retry_after: Seconds the server asked the client to wait, if it sent a header.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.status_code = status_code
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        details = []
+        if self.provider:
+            details.append(f"provider={self.provider}")
+        if self.status_code is not None:
+            details.append(f"status={self.status_code}")
+        if self.retry_after is not None:
+            details.append(f"retry_after={self.retry_after:g}s")
+        if details:
+            parts.append(f"({', '.join(details)})")
+        return " ".join(parts)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild_provider_error,
+            (type(self), self.message, self.provider, self.status_code, self.retry_after),
+        )
+
+
+def _rebuild_provider_error(
+    cls: type[ProviderError],
+    message: str,
+    provider: str | None,
+    status_code: int | None,
+    retry_after: float | None,
+) -> ProviderError:
+    return cls(message, provider=provider, status_code=status_code, retry_after=retry_after)
+
+
+class RateLimitError(ProviderError):
+    """The provider answered 429: too many requests or tokens."""
+
+    retryable = True
+
+
+class RequestTimeoutError(ProviderError):
+    """The request timed out (HTTP 408, or no answer within the client's timeout)."""
+
+    retryable = True
+
+
+class ProviderConnectionError(ProviderError):
+    """The connection to the provider failed or broke."""
+
+    retryable = True
+
+
+class ServerError(ProviderError):
+    """The provider answered with a 5xx status."""
+
+    retryable = True
+
+
+class MalformedResponseError(ProviderError):
+    """The provider sent a body or a stream event that cannot be parsed."""
+
+    retryable = True
+
+
+class AuthenticationError(ProviderError):
+    """The provider refused the credentials (401) or the permission (403)."""
+
+
+class BadRequestError(ProviderError):
+    """The provider refused the request as invalid (400, 404, 409, 413, 422)."""
+
+
+class ContentFilterError(BadRequestError):
+    """The provider's safety filter refused the prompt or the answer."""
+
+
+class BudgetExceededError(AetherError):
+    """The client's spending budget is used up; the request was not sent.
+
+    Attributes:
+        budget_usd: The budget the client was given.
+        spent_usd: What the client had spent when the call was refused.
+    """
+
+    def __init__(self, message: str, *, budget_usd: float, spent_usd: float) -> None:
+        super().__init__(message)
+        self.budget_usd = budget_usd
+        self.spent_usd = spent_usd
+
+
+class CircuitOpenError(AetherError):
+    """The circuit breaker is open: the provider was not called.
+
+    Attributes:
+        key: The breaker's key (provider and model).
+        retry_at: The `anyio.current_time()` at which a probe will be let through.
+        retry_after: Seconds from when the error was raised until then.
+    """
+
+    def __init__(self, message: str, *, key: str, retry_at: float, retry_after: float) -> None:
+        super().__init__(message)
+        self.key = key
+        self.retry_at = retry_at
+        self.retry_after = retry_after
+
+
+class ToolError(AetherError):
+    """A tool could not be registered, resolved or described."""
+
+
+class ToolLoopLimitError(ToolError):
+    """The tool loop reached its iteration cap without a final answer.
+
+    Attributes:
+        messages: The whole conversation so far, tool calls and results included.
+        iterations: How many model calls the loop made.
+    """
+
+    def __init__(self, message: str, *, messages: tuple[Any, ...], iterations: int) -> None:
+        super().__init__(message)
+        self.messages = messages
+        self.iterations = iterations
+
+
+class SessionError(AetherError):
+    """A session store failed to load, save or delete a history."""
+
+
+class SessionCorruptedError(SessionError):
+    """A stored history cannot be read. It is left untouched, never overwritten."""
+
+    def __init__(self, message: str, *, session_id: str) -> None:
+        super().__init__(message)
+        self.session_id = session_id
+
+
+_STATUS_CLASSES: dict[int, type[ProviderError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: AuthenticationError,
+    404: BadRequestError,
+    408: RequestTimeoutError,
+    409: BadRequestError,
+    413: BadRequestError,
+    422: BadRequestError,
+    429: RateLimitError,
+}
+
+
+def error_for_status(status_code: int) -> type[ProviderError]:
+    """Return the Aether error class for an HTTP status code.
+
+    5xx maps to `ServerError`; unknown 4xx codes are `BadRequestError`; anything else is a
+    plain, non-retryable `ProviderError`.
+    """
+    if status_code in _STATUS_CLASSES:
+        return _STATUS_CLASSES[status_code]
+    if 500 <= status_code < 600:
+        return ServerError
+    if 400 <= status_code < 500:
+        return BadRequestError
+    return ProviderError

@@ -1,0 +1,1 @@
+"""Plug-in implementations: provider adapters, reference tools, session stores."""

@@ -1,0 +1,120 @@
+"""Cumulative token and cost counters: what ``client.usage`` holds.
+
+Cost tracking records one entry per billed provider call (a stream counts once, from its
+final chunk). Updates are synchronous, with no await in between, so concurrent calls on
+one event loop never lose an update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["TokenUsage", "Usage"]
+
+
+@dataclass(slots=True)
+class TokenUsage:
+    """Counters for one model.
+
+    ``cost_usd`` sums the priced requests only; ``unpriced_requests`` counts those whose
+    price is unknown (their tokens are still counted).
+    """
+
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float = 0.0
+    unpriced_requests: int = 0
+
+    def add(
+        self,
+        *,
+        input_tokens: int,
+        output_tokens: int,
+        cached_input_tokens: int = 0,
+        cache_write_tokens: int = 0,
+        reasoning_tokens: int = 0,
+        cost_usd: float | None = None,
+    ) -> None:
+        """Count one billed request."""
+        self.requests += 1
+        self.input_tokens += input_tokens
+        self.output_tokens += output_tokens
+        self.cached_input_tokens += cached_input_tokens
+        self.cache_write_tokens += cache_write_tokens
+        self.reasoning_tokens += reasoning_tokens
+        if cost_usd is None:
+            self.unpriced_requests += 1
+        else:
+            self.cost_usd += cost_usd
+
+
+@dataclass(slots=True)
+class Usage:
+    """Everything a client has spent, in total and per model (``by_model``)."""
+
+    total: TokenUsage = field(default_factory=TokenUsage)
+    by_model: dict[str, TokenUsage] = field(default_factory=dict)
+
+    def record(
+        self,
+        model: str,
+        *,
+        input_tokens: int,
+        output_tokens: int,
+        cached_input_tokens: int = 0,
+        cache_write_tokens: int = 0,
+        reasoning_tokens: int = 0,
+        cost_usd: float | None = None,
+    ) -> None:
+        """Count one billed request for ``model``."""
+        per_model = self.by_model.get(model)
+        if per_model is None:
+            per_model = self.by_model[model] = TokenUsage()
+        for counters in (self.total, per_model):
+            counters.add(
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cached_input_tokens=cached_input_tokens,
+                cache_write_tokens=cache_write_tokens,
+                reasoning_tokens=reasoning_tokens,
+                cost_usd=cost_usd,
+            )
+
+    def reset(self) -> None:
+        """Forget everything counted so far."""
+        self.total = TokenUsage()
+        self.by_model = {}
+
+    @property
+    def total_requests(self) -> int:
+        """Billed provider calls."""
+        return self.total.requests
+
+    @property
+    def total_input_tokens(self) -> int:
+        """Input tokens over every billed call."""
+        return self.total.input_tokens
+
+    @property
+    def total_output_tokens(self) -> int:
+        """Output tokens over every billed call."""
+        return self.total.output_tokens
+
+    @property
+    def total_cached_input_tokens(self) -> int:
+        """Input tokens read from a provider's prompt cache."""
+        return self.total.cached_input_tokens
+
+    @property
+    def total_cost_usd(self) -> float:
+        """Dollars spent on calls whose price is known (see ``unpriced_requests``)."""
+        return self.total.cost_usd
+
+    @property
+    def unpriced_requests(self) -> int:
+        """Billed calls to models with no known price; their cost is not in the total."""
+        return self.total.unpriced_requests

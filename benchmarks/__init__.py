@@ -1,0 +1,1 @@
+"""Aether's benchmarks: ``python -m benchmarks`` (or ``python3 dev.py bench``)."""

@@ -1,0 +1,115 @@
+"""The shared harness: timing, medians, machine notes and the JSON each module prints.
+
+A benchmark module ``benchmarks/bench_<name>.py`` defines::
+
+    TITLE = "What it measures"
+    NOTES = "How to read the table (markdown, optional)."
+
+    def run(quick: bool) -> list[Row]: ...
+
+and ends with ``if __name__ == "__main__": cli(run)``. The runner starts each module in a
+fresh process, collects its rows and rewrites that module's section of
+``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from typing import Any
+
+import anyio
+
+BACKENDS = ("asyncio", "trio")
+
+
+@dataclass(slots=True)
+class Row:
+    """One line of a results table: a measurement, its unit and a free-form note."""
+
+    case: str
+    backend: str
+    value: float
+    unit: str
+    note: str = ""
+    ratio: float | None = None
+
+
+def measure(
+    body: Callable[[int], Awaitable[None]],
+    *,
+    iterations: int,
+    repeats: int = 5,
+    backend: str = "asyncio",
+    setup: Callable[[], Awaitable[Any]] | None = None,
+) -> float:
+    """Median seconds per operation over ``repeats`` runs of ``body(iterations)``.
+
+    ``body(n)`` performs ``n`` operations; one warm-up run is discarded. Each run happens
+    in a fresh event loop of ``backend``; the garbage collector is paused while timing.
+    """
+    samples: list[float] = []
+
+    async def one_run() -> float:
+        if setup is not None:
+            await setup()
+        gc.collect()
+        gc.disable()
+        try:
+            started = time.perf_counter()
+            await body(iterations)
+            return (time.perf_counter() - started) / iterations
+        finally:
+            gc.enable()
+
+    anyio.run(one_run, backend=backend)  # warm-up
+    for _ in range(repeats):
+        samples.append(anyio.run(one_run, backend=backend))
+    return statistics.median(samples)
+
+
+def versions(*packages: str) -> str:
+    """``name version`` for each installed package, comma separated."""
+    found = []
+    for package in packages:
+        try:
+            found.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return ", ".join(found)
+
+
+def machine() -> str:
+    """A one-line description of this machine and interpreter."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def cli(run: Callable[[bool], list[Row]]) -> None:
+    """Run a module's benchmarks and print its rows as JSON on stdout."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer iterations")
+    args = parser.parse_args()
+    rows = run(args.quick)
+    json.dump([asdict(row) for row in rows], sys.stdout)
+    sys.stdout.write("\n")
