@@ -1,0 +1,103 @@
+"""The Fake provider: canned, scripted, computed answers, faults, chunking, records."""
+
+from __future__ import annotations
+
+import pytest
+
+from aether import Aether, LLMRequest, LLMResponse, Message, RateLimitError, ServerError, ToolCall
+from aether.extensions.llm.fake import FakeProvider, FakeScriptExhaustedError, StreamFault
+
+
+def request(text: str = "hi") -> LLMRequest:
+    return LLMRequest(messages=(Message(role="user", content=text),))
+
+
+async def test_default_reply_is_deterministic_and_quotes_the_prompt() -> None:
+    fake = FakeProvider()
+    first = await fake.complete(request("hello there"))
+    second = await fake.complete(request("hello there"))
+    assert first == second
+    assert "'hello there'" in first.text
+
+
+async def test_script_plays_in_order_then_says_it_is_used_up() -> None:
+    fake = FakeProvider(responses=["one", "two"])
+    assert (await fake.complete(request())).text == "one"
+    assert (await fake.complete(request())).text == "two"
+    with pytest.raises(FakeScriptExhaustedError, match="used up after 2 responses"):
+        await fake.complete(request())
+
+
+async def test_scripted_exception_is_raised() -> None:
+    fake = FakeProvider(responses=[RateLimitError("slow down", retry_after=2.0), "ok"])
+    with pytest.raises(RateLimitError) as raised:
+        await fake.complete(request())
+    assert raised.value.retry_after == 2.0
+    assert (await fake.complete(request())).text == "ok"
+
+
+async def test_responder_computes_the_answer_from_the_request() -> None:
+    async def echo(request: LLMRequest) -> str:
+        return request.messages[-1].content.upper()
+
+    fake = FakeProvider(responder=echo)
+    assert (await fake.complete(request("abc"))).text == "ABC"
+
+
+async def test_token_counts_are_words_when_not_scripted() -> None:
+    response = await FakeProvider("three short words").complete(request("two words"))
+    assert (response.input_tokens, response.output_tokens) == (2, 3)
+    assert response.provider == "fake"
+
+
+async def test_stream_splits_text_into_chunks_that_join_back() -> None:
+    fake = FakeProvider("a longer answer with six words", words_per_chunk=2)
+    chunks = [chunk async for chunk in fake.stream(request())]
+    assert [chunk.text for chunk in chunks[:-1]] == ["a longer ", "answer with ", "six words"]
+    assert chunks[-1].finish_reason == "stop"
+    assert chunks[-1].output_tokens == 6
+
+
+async def test_stream_of_a_tool_call_ends_with_the_calls() -> None:
+    call = ToolCall(id="c1", name="add", arguments={"a": 1, "b": 2})
+    scripted = LLMResponse(
+        text="Let me add.", model="m", tool_calls=(call,), finish_reason="tool_calls"
+    )
+    chunks = [chunk async for chunk in FakeProvider(responses=[scripted]).stream(request())]
+    assert "".join(chunk.text for chunk in chunks) == "Let me add."
+    assert chunks[-1].finish_reason == "tool_calls"
+    assert chunks[-1].tool_calls == (call,)
+
+
+async def test_stream_fault_breaks_after_the_given_chunks() -> None:
+    fake = FakeProvider(responses=[StreamFault(ServerError("cut"), after_chunks=2, text="a b c")])
+    seen: list[str] = []
+    with pytest.raises(ServerError):
+        async for chunk in fake.stream(request()):
+            seen.append(chunk.text)
+    assert seen == ["a ", "b "]
+
+
+async def test_stream_fault_is_raised_at_once_in_call_mode() -> None:
+    fake = FakeProvider(responses=[StreamFault(ServerError("cut"), after_chunks=2)])
+    with pytest.raises(ServerError):
+        await fake.complete(request())
+
+
+async def test_requests_are_recorded_in_order() -> None:
+    fake = FakeProvider("ok")
+    client = Aether(fake)
+    await client.ask("first")
+    async for _ in client.stream("second"):
+        pass
+    assert [r.messages[-1].content for r in fake.requests] == ["first", "second"]
+
+
+async def test_abandoned_stream_is_closed() -> None:
+    fake = FakeProvider("one two three four")
+    client = Aether(fake)
+    stream = client.stream_text("hi")
+    async for _ in stream:
+        break
+    await stream.aclose()
+    assert fake.open_streams == 0
