@@ -55,6 +55,8 @@ DEFAULT_FILE_TOOL_MAX_BYTES = 200_000
 
 _T = TypeVar("_T")
 _warned: set[tuple[str, str]] = set()
+_parsed: dict[tuple[str, str], Any] = {}
+_NO_VALUE = object()
 
 
 def _read(
@@ -65,24 +67,35 @@ def _read(
     expected: str = "",
 ) -> _T:
     raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
+    if raw is None:
         return default
-    try:
-        value = parse(raw.strip())
-    except ValueError:
-        value = None
-    if value is None or not check(value):
-        if (name, raw) not in _warned:
-            _warned.add((name, raw))
-            logger.warning(
-                "%s=%r is not valid (%s); using the default %r", name, raw, expected, default
-            )
-        return default
-    return value
+    # Parsing is memoised per raw value, so a call-time read costs one environ lookup.
+    cached = _parsed.get((name, raw), _NO_VALUE)
+    if cached is not _NO_VALUE:
+        return cached  # type: ignore[no-any-return]
+    value: Any = default
+    if raw.strip():
+        try:
+            value = parse(raw.strip())
+            valid = check(value)
+        except ValueError:
+            valid = False
+        if not valid:
+            value = default
+            if (name, raw) not in _warned:
+                _warned.add((name, raw))
+                logger.warning(
+                    "%s=%r is not valid (%s); using the default %r", name, raw, expected, default
+                )
+    if len(_parsed) < 1024:
+        _parsed[(name, raw)] = value
+    return value  # type: ignore[no-any-return]
 
 
-def _positive_int(raw: str) -> int:
-    return int(raw)
+def _temperature(raw: str) -> float | None:
+    if raw.lower() in ("none", "null", "unset"):
+        return None
+    return float(raw)
 
 
 def provider_name() -> str:
@@ -98,14 +111,12 @@ def default_temperature(override: float | None = None) -> float | None:
     """
     if override is not None:
         return override
-    raw = os.environ.get("AETHER_DEFAULT_TEMPERATURE", "").strip().lower()
-    if raw in ("none", "null", "unset"):
-        return None
+    default: float | None = DEFAULT_TEMPERATURE
     return _read(
         "AETHER_DEFAULT_TEMPERATURE",
-        float,
-        DEFAULT_TEMPERATURE,
-        lambda value: 0.0 <= value <= 2.0,
+        _temperature,
+        default,
+        lambda value: value is None or 0.0 <= value <= 2.0,
         "a number from 0 to 2, or 'none'",
     )
 
@@ -116,7 +127,7 @@ def max_tool_iterations(override: int | None = None) -> int:
         return override
     return _read(
         "AETHER_MAX_TOOL_ITERATIONS",
-        _positive_int,
+        int,
         DEFAULT_MAX_TOOL_ITERATIONS,
         lambda value: value >= 1,
         "a whole number of at least 1",
@@ -142,7 +153,7 @@ def http_tool_max_bytes(override: int | None = None) -> int:
         return override
     return _read(
         "AETHER_HTTP_TOOL_MAX_BYTES",
-        _positive_int,
+        int,
         DEFAULT_HTTP_TOOL_MAX_BYTES,
         lambda value: value >= 1,
         "a whole number of bytes of at least 1",
@@ -155,7 +166,7 @@ def file_tool_max_bytes(override: int | None = None) -> int:
         return override
     return _read(
         "AETHER_FILE_TOOL_MAX_BYTES",
-        _positive_int,
+        int,
         DEFAULT_FILE_TOOL_MAX_BYTES,
         lambda value: value >= 1,
         "a whole number of bytes of at least 1",

@@ -57,6 +57,7 @@ def test_invalid_value_falls_back_and_warns_once(
     default: object,
 ) -> None:
     monkeypatch.setattr(config, "_warned", set())
+    monkeypatch.setattr(config, "_parsed", {})
     monkeypatch.setenv(variable, bad)
     with caplog.at_level(logging.WARNING, logger="aether.config"):
         assert read() == default  # type: ignore[operator]
