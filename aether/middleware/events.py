@@ -1,4 +1,15 @@
-"""The events middleware: lifecycle events around each provider call and stream."""
+"""The events middleware: lifecycle events around each provider call and stream.
+
+Each event carries the request, the attempt (written by retry into the request context),
+the model and, on failure or completion, the duration. Completion events carry the token
+counts and the price where it is known: cost tracking sits outside this middleware, so
+the response here has no price yet; given the client's shared `Pricer`, this middleware
+prices it itself (memoised, about a microsecond, and only when someone listens), and the
+figure is the one cost tracking adds to ``client.usage``.
+
+A call or stream that is cancelled, or a stream the consumer abandons, emits no error or
+completion event: an async subscriber could not run in a cancelled scope anyway.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +38,7 @@ from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 from aether.llm.streaming import aclose_stream
 from aether.middleware._context import ATTEMPT, TOOL_LOOP
 from aether.pipeline import CallNext, StreamNext
+from aether.pricing import Pricer
 
 __all__ = ["EventsMiddleware"]
 
@@ -37,20 +49,38 @@ class EventsMiddleware:
     Sits just above the provider in the default stack, so each retry attempt and each
     tool-loop iteration is its own request (``event.attempt`` says which attempt). No
     event object is built for an event nobody subscribed to.
+
+    Args:
+        bus: Where to emit.
+        pricer: Prices completed calls and streams for their events; without one, an
+            event carries the price only if the response already has one.
     """
 
     name = "Events"
 
-    __slots__ = ("bus",)
+    __slots__ = ("bus", "pricer")
 
-    def __init__(self, bus: EventBus) -> None:
+    def __init__(self, bus: EventBus, *, pricer: Pricer | None = None) -> None:
         self.bus = bus
+        self.pricer = pricer
+
+    def _response_cost(self, request: LLMRequest, response: LLMResponse) -> float | None:
+        if response.cost_usd is not None or self.pricer is None:
+            return response.cost_usd
+        return self.pricer.price_response(response, requested_model=request.model)
+
+    def _stream_cost(self, request: LLMRequest, final: StreamChunk | None) -> float | None:
+        if final is None:
+            return None
+        if final.cost_usd is not None or self.pricer is None:
+            return final.cost_usd
+        return self.pricer.price_final_chunk(final, requested_model=request.model)
 
     async def call(self, request: LLMRequest, call_next: CallNext) -> LLMResponse:
         bus = self.bus
         attempt: int = request.context.get(ATTEMPT, 1)
         if bus.wants(REQUEST_START):
-            await bus.emit(RequestStart(request=request, attempt=attempt))
+            await bus.emit(RequestStart(request=request, attempt=attempt, model=request.model))
         started = anyio.current_time()
         try:
             response = await call_next(request)
@@ -62,6 +92,7 @@ class EventsMiddleware:
                         error=error,
                         duration_seconds=anyio.current_time() - started,
                         attempt=attempt,
+                        model=request.model,
                     )
                 )
             raise
@@ -72,7 +103,8 @@ class EventsMiddleware:
                     response=response,
                     duration_seconds=anyio.current_time() - started,
                     attempt=attempt,
-                    cost_usd=response.cost_usd,
+                    cost_usd=self._response_cost(request, response),
+                    model=response.model,
                 )
             )
         return response
@@ -84,7 +116,7 @@ class EventsMiddleware:
         owns_lifecycle = TOOL_LOOP not in request.context
         attempt: int = request.context.get(ATTEMPT, 1)
         if owns_lifecycle and bus.wants(STREAM_START):
-            await bus.emit(StreamStart(request=request, attempt=attempt))
+            await bus.emit(StreamStart(request=request, attempt=attempt, model=request.model))
         started = anyio.current_time()
         index = 0
         final: StreamChunk | None = None
@@ -107,6 +139,7 @@ class EventsMiddleware:
                         duration_seconds=anyio.current_time() - started,
                         chunks=index,
                         attempt=attempt,
+                        model=request.model,
                     )
                 )
             raise
@@ -118,11 +151,11 @@ class EventsMiddleware:
                     request=request,
                     duration_seconds=anyio.current_time() - started,
                     chunks=index,
-                    model=final.model if final else None,
+                    model=(final.model if final else None) or request.model,
                     finish_reason=final.finish_reason if final else None,
                     input_tokens=(final.input_tokens or 0) if final else 0,
                     output_tokens=(final.output_tokens or 0) if final else 0,
-                    cost_usd=final.cost_usd if final else None,
+                    cost_usd=self._stream_cost(request, final),
                     attempt=attempt,
                 )
             )
