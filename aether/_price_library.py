@@ -34,7 +34,13 @@ _library: Any = None
 
 @dataclass(frozen=True, slots=True)
 class RateCard:
-    """Dollars per token of each kind, and per request."""
+    """Dollars per token of each kind, and per request, as exact decimals.
+
+    `cost` works in integers: each rate is scaled to a whole number of
+    ``10 ** -scale`` dollars, the counts are multiplied exactly, and the one division at
+    the end rounds correctly, so the float it returns is the float of the exact decimal
+    price (the figure genai-prices gives) at a fraction of the cost of `Decimal`.
+    """
 
     input: Decimal
     cache_read: Decimal
@@ -42,6 +48,22 @@ class RateCard:
     output: Decimal
     reasoning: Decimal
     per_request: Decimal = Decimal(0)
+    _units: tuple[int, int, int, int, int, int] = field(init=False, repr=False, compare=False)
+    _denominator: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        rates = (
+            self.input,
+            self.cache_read,
+            self.cache_write,
+            self.output,
+            self.reasoning,
+            self.per_request,
+        )
+        scale = max(0, *(-int(rate.as_tuple().exponent) for rate in rates))
+        units = tuple(int(rate.scaleb(scale)) for rate in rates)
+        object.__setattr__(self, "_units", units)
+        object.__setattr__(self, "_denominator", 10**scale)
 
     def cost(
         self,
@@ -50,17 +72,31 @@ class RateCard:
         cached_input_tokens: int,
         cache_write_tokens: int,
         reasoning_tokens: int,
-    ) -> Decimal:
-        """The exact price of one request with these token counts."""
+    ) -> float:
+        """The price of one request with these token counts, correctly rounded."""
+        input_rate, cache_read, cache_write, output, reasoning, fee = self._units
         uncached = max(0, input_tokens - cached_input_tokens - cache_write_tokens)
         visible_output = max(0, output_tokens - reasoning_tokens)
+        total = (
+            fee
+            + input_rate * uncached
+            + cache_read * cached_input_tokens
+            + cache_write * cache_write_tokens
+            + output * visible_output
+            + reasoning * reasoning_tokens
+        )
+        return total / self._denominator
+
+    def exact_cost(self, *counts: int) -> Decimal:
+        """`cost` as an exact `Decimal` (used to check a card against the library)."""
+        input_tokens, output_tokens, cached, written, reasoning = counts
         return (
             self.per_request
-            + self.input * uncached
-            + self.cache_read * cached_input_tokens
-            + self.cache_write * cache_write_tokens
-            + self.output * visible_output
-            + self.reasoning * reasoning_tokens
+            + self.input * max(0, input_tokens - cached - written)
+            + self.cache_read * cached
+            + self.cache_write * written
+            + self.output * max(0, output_tokens - reasoning)
+            + self.reasoning * reasoning
         )
 
 
@@ -124,7 +160,7 @@ def _rate_card(prices: Any) -> RateCard | None:
         expected = total(**sample)
     except (ValueError, ArithmeticError):
         return None
-    if card.cost(7_919, 2_111, 1_013, 503, 307) != expected:
+    if card.exact_cost(7_919, 2_111, 1_013, 503, 307) != expected:
         return None
     return card
 
@@ -136,6 +172,13 @@ class LibraryModel:
     info: Any
     _cards: dict[tuple[int, int], tuple[Any, RateCard | None]] = field(default_factory=dict)
     _thresholds: dict[int, list[int]] = field(default_factory=dict)
+
+    def fixed_card(self) -> RateCard | None:
+        """The one rate card of a model whose price depends on neither time nor size."""
+        prices = self.info.prices
+        if isinstance(prices, list) or _tier_starts(prices):
+            return None
+        return _rate_card(prices)
 
     def _prices(self) -> Any:
         prices = self.info.prices
@@ -150,7 +193,7 @@ class LibraryModel:
         cached_input_tokens: int,
         cache_write_tokens: int,
         reasoning_tokens: int,
-    ) -> Decimal | None:
+    ) -> float | None:
         """The price of one request, or ``None`` if the library cannot price it."""
         prices = self._prices()
         thresholds = self._thresholds.get(id(prices))
@@ -175,7 +218,7 @@ class LibraryModel:
                 cache_write_tokens=cache_write_tokens,
                 output_reasoning_tokens=reasoning_tokens,
             )
-            return Decimal(flat.calc_price(usage)["total_price"])
+            return float(flat.calc_price(usage)["total_price"])
         except (ValueError, ArithmeticError):
             return None
 

@@ -135,6 +135,8 @@ class Pricer:
         entry: RateCard | LibraryModel | None = self._overrides.get(model.lower())
         if entry is None:
             entry = _price_library.lookup(model, provider)
+            if entry is not None:
+                entry = entry.fixed_card() or entry
         self._known[key] = entry
         return entry
 
@@ -162,19 +164,29 @@ class Pricer:
             provider: The provider that answered; defaults to the pricer's.
             fallback_model: A second name to try (the model the request asked for).
         """
-        provider = provider or self.provider
+        return self._price(
+            provider or self.provider, model, fallback_model, input_tokens, output_tokens,
+            cached_input_tokens, cache_write_tokens, reasoning_tokens,
+        )  # fmt: skip
+
+    def _price(
+        self,
+        provider: str | None,
+        model: str | None,
+        fallback_model: str | None,
+        *counts: int,
+    ) -> float | None:
         for name in (model, fallback_model):
             if not name:
                 continue
-            entry = self._entry(provider, name)
+            entry = self._known.get((provider, name))
             if entry is None:
-                continue
-            cost = entry.cost(
-                input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
-                reasoning_tokens,
-            )  # fmt: skip
+                entry = self._entry(provider, name)
+                if entry is None:
+                    continue
+            cost = entry.cost(*counts)
             if cost is not None:
-                return float(cost)
+                return cost
         self._warn_unpriced(provider, model or fallback_model or "(no model name)")
         return None
 
@@ -182,30 +194,30 @@ class Pricer:
         self, response: LLMResponse, *, requested_model: str | None = None
     ) -> float | None:
         """The price of ``response``; see `price`."""
-        return self.price(
+        return self._price(
+            response.provider or self.provider,
             response.model,
-            input_tokens=response.input_tokens,
-            output_tokens=response.output_tokens,
-            cached_input_tokens=response.cached_input_tokens,
-            cache_write_tokens=response.cache_write_tokens,
-            reasoning_tokens=response.reasoning_tokens,
-            provider=response.provider,
-            fallback_model=requested_model,
+            requested_model,
+            response.input_tokens,
+            response.output_tokens,
+            response.cached_input_tokens,
+            response.cache_write_tokens,
+            response.reasoning_tokens,
         )
 
     def price_final_chunk(
         self, chunk: StreamChunk, *, requested_model: str | None = None
     ) -> float | None:
         """The price of the stream that ``chunk`` (its final chunk) ends; see `price`."""
-        return self.price(
+        return self._price(
+            chunk.provider or self.provider,
             chunk.model,
-            input_tokens=chunk.input_tokens or 0,
-            output_tokens=chunk.output_tokens or 0,
-            cached_input_tokens=chunk.cached_input_tokens or 0,
-            cache_write_tokens=chunk.cache_write_tokens or 0,
-            reasoning_tokens=chunk.reasoning_tokens or 0,
-            provider=chunk.provider,
-            fallback_model=requested_model,
+            requested_model,
+            chunk.input_tokens or 0,
+            chunk.output_tokens or 0,
+            chunk.cached_input_tokens or 0,
+            chunk.cache_write_tokens or 0,
+            chunk.reasoning_tokens or 0,
         )
 
     def _warn_unpriced(self, provider: str | None, model: str) -> None:

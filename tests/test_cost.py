@@ -13,6 +13,8 @@ import anyio.lowlevel
 import pytest
 from genai_prices import Usage as LibraryUsage
 from genai_prices import calc_price
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aether import (
     Aether,
@@ -138,6 +140,19 @@ def test_reasoning_tokens_are_priced_as_the_library_prices_them() -> None:
     assert cost == library_price(
         "o3-mini", "openai", input_tokens=400, output_tokens=2_000, output_reasoning_tokens=1_500
     )
+
+
+@given(
+    rates=st.lists(
+        st.decimals(min_value=0, max_value=100, places=9, allow_nan=False), min_size=6, max_size=6
+    ),
+    counts=st.lists(st.integers(min_value=0, max_value=5_000_000), min_size=5, max_size=5),
+)
+def test_rate_card_float_is_the_correctly_rounded_exact_price(
+    rates: list[Decimal], counts: list[int]
+) -> None:
+    card = price_library.RateCard(*(rate / 1_000_000 for rate in rates))
+    assert card.cost(*counts) == float(card.exact_cost(*counts))
 
 
 def test_each_model_is_looked_up_once(monkeypatch: pytest.MonkeyPatch) -> None:

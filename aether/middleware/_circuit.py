@@ -61,6 +61,8 @@ class Circuit:
     retry_at: float = 0.0
     generation: int = 0
     probing: bool = False
+    closed_ticket: Ticket = Ticket(0, probe=False)
+    """The ticket every caller of this generation gets while closed (no allocation)."""
 
     @property
     def state(self) -> CircuitState:
@@ -99,7 +101,7 @@ class Circuit:
         """
         state = self.stored_state
         if state is CircuitState.CLOSED:
-            return Ticket(self.generation, probe=False), None
+            return self.closed_ticket, None
         now = self.clock()
         if state is CircuitState.OPEN:
             if now < self.retry_at:
@@ -130,6 +132,7 @@ class Circuit:
         if reopen or (self.stored_state is CircuitState.CLOSED and self.failures >= self.threshold):
             self.probing = False
             self.generation += 1
+            self.closed_ticket = Ticket(self.generation, probe=False)
             self.retry_at = self.clock() + self.cooldown
             return self._move(CircuitState.OPEN)
         return None

@@ -123,7 +123,7 @@ class CircuitBreakerMiddleware:
 
     name = "CircuitBreaker"
 
-    __slots__ = ("_circuits", "_clock", "_is_failure", "_key", "policy", "provider")
+    __slots__ = ("_by_model", "_circuits", "_clock", "_is_failure", "_key", "policy", "provider")
 
     def __init__(
         self,
@@ -140,6 +140,7 @@ class CircuitBreakerMiddleware:
         self._is_failure = is_failure
         self._clock = clock
         self._circuits: dict[str, Circuit] = {}
+        self._by_model: dict[str | None, Circuit] = {}
 
     def key_for(self, request: LLMRequest) -> str:
         """The key of the circuit that ``request`` goes through."""
@@ -159,8 +160,14 @@ class CircuitBreakerMiddleware:
     def reset(self) -> None:
         """Close every circuit and forget its failures."""
         self._circuits.clear()
+        self._by_model.clear()
 
     def _circuit(self, request: LLMRequest) -> Circuit:
+        default_key = self._key is None
+        if default_key:
+            circuit = self._by_model.get(request.model)
+            if circuit is not None:
+                return circuit
         key = self.key_for(request)
         circuit = self._circuits.get(key)
         if circuit is None:
@@ -168,6 +175,8 @@ class CircuitBreakerMiddleware:
             circuit = self._circuits[key] = Circuit(
                 key, policy.failure_threshold, policy.cooldown, self._clock
             )
+        if default_key:
+            self._by_model[request.model] = circuit
         return circuit
 
     async def _notify(self, transition: Transition) -> None:
@@ -227,7 +236,9 @@ class CircuitBreakerMiddleware:
         except BaseException:
             circuit.released(ticket)
             raise
-        await self._succeeded(circuit, ticket)
+        transition = circuit.succeeded(ticket)
+        if transition is not None:
+            await self._notify(transition)
         return response
 
     async def stream(

@@ -81,7 +81,8 @@ class EventsMiddleware:
         attempt: int = request.context.get(ATTEMPT, 1)
         if bus.wants(REQUEST_START):
             await bus.emit(RequestStart(request=request, attempt=attempt, model=request.model))
-        started = anyio.current_time()
+        timed = bus.wants(REQUEST_COMPLETE) or bus.wants(REQUEST_ERROR)
+        started = anyio.current_time() if timed else 0.0
         try:
             response = await call_next(request)
         except Exception as error:
