@@ -134,9 +134,15 @@ class Pricer:
             pass
         entry: RateCard | LibraryModel | None = self._overrides.get(model.lower())
         if entry is None:
-            entry = _price_library.lookup(model, provider)
-            if entry is not None:
-                entry = entry.fixed_card() or entry
+            try:
+                entry = _price_library.lookup(model, provider)
+                if entry is not None:
+                    entry = entry.fixed_card() or entry
+            except Exception:
+                # Pricing must never break a request: a genai-prices release that changed
+                # what Aether relies on leaves the model unpriced, loudly.
+                logger.exception("genai-prices could not price model %r; cost is None", model)
+                entry = None
         self._known[key] = entry
         return entry
 

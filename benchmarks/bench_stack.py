@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Awaitable, Callable
 
 from aether import Aether, EventBus, LLMRequest, LLMResponse, Message, Pipeline
@@ -29,14 +30,18 @@ memoised rate card (the library is loaded before timing); "fake-model" answers a
 at the built-in free rate. "one layer" rows time each middleware alone. "subscribed"
 adds a no-op subscriber to all ten events, so every event object is built and emitted.
 Stream rows divide by the chunks of one stream (50 text chunks and a final one).
-Overheads are medians of differences between alternating runs of the stack and the bare
-provider, since this machine's speed drifts between runs. The facade row is
+Times are CPU time (`time.process_time`), not wall time: on this virtual machine the
+wall-clock speed of the same loop drifts by 2× and more between runs, CPU time by a few
+per cent. Overheads are medians of differences between alternating runs of the stack and
+the bare provider. The facade row is
 `client.ask("hi")` minus `Pipeline.complete` on the same default stack: building the
 request from a string, which the facade owns. Target: ≤ 50 µs per call and ≤ 3 µs per
 stream chunk for the whole default stack.
 """
 
 CHUNKS = 50
+CLOCK = time.process_time
+"""CPU time: this VM's wall-clock speed drifts by 2× and more between runs."""
 
 
 def _answer(model: str, text: str) -> LLMResponse:
@@ -107,8 +112,8 @@ def _overhead(case: Body, base: Body, *, iterations: int, repeats: int, backend:
     """Median of (case − base) over runs that alternate the two, so drift cancels out."""
     differences = []
     for _ in range(repeats):
-        base_time = measure(base, iterations=iterations, repeats=1, backend=backend)
-        case_time = measure(case, iterations=iterations, repeats=1, backend=backend)
+        base_time = measure(base, iterations=iterations, repeats=1, backend=backend, clock=CLOCK)
+        case_time = measure(case, iterations=iterations, repeats=1, backend=backend, clock=CLOCK)
         differences.append(case_time - base_time)
     return statistics.median(differences)
 
@@ -132,7 +137,7 @@ def run(quick: bool) -> list[Row]:
 
         bare_call = _call_body([], "gpt-4o-mini")
         bare_stream = _stream_body([], "gpt-4o-mini", text)
-        bare = measure(bare_call, iterations=calls, backend=backend)
+        bare = measure(bare_call, iterations=calls, backend=backend, clock=CLOCK)
         rows.append(Row("call, bare Fake provider", backend, bare, "s"))
         for model in ("gpt-4o-mini", "fake-model"):
             value = call_overhead(_call_body(_default_stack(), model), _call_body([], model))
@@ -142,7 +147,8 @@ def run(quick: bool) -> list[Row]:
         for name, layer in _single_layers().items():
             value = call_overhead(_call_body([layer], "gpt-4o-mini"), bare_call)
             rows.append(Row(f"call, one layer: {name}", backend, value, "s"))
-        bare = measure(bare_stream, iterations=streams, backend=backend) / (CHUNKS + 1)
+        bare = measure(bare_stream, iterations=streams, backend=backend, clock=CLOCK)
+        bare /= CHUNKS + 1
         rows.append(Row("stream chunk, bare Fake provider", backend, bare, "s"))
         value = chunk_overhead(_stream_body(_default_stack(), "gpt-4o-mini", text), bare_stream)
         rows.append(Row("stream chunk, default stack overhead", backend, value, "s"))

@@ -198,6 +198,19 @@ async def test_unknown_model_is_counted_as_unpriced_with_its_tokens() -> None:
     assert client.usage.total_cost_usd == 0.0
 
 
+def test_price_library_failure_leaves_the_model_unpriced_and_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken_lookup(model: str, provider: str | None) -> None:
+        raise AttributeError("genai-prices changed its internals")
+
+    monkeypatch.setattr(price_library, "lookup", broken_lookup)
+    with caplog.at_level(logging.ERROR, logger="aether.cost"):
+        cost = Pricer().price("gpt-4o-mini", provider="openai", input_tokens=1, output_tokens=1)
+    assert cost is None
+    assert any("could not price" in record.getMessage() for record in caplog.records)
+
+
 def test_your_price_wins_over_the_library() -> None:
     pricer = Pricer({"GPT-4o-mini": ModelPricing(input_per_mtok=1.0, output_per_mtok=2.0)})
     cost = pricer.price("gpt-4o-mini", provider="openai", input_tokens=1000, output_tokens=500)

@@ -13,7 +13,7 @@ completion event: an async subscriber could not run in a cancelled scope anyway.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import anyio
 
@@ -42,13 +42,17 @@ from aether.pricing import Pricer
 
 __all__ = ["EventsMiddleware"]
 
+_STREAM_EVENTS = (STREAM_START, STREAM_CHUNK, STREAM_COMPLETE, STREAM_ERROR)
+
 
 class EventsMiddleware:
     """Emits request.* around each call and stream.* around each stream.
 
     Sits just above the provider in the default stack, so each retry attempt and each
     tool-loop iteration is its own request (``event.attempt`` says which attempt). No
-    event object is built for an event nobody subscribed to.
+    event object is built for an event nobody subscribed to, and a call or stream that
+    nobody observes skips this layer altogether; whether it is observed is decided when
+    it starts, so a subscriber added mid-stream sees the next stream.
 
     Args:
         bus: Where to emit.
@@ -76,7 +80,26 @@ class EventsMiddleware:
             return final.cost_usd
         return self.pricer.price_final_chunk(final, requested_model=request.model)
 
-    async def call(self, request: LLMRequest, call_next: CallNext) -> LLMResponse:
+    def call(self, request: LLMRequest, call_next: CallNext) -> Awaitable[LLMResponse]:
+        """Send ``request``, emitting request.* around it if anyone listens."""
+        bus = self.bus
+        if bus.wants(REQUEST_START) or bus.wants(REQUEST_COMPLETE) or bus.wants(REQUEST_ERROR):
+            return self._observed_call(request, call_next)
+        return call_next(request)
+
+    def stream(self, request: LLMRequest, call_next: StreamNext) -> AsyncIterator[StreamChunk]:
+        """Stream ``request``, emitting stream.* around it if anyone listens.
+
+        With no subscriber to any stream event, the inner stream is handed out as it is,
+        so this layer costs nothing per chunk.
+        """
+        bus = self.bus
+        for name in _STREAM_EVENTS:
+            if bus.wants(name):
+                return self._observed_stream(request, call_next)
+        return call_next(request)
+
+    async def _observed_call(self, request: LLMRequest, call_next: CallNext) -> LLMResponse:
         bus = self.bus
         attempt: int = request.context.get(ATTEMPT, 1)
         if bus.wants(REQUEST_START):
@@ -110,7 +133,7 @@ class EventsMiddleware:
             )
         return response
 
-    async def stream(
+    async def _observed_stream(
         self, request: LLMRequest, call_next: StreamNext
     ) -> AsyncIterator[StreamChunk]:
         bus = self.bus

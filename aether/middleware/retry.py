@@ -198,27 +198,61 @@ class RetryMiddleware:
         """Send ``request``, retrying as the policy says."""
         return await self._run(request, lambda: call_next(request))
 
-    async def stream(
-        self, request: LLMRequest, call_next: StreamNext
-    ) -> AsyncIterator[StreamChunk]:
+    def stream(self, request: LLMRequest, call_next: StreamNext) -> AsyncIterator[StreamChunk]:
         """Stream ``request``, retrying until the first chunk arrives, never after."""
+        return _HandshakeRetryingStream(self, request, call_next)
 
-        async def handshake() -> tuple[AsyncIterator[StreamChunk], StreamChunk | None]:
-            inner = call_next(request)
-            try:
-                return inner, await inner.__anext__()
-            except StopAsyncIteration:
-                return inner, None
-            except BaseException:
-                await aclose_stream(inner)
-                raise
 
-        inner, first = await self._run(request, handshake)
+class _HandshakeRetryingStream:
+    """The stream `RetryMiddleware.stream` returns.
+
+    Its first ``__anext__`` opens the inner stream and waits for the first chunk, with
+    retries. Every later one hands out the inner stream's own awaitable, so after the
+    handshake this layer adds no coroutine and no generator hop per chunk, and retrying
+    is impossible by construction.
+    """
+
+    __slots__ = ("_call_next", "_closed", "_inner", "_middleware", "_request")
+
+    def __init__(
+        self, middleware: RetryMiddleware, request: LLMRequest, call_next: StreamNext
+    ) -> None:
+        self._middleware = middleware
+        self._request = request
+        self._call_next = call_next
+        self._inner: AsyncIterator[StreamChunk] | None = None
+        self._closed = False
+
+    def __aiter__(self) -> _HandshakeRetryingStream:
+        return self
+
+    def __anext__(self) -> Awaitable[StreamChunk]:
+        inner = self._inner
+        if inner is None:
+            return self._handshake()
+        return inner.__anext__()
+
+    async def _open(self) -> tuple[AsyncIterator[StreamChunk], StreamChunk | None]:
+        inner = self._call_next(self._request)
         try:
-            if first is None:
-                return
-            yield first
-            async for chunk in inner:
-                yield chunk
-        finally:
+            return inner, await inner.__anext__()
+        except StopAsyncIteration:
+            return inner, None
+        except BaseException:
             await aclose_stream(inner)
+            raise
+
+    async def _handshake(self) -> StreamChunk:
+        if self._closed:
+            raise StopAsyncIteration
+        inner, first = await self._middleware._run(self._request, self._open)
+        self._inner = inner
+        if first is None:
+            raise StopAsyncIteration
+        return first
+
+    async def aclose(self) -> None:
+        """Close the inner stream (a consumer that stops early releases the provider's)."""
+        self._closed = True
+        if self._inner is not None:
+            await aclose_stream(self._inner)
