@@ -262,6 +262,15 @@ async def test_response_carries_its_cost_and_usage_adds_it() -> None:
     assert client.usage.by_model["gpt-4o-mini"].requests == 1
 
 
+async def test_usage_counts_cache_writes_and_reasoning_tokens() -> None:
+    response = answer(cache_write_tokens=300, reasoning_tokens=120)
+    client = Aether(FakeProvider(responses=[response]))
+    await client.complete("hi", model="gpt-4o-mini")
+    assert client.usage.total_cache_write_tokens == 300
+    assert client.usage.total_reasoning_tokens == 120
+    assert client.usage.by_model["gpt-4o-mini"].reasoning_tokens == 120
+
+
 async def test_price_a_provider_reported_is_kept() -> None:
     reported = answer().model_copy(update={"cost_usd": 0.5})
     client = Aether(FakeProvider(responses=[reported]))

@@ -28,14 +28,17 @@ from aether.middleware._context import ATTEMPT
 
 
 class RecordingSleep:
-    """Records each wait instead of sleeping (it still yields to the loop)."""
+    """Records each wait instead of sleeping.
+
+    It has no checkpoint on purpose: a cancelled call that retry wrongly went on with
+    would then reach the provider again, where the tests can count it.
+    """
 
     def __init__(self) -> None:
         self.waits: list[float] = []
 
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
-        await anyio.lowlevel.checkpoint()
 
 
 def make_request() -> LLMRequest:
@@ -205,7 +208,11 @@ async def test_cancellation_during_a_retry_attempt_is_not_retried() -> None:
         await anyio.sleep_forever()
         return "unreachable"
 
-    pipeline = retrying(FakeProvider(responder=responder))
+    async def instant(seconds: float) -> None:
+        """A sleep with no checkpoint, so only the retry logic can stop a third attempt."""
+
+    policy = RetryPolicy(attempts=5, jitter=0.0)
+    pipeline = Pipeline([RetryMiddleware(policy, sleep=instant)], FakeProvider(responder=responder))
     with anyio.move_on_after(0.05) as scope:
         await pipeline.complete(make_request())
     assert scope.cancelled_caught
