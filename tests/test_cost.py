@@ -250,6 +250,36 @@ def test_importing_aether_imports_neither_genai_prices_nor_tenacity() -> None:
     assert done.stdout.strip() == "False False"
 
 
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_first_priced_call_loads_genai_prices_off_the_event_loop(backend: str) -> None:
+    script = f"""
+import sys, threading, anyio
+from aether import Aether, LLMResponse
+from aether import _price_library
+from aether.extensions.llm.fake import FakeProvider
+
+loaded_in = []
+original = _price_library.load
+def recording_load():
+    loaded_in.append(threading.current_thread() is threading.main_thread())
+    original()
+_price_library.load = recording_load
+
+async def main():
+    answer = LLMResponse(text="ok", model="gpt-4o-mini", input_tokens=1000, output_tokens=500)
+    client = Aether(FakeProvider(responses=[answer]))
+    assert "genai_prices" not in sys.modules
+    response = await client.complete("hi", model="gpt-4o-mini")
+    print(response.cost_usd, loaded_in[0])
+
+anyio.run(main, backend={backend!r})
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["0.00045", "False"]
+
+
 # -- cost tracking in the client ------------------------------------------------------------
 
 
