@@ -43,7 +43,10 @@ from aether.llm.contracts import (
     ToolCall,
     ToolResult,
 )
+from aether.middleware.circuit_breaker import CircuitBreakerPolicy
+from aether.middleware.retry import RetryPolicy
 from aether.pipeline import Pipeline, calls_only, on_request, streams_only
+from aether.pricing import ModelPricing
 from aether.registry import register
 from aether.usage import TokenUsage, Usage
 
@@ -56,6 +59,7 @@ __all__ = [
     "BadRequestError",
     "BudgetExceededError",
     "CallOptions",
+    "CircuitBreakerPolicy",
     "CircuitOpenError",
     "ConfigurationError",
     "ContentFilterError",
@@ -66,6 +70,7 @@ __all__ = [
     "MalformedResponseError",
     "Message",
     "MiddlewareError",
+    "ModelPricing",
     "Pipeline",
     "Prompt",
     "ProviderConfig",
@@ -73,6 +78,7 @@ __all__ = [
     "ProviderError",
     "RateLimitError",
     "RequestTimeoutError",
+    "RetryPolicy",
     "ServerError",
     "SessionCorruptedError",
     "SessionError",

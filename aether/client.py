@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypedDict, TypeVar, Unpack, overload
 
@@ -14,7 +14,10 @@ from aether.extensions.llm.builder import build_default_stack
 from aether.extensions.llm.factory import create_provider
 from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk
 from aether.llm.streaming import aclose_stream
+from aether.middleware.circuit_breaker import CircuitBreakerMiddleware, CircuitBreakerPolicy
+from aether.middleware.retry import RetryPolicy
 from aether.pipeline import Pipeline, middleware_name
+from aether.pricing import ModelPricing
 from aether.usage import Usage
 
 __all__ = ["Aether", "CallOptions", "Prompt"]
@@ -68,6 +71,10 @@ class Aether:
         with_retry: Include retry in the default stack.
         with_circuit_breaker: Include the circuit breaker in the default stack.
         with_cost_tracking: Include cost tracking in the default stack.
+        retry: How the default stack retries (attempts, backoff, the Retry-After cap).
+        circuit_breaker: When the default stack's circuits open, and for how long.
+        budget_usd: Refuse calls with `BudgetExceededError` once this much is spent.
+        prices: Your prices by model name, over those of the genai-prices library.
 
     Raises:
         ConfigurationError: On conflicting arguments, an unknown provider, or a missing
@@ -86,10 +93,25 @@ class Aether:
         with_retry: bool = True,
         with_circuit_breaker: bool = True,
         with_cost_tracking: bool = True,
+        retry: RetryPolicy | None = None,
+        circuit_breaker: CircuitBreakerPolicy | None = None,
+        budget_usd: float | None = None,
+        prices: Mapping[str, ModelPricing] | None = None,
     ) -> None:
         problems = []
         if provider is not None and config is not None:
             problems.append("pass either a provider or config=ProviderConfig(...), not both")
+        for given, switch, names in (
+            (retry is not None, with_retry, "retry=..."),
+            (circuit_breaker is not None, with_circuit_breaker, "circuit_breaker=..."),
+            (budget_usd is not None or prices is not None, with_cost_tracking,
+             "budget_usd=... or prices=..."),
+        ):  # fmt: skip
+            if given and (stack is not None or not switch):
+                problems.append(
+                    f"{names} has no effect with stack=[...] or with that layer switched "
+                    f"off (with_*=False); drop one of the two"
+                )
         if stack is not None and (
             middleware or not (with_retry and with_circuit_breaker and with_cost_tracking)
         ):
@@ -119,8 +141,16 @@ class Aether:
                     with_retry=with_retry,
                     with_circuit_breaker=with_circuit_breaker,
                     with_cost_tracking=with_cost_tracking,
+                    retry=retry,
+                    circuit_breaker=circuit_breaker,
+                    budget_usd=budget_usd,
+                    prices=prices,
                 ),
             ]
+        self.circuit_breaker: CircuitBreakerMiddleware | None = next(
+            (layer for layer in stack if isinstance(layer, CircuitBreakerMiddleware)), None
+        )
+        """The stack's circuit breaker, to read circuit states (``None`` if it has none)."""
         self.pipeline: Pipeline = Pipeline(stack, provider)
         self._closed = False
 

@@ -102,16 +102,31 @@ class RequestStart(Event):
 
     name: ClassVar[str] = REQUEST_START
     attempt: int = 1
+    model: str | None = None
 
 
 class RequestComplete(Event):
-    """A provider call returned a response."""
+    """A provider call returned a response.
+
+    ``model`` is the model that answered; ``cost_usd`` its price where known.
+    """
 
     name: ClassVar[str] = REQUEST_COMPLETE
     response: LLMResponse
     duration_seconds: float
     attempt: int = 1
     cost_usd: float | None = None
+    model: str | None = None
+
+    @property
+    def input_tokens(self) -> int:
+        """Input tokens billed for this call."""
+        return self.response.input_tokens
+
+    @property
+    def output_tokens(self) -> int:
+        """Output tokens billed for this call."""
+        return self.response.output_tokens
 
 
 class RequestError(Event):
@@ -121,6 +136,7 @@ class RequestError(Event):
     error: BaseException
     duration_seconds: float
     attempt: int = 1
+    model: str | None = None
 
 
 class StreamStart(Event):
@@ -128,6 +144,7 @@ class StreamStart(Event):
 
     name: ClassVar[str] = STREAM_START
     attempt: int = 1
+    model: str | None = None
 
 
 class StreamChunkEvent(Event):
@@ -160,6 +177,7 @@ class StreamError(Event):
     duration_seconds: float
     chunks: int
     attempt: int = 1
+    model: str | None = None
 
 
 class ToolStart(Event):

@@ -110,6 +110,16 @@ class Usage:
         return self.total.cached_input_tokens
 
     @property
+    def total_cache_write_tokens(self) -> int:
+        """Input tokens written to a provider's prompt cache."""
+        return self.total.cache_write_tokens
+
+    @property
+    def total_reasoning_tokens(self) -> int:
+        """Output tokens spent on hidden reasoning."""
+        return self.total.reasoning_tokens
+
+    @property
     def total_cost_usd(self) -> float:
         """Dollars spent on calls whose price is known (see ``unpriced_requests``)."""
         return self.total.cost_usd

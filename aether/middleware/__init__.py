@@ -1,5 +1,26 @@
-"""Built-in middlewares, one per module. Each works alone in a stack of your own."""
+"""Built-in middlewares, one per module. Each works alone in a stack of your own.
 
+The default stack of ``Aether()``, outermost first: `CostTrackingMiddleware` →
+`CircuitBreakerMiddleware` → `RetryMiddleware` → `EventsMiddleware` → provider.
+"""
+
+from aether.middleware.circuit_breaker import (
+    CircuitBreakerMiddleware,
+    CircuitBreakerPolicy,
+    CircuitState,
+    CircuitStateChange,
+)
+from aether.middleware.cost import CostTrackingMiddleware
 from aether.middleware.events import EventsMiddleware
+from aether.middleware.retry import RetryMiddleware, RetryPolicy
 
-__all__ = ["EventsMiddleware"]
+__all__ = [
+    "CircuitBreakerMiddleware",
+    "CircuitBreakerPolicy",
+    "CircuitState",
+    "CircuitStateChange",
+    "CostTrackingMiddleware",
+    "EventsMiddleware",
+    "RetryMiddleware",
+    "RetryPolicy",
+]

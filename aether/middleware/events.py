@@ -1,8 +1,19 @@
-"""The events middleware: lifecycle events around each provider call and stream."""
+"""The events middleware: lifecycle events around each provider call and stream.
+
+Each event carries the request, the attempt (written by retry into the request context),
+the model and, on failure or completion, the duration. Completion events carry the token
+counts and the price where it is known: cost tracking sits outside this middleware, so
+the response here has no price yet; given the client's shared `Pricer`, this middleware
+prices it itself (memoised, about a microsecond, and only when someone listens), and the
+figure is the one cost tracking adds to ``client.usage``.
+
+A call or stream that is cancelled, or a stream the consumer abandons, emits no error or
+completion event: an async subscriber could not run in a cancelled scope anyway.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import anyio
 
@@ -27,8 +38,11 @@ from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 from aether.llm.streaming import aclose_stream
 from aether.middleware._context import ATTEMPT, TOOL_LOOP
 from aether.pipeline import CallNext, StreamNext
+from aether.pricing import Pricer
 
 __all__ = ["EventsMiddleware"]
+
+_STREAM_EVENTS = (STREAM_START, STREAM_CHUNK, STREAM_COMPLETE, STREAM_ERROR)
 
 
 class EventsMiddleware:
@@ -36,22 +50,62 @@ class EventsMiddleware:
 
     Sits just above the provider in the default stack, so each retry attempt and each
     tool-loop iteration is its own request (``event.attempt`` says which attempt). No
-    event object is built for an event nobody subscribed to.
+    event object is built for an event nobody subscribed to, and a call or stream that
+    nobody observes skips this layer altogether; whether it is observed is decided when
+    it starts, so a subscriber added mid-stream sees the next stream.
+
+    Args:
+        bus: Where to emit.
+        pricer: Prices completed calls and streams for their events; without one, an
+            event carries the price only if the response already has one.
     """
 
     name = "Events"
 
-    __slots__ = ("bus",)
+    __slots__ = ("bus", "pricer")
 
-    def __init__(self, bus: EventBus) -> None:
+    def __init__(self, bus: EventBus, *, pricer: Pricer | None = None) -> None:
         self.bus = bus
+        self.pricer = pricer
 
-    async def call(self, request: LLMRequest, call_next: CallNext) -> LLMResponse:
+    def _response_cost(self, request: LLMRequest, response: LLMResponse) -> float | None:
+        if response.cost_usd is not None or self.pricer is None:
+            return response.cost_usd
+        return self.pricer.price_response(response, requested_model=request.model)
+
+    def _stream_cost(self, request: LLMRequest, final: StreamChunk | None) -> float | None:
+        if final is None:
+            return None
+        if final.cost_usd is not None or self.pricer is None:
+            return final.cost_usd
+        return self.pricer.price_final_chunk(final, requested_model=request.model)
+
+    def call(self, request: LLMRequest, call_next: CallNext) -> Awaitable[LLMResponse]:
+        """Send ``request``, emitting request.* around it if anyone listens."""
+        bus = self.bus
+        if bus.wants(REQUEST_START) or bus.wants(REQUEST_COMPLETE) or bus.wants(REQUEST_ERROR):
+            return self._observed_call(request, call_next)
+        return call_next(request)
+
+    def stream(self, request: LLMRequest, call_next: StreamNext) -> AsyncIterator[StreamChunk]:
+        """Stream ``request``, emitting stream.* around it if anyone listens.
+
+        With no subscriber to any stream event, the inner stream is handed out as it is,
+        so this layer costs nothing per chunk.
+        """
+        bus = self.bus
+        for name in _STREAM_EVENTS:
+            if bus.wants(name):
+                return self._observed_stream(request, call_next)
+        return call_next(request)
+
+    async def _observed_call(self, request: LLMRequest, call_next: CallNext) -> LLMResponse:
         bus = self.bus
         attempt: int = request.context.get(ATTEMPT, 1)
         if bus.wants(REQUEST_START):
-            await bus.emit(RequestStart(request=request, attempt=attempt))
-        started = anyio.current_time()
+            await bus.emit(RequestStart(request=request, attempt=attempt, model=request.model))
+        timed = bus.wants(REQUEST_COMPLETE) or bus.wants(REQUEST_ERROR)
+        started = anyio.current_time() if timed else 0.0
         try:
             response = await call_next(request)
         except Exception as error:
@@ -62,6 +116,7 @@ class EventsMiddleware:
                         error=error,
                         duration_seconds=anyio.current_time() - started,
                         attempt=attempt,
+                        model=request.model,
                     )
                 )
             raise
@@ -72,19 +127,20 @@ class EventsMiddleware:
                     response=response,
                     duration_seconds=anyio.current_time() - started,
                     attempt=attempt,
-                    cost_usd=response.cost_usd,
+                    cost_usd=self._response_cost(request, response),
+                    model=response.model,
                 )
             )
         return response
 
-    async def stream(
+    async def _observed_stream(
         self, request: LLMRequest, call_next: StreamNext
     ) -> AsyncIterator[StreamChunk]:
         bus = self.bus
         owns_lifecycle = TOOL_LOOP not in request.context
         attempt: int = request.context.get(ATTEMPT, 1)
         if owns_lifecycle and bus.wants(STREAM_START):
-            await bus.emit(StreamStart(request=request, attempt=attempt))
+            await bus.emit(StreamStart(request=request, attempt=attempt, model=request.model))
         started = anyio.current_time()
         index = 0
         final: StreamChunk | None = None
@@ -107,6 +163,7 @@ class EventsMiddleware:
                         duration_seconds=anyio.current_time() - started,
                         chunks=index,
                         attempt=attempt,
+                        model=request.model,
                     )
                 )
             raise
@@ -118,11 +175,11 @@ class EventsMiddleware:
                     request=request,
                     duration_seconds=anyio.current_time() - started,
                     chunks=index,
-                    model=final.model if final else None,
+                    model=(final.model if final else None) or request.model,
                     finish_reason=final.finish_reason if final else None,
                     input_tokens=(final.input_tokens or 0) if final else 0,
                     output_tokens=(final.output_tokens or 0) if final else 0,
-                    cost_usd=final.cost_usd if final else None,
+                    cost_usd=self._stream_cost(request, final),
                     attempt=attempt,
                 )
             )

@@ -1,0 +1,398 @@
+"""Pricing and cost tracking: exact prices, unknown models, usage, budgets."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from contextlib import aclosing
+from decimal import Decimal
+
+import anyio
+import anyio.lowlevel
+import pytest
+from genai_prices import Usage as LibraryUsage
+from genai_prices import calc_price
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aether import (
+    Aether,
+    BudgetExceededError,
+    ConfigurationError,
+    LLMRequest,
+    LLMResponse,
+    ModelPricing,
+    RetryPolicy,
+    ServerError,
+)
+from aether import _price_library as price_library
+from aether.extensions.llm.fake import FakeProvider, StreamFault
+from aether.pricing import Pricer
+
+pytestmark = pytest.mark.anyio
+
+
+def library_price(
+    model: str,
+    provider_id: str,
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    cache_read_tokens: int = 0,
+    cache_write_tokens: int = 0,
+    output_reasoning_tokens: int = 0,
+) -> float:
+    counts = {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cache_read_tokens": cache_read_tokens,
+        "cache_write_tokens": cache_write_tokens,
+        "output_reasoning_tokens": output_reasoning_tokens,
+    }
+    usage = LibraryUsage(**{key: value for key, value in counts.items() if value})
+    return float(calc_price(usage, model, provider_id=provider_id).total_price)
+
+
+def answer(model: str = "gpt-4o-mini", **tokens: int) -> LLMResponse:
+    counts = {"input_tokens": 1000, "output_tokens": 500, **tokens}
+    return LLMResponse(text="ok", model=model, provider="openai", **counts)
+
+
+# -- exact prices against genai-prices ------------------------------------------------------
+
+
+def test_gpt_4o_mini_price_matches_the_library() -> None:
+    cost = Pricer().price("gpt-4o-mini", provider="openai", input_tokens=1000, output_tokens=500)
+    assert cost == library_price("gpt-4o-mini", "openai", input_tokens=1000, output_tokens=500)
+    assert cost == 0.00045  # $0.15 and $0.60 per million
+
+
+def test_gpt_4o_mini_cached_input_is_priced_at_the_cache_read_rate() -> None:
+    cost = Pricer().price(
+        "gpt-4o-mini",
+        provider="openai",
+        input_tokens=1000,
+        cached_input_tokens=200,
+        output_tokens=500,
+    )
+    assert cost == library_price(
+        "gpt-4o-mini", "openai", input_tokens=1000, cache_read_tokens=200, output_tokens=500
+    )
+    assert cost == 0.000435  # 800 × 0.15 + 200 × 0.075 + 500 × 0.60, per million
+
+
+def test_gemini_price_matches_the_library_under_the_gemini_provider_name() -> None:
+    cost = Pricer().price(
+        "gemini-2.0-flash",
+        provider="gemini",
+        input_tokens=12_345,
+        cached_input_tokens=2_000,
+        output_tokens=678,
+    )
+    assert cost == library_price(
+        "gemini-2.0-flash",
+        "google",
+        input_tokens=12_345,
+        cache_read_tokens=2_000,
+        output_tokens=678,
+    )
+
+
+def test_long_context_tier_is_priced_as_the_library_prices_it() -> None:
+    pricer = Pricer()
+    short = pricer.price("gemini-2.5-pro", provider="gemini", input_tokens=1000, output_tokens=100)
+    long = pricer.price(
+        "gemini-2.5-pro", provider="gemini", input_tokens=250_000, output_tokens=100
+    )
+    assert short == library_price("gemini-2.5-pro", "google", input_tokens=1000, output_tokens=100)
+    assert long == library_price(
+        "gemini-2.5-pro", "google", input_tokens=250_000, output_tokens=100
+    )
+    assert long is not None
+    assert short is not None
+    assert long / 250 > short / 1  # the tier above 200k tokens costs more per token
+
+
+def test_cache_writes_are_priced_as_the_library_prices_them() -> None:
+    cost = Pricer().price(
+        "claude-sonnet-4-5",
+        provider="anthropic",
+        input_tokens=5_000,
+        cache_write_tokens=3_000,
+        cached_input_tokens=1_000,
+        output_tokens=700,
+    )
+    assert cost == library_price(
+        "claude-sonnet-4-5",
+        "anthropic",
+        input_tokens=5_000,
+        cache_write_tokens=3_000,
+        cache_read_tokens=1_000,
+        output_tokens=700,
+    )
+
+
+def test_reasoning_tokens_are_priced_as_the_library_prices_them() -> None:
+    cost = Pricer().price(
+        "o3-mini", provider="openai", input_tokens=400, output_tokens=2_000, reasoning_tokens=1_500
+    )
+    assert cost == library_price(
+        "o3-mini", "openai", input_tokens=400, output_tokens=2_000, output_reasoning_tokens=1_500
+    )
+
+
+@given(
+    rates=st.lists(
+        st.decimals(min_value=0, max_value=100, places=9, allow_nan=False), min_size=6, max_size=6
+    ),
+    counts=st.lists(st.integers(min_value=0, max_value=5_000_000), min_size=5, max_size=5),
+)
+def test_rate_card_float_is_the_correctly_rounded_exact_price(
+    rates: list[Decimal], counts: list[int]
+) -> None:
+    card = price_library.RateCard(*(rate / 1_000_000 for rate in rates))
+    assert card.cost(*counts) == float(card.exact_cost(*counts))
+
+
+def test_each_model_is_looked_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    lookups: list[str] = []
+    original = price_library.lookup
+
+    def counting_lookup(model: str, provider: str | None) -> price_library.LibraryModel | None:
+        lookups.append(model)
+        return original(model, provider)
+
+    monkeypatch.setattr(price_library, "lookup", counting_lookup)
+    pricer = Pricer()
+    for _ in range(3):
+        pricer.price("gpt-4o-mini", provider="openai", input_tokens=10, output_tokens=10)
+    assert lookups == ["gpt-4o-mini"]
+
+
+# -- unknown models and your own prices ------------------------------------------------------
+
+
+def test_unknown_model_costs_none_and_warns_once(caplog: pytest.LogCaptureFixture) -> None:
+    pricer = Pricer()
+    with caplog.at_level(logging.WARNING, logger="aether.cost"):
+        first = pricer.price("no-such-model-7b", provider="openai", input_tokens=5, output_tokens=5)
+        second = pricer.price(
+            "no-such-model-7b", provider="openai", input_tokens=5, output_tokens=5
+        )
+    assert first is None
+    assert second is None
+    warnings = [record for record in caplog.records if "no-such-model-7b" in record.getMessage()]
+    assert len(warnings) == 1
+
+
+async def test_unknown_model_is_counted_as_unpriced_with_its_tokens() -> None:
+    fake = FakeProvider(responses=[answer("no-such-model-7b")] * 2)
+    client = Aether(fake)
+    for _ in range(2):
+        response = await client.complete("hi", model="no-such-model-7b")
+        assert response.cost_usd is None
+    assert client.usage.unpriced_requests == 2
+    assert client.usage.total_requests == 2
+    assert client.usage.total_input_tokens == 2000
+    assert client.usage.total_cost_usd == 0.0
+
+
+def test_price_library_failure_leaves_the_model_unpriced_and_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken_lookup(model: str, provider: str | None) -> None:
+        raise AttributeError("genai-prices changed its internals")
+
+    monkeypatch.setattr(price_library, "lookup", broken_lookup)
+    with caplog.at_level(logging.ERROR, logger="aether.cost"):
+        cost = Pricer().price("gpt-4o-mini", provider="openai", input_tokens=1, output_tokens=1)
+    assert cost is None
+    assert any("could not price" in record.getMessage() for record in caplog.records)
+
+
+def test_your_price_wins_over_the_library() -> None:
+    pricer = Pricer({"GPT-4o-mini": ModelPricing(input_per_mtok=1.0, output_per_mtok=2.0)})
+    cost = pricer.price("gpt-4o-mini", provider="openai", input_tokens=1000, output_tokens=500)
+    assert cost == pytest.approx(0.002)
+
+
+def test_model_pricing_defaults_cache_rates_to_input_and_reasoning_to_output() -> None:
+    card = ModelPricing(input_per_mtok=3.0, output_per_mtok=15.0).rate_card()
+    assert card.cache_read == card.input == Decimal("0.000003")
+    assert card.cache_write == card.input
+    assert card.reasoning == card.output == Decimal("0.000015")
+
+
+def test_reasoning_has_its_own_price_when_given() -> None:
+    pricing = ModelPricing(input_per_mtok=0, output_per_mtok=10.0, reasoning_per_mtok=1.0)
+    cost = Pricer({"thinker": pricing}).price(
+        "thinker", input_tokens=0, output_tokens=1_000_000, reasoning_tokens=400_000
+    )
+    assert cost == pytest.approx(6.0 + 0.4)
+
+
+def test_fake_model_is_free() -> None:
+    assert Pricer().price("fake-model", input_tokens=100, output_tokens=100) == 0.0
+
+
+def test_importing_aether_imports_neither_genai_prices_nor_tenacity() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, aether; print('genai_prices' in sys.modules, 'tenacity' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "False False"
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_first_priced_call_loads_genai_prices_off_the_event_loop(backend: str) -> None:
+    script = f"""
+import sys, threading, anyio
+from aether import Aether, LLMResponse
+from aether import _price_library
+from aether.extensions.llm.fake import FakeProvider
+
+loaded_in = []
+original = _price_library.load
+def recording_load():
+    loaded_in.append(threading.current_thread() is threading.main_thread())
+    original()
+_price_library.load = recording_load
+
+async def main():
+    answer = LLMResponse(text="ok", model="gpt-4o-mini", input_tokens=1000, output_tokens=500)
+    client = Aether(FakeProvider(responses=[answer]))
+    assert "genai_prices" not in sys.modules
+    response = await client.complete("hi", model="gpt-4o-mini")
+    print(response.cost_usd, loaded_in[0])
+
+anyio.run(main, backend={backend!r})
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["0.00045", "False"]
+
+
+# -- cost tracking in the client ------------------------------------------------------------
+
+
+async def test_response_carries_its_cost_and_usage_adds_it() -> None:
+    client = Aether(FakeProvider(responses=[answer(cached_input_tokens=200)]))
+    response = await client.complete("hi", model="gpt-4o-mini")
+    assert response.cost_usd == 0.000435
+    assert client.usage.total_cost_usd == 0.000435
+    assert client.usage.total_cached_input_tokens == 200
+    assert client.usage.by_model["gpt-4o-mini"].requests == 1
+
+
+async def test_usage_counts_cache_writes_and_reasoning_tokens() -> None:
+    response = answer(cache_write_tokens=300, reasoning_tokens=120)
+    client = Aether(FakeProvider(responses=[response]))
+    await client.complete("hi", model="gpt-4o-mini")
+    assert client.usage.total_cache_write_tokens == 300
+    assert client.usage.total_reasoning_tokens == 120
+    assert client.usage.by_model["gpt-4o-mini"].reasoning_tokens == 120
+
+
+async def test_price_a_provider_reported_is_kept() -> None:
+    reported = answer().model_copy(update={"cost_usd": 0.5})
+    client = Aether(FakeProvider(responses=[reported]))
+    response = await client.complete("hi", model="gpt-4o-mini")
+    assert response.cost_usd == 0.5
+    assert client.usage.total_cost_usd == 0.5
+
+
+async def test_retried_attempt_is_not_counted_as_a_request() -> None:
+    fake = FakeProvider(responses=[ServerError("boom"), answer()])
+    client = Aether(fake, retry=RetryPolicy(base_delay=0))
+    await client.complete("hi", model="gpt-4o-mini")
+    assert len(fake.requests) == 2
+    assert client.usage.total_requests == 1
+    assert client.usage.total_cost_usd == 0.00045
+
+
+async def test_stream_is_counted_once_from_its_final_chunk() -> None:
+    client = Aether(FakeProvider(responses=[answer()]))
+    chunks = [chunk async for chunk in client.stream("hi", model="gpt-4o-mini")]
+    assert [chunk.cost_usd for chunk in chunks] == [None, 0.00045]
+    assert client.usage.total_requests == 1
+    assert client.usage.total_output_tokens == 500
+
+
+async def test_stream_abandoned_before_its_final_chunk_records_nothing() -> None:
+    fake = FakeProvider(responses=[answer().model_copy(update={"text": "one two three"})])
+    client = Aether(fake)
+    async with aclosing(client.stream("hi", model="gpt-4o-mini")) as stream:
+        async for _chunk in stream:
+            break
+    assert client.usage.total_requests == 0
+    assert fake.open_streams == 0
+
+
+async def test_stream_failing_midway_records_nothing() -> None:
+    client = Aether(FakeProvider(responses=[StreamFault(ServerError("cut"), after_chunks=2)]))
+    with pytest.raises(ServerError):
+        async for _chunk in client.stream("hi", model="gpt-4o-mini"):
+            pass
+    assert client.usage.total_requests == 0
+
+
+async def test_usage_loses_no_update_under_200_concurrent_calls() -> None:
+    async def responder(request: LLMRequest) -> LLMResponse:
+        await anyio.lowlevel.checkpoint()
+        return answer()
+
+    client = Aether(FakeProvider(responder=responder))
+
+    async def one() -> None:
+        await client.complete("hi", model="gpt-4o-mini")
+
+    async with anyio.create_task_group() as group:
+        for _ in range(200):
+            group.start_soon(one)
+    assert client.usage.total_requests == 200
+    assert client.usage.total_input_tokens == 200_000
+    assert client.usage.total_output_tokens == 100_000
+    assert client.usage.total_cost_usd == pytest.approx(200 * 0.00045)
+
+
+# -- budgets ----------------------------------------------------------------------------------
+
+
+async def test_budget_spent_stops_the_next_call_before_it_is_sent() -> None:
+    fake = FakeProvider(responses=[answer()] * 3)
+    client = Aether(fake, budget_usd=0.0008)
+    await client.complete("hi", model="gpt-4o-mini")
+    await client.complete("hi", model="gpt-4o-mini")
+    with pytest.raises(BudgetExceededError) as caught:
+        await client.complete("hi", model="gpt-4o-mini")
+    assert len(fake.requests) == 2
+    assert caught.value.budget_usd == 0.0008
+    assert caught.value.spent_usd == pytest.approx(0.0009)
+
+
+async def test_budget_spent_stops_a_stream_before_it_is_sent() -> None:
+    fake = FakeProvider(responses=[answer()] * 2)
+    client = Aether(fake, budget_usd=0.0001)
+    await client.complete("hi", model="gpt-4o-mini")
+    with pytest.raises(BudgetExceededError):
+        async for _chunk in client.stream("hi", model="gpt-4o-mini"):
+            pass
+    assert len(fake.requests) == 1
+
+
+def test_negative_budget_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError):
+        Aether(FakeProvider(), budget_usd=-1.0)
+
+
+def test_budget_without_cost_tracking_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="budget_usd"):
+        Aether(FakeProvider(), budget_usd=1.0, with_cost_tracking=False)
