@@ -2,12 +2,12 @@
 
 Every async test runs on asyncio and on trio: the ``anyio_backend`` fixture names both
 explicitly, and trio is imported here so a missing trio fails the run loudly instead of
-quietly skipping half of it. Async tests need no marker; they are marked here.
+quietly skipping half of it. Async tests need no marker: ``anyio_mode = "auto"`` in
+pyproject.toml hands every ``async def`` test to anyio's plugin.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
 
 import pytest
@@ -19,13 +19,6 @@ from aether.registry import registry
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        function = getattr(item, "function", None)
-        if function is not None and inspect.iscoroutinefunction(function):
-            item.add_marker(pytest.mark.anyio)
 
 
 @pytest.fixture(autouse=True)

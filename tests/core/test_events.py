@@ -46,7 +46,9 @@ async def test_call_fires_start_then_complete() -> None:
 
 
 async def test_failed_call_fires_start_then_error() -> None:
-    client = Aether(FakeProvider(responses=[ServerError("down", status_code=503)]))
+    client = Aether(
+        FakeProvider(responses=[ServerError("down", status_code=503)]), with_retry=False
+    )
     errors: list[BaseException] = []
     client.on(REQUEST_ERROR, lambda event: errors.append(event.error))
     seen = names_of(client.events)

@@ -183,5 +183,6 @@ async def test_shared_event_bus_sees_both_clients() -> None:
 def test_client_repr_names_provider_model_and_pipeline() -> None:
     client = Aether(FakeProvider("ok"))
     assert repr(client) == (
-        "Aether(provider='fake', model='fake-model', pipeline=Pipeline(Events → fake))"
+        "Aether(provider='fake', model='fake-model', pipeline=Pipeline("
+        "CostTracking → CircuitBreaker → Retry → Events → fake))"
     )

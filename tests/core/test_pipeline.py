@@ -255,8 +255,8 @@ def test_pipeline_repr_shows_the_effective_order() -> None:
         return await call_next(request)
 
     log: list[str] = []
-    client = Aether(FakeProvider("ok"), middleware=[audit, recorder("both", log)])
-    assert repr(client.pipeline) == "Pipeline(audit[call only] → both → Events → fake)"
+    client = Aether(FakeProvider("ok"), stack=[audit, recorder("both", log)])
+    assert repr(client.pipeline) == "Pipeline(audit[call only] → both → fake)"
 
 
 async def test_provider_without_stream_still_streams() -> None:
