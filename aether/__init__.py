@@ -45,6 +45,7 @@ from aether.llm.contracts import (
 )
 from aether.pipeline import Pipeline, calls_only, on_request, streams_only
 from aether.registry import register
+from aether.tools import register_tool
 from aether.usage import TokenUsage, Usage
 
 __version__ = "0.1.0"
@@ -89,5 +90,6 @@ __all__ = [
     "on_request",
     "register",
     "register_provider",
+    "register_tool",
     "streams_only",
 ]

@@ -15,6 +15,7 @@ from aether.extensions.llm.factory import create_provider
 from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk
 from aether.llm.streaming import aclose_stream
 from aether.pipeline import Pipeline, middleware_name
+from aether.tools.registry import ToolLike, resolve_tools
 from aether.usage import Usage
 
 __all__ = ["Aether", "CallOptions", "Prompt"]
@@ -34,6 +35,8 @@ class CallOptions(TypedDict, total=False):
         max_tokens: Caps generated tokens.
         top_p: Nucleus sampling.
         stop: Stop sequences.
+        tools: Tools the model may call: registered names, functions or `Tool`
+            objects, mixed. The tool loop runs them and returns the final answer.
         tool_choice: ``auto``, ``none``, ``required`` or one tool's name.
         context: Initial request context (copied), read by your middlewares.
         provider_options: Vendor-specific parameters keyed by provider name.
@@ -45,6 +48,7 @@ class CallOptions(TypedDict, total=False):
     max_tokens: int
     top_p: float
     stop: Sequence[str]
+    tools: Sequence[ToolLike]
     tool_choice: str
     context: dict[str, Any]
     provider_options: dict[str, dict[str, Any]]
@@ -133,7 +137,11 @@ class Aether:
     # -- building requests -------------------------------------------------------------
 
     def request(self, prompt: Prompt, **options: Unpack[CallOptions]) -> LLMRequest:
-        """Build the `LLMRequest` that a call with these arguments would send."""
+        """Build the `LLMRequest` that a call with these arguments would send.
+
+        Raises:
+            ToolError: If ``tools`` names an unknown tool (nothing is sent).
+        """
         if isinstance(prompt, LLMRequest):
             return prompt
         if isinstance(prompt, str):
@@ -144,6 +152,7 @@ class Aether:
                 raise ValueError("the conversation is empty: give at least one Message")
         context = options.get("context")
         stop = options.get("stop")
+        tools = options.get("tools")
         fields: dict[str, Any] = {
             "messages": messages,
             "model": options.get("model") or self.default_model,
@@ -151,6 +160,7 @@ class Aether:
             "max_tokens": options.get("max_tokens"),
             "top_p": options.get("top_p"),
             "stop": tuple(stop) if stop is not None else None,
+            "tools": resolve_tools(tools) if tools else (),
             "tool_choice": options.get("tool_choice"),
             "provider_options": options.get("provider_options") or {},
             "context": dict(context) if context else {},

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from aether.events import EventBus
 from aether.middleware.events import EventsMiddleware
+from aether.middleware.tool_loop import ToolLoopMiddleware
 from aether.usage import Usage
 
 __all__ = ["build_default_stack"]
@@ -28,4 +29,4 @@ def build_default_stack(
 ) -> list[object]:
     """The built-in middlewares of ``Aether()``, outermost first (the provider excluded)."""
     del usage, provider_name, with_retry, with_circuit_breaker, with_cost_tracking
-    return [EventsMiddleware(events)]
+    return [ToolLoopMiddleware(events), EventsMiddleware(events)]
