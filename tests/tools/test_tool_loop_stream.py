@@ -110,12 +110,18 @@ async def test_stream_error_fires_once_when_an_iteration_fails() -> None:
 
 
 async def test_iteration_cap_in_a_stream_raises_after_the_text_already_sent() -> None:
-    fake = FakeProvider(responses=[asks(call("add", f"c{i}", a=1, b=1), text="Again.") for i in range(2)])
+    fake = FakeProvider(
+        responses=[asks(call("add", f"c{i}", a=1, b=1), text="Again.") for i in range(2)]
+    )
     pipeline = Pipeline([ToolLoopMiddleware(max_iterations=2)], fake)
     seen: list[StreamChunk] = []
-    with pytest.raises(ToolLoopLimitError) as caught:
+
+    async def consume() -> None:
         async for chunk in pipeline.stream(Aether(fake).request("go", tools=["add"])):
             seen.append(chunk)
+
+    with pytest.raises(ToolLoopLimitError) as caught:
+        await consume()
     assert [c.kind for c in seen] == ["text", "tool_call", "tool_result", "text"]
     assert caught.value.iterations == 2
 

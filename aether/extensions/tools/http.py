@@ -83,10 +83,10 @@ def _describe(address: IPAddress) -> str:
                 return f"an address that hides {inner}, {_describe(inner)}"
     for attribute, label in (
         ("is_loopback", "a loopback address"),
-        ("is_link_local", "a link-local address (where cloud metadata services live)"),
-        ("is_private", "a private address"),
-        ("is_multicast", "a multicast address"),
         ("is_unspecified", "the unspecified address"),
+        ("is_link_local", "a link-local address (where cloud metadata services live)"),
+        ("is_multicast", "a multicast address"),
+        ("is_private", "a private address"),
         ("is_reserved", "a reserved address"),
     ):
         if getattr(address, attribute):
@@ -186,21 +186,35 @@ def _is_text(content_type: str, sample: bytes) -> bool:
     return True
 
 
-async def _render(response: httpx.Response, url: httpx.URL, limit: int, hops: int) -> str:
+async def _read_limited(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
     body = bytearray()
     truncated = False
-    async for piece in response.aiter_bytes():
-        body += piece
-        if len(body) > limit:
-            truncated = True
-            del body[limit:]
-            break
+    try:
+        async for piece in response.aiter_bytes():
+            if truncated:
+                continue
+            body += piece
+            if len(body) > limit:
+                truncated = True
+                del body[limit:]
+                # Stop the download. Breaking out instead would leave httpx's nested
+                # async generators suspended, which trio reports when they are collected;
+                # closing the response ends them all with a read error, caught below.
+                await response.aclose()
+    except (httpx.TransportError, httpx.StreamError):
+        if not truncated:
+            raise
+    return bytes(body), truncated
+
+
+async def _render(response: httpx.Response, url: httpx.URL, limit: int, hops: int) -> str:
+    body, truncated = await _read_limited(response, limit)
     content_type = response.headers.get("content-type", "")
     head = f"HTTP {response.status_code} {response.reason_phrase}"
     if hops:
         head += f"\nURL: {url} (after {hops} redirect{'s' if hops > 1 else ''})"
     head += f"\nContent-Type: {content_type or 'unknown'}\n\n"
-    if not _is_text(content_type, bytes(body[:1024])):
+    if not _is_text(content_type, body[:1024]):
         size = f"more than {limit}" if truncated else str(len(body))
         return f"{head}[binary content of {size} bytes; not shown]"
     encoding = response.charset_encoding or "utf-8"
@@ -208,7 +222,7 @@ async def _render(response: httpx.Response, url: httpx.URL, limit: int, hops: in
         decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     except LookupError:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    text = decoder.decode(bytes(body), final=not truncated)
+    text = decoder.decode(body, final=not truncated)
     if truncated:
         text += (
             f"\n\n[truncated: the body is longer than {limit} bytes; only the first {limit} "
