@@ -15,6 +15,11 @@ emits stream.start, stream.complete and stream.error once for the whole stream (
 `aether.middleware._context.TOOL_LOOP` in the request context so the events middleware
 below emits only stream.chunk).
 
+A ``tool_choice`` of ``"required"`` or a tool's name applies to the first model call
+only; later iterations use ``"auto"``, so the model can answer once it has the results.
+A call to a tool given without a handler (a schema-only `Tool`) ends the loop: the
+response, with its ``tool_calls``, goes back to the caller to run them.
+
 A request without tools passes straight through: no extra coroutine, no extra
 generator layer.
 """
@@ -99,6 +104,10 @@ class ToolLoopMiddleware:
         update: dict[str, object] = {}
         if iteration > 1:
             update["messages"] = tuple(messages)
+            if request.tool_choice not in (None, "auto", "none"):
+                # "required" or one tool's name forces a call on the first turn only;
+                # kept on every turn, the model could never answer.
+                update["tool_choice"] = "auto"
         if self.on_limit == "answer" and iteration == limit:
             update["tool_choice"] = "none"
         return request.model_copy(update=update) if update else request
@@ -225,7 +234,12 @@ class ToolLoopMiddleware:
                 async for chunk in inner:
                     if chunk.finish_reason is not None:
                         final = chunk
-                        continue
+                        if not chunk.text:
+                            continue
+                        # A final chunk that carries text: pass the text on now, since
+                        # this final chunk is held back until the logical stream ends.
+                        final = chunk.model_copy(update={"text": ""})
+                        chunk = StreamChunk(text=chunk.text)
                     if chunk.kind == "text" and chunk.text:
                         parts.append(chunk.text)
                         progress.text_chunks += 1

@@ -192,6 +192,12 @@ async def test_answer_on_limit_still_raises_if_the_model_insists() -> None:
         await pipeline.complete(Aether(fake).request("go", tools=["add"]))
 
 
+async def test_required_tool_choice_applies_to_the_first_call_only() -> None:
+    fake = FakeProvider(responses=[asks(call("add", a=1, b=1)), says("2")])
+    await Aether(fake).ask("1+1", tools=["add"], tool_choice="required")
+    assert [r.tool_choice for r in fake.requests] == ["required", "auto"]
+
+
 async def test_calls_to_handlerless_tools_are_handed_back_to_the_caller() -> None:
     client_side = Tool(name="confirm", description="Ask the user to confirm.")
     fake = FakeProvider(responses=[asks(call("confirm", "c9"))])

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 
 import pytest
 from _tool_helpers import asks, call, names, record, says
@@ -9,7 +10,7 @@ from aether import Aether, register_tool
 from aether.errors import ServerError, ToolLoopLimitError
 from aether.events import StreamComplete, StreamError
 from aether.extensions.llm.fake import FakeProvider, StreamFault
-from aether.llm.contracts import StreamChunk
+from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 from aether.middleware._context import TOOL_LOOP
 from aether.middleware.tool_loop import ToolLoopMiddleware
 from aether.pipeline import Pipeline
@@ -166,3 +167,40 @@ async def test_stream_without_tools_keeps_per_stream_events() -> None:
     events = record(client)
     await collect(client)
     assert names(events) == ["stream.start", "stream.chunk", "stream.chunk", "stream.complete"]
+
+
+class FinalChunkWithText:
+    """A provider whose final chunk carries text, as some vendors' last event does."""
+
+    name = "final-text"
+
+    def __init__(self) -> None:
+        self.turn = 0
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        raise NotImplementedError
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
+        self.turn += 1
+        if self.turn == 1:
+            yield StreamChunk(text="Let me ")
+            yield StreamChunk(
+                text="add.", finish_reason="tool_calls", tool_calls=(call("add", a=1, b=2),)
+            )
+        else:
+            yield StreamChunk(text="3.", finish_reason="stop")
+
+
+async def test_text_on_a_final_chunk_is_not_lost() -> None:
+    chunks = await collect(
+        Aether(FinalChunkWithText(), stack=[ToolLoopMiddleware()]), tools=["add"]
+    )
+    assert "".join(c.text for c in chunks) == "Let me add.3."
+    assert [(c.kind, c.text, c.is_final) for c in chunks] == [
+        ("text", "Let me ", False),
+        ("text", "add.", False),
+        ("tool_call", "", False),
+        ("tool_result", "", False),
+        ("text", "3.", False),
+        ("text", "", True),
+    ]
