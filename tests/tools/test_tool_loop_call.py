@@ -275,3 +275,10 @@ async def test_parallel_tools_fire_every_start_in_call_order_before_results() ->
     assert finished["2"].name == "tool.error"
     assert isinstance(finished["2"].error, ValueError)  # type: ignore[attr-defined]
     assert finished["2"].result.is_error  # type: ignore[attr-defined]
+
+
+def test_invalid_loop_settings_are_refused_at_construction() -> None:
+    with pytest.raises(ValueError, match="max_iterations must be at least 1"):
+        ToolLoopMiddleware(max_iterations=0)
+    with pytest.raises(ValueError, match="on_limit must be 'raise' or 'answer'"):
+        ToolLoopMiddleware(on_limit="ignore")  # type: ignore[arg-type]

@@ -8,10 +8,11 @@ from _tool_helpers import asks, call, names, record, says
 
 from aether import Aether, register_tool
 from aether.errors import ServerError, ToolLoopLimitError
-from aether.events import StreamComplete, StreamError
+from aether.events import EventBus, StreamComplete, StreamError
 from aether.extensions.llm.fake import FakeProvider, StreamFault
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 from aether.middleware._context import TOOL_LOOP
+from aether.middleware.events import EventsMiddleware
 from aether.middleware.tool_loop import ToolLoopMiddleware
 from aether.pipeline import Pipeline
 
@@ -204,3 +205,14 @@ async def test_text_on_a_final_chunk_is_not_lost() -> None:
         ("text", "3.", False),
         ("text", "", True),
     ]
+
+
+async def test_loop_without_a_bus_leaves_stream_events_to_each_iteration() -> None:
+    bus = EventBus()
+    starts: list[object] = []
+    bus.on("stream.start", starts.append)
+    fake = scripted()
+    pipeline = Pipeline([ToolLoopMiddleware(), EventsMiddleware(bus)], fake)
+    async for _ in pipeline.stream(Aether(fake).request("go", tools=["add"])):
+        pass
+    assert len(starts) == 2

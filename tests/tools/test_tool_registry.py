@@ -31,6 +31,18 @@ def test_bare_decorator_uses_the_function_name_and_docstring() -> None:
     assert get_tool("shout").description == "Upper-case a text."
 
 
+def test_decorator_with_empty_parentheses_works() -> None:
+    @register_tool()
+    def ping() -> str:
+        return "pong"
+
+    assert get_tool("ping").parameters == {
+        "additionalProperties": False,
+        "properties": {},
+        "type": "object",
+    }
+
+
 def test_name_can_be_chosen() -> None:
     @register_tool(name="sum_two")
     def add(a: int, b: int) -> int:
