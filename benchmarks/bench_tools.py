@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from aether import LLMRequest, Message, Pipeline
-from aether.extensions.llm.fake import FakeProvider
-from aether.llm.contracts import LLMResponse, Tool, ToolCall
+from aether.llm.contracts import LLMResponse, StreamChunk, Tool, ToolCall
+from aether.llm.streaming import final_chunk
 from aether.middleware.tool_loop import ToolLoopMiddleware
 from aether.tools import dispatch_tool, tool_from_function
 from benchmarks._harness import BACKENDS, Row, cli, measure
 
 TITLE = "Tools: the tool loop's overhead"
 NOTES = """
-`Pipeline([ToolLoopMiddleware()], FakeProvider)` with a prebuilt request. The Fake
-provider's responder returns prebuilt responses: a call to the no-op tool `noop(x: int)`,
-then, once it sees the tool result, a text answer. "loop overhead per iteration" is the
+`Pipeline([ToolLoopMiddleware()], model)` with a prebuilt request, where `model` is a
+minimal provider returning prebuilt responses (so only the loop is measured): a call to
+the no-op tool `noop(x: int)`, then, once it sees the tool result, a text answer; in
+streams, one text chunk and a final chunk each. "loop overhead per iteration" is the
 time of one logical request with one tool round (two model calls and one dispatch) minus
 two bare model calls through an empty pipeline: what the loop itself adds for each extra
 iteration (building the conversation, validating the arguments, running the tool,
@@ -38,8 +41,31 @@ ASKS = LLMResponse(
 SAYS = LLMResponse(text="Done.", model="fake-model")
 
 
-def respond(request: LLMRequest) -> LLMResponse:
-    return SAYS if request.messages[-1].role == "tool" else ASKS
+STREAMS = {
+    id(response): (StreamChunk(text=response.text), final_chunk(response))
+    for response in (ASKS, SAYS)
+}
+
+
+class ScriptedModel:
+    """Answers with a tool call, then (once it sees the tool result) with text."""
+
+    name = "scripted"
+
+    def __init__(self, *, tools: bool) -> None:
+        self.tools = tools
+
+    def _respond(self, request: LLMRequest) -> LLMResponse:
+        if self.tools and request.messages[-1].role != "tool":
+            return ASKS
+        return SAYS
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        return self._respond(request)
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
+        for chunk in STREAMS[id(self._respond(request))]:
+            yield chunk
 
 
 def run(quick: bool) -> list[Row]:
@@ -50,8 +76,8 @@ def run(quick: bool) -> list[Row]:
     plain = LLMRequest(messages=prompt, model="fake-model")
     rows: list[Row] = []
     for backend in BACKENDS:
-        bare = Pipeline([], FakeProvider(responses=None, responder=lambda _: SAYS))
-        loop_only = Pipeline([ToolLoopMiddleware()], FakeProvider(responder=lambda _: SAYS))
+        bare = Pipeline([], ScriptedModel(tools=False))
+        loop_only = Pipeline([ToolLoopMiddleware()], ScriptedModel(tools=False))
 
         async def bare_call(n: int, pipeline: Pipeline = bare) -> None:
             for _ in range(n):
@@ -94,7 +120,7 @@ def run(quick: bool) -> list[Row]:
         ):
             tool = tool_from_function(function, name="noop")
             request = LLMRequest(messages=prompt, model="fake-model", tools=(tool,))
-            looped = Pipeline([ToolLoopMiddleware()], FakeProvider(responder=respond))
+            looped = Pipeline([ToolLoopMiddleware()], ScriptedModel(tools=True))
 
             async def loop_call(n: int, p: Pipeline = looped, r: LLMRequest = request) -> None:
                 for _ in range(n):

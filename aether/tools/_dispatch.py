@@ -9,6 +9,7 @@ cancellation (and ``BaseException`` such as ``KeyboardInterrupt``) propagates.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -98,7 +99,7 @@ async def run_tool_call(
         available: The tool names the model may call, for the unknown-tool message.
         tool_timeout: Seconds allowed when the tool has no timeout of its own.
     """
-    started = anyio.current_time()
+    started = time.perf_counter()
     error: Exception | None = None
     content = ""
     if tool is None:
@@ -112,21 +113,20 @@ async def run_tool_call(
         error = _malformed_arguments(call)
     else:
         limit = timeout_of(tool) or tool_timeout
-        finished = False
         try:
             if limit is None:
                 # No cancel scope without a timeout: entering one costs 10-20 µs.
                 content = tool_content(await tool.handler(call.arguments))
-                finished = True
             else:
-                with anyio.move_on_after(limit) as scope:
+                finished = False
+                with anyio.move_on_after(limit):
                     content = tool_content(await tool.handler(call.arguments))
                     finished = True
-            if not finished and scope.cancelled_caught:
-                error = ToolTimeoutError(
-                    f"tool {call.name!r} did not finish within {limit:g} seconds and was "
-                    f"stopped; try again with a smaller request, or do without it"
-                )
+                if not finished:
+                    error = ToolTimeoutError(
+                        f"tool {call.name!r} did not finish within {limit:g} seconds and "
+                        f"was stopped; try again with a smaller request, or do without it"
+                    )
         except Exception as raised:
             error = raised
     if error is not None:
@@ -134,7 +134,7 @@ async def run_tool_call(
     result = ToolResult(
         call_id=call.id, name=call.name, content=content, is_error=error is not None
     )
-    return DispatchOutcome(result, error, anyio.current_time() - started)
+    return DispatchOutcome(result, error, time.perf_counter() - started)
 
 
 async def dispatch_tool(
