@@ -48,6 +48,7 @@ from aether.middleware.retry import RetryPolicy
 from aether.pipeline import Pipeline, calls_only, on_request, streams_only
 from aether.pricing import ModelPricing
 from aether.registry import register
+from aether.tools import register_tool
 from aether.usage import TokenUsage, Usage
 
 __version__ = "0.1.0"
@@ -95,5 +96,6 @@ __all__ = [
     "on_request",
     "register",
     "register_provider",
+    "register_tool",
     "streams_only",
 ]

@@ -18,6 +18,7 @@ from aether.middleware.circuit_breaker import CircuitBreakerMiddleware, CircuitB
 from aether.middleware.retry import RetryPolicy
 from aether.pipeline import Pipeline, middleware_name
 from aether.pricing import ModelPricing
+from aether.tools.registry import ToolLike, resolve_tools
 from aether.usage import Usage
 
 __all__ = ["Aether", "CallOptions", "Prompt"]
@@ -37,6 +38,8 @@ class CallOptions(TypedDict, total=False):
         max_tokens: Caps generated tokens.
         top_p: Nucleus sampling.
         stop: Stop sequences.
+        tools: Tools the model may call: registered names, functions or `Tool`
+            objects, mixed. The tool loop runs them and returns the final answer.
         tool_choice: ``auto``, ``none``, ``required`` or one tool's name.
         context: Initial request context (copied), read by your middlewares.
         provider_options: Vendor-specific parameters keyed by provider name.
@@ -48,6 +51,7 @@ class CallOptions(TypedDict, total=False):
     max_tokens: int
     top_p: float
     stop: Sequence[str]
+    tools: Sequence[ToolLike]
     tool_choice: str
     context: dict[str, Any]
     provider_options: dict[str, dict[str, Any]]
@@ -163,7 +167,11 @@ class Aether:
     # -- building requests -------------------------------------------------------------
 
     def request(self, prompt: Prompt, **options: Unpack[CallOptions]) -> LLMRequest:
-        """Build the `LLMRequest` that a call with these arguments would send."""
+        """Build the `LLMRequest` that a call with these arguments would send.
+
+        Raises:
+            ToolError: If ``tools`` names an unknown tool (nothing is sent).
+        """
         if isinstance(prompt, LLMRequest):
             return prompt
         if isinstance(prompt, str):
@@ -174,6 +182,7 @@ class Aether:
                 raise ValueError("the conversation is empty: give at least one Message")
         context = options.get("context")
         stop = options.get("stop")
+        tools = options.get("tools")
         fields: dict[str, Any] = {
             "messages": messages,
             "model": options.get("model") or self.default_model,
@@ -181,6 +190,7 @@ class Aether:
             "max_tokens": options.get("max_tokens"),
             "top_p": options.get("top_p"),
             "stop": tuple(stop) if stop is not None else None,
+            "tools": resolve_tools(tools) if tools else (),
             "tool_choice": options.get("tool_choice"),
             "provider_options": options.get("provider_options") or {},
             "context": dict(context) if context else {},

@@ -16,6 +16,9 @@ AETHER_MAX_TOOL_ITERATIONS     10         tool-loop cap
 AETHER_HTTP_TOOL_TIMEOUT       10.0       seconds, for the ``http_get`` tool
 AETHER_HTTP_TOOL_MAX_BYTES     100000     body size before ``http_get`` truncates
 AETHER_FILE_TOOL_MAX_BYTES     200000     bytes before ``read_file`` truncates
+AETHER_FILE_TOOL_ROOT          (cwd)      the directory ``read_file`` is confined to
+AETHER_HTTP_TOOL_ALLOW_HOSTS   (none)     comma-separated host names, IPs or networks
+                                          that ``http_get`` may reach though private
 =============================  =========  ===========================================
 """
 
@@ -38,6 +41,8 @@ __all__ = [
     "ProviderConfig",
     "default_temperature",
     "file_tool_max_bytes",
+    "file_tool_root",
+    "http_tool_allow_hosts",
     "http_tool_max_bytes",
     "http_tool_timeout",
     "max_tool_iterations",
@@ -171,6 +176,23 @@ def file_tool_max_bytes(override: int | None = None) -> int:
         lambda value: value >= 1,
         "a whole number of bytes of at least 1",
     )
+
+
+def file_tool_root(override: str | os.PathLike[str] | None = None) -> str:
+    """``AETHER_FILE_TOOL_ROOT``: the directory ``read_file`` may read; the cwd if unset."""
+    if override is not None:
+        return os.fspath(override)
+    return os.environ.get("AETHER_FILE_TOOL_ROOT", "").strip() or os.getcwd()
+
+
+def http_tool_allow_hosts() -> tuple[str, ...]:
+    """``AETHER_HTTP_TOOL_ALLOW_HOSTS``: what ``http_get`` may reach despite its SSRF guard.
+
+    Comma-separated host names (matched exactly, case-insensitively), IP addresses or
+    networks (``10.0.0.0/8``). Empty by default: only public addresses are reachable.
+    """
+    raw = os.environ.get("AETHER_HTTP_TOOL_ALLOW_HOSTS", "")
+    return tuple(item.strip().lower() for item in raw.split(",") if item.strip())
 
 
 class ProviderConfig(BaseModel):

@@ -1,4 +1,4 @@
-"""The demo: a stream, an event subscriber and the usage line.
+"""The demo: a stream, an event subscriber, a tool call and the usage line.
 
 Runs on the provider ``LLM_PROVIDER`` names; with no provider chosen and no
 ``OPENAI_API_KEY``, it runs on the Fake provider so it works on a fresh machine.
@@ -10,8 +10,25 @@ import os
 
 import anyio
 
-from aether import Aether
-from aether.events import REQUEST_COMPLETE, STREAM_COMPLETE, RequestComplete, StreamComplete
+import aether.extensions.tools  # noqa: F401 - registers get_current_time, http_get, read_file
+from aether import Aether, LLMRequest, LLMResponse, ToolCall
+from aether.events import (
+    REQUEST_COMPLETE,
+    STREAM_COMPLETE,
+    TOOL_COMPLETE,
+    RequestComplete,
+    StreamComplete,
+    ToolComplete,
+)
+from aether.extensions.llm.fake import FakeProvider
+
+
+def _fake_model_calling_a_tool(request: LLMRequest) -> LLMResponse | str:
+    """Play a model's part for the Fake provider: call get_current_time, then answer."""
+    if request.messages[-1].role == "tool":
+        return f"In Tokyo it is {request.messages[-1].content}."
+    call = ToolCall(id="t1", name="get_current_time", arguments={"timezone": "Asia/Tokyo"})
+    return LLMResponse(text="", model="fake-model", tool_calls=(call,))
 
 
 async def run() -> None:
@@ -45,6 +62,15 @@ async def run() -> None:
         async for delta in client.stream_text("Tell me a story"):
             print(delta, end="", flush=True)
         print()
+
+        @client.on(TOOL_COMPLETE)
+        def log_tool(event: ToolComplete) -> None:
+            print(f"  [event] tool.complete {event.call.name}({event.call.arguments})")
+
+        if isinstance(client.provider, FakeProvider):
+            client.provider.responder = _fake_model_calling_a_tool
+        answer = await client.ask("What time is it in Tokyo?", tools=["get_current_time"])
+        print(f"ask with tools → {answer}")
 
         usage = client.usage
         print(

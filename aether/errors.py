@@ -19,6 +19,7 @@ breaker decide by Aether's classes (the `retryable` attribute), never by a vendo
     ├── BudgetExceededError         the client's budget is spent (nothing was sent)
     ├── CircuitOpenError            the breaker is open; carries when it retries
     ├── ToolError                   a tool could not be registered or resolved
+    │   ├── ToolArgumentsError      a model's arguments do not fit the tool (sent back to it)
     │   └── ToolLoopLimitError      the tool loop hit its iteration cap
     └── SessionError                a session store failed
         └── SessionCorruptedError   a stored history cannot be read
@@ -45,6 +46,7 @@ __all__ = [
     "ServerError",
     "SessionCorruptedError",
     "SessionError",
+    "ToolArgumentsError",
     "ToolError",
     "ToolLoopLimitError",
     "error_for_status",
@@ -197,6 +199,14 @@ class CircuitOpenError(AetherError):
 
 class ToolError(AetherError):
     """A tool could not be registered, resolved or described."""
+
+
+class ToolArgumentsError(ToolError):
+    """A model's arguments for a tool are malformed JSON or do not fit its signature.
+
+    The tool loop does not raise it: it sends the message back to the model as the tool's
+    result, so the model can correct its call.
+    """
 
 
 class ToolLoopLimitError(ToolError):

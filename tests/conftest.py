@@ -46,5 +46,7 @@ def _clean_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "AETHER_HTTP_TOOL_TIMEOUT",
         "AETHER_HTTP_TOOL_MAX_BYTES",
         "AETHER_FILE_TOOL_MAX_BYTES",
+        "AETHER_FILE_TOOL_ROOT",
+        "AETHER_HTTP_TOOL_ALLOW_HOSTS",
     ):
         monkeypatch.delenv(name, raising=False)

@@ -13,6 +13,7 @@ from aether.middleware.circuit_breaker import (
 from aether.middleware.cost import CostTrackingMiddleware
 from aether.middleware.events import EventsMiddleware
 from aether.middleware.retry import RetryMiddleware, RetryPolicy
+from aether.middleware.tool_loop import ToolLoopMiddleware
 
 __all__ = [
     "CircuitBreakerMiddleware",
@@ -23,4 +24,5 @@ __all__ = [
     "EventsMiddleware",
     "RetryMiddleware",
     "RetryPolicy",
+    "ToolLoopMiddleware",
 ]

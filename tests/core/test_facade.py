@@ -184,5 +184,5 @@ def test_client_repr_names_provider_model_and_pipeline() -> None:
     client = Aether(FakeProvider("ok"))
     assert repr(client) == (
         "Aether(provider='fake', model='fake-model', pipeline=Pipeline("
-        "CostTracking → CircuitBreaker → Retry → Events → fake))"
+        "ToolLoop → CostTracking → CircuitBreaker → Retry → Events → fake))"
     )

@@ -2,9 +2,11 @@
 
 Outermost first::
 
-    [your middleware=...] → CostTracking → CircuitBreaker → Retry → Events → provider
+    [your middleware=...] → ToolLoop → CostTracking → CircuitBreaker → Retry → Events → provider
 
-Cost tracking is outermost so it counts only what billed (not retried attempts) and its
+The tool loop is outermost of the built-ins: each iteration re-enters the chain below it,
+so cost counts, retry retries and events fire once per model call. Cost tracking is next
+so it counts only what billed (not retried attempts) and its
 budget check refuses a call before anything else runs. The breaker sits outside retry, so
 a call whose retries are all exhausted counts as one failure, not one per attempt. Events
 sit inside retry, so each attempt is its own request.start/complete/error.
@@ -19,6 +21,7 @@ from aether.middleware.circuit_breaker import CircuitBreakerMiddleware, CircuitB
 from aether.middleware.cost import CostTrackingMiddleware
 from aether.middleware.events import EventsMiddleware
 from aether.middleware.retry import RetryMiddleware, RetryPolicy
+from aether.middleware.tool_loop import ToolLoopMiddleware
 from aether.pricing import ModelPricing, Pricer
 from aether.usage import Usage
 
@@ -53,7 +56,7 @@ def build_default_stack(
         prices: Your prices by model name, over genai-prices'.
     """
     pricer = Pricer(prices, provider=provider_name) if with_cost_tracking else None
-    stack: list[object] = []
+    stack: list[object] = [ToolLoopMiddleware(events)]
     if pricer is not None:
         stack.append(CostTrackingMiddleware(usage, pricer=pricer, budget_usd=budget_usd))
     if with_circuit_breaker:

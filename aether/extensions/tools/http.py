@@ -1,0 +1,299 @@
+"""``http_get``: fetch a URL for the model, guarded against server-side request forgery.
+
+A model can be talked into fetching ``http://169.254.169.254/`` (cloud credentials) or
+``http://localhost:6379/``. So, on every hop, redirects included:
+
+- only ``http`` and ``https`` URLs are fetched;
+- the host is resolved first, and refused unless EVERY address it resolves to is a
+  public internet address: loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7),
+  link-local (169.254/16, where cloud metadata lives, and fe80::/10), shared (100.64/10,
+  Alibaba's metadata), multicast, reserved and unspecified addresses are refused, as are
+  IPv4 addresses hidden in IPv6 ones (``::ffff:127.0.0.1``, NAT64, 6to4, Teredo);
+- the connection goes to the address that was checked (the request is pinned to it,
+  with the original Host header and TLS server name), so a DNS answer that changes
+  between the check and the connection (DNS rebinding) cannot slip through;
+- redirects are followed by hand, at most 5, each one checked the same way.
+
+``AETHER_HTTP_TOOL_ALLOW_HOSTS`` lets chosen hosts through: comma-separated names
+(matched exactly), addresses or networks, such as ``localhost,10.1.2.3,10.8.0.0/16``.
+Proxy variables and ``.netrc`` are ignored, so no credential is sent anywhere by accident.
+The body is cut at ``AETHER_HTTP_TOOL_MAX_BYTES`` (after decompression) with a marker, and
+the whole fetch must finish within ``AETHER_HTTP_TOOL_TIMEOUT`` seconds.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import ipaddress
+import socket
+import ssl
+from collections.abc import Sequence
+
+import anyio
+import certifi
+import httpx
+
+from aether import config
+from aether.tools.registry import register_tool
+
+__all__ = ["MAX_REDIRECTS", "UnsafeURLError", "fetch_url", "http_get", "is_public_address"]
+
+MAX_REDIRECTS = 5
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
+_TEXT_SUFFIXES = ("+json", "+xml")
+_BINARY_TYPES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip")
+_USER_AGENT = "aether-http-get/0.1 (+https://github.com/aether-llm)"
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class UnsafeURLError(PermissionError):
+    """The URL, or a redirect it led to, points where ``http_get`` may not go."""
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    found: list[ipaddress.IPv4Address] = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    if address in _NAT64:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
+def is_public_address(address: IPAddress) -> bool:
+    """Whether ``address`` is a public internet address (and hides no private one)."""
+    if address.is_multicast or not address.is_global:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        return all(is_public_address(inner) for inner in _embedded_ipv4(address))
+    return True
+
+
+def _describe(address: IPAddress) -> str:
+    if isinstance(address, ipaddress.IPv6Address):
+        for inner in _embedded_ipv4(address):
+            if not is_public_address(inner):
+                return f"an address that hides {inner}, {_describe(inner)}"
+    for attribute, label in (
+        ("is_loopback", "a loopback address"),
+        ("is_unspecified", "the unspecified address"),
+        ("is_link_local", "a link-local address (where cloud metadata services live)"),
+        ("is_multicast", "a multicast address"),
+        ("is_private", "a private address"),
+        ("is_reserved", "a reserved address"),
+    ):
+        if getattr(address, attribute):
+            return label
+    return "not a public internet address"
+
+
+def _allowed(host: str, addresses: Sequence[IPAddress], allow: Sequence[str]) -> bool:
+    if host.lower().rstrip(".") in allow:
+        return True
+    networks = []
+    for item in allow:
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            continue
+    return all(any(address in network for network in networks) for address in addresses)
+
+
+def _is_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+async def _resolve(host: str, port: int) -> list[IPAddress]:
+    try:
+        infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as error:
+        raise ConnectionError(f"cannot resolve the host {host!r}: {error}") from None
+    addresses: dict[IPAddress, None] = {}
+    for info in infos:
+        addresses[ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])] = None
+    if not addresses:
+        raise ConnectionError(f"the host {host!r} resolves to no address")
+    return list(addresses)
+
+
+async def _checked_addresses(url: httpx.URL, allow: Sequence[str]) -> list[IPAddress]:
+    if url.scheme not in ("http", "https"):
+        raise UnsafeURLError(
+            f"refused {str(url)!r}: http_get fetches http:// and https:// URLs only"
+        )
+    host = url.raw_host.decode("ascii")
+    if not host:
+        raise UnsafeURLError(f"refused {str(url)!r}: the URL has no host")
+    addresses = await _resolve(host, url.port or (443 if url.scheme == "https" else 80))
+    if _allowed(host, addresses, allow):
+        return addresses
+    for address in addresses:
+        if not is_public_address(address):
+            where = f"{host} is" if _is_literal(host) else f"{host} resolves to {address},"
+            raise UnsafeURLError(
+                f"refused {str(url)!r}: {where} {_describe(address)}, and http_get fetches "
+                f"public internet addresses only. To let it reach this host, add it to "
+                f"AETHER_HTTP_TOOL_ALLOW_HOSTS."
+            )
+    return addresses
+
+
+async def _send_pinned(
+    client: httpx.AsyncClient, url: httpx.URL, allow: Sequence[str]
+) -> httpx.Response:
+    addresses = await _checked_addresses(url, allow)
+    host = url.raw_host.decode("ascii")
+    failure: httpx.ConnectError | None = None
+    for address in addresses:
+        request = client.build_request(
+            "GET",
+            url.copy_with(host=str(address)),
+            headers={"Host": url.netloc.decode("ascii")},
+            extensions={"sni_hostname": host},
+        )
+        try:
+            return await client.send(request, stream=True)
+        except httpx.ConnectError as error:
+            failure = error
+    assert failure is not None
+    raise failure
+
+
+def _is_text(content_type: str, sample: bytes) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media.startswith(_TEXT_TYPES) or media.endswith(_TEXT_SUFFIXES):
+        return True
+    if media.startswith(_BINARY_TYPES):
+        return False
+    # Unknown or generic types (servers label text files octet-stream): look at the bytes.
+    if b"\x00" in sample:
+        return False
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+async def _read_limited(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    body = bytearray()
+    truncated = False
+    try:
+        async for piece in response.aiter_bytes():
+            if truncated:
+                continue
+            body += piece
+            if len(body) > limit:
+                truncated = True
+                del body[limit:]
+                # Stop the download. Breaking out instead would leave httpx's nested
+                # async generators suspended, which trio reports when they are collected;
+                # closing the response ends them all with a read error, caught below.
+                await response.aclose()
+    except (httpx.TransportError, httpx.StreamError):
+        if not truncated:
+            raise
+    return bytes(body), truncated
+
+
+async def _render(response: httpx.Response, url: httpx.URL, limit: int, hops: int) -> str:
+    body, truncated = await _read_limited(response, limit)
+    content_type = response.headers.get("content-type", "")
+    head = f"HTTP {response.status_code} {response.reason_phrase}"
+    if hops:
+        head += f"\nURL: {url} (after {hops} redirect{'s' if hops > 1 else ''})"
+    head += f"\nContent-Type: {content_type or 'unknown'}\n\n"
+    if not _is_text(content_type, body[:1024]):
+        size = f"more than {limit}" if truncated else str(len(body))
+        return f"{head}[binary content of {size} bytes; not shown]"
+    encoding = response.charset_encoding or "utf-8"
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    except LookupError:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    text = decoder.decode(body, final=not truncated)
+    if truncated:
+        text += (
+            f"\n\n[truncated: the body is longer than {limit} bytes; only the first {limit} "
+            f"are shown]"
+        )
+    return head + text
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+async def fetch_url(
+    url: str,
+    *,
+    allow_hosts: Sequence[str] | None = None,
+    max_bytes: int | None = None,
+    deadline: float | None = None,
+) -> str:
+    """GET ``url`` with the SSRF guard and return the status line, type and body as text.
+
+    Args:
+        url: An absolute ``http://`` or ``https://`` URL.
+        allow_hosts: Hosts, addresses or networks let through the guard; by default
+            ``AETHER_HTTP_TOOL_ALLOW_HOSTS``.
+        max_bytes: Body bytes kept; by default ``AETHER_HTTP_TOOL_MAX_BYTES``.
+        deadline: Seconds for the whole fetch; by default ``AETHER_HTTP_TOOL_TIMEOUT``.
+
+    Raises:
+        UnsafeURLError: If the URL or a redirect points where the guard refuses to go.
+        TimeoutError: If the fetch takes longer than the deadline.
+        ConnectionError: If the host cannot be resolved.
+        httpx.HTTPError: If the connection fails.
+    """
+    allow = tuple(item.lower() for item in allow_hosts) if allow_hosts is not None else None
+    allow = allow if allow is not None else config.http_tool_allow_hosts()
+    limit = config.http_tool_max_bytes(max_bytes)
+    seconds = config.http_tool_timeout(deadline)
+    try:
+        current = httpx.URL(url)
+    except httpx.InvalidURL as error:
+        raise ValueError(f"{url!r} is not a valid URL: {error}") from None
+    try:
+        with anyio.fail_after(seconds):
+            async with httpx.AsyncClient(
+                verify=_ssl_context(),
+                timeout=seconds,
+                trust_env=False,
+                follow_redirects=False,
+                headers={"User-Agent": _USER_AGENT},
+            ) as client:
+                for hops in range(MAX_REDIRECTS + 1):
+                    response = await _send_pinned(client, current, allow)
+                    try:
+                        location = response.headers.get("location")
+                        if response.status_code not in _REDIRECT_STATUSES or not location:
+                            return await _render(response, current, limit, hops)
+                    finally:
+                        await response.aclose()
+                    current = current.join(location)
+    except (TimeoutError, httpx.TimeoutException):
+        raise TimeoutError(f"no complete answer from {url!r} within {seconds:g} seconds") from None
+    raise UnsafeURLError(f"refused {url!r}: more than {MAX_REDIRECTS} redirects")
+
+
+@register_tool(description="Fetch a web page or API response with an HTTP GET request.")
+async def http_get(url: str) -> str:
+    """Return the response's status, content type and body (long bodies are truncated).
+
+    Args:
+        url: The absolute http:// or https:// URL to fetch.
+    """
+    return await fetch_url(url)

@@ -1,0 +1,152 @@
+"""One round of the tool loop: dispatching a response's calls, and summing iterations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from aether.events import (
+    TOOL_COMPLETE,
+    TOOL_ERROR,
+    TOOL_START,
+    EventBus,
+    ToolComplete,
+    ToolErrorEvent,
+    ToolStart,
+)
+from aether.llm.contracts import (
+    LLMRequest,
+    LLMResponse,
+    Message,
+    StreamChunk,
+    Tool,
+    ToolCall,
+    ToolResult,
+)
+from aether.tools._dispatch import run_tool_call
+
+__all__ = ["Totals", "dispatch_calls", "hands_back", "tool_messages"]
+
+
+@dataclass(slots=True)
+class Totals:
+    """Token counts and cost summed over the iterations of one logical request.
+
+    The cost is known only if every iteration's cost is known; otherwise it is ``None``
+    (unknown), never a partial sum.
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float | None = 0.0
+
+    def _add_cost(self, cost: float | None) -> None:
+        self.cost_usd = None if cost is None or self.cost_usd is None else self.cost_usd + cost
+
+    def add(self, response: LLMResponse) -> None:
+        """Count one iteration's response."""
+        self.input_tokens += response.input_tokens
+        self.output_tokens += response.output_tokens
+        self.cached_input_tokens += response.cached_input_tokens
+        self.cache_write_tokens += response.cache_write_tokens
+        self.reasoning_tokens += response.reasoning_tokens
+        self._add_cost(response.cost_usd)
+
+    def add_final(self, chunk: StreamChunk) -> None:
+        """Count one iteration's final stream chunk."""
+        self.input_tokens += chunk.input_tokens or 0
+        self.output_tokens += chunk.output_tokens or 0
+        self.cached_input_tokens += chunk.cached_input_tokens or 0
+        self.cache_write_tokens += chunk.cache_write_tokens or 0
+        self.reasoning_tokens += chunk.reasoning_tokens or 0
+        self._add_cost(chunk.cost_usd)
+
+    def fields(self) -> dict[str, Any]:
+        """The sums, as the update for a response or final chunk."""
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_input_tokens": self.cached_input_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "cost_usd": self.cost_usd,
+        }
+
+
+def hands_back(calls: Sequence[ToolCall], tools: Mapping[str, Tool]) -> bool:
+    """Whether a call names a tool the caller gave without a handler (theirs to run)."""
+    for call in calls:
+        tool = tools.get(call.name)
+        if tool is not None and tool.handler is None:
+            return True
+    return False
+
+
+def tool_messages(results: Sequence[ToolResult]) -> list[Message]:
+    """The ``tool`` turns that answer each call, in call order."""
+    return [
+        Message(role="tool", content=result.content, tool_call_id=result.call_id, name=result.name)
+        for result in results
+    ]
+
+
+async def dispatch_calls(
+    bus: EventBus | None,
+    request: LLMRequest,
+    calls: Sequence[ToolCall],
+    tools: Mapping[str, Tool],
+    *,
+    tool_timeout: float | None,
+) -> list[ToolResult]:
+    """Run ``calls`` concurrently and return their results in call order.
+
+    tool.start fires for every call, in call order, before any runs; tool.complete or
+    tool.error fires for each as it finishes.
+    """
+    available = list(tools)
+    if bus is not None and bus.wants(TOOL_START):
+        for call in calls:
+            await bus.emit(ToolStart(request=request, call=call))
+    results: list[ToolResult | None] = [None] * len(calls)
+
+    async def run(index: int, call: ToolCall) -> None:
+        outcome = await run_tool_call(
+            call, tools.get(call.name), available=available, tool_timeout=tool_timeout
+        )
+        results[index] = outcome.result
+        if bus is None:
+            return
+        if outcome.error is None:
+            if bus.wants(TOOL_COMPLETE):
+                await bus.emit(
+                    ToolComplete(
+                        request=request,
+                        call=call,
+                        result=outcome.result,
+                        duration_seconds=outcome.duration_seconds,
+                    )
+                )
+        elif bus.wants(TOOL_ERROR):
+            await bus.emit(
+                ToolErrorEvent(
+                    request=request,
+                    call=call,
+                    error=outcome.error,
+                    result=outcome.result,
+                    duration_seconds=outcome.duration_seconds,
+                )
+            )
+
+    if len(calls) == 1:
+        await run(0, calls[0])
+    else:
+        async with anyio.create_task_group() as group:
+            for index, call in enumerate(calls):
+                group.start_soon(run, index, call)
+    return [result for result in results if result is not None]

@@ -1,0 +1,130 @@
+"""Turning a Python function into a `Tool`: its schema and the handler that runs it."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from pydantic import ValidationError
+
+from aether.errors import ToolArgumentsError
+from aether.llm.contracts import Tool
+from aether.tools.schema import FunctionSchema, function_schema
+
+__all__ = ["FunctionHandler", "cached_tool", "tool_from_function", "tool_timeout"]
+
+_MAX_INPUT_REPR = 80
+
+
+def _describe_validation_error(tool_name: str, error: ValidationError) -> str:
+    problems = []
+    for item in error.errors(include_url=False):
+        location = ".".join(str(part) for part in item["loc"]) or "(arguments)"
+        shown = repr(item.get("input"))
+        if len(shown) > _MAX_INPUT_REPR:
+            shown = shown[: _MAX_INPUT_REPR - 3] + "..."
+        if item["type"] == "missing":
+            problems.append(f"{location}: required, but not given")
+        elif item["type"] == "extra_forbidden":
+            problems.append(f"{location}: not a parameter of this tool")
+        else:
+            problems.append(f"{location}: {item['msg']} (got {shown})")
+    return f"invalid arguments for tool {tool_name!r}: " + "; ".join(problems)
+
+
+class FunctionHandler:
+    """The handler of a function tool: validates the model's arguments, then runs it.
+
+    Async functions are awaited; sync ones run in a worker thread, so a slow one never
+    blocks the event loop. When a sync tool is cancelled (timeout or caller), the
+    thread is abandoned: it finishes on its own and its result is dropped.
+    """
+
+    __slots__ = ("__weakref__", "function", "is_async", "schema", "timeout")
+
+    def __init__(
+        self, function: Callable[..., Any], schema: FunctionSchema, *, timeout: float | None
+    ) -> None:
+        self.function = function
+        self.schema = schema
+        self.timeout = timeout
+        unwrapped = inspect.unwrap(function)
+        self.is_async = inspect.iscoroutinefunction(unwrapped) or inspect.iscoroutinefunction(
+            getattr(unwrapped, "__call__", None)  # noqa: B004 - async callable objects
+        )
+
+    async def __call__(self, arguments: dict[str, Any]) -> Any:
+        """Validate ``arguments`` against the signature and run the function.
+
+        Raises:
+            ToolArgumentsError: If the arguments do not fit the signature; the message
+                lists each problem, for the model to correct.
+        """
+        try:
+            args, kwargs = self.schema.bind(arguments)
+        except ValidationError as error:
+            raise ToolArgumentsError(_describe_validation_error(self.schema.name, error)) from error
+        if self.is_async:
+            return await self.function(*args, **kwargs)
+        return await anyio.to_thread.run_sync(
+            functools.partial(self.function, *args, **kwargs), abandon_on_cancel=True
+        )
+
+    def __repr__(self) -> str:
+        return f"FunctionHandler({getattr(self.function, '__qualname__', self.function)!r})"
+
+
+def tool_timeout(tool: Tool) -> float | None:
+    """The per-tool timeout given to `register_tool` or `tool_from_function`, if any."""
+    handler = tool.handler
+    return handler.timeout if isinstance(handler, FunctionHandler) else None
+
+
+_unregistered: weakref.WeakKeyDictionary[Callable[..., Any], Tool] = weakref.WeakKeyDictionary()
+
+
+def tool_from_function(
+    function: Callable[..., Any],
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+) -> Tool:
+    """Make a `Tool` from a sync or async function, without registering it.
+
+    Args:
+        function: The function; its signature and docstring give the schema.
+        name: The tool name; the function's name by default.
+        description: What the tool does, for the model; the docstring's text by default.
+        timeout: Seconds the tool may run before the loop gives up on it.
+
+    Raises:
+        ToolError: If no schema can be built for the function (see `function_schema`).
+    """
+    if timeout is not None and timeout <= 0:
+        raise ValueError(f"timeout must be a number of seconds above 0, not {timeout!r}")
+    schema = function_schema(function, name=name, description=description)
+    return Tool(
+        name=schema.name,
+        description=schema.description,
+        parameters=schema.parameters,
+        handler=FunctionHandler(function, schema, timeout=timeout),
+    )
+
+
+def cached_tool(function: Callable[..., Any]) -> Tool:
+    """The `Tool` for an unregistered function, built once per function object."""
+    try:
+        tool = _unregistered.get(function)
+    except TypeError:
+        return tool_from_function(function)
+    if tool is None:
+        tool = tool_from_function(function)
+        with contextlib.suppress(TypeError):
+            _unregistered[function] = tool
+    return tool
