@@ -43,6 +43,8 @@ from aether.llm.contracts import (
     ToolCall,
     ToolResult,
 )
+from aether.memory.contracts import SessionStore
+from aether.memory.session import Session
 from aether.pipeline import Pipeline, calls_only, on_request, streams_only
 from aether.registry import register
 from aether.usage import TokenUsage, Usage
@@ -74,8 +76,10 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "ServerError",
+    "Session",
     "SessionCorruptedError",
     "SessionError",
+    "SessionStore",
     "StreamChunk",
     "TokenUsage",
     "Tool",
