@@ -49,8 +49,8 @@ async def redis_client(redis_url: str) -> AsyncIterator[RedisClient]:
 
 
 @pytest.fixture
-async def redis_store(redis_client: RedisClient) -> AsyncIterator[RedisSessionStore]:
-    yield RedisSessionStore(redis_client, namespace=f"test-{uuid.uuid4().hex}")
+async def redis_store(redis_client: RedisClient) -> RedisSessionStore:
+    return RedisSessionStore(redis_client, namespace=f"test-{uuid.uuid4().hex}")
 
 
 @pytest.fixture

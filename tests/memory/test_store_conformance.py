@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from aether.extensions.memory import InMemorySessionStore
@@ -37,26 +35,24 @@ class MinimalStore:
 
 class TestInMemorySessionStore(SessionStoreConformance):
     @pytest.fixture
-    async def store(self) -> AsyncIterator[InMemorySessionStore]:
-        yield InMemorySessionStore()
+    async def store(self) -> InMemorySessionStore:
+        return InMemorySessionStore()
 
 
 class TestSQLiteSessionStore(SessionStoreConformance):
     @pytest.fixture
-    async def store(
-        self, sqlite_store: SQLiteSessionStore
-    ) -> AsyncIterator[SQLiteSessionStore]:
-        yield sqlite_store
+    async def store(self, sqlite_store: SQLiteSessionStore) -> SQLiteSessionStore:
+        return sqlite_store
 
 
 @pytest.mark.redis
 class TestRedisSessionStore(SessionStoreConformance):
     @pytest.fixture
-    async def store(self, redis_store: RedisSessionStore) -> AsyncIterator[RedisSessionStore]:
-        yield redis_store
+    async def store(self, redis_store: RedisSessionStore) -> RedisSessionStore:
+        return redis_store
 
 
 class TestMinimalStore(SessionStoreConformance):
     @pytest.fixture
-    async def store(self) -> AsyncIterator[MinimalStore]:
-        yield MinimalStore()
+    async def store(self) -> MinimalStore:
+        return MinimalStore()
