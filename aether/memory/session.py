@@ -76,7 +76,7 @@ class Session:
         self._append = store.append if isinstance(store, AppendableSessionStore) else None
         self.system = system
         self.window = window if window is not None else HistoryWindow()
-        self._lock = anyio.Lock()
+        self._lock = anyio.Lock(fast_acquire=True)
 
     def check_same(self, *, system: str | None, window: HistoryWindow) -> None:
         """Refuse to reopen this session with a different system message or window.

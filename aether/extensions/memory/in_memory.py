@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from anyio.lowlevel import checkpoint
-
 from aether.llm.contracts import Message
 
 __all__ = ["InMemorySessionStore"]
@@ -14,8 +12,8 @@ __all__ = ["InMemorySessionStore"]
 class InMemorySessionStore:
     """Keeps histories in memory; share one across clients with ``Aether(memory_store=...)``.
 
-    Every method changes the dict without awaiting in between, so each is atomic on its
-    event loop. Messages are immutable, so nothing is copied but the list handed out.
+    No method awaits anything, so each is atomic on its event loop (and costs no trip
+    through the scheduler). Messages are immutable, so nothing is copied but the list handed out.
     Histories are lost when the process ends; use `SQLiteSessionStore` or
     `RedisSessionStore` to keep them.
     """
@@ -27,12 +25,10 @@ class InMemorySessionStore:
 
     async def load(self, session_id: str) -> list[Message]:
         """The stored history, oldest first; ``[]`` when there is none."""
-        await checkpoint()
         return list(self._histories.get(session_id, ()))
 
     async def save(self, session_id: str, messages: Sequence[Message]) -> None:
         """Replace the history (``[]`` deletes it)."""
-        await checkpoint()
         if messages:
             self._histories[session_id] = tuple(messages)
         else:
@@ -46,7 +42,6 @@ class InMemorySessionStore:
         prefix_if_new: Sequence[Message] = (),
     ) -> None:
         """Add ``messages`` at the end; ``prefix_if_new`` first if the history is empty."""
-        await checkpoint()
         if not messages:
             return
         current = self._histories.get(session_id) or tuple(prefix_if_new)
@@ -54,12 +49,10 @@ class InMemorySessionStore:
 
     async def delete(self, session_id: str) -> None:
         """Remove the history; an unknown id is not an error."""
-        await checkpoint()
         self._histories.pop(session_id, None)
 
     async def exists(self, session_id: str) -> bool:
         """Whether a history is stored under ``session_id``."""
-        await checkpoint()
         return session_id in self._histories
 
     def __len__(self) -> int:
