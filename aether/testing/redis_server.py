@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -43,9 +44,17 @@ class RedisServer:
     Args:
         executable: The server binary; ``redis-server`` on ``PATH`` by default.
         startup_timeout: Seconds to wait for the server to answer ``PING``.
+        extra_arguments: More ``redis-server`` options, such as ``["--tls-port", "7000",
+            ...]``; the plain port stays open on loopback for the readiness check.
     """
 
-    def __init__(self, *, executable: str | None = None, startup_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        *,
+        executable: str | None = None,
+        startup_timeout: float = 10.0,
+        extra_arguments: Sequence[str] = (),
+    ) -> None:
         found = executable or self.executable()
         if found is None:
             raise FileNotFoundError(
@@ -53,9 +62,15 @@ class RedisServer:
             )
         self.binary = found
         self.startup_timeout = startup_timeout
+        self.extra_arguments = list(extra_arguments)
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._directory: tempfile.TemporaryDirectory[str] | None = None
+
+    @staticmethod
+    def free_port() -> int:
+        """A TCP port of 127.0.0.1 that nothing listens on right now."""
+        return _free_port()
 
     @staticmethod
     def executable() -> str | None:
@@ -89,6 +104,7 @@ class RedisServer:
                         "--appendonly", "no",
                         "--dir", self._directory.name,
                         "--daemonize", "no",
+                        *self.extra_arguments,
                     ],
                     stdout=output,
                     stderr=subprocess.STDOUT,

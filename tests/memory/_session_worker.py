@@ -13,8 +13,10 @@ import sys
 
 import anyio
 
-from aether import Aether, SessionStore
+from aether import Aether
 from aether.extensions.llm.fake import FakeProvider
+from aether.extensions.memory.redis import RedisSessionStore
+from aether.extensions.memory.sqlite import SQLiteSessionStore
 from aether.llm.contracts import LLMRequest
 
 TURNS = 50
@@ -25,15 +27,11 @@ def echo(request: LLMRequest) -> str:
 
 
 async def main(label: str, kind: str, arguments: list[str]) -> None:
-    store: SessionStore
+    store: SQLiteSessionStore | RedisSessionStore
     if kind == "sqlite":
-        from aether.extensions.memory.sqlite import SQLiteSessionStore
-
         path, session_id = arguments
         store = SQLiteSessionStore(path, timeout=30)
     else:
-        from aether.extensions.memory.redis import RedisSessionStore
-
         url, namespace, session_id = arguments
         store = RedisSessionStore(url, namespace=namespace)
     client = Aether(FakeProvider(responder=echo, delay=0.002), memory_store=store)
@@ -41,7 +39,7 @@ async def main(label: str, kind: str, arguments: list[str]) -> None:
     async with anyio.create_task_group() as group:
         for index in range(TURNS):
             group.start_soon(session.ask, f"{label}-{index}")
-    await store.aclose()  # type: ignore[attr-defined]
+    await store.aclose()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from pathlib import Path
 import anyio
 import pytest
 
-from aether import SessionStore
 from aether.extensions.memory.redis import RedisSessionStore
 from aether.extensions.memory.sqlite import SQLiteSessionStore
 from aether.llm.contracts import Message
@@ -69,12 +68,12 @@ def check_history(history: list[Message]) -> None:
     assert sum(1 for left, right in itertools.pairwise(owners) if left != right) >= 1
 
 
-def load(store: SessionStore, session_id: str) -> list[Message]:
+def load(store: SQLiteSessionStore | RedisSessionStore, session_id: str) -> list[Message]:
     async def read() -> list[Message]:
         try:
             return await store.load(session_id)
         finally:
-            await store.aclose()  # type: ignore[attr-defined]
+            await store.aclose()
 
     return anyio.run(read)
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+import ssl
+import subprocess
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import anyio
 import pytest
@@ -18,6 +23,7 @@ from aether.extensions.redis import (
     parse_redis_url,
 )
 from aether.extensions.redis._protocol import ReplyParser, encode_command
+from aether.testing.redis_server import RedisServer
 
 # -- the protocol, no I/O -----------------------------------------------------------------
 
@@ -219,3 +225,41 @@ async def test_a_closed_client_refuses_commands() -> None:
     await client.aclose()
     with pytest.raises(RedisConnectionError, match="closed"):
         await client.execute("PING")
+
+
+@pytest.fixture
+def tls_redis(redis_url: str, tmp_path: Path) -> Iterator[tuple[str, ssl.SSLContext]]:
+    """A second server that also listens with TLS, on a self-signed certificate."""
+    if shutil.which("openssl") is None or RedisServer.executable() is None:
+        pytest.skip("the TLS test needs the openssl and redis-server binaries")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    port = RedisServer.free_port()
+    arguments = ["--tls-port", str(port), "--tls-cert-file", str(cert), "--tls-key-file",
+                 str(key), "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no"]  # fmt: skip
+    with RedisServer(extra_arguments=arguments):
+        yield f"rediss://127.0.0.1:{port}/0", ssl.create_default_context(cafile=str(cert))
+
+
+@pytest.mark.redis
+async def test_rediss_urls_connect_with_tls(tls_redis: tuple[str, ssl.SSLContext]) -> None:
+    url, context = tls_redis
+    async with RedisClient(url, ssl_context=context) as client:
+        assert await client.execute("PING") == "PONG"
+        assert await client.execute_many([["ECHO", "a"], ["ECHO", "b"]]) == [b"a", b"b"]
+
+
+@pytest.mark.redis
+async def test_a_unix_socket_url_connects(tmp_path: Path) -> None:
+    if RedisServer.executable() is None:
+        pytest.skip("needs redis-server")
+    path = tmp_path / "redis.sock"
+    with RedisServer(extra_arguments=["--unixsocket", str(path)]):
+        async with RedisClient(f"unix://{path}?db=1") as client:
+            assert await client.execute("PING") == "PONG"

@@ -11,12 +11,7 @@ It speaks RESP2 over `anyio` sockets, so it runs on asyncio and on trio; redis-p
 needed. Pass one client to several stores to share its connection pool.
 """
 
-from aether.extensions.redis._client import (
-    RedisClient,
-    RedisScript,
-    RedisSettings,
-    parse_redis_url,
-)
+from aether.extensions.redis._client import RedisClient, RedisScript
 from aether.extensions.redis._protocol import (
     RedisConnectionError,
     RedisError,
@@ -25,6 +20,7 @@ from aether.extensions.redis._protocol import (
     RedisTimeoutError,
     Reply,
 )
+from aether.extensions.redis._settings import RedisSettings, parse_redis_url
 
 __all__ = [
     "RedisClient",

@@ -1,7 +1,7 @@
 """A small Redis client on anyio sockets: works on asyncio and on trio alike.
 
 redis-py's asyncio client runs on asyncio only, so Aether speaks RESP2 itself over
-`anyio.connect_tcp` / `anyio.connect_unix`. The client keeps a pool of connections; each
+sockets driven through anyio (see ``_connection``). The client keeps a pool of connections; each
 command (or pipeline, or script call) borrows one for a single round trip. A connection
 whose round trip was interrupted (cancelled, timed out, broken) may still have a reply in
 flight, so it is closed, never returned to the pool.
@@ -12,27 +12,24 @@ from __future__ import annotations
 import hashlib
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import anyio
-from anyio.abc import ByteStream
 
 from aether.errors import ConfigurationError
+from aether.extensions.redis._connection import Connection, StaleConnectionError, open_connection
 from aether.extensions.redis._protocol import (
     Argument,
     RedisConnectionError,
     RedisReplyError,
     RedisTimeoutError,
     Reply,
-    ReplyParser,
     encode_command,
     encode_commands,
 )
+from aether.extensions.redis._settings import RedisSettings, parse_redis_url
 
-__all__ = ["RedisClient", "RedisScript", "RedisSettings", "parse_redis_url"]
+__all__ = ["RedisClient", "RedisScript"]
 
 _READ_SIZE = 65536
 _CONNECTION_ERRORS = (
@@ -41,81 +38,6 @@ _CONNECTION_ERRORS = (
     anyio.ClosedResourceError,
     OSError,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class RedisSettings:
-    """Where and how to connect, parsed from a URL. The password never appears in a repr."""
-
-    host: str = "127.0.0.1"
-    port: int = 6379
-    unix_path: str | None = None
-    database: int = 0
-    username: str | None = None
-    password: str | None = None
-    tls: bool = False
-
-    def describe(self) -> str:
-        """The address without credentials, for messages and reprs."""
-        scheme = "rediss" if self.tls else "redis"
-        if self.unix_path is not None:
-            return f"unix://{self.unix_path}?db={self.database}"
-        user = f"{self.username or ''}:***@" if self.password else ""
-        return f"{scheme}://{user}{self.host}:{self.port}/{self.database}"
-
-    def __repr__(self) -> str:
-        return f"RedisSettings({self.describe()!r})"
-
-
-def parse_redis_url(url: str) -> RedisSettings:
-    """Parse ``redis://[user:password@]host[:port][/db]``, ``rediss://`` (TLS) or
-    ``unix:///path/to/socket?db=0&password=...``.
-
-    Raises:
-        ConfigurationError: If the URL has another scheme or a bad port or database.
-    """
-    parts = urlsplit(url)
-    query = parse_qs(parts.query)
-    problems: list[str] = []
-    database_text = (parts.path.lstrip("/") if parts.scheme != "unix" else "") or (
-        query.get("db", ["0"])[0]
-    )
-    try:
-        database = int(database_text)
-    except ValueError:
-        problems.append(f"the database {database_text!r} is not a number")
-        database = 0
-    username = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password else query.get("password", [None])[0]
-    if parts.scheme == "unix":
-        if not parts.path:
-            problems.append("a unix:// URL needs a socket path, as in unix:///run/redis.sock")
-        settings = RedisSettings(
-            unix_path=parts.path, database=database, username=username, password=password
-        )
-    elif parts.scheme in ("redis", "rediss"):
-        try:
-            port = parts.port or 6379
-        except ValueError:
-            problems.append("the port is not a number")
-            port = 6379
-        settings = RedisSettings(
-            host=parts.hostname or "127.0.0.1",
-            port=port,
-            database=database,
-            username=username,
-            password=password,
-            tls=parts.scheme == "rediss",
-        )
-    else:
-        problems.append(f"the scheme {parts.scheme!r} is not redis://, rediss:// or unix://")
-        settings = RedisSettings()
-    if problems:
-        raise ConfigurationError(
-            f"invalid Redis URL {settings.describe()!r}: {'; '.join(problems)}",
-            problems=problems,
-        )
-    return settings
 
 
 class RedisScript:
@@ -129,43 +51,6 @@ class RedisScript:
 
     def __repr__(self) -> str:
         return f"RedisScript(sha1={self.sha1[:12]!r})"
-
-
-class _StaleConnectionError(Exception):
-    """A pooled connection was found closed before any reply byte arrived."""
-
-
-class _Connection:
-    __slots__ = ("parser", "stream")
-
-    def __init__(self, stream: ByteStream) -> None:
-        self.stream = stream
-        self.parser = ReplyParser()
-
-    async def round_trip(self, payload: bytes, count: int, *, reused: bool) -> list[Reply]:
-        """Send ``payload`` and read ``count`` replies (error replies included)."""
-        replies: list[Any] = []
-        received = False
-        try:
-            await self.stream.send(payload)
-            while len(replies) < count:
-                done, reply = self.parser.next_reply()
-                if done:
-                    replies.append(reply)
-                    continue
-                self.parser.feed(await self.stream.receive(_READ_SIZE))
-                received = True
-        except _CONNECTION_ERRORS as error:
-            if reused and not received:
-                raise _StaleConnectionError from error
-            raise RedisConnectionError(
-                f"the connection to Redis broke during a command ({type(error).__name__}: "
-                f"{error}); check that the server is up"
-            ) from error
-        return replies
-
-    async def abort(self) -> None:
-        await anyio.aclose_forcefully(self.stream)
 
 
 class RedisClient:
@@ -214,33 +99,20 @@ class RedisClient:
     ) -> None:
         if max_connections < 1:
             raise ConfigurationError(f"max_connections must be at least 1, not {max_connections}")
-        self.settings = parse_redis_url(url)
+        self.settings: RedisSettings = parse_redis_url(url)
         self.max_connections = max_connections
         self.connect_timeout = connect_timeout
         self.timeout = timeout
         self.ssl_context = ssl_context
-        self._idle: list[_Connection] = []
-        self._slots = anyio.Semaphore(max_connections)
+        self._idle: list[Connection] = []
+        self._slots = anyio.Semaphore(max_connections, fast_acquire=True)
         self._closed = False
 
-    async def _connect(self) -> _Connection:
+    async def _connect(self) -> Connection:
         settings = self.settings
         try:
             with anyio.fail_after(self.connect_timeout):
-                stream: ByteStream
-                if settings.unix_path is not None:
-                    stream = await anyio.connect_unix(settings.unix_path)
-                elif settings.tls:
-                    stream = await anyio.connect_tcp(
-                        settings.host,
-                        settings.port,
-                        tls=True,
-                        ssl_context=self.ssl_context,
-                        tls_standard_compatible=False,
-                    )
-                else:
-                    stream = await anyio.connect_tcp(settings.host, settings.port)
-                connection = _Connection(stream)
+                connection = await open_connection(settings, ssl_context=self.ssl_context)
                 try:
                     await self._handshake(connection)
                 except BaseException:
@@ -258,7 +130,7 @@ class RedisClient:
             ) from error
         return connection
 
-    async def _handshake(self, connection: _Connection) -> None:
+    async def _handshake(self, connection: Connection) -> None:
         settings = self.settings
         commands: list[list[Argument]] = []
         if settings.password is not None:
@@ -292,7 +164,7 @@ class RedisClient:
                     else:
                         with anyio.fail_after(self.timeout):
                             replies = await connection.round_trip(payload, count, reused=reused)
-                except _StaleConnectionError:
+                except StaleConnectionError:
                     await connection.abort()
                     continue
                 except TimeoutError:
