@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -12,6 +14,8 @@ import pytest
 from aether import Aether, ConfigurationError, ServerError, Session
 from aether.extensions.llm.fake import FakeProvider, StreamFault
 from aether.extensions.memory import InMemorySessionStore
+from aether.extensions.memory.redis import RedisSessionStore
+from aether.extensions.memory.sqlite import SQLiteSessionStore
 from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, ToolResult
 from aether.pipeline import CallNext
 
@@ -413,3 +417,53 @@ async def test_max_history_tokens_drops_oldest_turns_and_keeps_the_system_messag
         user("q4"),
     ]
     assert len(await session.history()) == 11
+
+
+# -- the same behaviour through every shipped store ---------------------------------------
+
+
+# The tests name anyio_backend themselves: anyio's plugin rebuilds async test items that do
+# not, and that drops every other parameter.
+STORES = pytest.mark.parametrize("any_store", ["memory", "sqlite", "redis"], indirect=True)
+
+
+@pytest.fixture
+async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
+    store: Any
+    if request.param == "memory":
+        store = InMemorySessionStore()
+    elif request.param == "sqlite":
+        store = SQLiteSessionStore(tmp_path / "sessions.db")
+    else:
+        url = request.getfixturevalue("redis_url")  # a sync fixture: skips without Redis
+        store = RedisSessionStore(url, namespace=f"test-{uuid.uuid4().hex}")
+    yield store
+    if hasattr(store, "aclose"):
+        await store.aclose()
+
+
+@STORES
+async def test_name_is_answered_from_history_in_every_store(
+    any_store: Any, anyio_backend: str
+) -> None:
+    fake = FakeProvider(responder=remembers_names)
+    session = Aether(fake, memory_store=any_store).session("alice", system="You are helpful.")
+    await session.ask("My name is Alice.")
+    assert await session.ask("What's my name?") == "Your name is Alice."
+    assert len(await session.history()) == 5
+
+
+@STORES
+async def test_fifty_concurrent_asks_stay_in_order_in_every_store(
+    any_store: Any, anyio_backend: str
+) -> None:
+    session = Aether(FakeProvider(responder=echo), memory_store=any_store).session("s")
+    async with anyio.create_task_group() as group:
+        for index in range(50):
+            group.start_soon(session.ask, f"q{index}")
+    history = await session.history()
+    assert [message.role for message in history] == ["user", "assistant"] * 50
+    assert all(
+        history[position + 1].content == f"re: {history[position].content}"
+        for position in range(0, 100, 2)
+    )

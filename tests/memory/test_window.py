@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aether import ConfigurationError
 from aether.llm.contracts import Message
@@ -55,3 +57,40 @@ def test_negative_caps_are_refused_together() -> None:
     with pytest.raises(ConfigurationError) as caught:
         HistoryWindow(max_messages=-1, max_tokens=0)
     assert len(caught.value.problems) == 2
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    turn_count=st.integers(min_value=0, max_value=12),
+    max_messages=st.none() | st.integers(min_value=0, max_value=30),
+    max_tokens=st.none() | st.integers(min_value=1, max_value=60),
+    sizes=st.lists(st.integers(min_value=1, max_value=9), min_size=24, max_size=24),
+)
+def test_the_kept_part_is_the_longest_fitting_suffix_that_starts_with_a_user_turn(
+    turn_count: int, max_messages: int | None, max_tokens: int | None, sizes: list[int]
+) -> None:
+    history = turns(turn_count)
+    cost = {message.content: sizes[index] for index, message in enumerate(history)}
+    fixed = [Message(role="user", content="new")]
+    window = HistoryWindow(
+        max_messages=max_messages,
+        max_tokens=max_tokens,
+        count_tokens=lambda message: cost.get(message.content, 2),
+    )
+
+    def fits(part: list[Message]) -> bool:
+        if max_messages is not None and len(part) > max_messages:
+            return False
+        total = sum(window.count_tokens(message) for message in [*part, *fixed])
+        return max_tokens is None or total <= max_tokens
+
+    kept = window.select(history, fixed=fixed)
+    assert kept == history[len(history) - len(kept) :]
+    assert not kept or kept[0].role == "user"
+    assert not kept or fits(kept)
+    longer = [
+        history[start:]
+        for start in range(0, len(history) - len(kept))
+        if history[start].role == "user"
+    ]
+    assert not any(fits(candidate) for candidate in longer)
