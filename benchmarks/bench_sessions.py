@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,13 +28,17 @@ numbers are the session's own cost plus its store's: load the history, send, app
 (user, assistant) pair. Sessions hold at most 10 turns (a new session id every 10 turns),
 so histories stay between 0 and 18 messages. "sequential" is one turn after another
 (latency); "concurrent" runs 32 sessions at once and reports turns per second. "session
-overhead" is a memory-store turn minus a bare `client.ask`. SQLite is a file in a temp
+overhead" is a memory-store turn minus a bare `client.ask` (it includes building and
+counting a request that carries 9 history messages on average). SQLite is a file in a temp
 dir (WAL, synchronous=NORMAL); Redis is a local `redis-server` on loopback.
 
 The Redis rows compare round trips of one `PING`: Aether's RESP client on anyio sockets
 (both backends), redis-py's asyncio client (asyncio only: it cannot run on trio), and
 redis-py's sync client in worker threads through `anyio.to_thread` (the other way to
 serve both backends). "32 tasks" runs 32 concurrent tasks and reports calls per second.
+The three clients are measured in alternating rounds (median of 5), so that a change in
+the machine's load does not favour one; on a shared 2-core machine the absolute numbers
+still move by tens of percent from run to run.
 """
 
 TURNS_PER_SESSION = 10
@@ -151,10 +156,18 @@ def _redis_client_rows(url: str, backend: str, *, quick: bool) -> list[Row]:
     ]
     if backend == "asyncio":
         clients.insert(1, ("redis-py asyncio client", _ping_redis_py_asyncio))
+    # Rounds alternate between the clients, so a change in the machine's load hits all.
+    samples: dict[tuple[str, int], list[float]] = {}
+    for _round in range(5):
+        for label, make in clients:
+            for tasks in (1, CONCURRENT_SESSIONS):
+                body = make(url, tasks=tasks)
+                value = measure(body, iterations=pings, backend=backend, repeats=1)
+                samples.setdefault((label, tasks), []).append(value)
     rows = []
-    for label, make in clients:
-        one = measure(make(url, tasks=1), iterations=pings, backend=backend)
-        many = measure(make(url, tasks=CONCURRENT_SESSIONS), iterations=pings, backend=backend)
+    for label, _make in clients:
+        one = statistics.median(samples[label, 1])
+        many = statistics.median(samples[label, CONCURRENT_SESSIONS])
         rows.append(Row(f"PING, {label}", backend, one, "s"))
         rows.append(Row(f"PING, {label}, {CONCURRENT_SESSIONS} tasks", backend, 1 / many,
                         "calls/s"))  # fmt: skip

@@ -42,8 +42,6 @@ class Session:
 
     Attributes:
         session_id: The id the history is stored under.
-        system: The system message sent first on every turn; ``None`` sends the stored
-            one, if any.
         store: Where the history lives.
         window: What part of a long history is sent.
     """
@@ -53,9 +51,9 @@ class Session:
         "_append",
         "_client",
         "_lock",
+        "_system",
         "session_id",
         "store",
-        "system",
         "window",
     )
 
@@ -74,9 +72,14 @@ class Session:
         self.session_id = session_id
         self.store = store
         self._append = store.append if isinstance(store, AppendableSessionStore) else None
-        self.system = system
+        self._system = Message(role="system", content=system) if system is not None else None
         self.window = window if window is not None else HistoryWindow()
         self._lock = anyio.Lock(fast_acquire=True)
+
+    @property
+    def system(self) -> str | None:
+        """The system message sent first on every turn (``None``: the stored one)."""
+        return self._system.content if self._system is not None else None
 
     def check_same(self, *, system: str | None, window: HistoryWindow) -> None:
         """Refuse to reopen this session with a different system message or window.
@@ -114,9 +117,7 @@ class Session:
     def _outgoing(self, stored: list[Message], prompt: Message) -> list[Message]:
         stored_system = stored[0] if stored and stored[0].role == "system" else None
         rest = stored[1:] if stored_system is not None else stored
-        system = stored_system
-        if self.system is not None:
-            system = Message(role="system", content=self.system)
+        system = self._system if self._system is not None else stored_system
         head = [system] if system is not None else []
         if not self.window.unlimited:
             rest = self.window.select(rest, fixed=[*head, prompt])
@@ -128,7 +129,7 @@ class Session:
             # holding an empty assistant turn, which would break every later turn.
             return
         turn = (prompt, Message(role="assistant", content=text))
-        prefix = (Message(role="system", content=self.system),) if self.system is not None else ()
+        prefix = (self._system,) if self._system is not None else ()
         with anyio.CancelScope(shield=True):
             if self._append is not None:
                 await self._append(self.session_id, turn, prefix_if_new=prefix)

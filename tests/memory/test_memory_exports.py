@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 
 import pytest
 
@@ -47,3 +49,14 @@ def test_unknown_attributes_of_the_store_package_raise() -> None:
 
     with pytest.raises(AttributeError, match="NoSuchStore"):
         memory.NoSuchStore  # noqa: B018
+
+
+def test_import_aether_loads_neither_sqlite_nor_the_redis_client() -> None:
+    code = (
+        "import sys, aether; "
+        "print(sorted(name for name in sys.modules if name in "
+        "('sqlite3', 'aether.extensions.memory.sqlite', 'aether.extensions.memory.redis', "
+        "'aether.extensions.redis')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -214,10 +214,12 @@ async def test_concurrent_commands_share_a_bounded_pool(redis_url: str) -> None:
         assert len(set(ids)) <= 3
 
 
-async def test_a_refused_connection_raises_a_connection_error() -> None:
-    async with RedisClient("redis://127.0.0.1:1/0") as client:
-        with pytest.raises(RedisConnectionError, match="could not connect"):
+async def test_a_refused_connection_raises_without_the_password() -> None:
+    async with RedisClient("redis://bob:hunter2@127.0.0.1:1/0") as client:
+        with pytest.raises(RedisConnectionError, match="could not connect") as caught:
             await client.execute("PING")
+    assert "hunter2" not in str(caught.value)
+    assert "bob:***@127.0.0.1:1" in str(caught.value)
 
 
 async def test_a_closed_client_refuses_commands() -> None:
