@@ -43,6 +43,8 @@ from aether.llm.contracts import (
     ToolCall,
     ToolResult,
 )
+from aether.memory.contracts import SessionStore
+from aether.memory.session import Session
 from aether.middleware.circuit_breaker import CircuitBreakerPolicy
 from aether.middleware.retry import RetryPolicy
 from aether.pipeline import Pipeline, calls_only, on_request, streams_only
@@ -81,8 +83,10 @@ __all__ = [
     "RequestTimeoutError",
     "RetryPolicy",
     "ServerError",
+    "Session",
     "SessionCorruptedError",
     "SessionError",
+    "SessionStore",
     "StreamChunk",
     "TokenUsage",
     "Tool",

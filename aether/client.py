@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypedDict, TypeVar, Unpack, overload
@@ -12,8 +13,12 @@ from aether.errors import ConfigurationError
 from aether.events import EventBus
 from aether.extensions.llm.builder import build_default_stack
 from aether.extensions.llm.factory import create_provider
+from aether.extensions.memory.in_memory import InMemorySessionStore
 from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk
 from aether.llm.streaming import aclose_stream
+from aether.memory.contracts import SessionStore
+from aether.memory.session import Session
+from aether.memory.window import HistoryWindow, approximate_tokens
 from aether.middleware.circuit_breaker import CircuitBreakerMiddleware, CircuitBreakerPolicy
 from aether.middleware.retry import RetryPolicy
 from aether.pipeline import Pipeline, middleware_name
@@ -79,6 +84,8 @@ class Aether:
         circuit_breaker: When the default stack's circuits open, and for how long.
         budget_usd: Refuse calls with `BudgetExceededError` once this much is spent.
         prices: Your prices by model name, over those of the genai-prices library.
+        memory_store: Where sessions keep their histories; a fresh
+            `InMemorySessionStore` by default. Share one across clients.
 
     Raises:
         ConfigurationError: On conflicting arguments, an unknown provider, or a missing
@@ -101,6 +108,7 @@ class Aether:
         circuit_breaker: CircuitBreakerPolicy | None = None,
         budget_usd: float | None = None,
         prices: Mapping[str, ModelPricing] | None = None,
+        memory_store: SessionStore | None = None,
     ) -> None:
         problems = []
         if provider is not None and config is not None:
@@ -156,6 +164,10 @@ class Aether:
         )
         """The stack's circuit breaker, to read circuit states (``None`` if it has none)."""
         self.pipeline: Pipeline = Pipeline(stack, provider)
+        self.memory_store: SessionStore = (
+            memory_store if memory_store is not None else InMemorySessionStore()
+        )
+        self._sessions: weakref.WeakValueDictionary[str, Session] = weakref.WeakValueDictionary()
         self._closed = False
 
     @property
@@ -239,6 +251,42 @@ class Aether:
                     yield chunk.text
         finally:
             await inner.aclose()
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def session(
+        self,
+        session_id: str,
+        *,
+        system: str | None = None,
+        max_history_messages: int | None = None,
+        max_history_tokens: int | None = None,
+        count_tokens: Callable[[Message], int] | None = None,
+    ) -> Session:
+        """The conversation stored under ``session_id``; the same object for the same id.
+
+        Args:
+            session_id: The id its history is stored under in ``memory_store``.
+            system: The system message sent first on every turn.
+            max_history_messages: Send at most this many stored messages per turn.
+            max_history_tokens: Keep each request within this many tokens by leaving out
+                the oldest turns. The stored history always stays whole, and the system
+                message is always sent.
+            count_tokens: Counts a message's tokens for ``max_history_tokens``.
+
+        Raises:
+            ConfigurationError: If the session is open with a different ``system`` or cap.
+        """
+        window = HistoryWindow(
+            max_history_messages, max_history_tokens, count_tokens or approximate_tokens
+        )
+        existing = self._sessions.get(session_id)
+        if existing is not None:
+            existing.check_same(system=system, window=window)
+            return existing
+        session = Session(self, session_id, store=self.memory_store, system=system, window=window)
+        self._sessions[session_id] = session
+        return session
 
     # -- events --------------------------------------------------------------------------
 

@@ -1,0 +1,111 @@
+"""Versioned JSON for stored messages, shared by the stores and free for yours.
+
+Each message is stored as ``{"v": 1, "message": {...}}``: the pydantic fields of
+`Message` (defaults left out), under a format version. A later release reads every
+version it knows and raises `SessionCorruptedError` for one it does not, rather than
+guessing. A whole history, for stores that keep one document per session, is
+``{"v": 1, "messages": [...]}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from aether.errors import SessionCorruptedError
+from aether.llm.contracts import Message
+
+__all__ = [
+    "FORMAT_VERSION",
+    "decode_history",
+    "decode_message",
+    "decode_messages",
+    "encode_history",
+    "encode_message",
+]
+
+FORMAT_VERSION = 1
+"""The version this release writes."""
+
+
+def _dump(message: Message) -> dict[str, Any]:
+    return message.model_dump(mode="json", exclude_defaults=True)
+
+
+def encode_message(message: Message) -> str:
+    """One message as versioned JSON text."""
+    return json.dumps(
+        {"v": FORMAT_VERSION, "message": _dump(message)}, ensure_ascii=False, separators=(",", ":")
+    )
+
+
+def encode_history(messages: Sequence[Message]) -> str:
+    """A whole history as one versioned JSON document."""
+    return json.dumps(
+        {"v": FORMAT_VERSION, "messages": [_dump(message) for message in messages]},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def _corrupted(session_id: str, what: str) -> SessionCorruptedError:
+    return SessionCorruptedError(
+        f"the stored history of session {session_id!r} cannot be read ({what}); it was left "
+        f"untouched. Inspect or delete it (store.delete) to start that session afresh.",
+        session_id=session_id,
+    )
+
+
+def _envelope(session_id: str, data: str | bytes, key: str) -> Any:
+    try:
+        document = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise _corrupted(session_id, f"not JSON: {error}") from error
+    if not isinstance(document, dict) or key not in document:
+        raise _corrupted(session_id, f"not an Aether record: no {key!r} field")
+    version = document.get("v")
+    if version != FORMAT_VERSION:
+        raise _corrupted(
+            session_id,
+            f"format version {version!r}, and this Aether reads version {FORMAT_VERSION}; "
+            f"a newer Aether may have written it",
+        )
+    return document[key]
+
+
+def _message(session_id: str, data: Any) -> Message:
+    try:
+        return Message.model_validate(data)
+    except ValidationError as error:
+        raise _corrupted(
+            session_id, f"not a valid message: {error.error_count()} problem(s)"
+        ) from error
+
+
+def decode_message(session_id: str, data: str | bytes) -> Message:
+    """Read one message written by `encode_message`.
+
+    Raises:
+        SessionCorruptedError: If ``data`` is not a message of a version this release reads.
+    """
+    return _message(session_id, _envelope(session_id, data, "message"))
+
+
+def decode_messages(session_id: str, items: Iterable[str | bytes]) -> list[Message]:
+    """Read a sequence of `encode_message` records, oldest first."""
+    return [decode_message(session_id, item) for item in items]
+
+
+def decode_history(session_id: str, data: str | bytes) -> list[Message]:
+    """Read a history written by `encode_history`.
+
+    Raises:
+        SessionCorruptedError: If ``data`` is not a history of a version this release reads.
+    """
+    items = _envelope(session_id, data, "messages")
+    if not isinstance(items, list):
+        raise _corrupted(session_id, "'messages' is not a list")
+    return [_message(session_id, item) for item in items]

@@ -1,0 +1,204 @@
+"""`Session`: a conversation that remembers, on top of a client and a `SessionStore`.
+
+Each turn loads the stored history, sends it with the new prompt, and, only once the
+answer is complete, appends the user message and the assistant's final text to the store
+in one step. That order gives the three guarantees:
+
+- Tool dispatches stay out of history: the turn stored is ``(user, assistant text)``;
+  the tool loop's internal turns (``LLMResponse.tool_messages``, tool chunks in a
+  stream) are never written.
+- A failed turn leaves nothing behind: an error, a stream broken mid-way or a
+  cancellation before the answer is complete writes nothing, so there is no dangling
+  user message to remove. Once the answer is complete the write is shielded from
+  cancellation, so a turn is stored whole or not at all.
+- Turns on one `Session` are serialised by an `anyio.Lock`, so each sees the previous
+  one and history never interleaves. Across processes, a store's atomic ``append``
+  keeps each turn's two messages together (see `aether.memory.contracts`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING, Unpack
+
+import anyio
+
+from aether.errors import ConfigurationError
+from aether.llm.contracts import LLMResponse, Message, StreamChunk
+from aether.memory.contracts import AppendableSessionStore, SessionStore
+from aether.memory.window import HistoryWindow
+
+if TYPE_CHECKING:
+    from aether.client import Aether, CallOptions
+
+__all__ = ["Session"]
+
+
+class Session:
+    """One conversation: ``client.session(session_id, system=...)`` returns it.
+
+    The same id returns the same object within a client. Every call accepts the same
+    keyword options as the client's (``model``, ``temperature``, ``tools``...).
+
+    Attributes:
+        session_id: The id the history is stored under.
+        store: Where the history lives.
+        window: What part of a long history is sent.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_append",
+        "_client",
+        "_lock",
+        "_system",
+        "session_id",
+        "store",
+        "window",
+    )
+
+    def __init__(
+        self,
+        client: Aether,
+        session_id: str,
+        *,
+        store: SessionStore,
+        system: str | None = None,
+        window: HistoryWindow | None = None,
+    ) -> None:
+        if not isinstance(session_id, str) or not session_id:
+            raise ValueError(f"a session id is a non-empty string, not {session_id!r}")
+        self._client = client
+        self.session_id = session_id
+        self.store = store
+        self._append = store.append if isinstance(store, AppendableSessionStore) else None
+        self._system = Message(role="system", content=system) if system is not None else None
+        self.window = window if window is not None else HistoryWindow()
+        self._lock = anyio.Lock(fast_acquire=True)
+
+    @property
+    def system(self) -> str | None:
+        """The system message sent first on every turn (``None``: the stored one)."""
+        return self._system.content if self._system is not None else None
+
+    def check_same(self, *, system: str | None, window: HistoryWindow) -> None:
+        """Refuse to reopen this session with a different system message or window.
+
+        Raises:
+            ConfigurationError: If an argument given differs from the session's.
+        """
+        problems = []
+        if system is not None and system != self.system:
+            problems.append(f"system={system!r} differs from the open one ({self.system!r})")
+        if not window.unlimited and window != self.window:
+            problems.append(f"the history cap {window} differs from the open one {self.window}")
+        if problems:
+            raise ConfigurationError(
+                f"session {self.session_id!r} is already open on this client: "
+                f"{'; '.join(problems)}. Open it with the same arguments, or with none.",
+                problems=problems,
+            )
+
+    # -- history -----------------------------------------------------------------------
+
+    async def history(self) -> list[Message]:
+        """The stored history, oldest first: system, then user and assistant turns.
+
+        Raises:
+            SessionCorruptedError: If the stored history cannot be read.
+        """
+        return await self.store.load(self.session_id)
+
+    async def clear(self) -> None:
+        """Forget the conversation; the next turn starts afresh (with ``system``)."""
+        async with self._lock:
+            await self.store.delete(self.session_id)
+
+    def _outgoing(self, stored: list[Message], prompt: Message) -> list[Message]:
+        stored_system = stored[0] if stored and stored[0].role == "system" else None
+        rest = stored[1:] if stored_system is not None else stored
+        system = self._system if self._system is not None else stored_system
+        head = [system] if system is not None else []
+        if not self.window.unlimited:
+            rest = self.window.select(rest, fixed=[*head, prompt])
+        return [*head, *rest, prompt]
+
+    async def _commit(self, prompt: Message, text: str) -> None:
+        if not text:
+            # An empty answer is not stored: several providers refuse a conversation
+            # holding an empty assistant turn, which would break every later turn.
+            return
+        turn = (prompt, Message(role="assistant", content=text))
+        prefix = (self._system,) if self._system is not None else ()
+        with anyio.CancelScope(shield=True):
+            if self._append is not None:
+                await self._append(self.session_id, turn, prefix_if_new=prefix)
+            else:
+                stored = await self.store.load(self.session_id)
+                await self.store.save(self.session_id, [*(stored or prefix), *turn])
+
+    # -- turns ---------------------------------------------------------------------------
+
+    async def complete(self, prompt: str, **options: Unpack[CallOptions]) -> LLMResponse:
+        """Send ``prompt`` with the history; store the turn; return the whole response."""
+        message = Message(role="user", content=prompt)
+        async with self._lock:
+            stored = await self.store.load(self.session_id)
+            response = await self._client.complete(self._outgoing(stored, message), **options)
+            await self._commit(message, response.text)
+        return response
+
+    async def ask(self, prompt: str, **options: Unpack[CallOptions]) -> str:
+        """Send ``prompt`` with the history; store the turn; return the final text."""
+        return (await self.complete(prompt, **options)).text
+
+    async def stream(
+        self, prompt: str, **options: Unpack[CallOptions]
+    ) -> AsyncGenerator[StreamChunk, None]:
+        """Stream the answer as `StreamChunk` objects; the turn is stored when it completes.
+
+        The stored answer is the text after the last tool chunk, as in call mode. The
+        final chunk is yielded after the turn is stored, so a consumer that stops at it
+        still gets the turn saved. Stopping earlier, or an error, stores nothing. The
+        session stays locked while the stream is open: close it (``contextlib.aclosing``)
+        rather than leaving it to the garbage collector.
+        """
+        message = Message(role="user", content=prompt)
+        async with self._lock:
+            stored = await self.store.load(self.session_id)
+            inner = self._client.stream(self._outgoing(stored, message), **options)
+            parts: list[str] = []
+            held: StreamChunk | None = None
+            try:
+                async for chunk in inner:
+                    if held is not None:
+                        yield held
+                        held = None
+                    if chunk.kind != "text":
+                        parts.clear()  # text before a tool call is not the final answer
+                    elif chunk.text:
+                        parts.append(chunk.text)
+                    if chunk.finish_reason is not None:
+                        held = chunk
+                        continue
+                    yield chunk
+            finally:
+                await inner.aclose()
+            await self._commit(message, "".join(parts))
+        if held is not None:
+            yield held
+
+    async def stream_text(
+        self, prompt: str, **options: Unpack[CallOptions]
+    ) -> AsyncGenerator[str, None]:
+        """Stream only the text deltas; the final text is stored when the stream completes."""
+        inner = self.stream(prompt, **options)
+        try:
+            async for chunk in inner:
+                if chunk.kind == "text" and chunk.text:
+                    yield chunk.text
+        finally:
+            await inner.aclose()
+
+    def __repr__(self) -> str:
+        return f"Session({self.session_id!r}, store={self.store!r})"

@@ -1,0 +1,90 @@
+"""What part of a long history a session sends: the system message, the newest turns, the
+new prompt.
+
+The stored history stays whole; only the request is trimmed. Trimming drops the oldest
+messages first and always starts the kept part at a user message, so no provider sees a
+conversation that opens with an orphaned assistant turn. The system message and the new
+prompt are always sent, even when they alone exceed the token budget.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from aether.errors import ConfigurationError
+from aether.llm.contracts import Message
+
+__all__ = ["HistoryWindow", "approximate_tokens"]
+
+TokenCounter = Callable[[Message], int]
+
+_MESSAGE_OVERHEAD = 4
+"""Tokens a chat format spends on each message besides its text (role, separators)."""
+
+
+def approximate_tokens(message: Message) -> int:
+    """A tokenizer-free estimate: a token per four characters, plus a message overhead.
+
+    Close to OpenAI's and Anthropic's tokenizers on English prose; pass your own counter
+    (``tiktoken``, say) to `HistoryWindow` for exact budgets.
+    """
+    text = message.content
+    for call in message.tool_calls:
+        text += call.name + str(call.arguments)
+    return _MESSAGE_OVERHEAD + math.ceil(len(text) / 4)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryWindow:
+    """A cap on the history a session sends with each prompt.
+
+    Attributes:
+        max_messages: Send at most this many stored messages (besides the system
+            message); ``None`` for no cap.
+        max_tokens: Keep the whole request (system message, history, new prompt) within
+            this many tokens by dropping the oldest turns; ``None`` for no cap.
+        count_tokens: Counts one message's tokens; `approximate_tokens` by default.
+    """
+
+    max_messages: int | None = None
+    max_tokens: int | None = None
+    count_tokens: TokenCounter = approximate_tokens
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.max_messages is not None and self.max_messages < 0:
+            problems.append(f"max_history_messages must be 0 or more, not {self.max_messages}")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            problems.append(f"max_history_tokens must be at least 1, not {self.max_tokens}")
+        if problems:
+            raise ConfigurationError("; ".join(problems), problems=problems)
+
+    @property
+    def unlimited(self) -> bool:
+        """Whether the whole history is sent."""
+        return self.max_messages is None and self.max_tokens is None
+
+    def select(self, history: Sequence[Message], *, fixed: Sequence[Message] = ()) -> list[Message]:
+        """The newest part of ``history`` (system message excluded) that fits.
+
+        Args:
+            history: The stored messages other than the system message, oldest first.
+            fixed: Messages always sent (the system message and the new prompt), whose
+                tokens count against ``max_tokens``.
+        """
+        start = 0
+        if self.max_messages is not None:
+            start = max(0, len(history) - self.max_messages)
+        if self.max_tokens is not None:
+            count = self.count_tokens
+            budget = self.max_tokens - sum(count(message) for message in fixed)
+            kept = len(history)
+            while kept > start and budget - count(history[kept - 1]) >= 0:
+                kept -= 1
+                budget -= count(history[kept])
+            start = kept
+        while start < len(history) and history[start].role != "user":
+            start += 1
+        return list(history[start:])

@@ -1,0 +1,212 @@
+"""Sessions per store (memory, SQLite, Redis), and Aether's RESP client against redis-py."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from aether import Aether, SessionStore
+from aether.extensions.llm.fake import FakeProvider
+from aether.extensions.memory import InMemorySessionStore
+from aether.extensions.memory.redis import RedisSessionStore
+from aether.extensions.memory.sqlite import SQLiteSessionStore
+from aether.extensions.redis import RedisClient
+from aether.testing.redis_server import RedisServer
+from benchmarks._harness import BACKENDS, Row, cli, measure
+
+TITLE = "Sessions: turns per store, and the Redis client"
+NOTES = """
+A turn is `session.ask` on a client with an empty stack around the Fake provider, so the
+numbers are the session's own cost plus its store's: load the history, send, append the
+(user, assistant) pair. Sessions hold at most 10 turns (a new session id every 10 turns),
+so histories stay between 0 and 18 messages. "sequential" is one turn after another
+(latency); "concurrent" runs 32 sessions at once and reports turns per second. "session
+overhead" is a memory-store turn minus a bare `client.ask` (it includes building and
+counting a request that carries 9 history messages on average). SQLite is a file in a temp
+dir (WAL, synchronous=NORMAL); Redis is a local `redis-server` on loopback.
+
+The Redis rows compare round trips of one `PING`: Aether's RESP client on anyio sockets
+(both backends), redis-py's asyncio client (asyncio only: it cannot run on trio), and
+redis-py's sync client in worker threads through `anyio.to_thread` (the other way to
+serve both backends). "32 tasks" runs 32 concurrent tasks and reports calls per second.
+The three clients are measured in alternating rounds (median of 5), so that a change in
+the machine's load does not favour one; on a shared 2-core machine the absolute numbers
+still move by tens of percent from run to run.
+"""
+
+TURNS_PER_SESSION = 10
+CONCURRENT_SESSIONS = 32
+
+StoreFactory = Callable[[], SessionStore]
+
+
+async def _close(store: Any) -> None:
+    aclose = getattr(store, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+def _turns(make_store: StoreFactory, *, concurrent: bool) -> Callable[[int], Awaitable[None]]:
+    async def body(n: int) -> None:
+        store = make_store()
+        client = Aether(
+            FakeProvider("A short answer of a few words."), stack=[], memory_store=store
+        )
+        run = uuid.uuid4().hex
+
+        async def worker(lane: int, count: int) -> None:
+            for index in range(count):
+                session = client.session(f"{run}-{lane}-{index // TURNS_PER_SESSION}")
+                await session.ask("A short question?")
+
+        if concurrent:
+            async with anyio.create_task_group() as group:
+                for lane in range(CONCURRENT_SESSIONS):
+                    group.start_soon(worker, lane, n // CONCURRENT_SESSIONS)
+        else:
+            await worker(0, n)
+        await _close(store)
+
+    return body
+
+
+def _bare_asks() -> Callable[[int], Awaitable[None]]:
+    async def body(n: int) -> None:
+        client = Aether(FakeProvider("A short answer of a few words."), stack=[])
+        for _ in range(n):
+            await client.ask("A short question?")
+
+    return body
+
+
+def _store_rows(
+    name: str, make_store: StoreFactory, backend: str, *, quick: bool, note: str = ""
+) -> list[Row]:
+    turns = (200 if quick else 2000) if name == "memory" else (100 if quick else 1000)
+    turns -= turns % CONCURRENT_SESSIONS
+    sequential = measure(_turns(make_store, concurrent=False), iterations=turns, backend=backend)
+    concurrent = measure(_turns(make_store, concurrent=True), iterations=turns, backend=backend)
+    return [
+        Row(f"{name}: turn, sequential", backend, sequential, "s", note),
+        Row(f"{name}: turns, sequential", backend, 1 / sequential, "turns/s", note),
+        Row(f"{name}: turns, {CONCURRENT_SESSIONS} sessions at once", backend, 1 / concurrent,
+            "turns/s", note),
+    ]  # fmt: skip
+
+
+def _ping_ours(url: str, *, tasks: int) -> Callable[[int], Awaitable[None]]:
+    async def body(n: int) -> None:
+        async with RedisClient(url, max_connections=tasks) as client:
+            await _spread(n, tasks, lambda: client.execute("PING"))
+
+    return body
+
+
+def _ping_redis_py_asyncio(url: str, *, tasks: int) -> Callable[[int], Awaitable[None]]:
+    async def body(n: int) -> None:
+        import redis.asyncio
+
+        client = redis.asyncio.Redis.from_url(url, max_connections=tasks)
+        try:
+            await _spread(n, tasks, client.ping)
+        finally:
+            await client.aclose()
+
+    return body
+
+
+def _ping_redis_py_threads(url: str, *, tasks: int) -> Callable[[int], Awaitable[None]]:
+    async def body(n: int) -> None:
+        import redis
+
+        client = redis.Redis.from_url(url, max_connections=tasks)
+        try:
+            await _spread(n, tasks, lambda: anyio.to_thread.run_sync(client.ping))
+        finally:
+            client.close()
+
+    return body
+
+
+async def _spread(n: int, tasks: int, call: Callable[[], Awaitable[Any]]) -> None:
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            await call()
+
+    if tasks == 1:
+        await worker(n)
+        return
+    async with anyio.create_task_group() as group:
+        for _ in range(tasks):
+            group.start_soon(worker, n // tasks)
+
+
+def _redis_client_rows(url: str, backend: str, *, quick: bool) -> list[Row]:
+    pings = 320 if quick else 3200
+    clients: list[tuple[str, Callable[..., Callable[[int], Awaitable[None]]]]] = [
+        ("Aether RESP client (anyio)", _ping_ours),
+        ("redis-py sync client in threads", _ping_redis_py_threads),
+    ]
+    if backend == "asyncio":
+        clients.insert(1, ("redis-py asyncio client", _ping_redis_py_asyncio))
+    # Rounds alternate between the clients, so a change in the machine's load hits all.
+    samples: dict[tuple[str, int], list[float]] = {}
+    for _round in range(5):
+        for label, make in clients:
+            for tasks in (1, CONCURRENT_SESSIONS):
+                body = make(url, tasks=tasks)
+                value = measure(body, iterations=pings, backend=backend, repeats=1)
+                samples.setdefault((label, tasks), []).append(value)
+    rows = []
+    for label, _make in clients:
+        one = statistics.median(samples[label, 1])
+        many = statistics.median(samples[label, CONCURRENT_SESSIONS])
+        rows.append(Row(f"PING, {label}", backend, one, "s"))
+        rows.append(Row(f"PING, {label}, {CONCURRENT_SESSIONS} tasks", backend, 1 / many,
+                        "calls/s"))  # fmt: skip
+    return rows
+
+
+def run(quick: bool) -> list[Row]:
+    rows: list[Row] = []
+    server = RedisServer() if RedisServer.executable() else None
+    with tempfile.TemporaryDirectory() as directory:
+        database = Path(directory) / "sessions.db"
+        url = server.start() if server is not None else None
+        try:
+            for backend in BACKENDS:
+                bare = measure(_bare_asks(), iterations=200 if quick else 2000, backend=backend)
+                memory_rows = _store_rows("memory", InMemorySessionStore, backend, quick=quick)
+                rows += memory_rows
+                rows.append(
+                    Row("session overhead per turn (memory store)", backend,
+                        memory_rows[0].value - bare, "s", "vs a bare client.ask")
+                )  # fmt: skip
+                rows += _store_rows(
+                    "SQLite", lambda: SQLiteSessionStore(database), backend, quick=quick
+                )
+                if url is None:
+                    rows.append(Row("Redis", backend, 0, "s", "skipped: no redis-server"))
+                    continue
+                rows += _store_rows(
+                    "Redis",
+                    lambda: RedisSessionStore(url, namespace=f"bench-{uuid.uuid4().hex}"),
+                    backend,
+                    quick=quick,
+                )
+                rows += _redis_client_rows(url, backend, quick=quick)
+        finally:
+            if server is not None:
+                server.stop()
+    return rows
+
+
+if __name__ == "__main__":
+    cli(run)

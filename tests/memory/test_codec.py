@@ -1,0 +1,60 @@
+"""The stored format: versioned JSON that reads back exactly, and fails loudly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from aether import SessionCorruptedError
+from aether.memory.codec import (
+    FORMAT_VERSION,
+    decode_history,
+    decode_message,
+    encode_history,
+    encode_message,
+)
+from aether.testing.store_conformance import sample_history
+
+
+def test_messages_round_trip() -> None:
+    history = sample_history()
+    assert [decode_message("s", encode_message(message)) for message in history] == history
+
+
+def test_histories_round_trip() -> None:
+    assert decode_history("s", encode_history(sample_history())) == sample_history()
+
+
+def test_records_carry_the_format_version_and_leave_defaults_out() -> None:
+    record = json.loads(encode_message(sample_history()[0]))
+    assert record == {
+        "v": FORMAT_VERSION,
+        "message": {"role": "system", "content": "You are terse."},
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        ("{broken", "not JSON"),
+        (b"\xff\xfe", "not JSON"),
+        ('["a list"]', "no 'message' field"),
+        ('{"v": 2, "message": {"role": "user"}}', "format version 2"),
+        ('{"message": {"role": "user"}}', "format version None"),
+        ('{"v": 1, "message": {"role": "wizard"}}', "not a valid message"),
+        ('{"v": 1, "message": {"role": "user", "colour": "red"}}', "not a valid message"),
+    ],
+)
+def test_unreadable_records_raise_corrupted_naming_the_session(
+    data: str | bytes, reason: str
+) -> None:
+    with pytest.raises(SessionCorruptedError, match=reason) as caught:
+        decode_message("alice", data)
+    assert caught.value.session_id == "alice"
+    assert "'alice'" in str(caught.value)
+
+
+def test_a_history_whose_messages_are_not_a_list_raises_corrupted() -> None:
+    with pytest.raises(SessionCorruptedError, match="not a list"):
+        decode_history("alice", '{"v": 1, "messages": {"role": "user"}}')
