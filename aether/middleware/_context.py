@@ -13,3 +13,7 @@ TOOL_LOOP = "aether.tool_loop"
 """Present while the tool loop drives a logical stream; it then emits stream.start,
 stream.complete and stream.error once for the whole stream, and the events middleware
 below it emits only the per-chunk events."""
+
+STREAM_CHUNKS = "aether.stream_chunks"
+"""Text chunks yielded so far in a logical stream driven by the tool loop, so the events
+middleware numbers ``stream.chunk`` events across iterations instead of restarting at 0."""

@@ -36,7 +36,7 @@ from aether.events import (
 )
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 from aether.llm.streaming import aclose_stream
-from aether.middleware._context import ATTEMPT, TOOL_LOOP
+from aether.middleware._context import ATTEMPT, STREAM_CHUNKS, TOOL_LOOP
 from aether.pipeline import CallNext, StreamNext
 from aether.pricing import Pricer
 
@@ -137,12 +137,13 @@ class EventsMiddleware:
         self, request: LLMRequest, call_next: StreamNext
     ) -> AsyncIterator[StreamChunk]:
         bus = self.bus
-        owns_lifecycle = TOOL_LOOP not in request.context
-        attempt: int = request.context.get(ATTEMPT, 1)
+        context = request.context
+        owns_lifecycle = TOOL_LOOP not in context
+        attempt: int = context.get(ATTEMPT, 1)
         if owns_lifecycle and bus.wants(STREAM_START):
             await bus.emit(StreamStart(request=request, attempt=attempt, model=request.model))
         started = anyio.current_time()
-        index = 0
+        index: int = 0 if owns_lifecycle else context.get(STREAM_CHUNKS, 0)
         final: StreamChunk | None = None
         inner = call_next(request)
         try:
@@ -168,6 +169,8 @@ class EventsMiddleware:
                 )
             raise
         finally:
+            if not owns_lifecycle:
+                context[STREAM_CHUNKS] = index
             await aclose_stream(inner)
         if owns_lifecycle and bus.wants(STREAM_COMPLETE):
             await bus.emit(

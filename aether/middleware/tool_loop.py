@@ -45,7 +45,7 @@ from aether.events import (
 )
 from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk, Tool, ToolCall
 from aether.llm.streaming import aclose_stream
-from aether.middleware._context import TOOL_LOOP
+from aether.middleware._context import STREAM_CHUNKS, TOOL_LOOP
 from aether.middleware._tool_rounds import (
     Totals,
     dispatch_calls,
@@ -217,6 +217,7 @@ class ToolLoopMiddleware:
         finally:
             if owns_lifecycle:
                 context.pop(TOOL_LOOP, None)
+                context.pop(STREAM_CHUNKS, None)
 
     async def _stream_iterations(
         self, request: LLMRequest, call_next: StreamNext, progress: _StreamProgress

@@ -95,6 +95,17 @@ async def test_stream_events_fire_once_with_tool_events_in_between() -> None:
     assert complete.finish_reason == "stop"
 
 
+async def test_stream_chunk_indexes_run_on_across_iterations() -> None:
+    fake = scripted()
+    fake.add_responses(says("Fine."))
+    client = Aether(fake)
+    indexes: list[int] = []
+    client.on("stream.chunk", lambda event: indexes.append(event.index))
+    await collect(client, tools=["add"])
+    await collect(client)
+    assert indexes == [*range(8), 0]
+
+
 async def test_stream_error_fires_once_when_an_iteration_fails() -> None:
     fake = FakeProvider(
         responses=[asks(call("add", a=1, b=1), text="Adding."), StreamFault(ServerError("boom"), 1)]

@@ -6,10 +6,10 @@ Outermost first::
 
 The tool loop is outermost of the built-ins: each iteration re-enters the chain below it,
 so cost counts, retry retries and events fire once per model call. Cost tracking is next
-so it counts only what billed (not retried attempts) and its
-budget check refuses a call before anything else runs. The breaker sits outside retry, so
-a call whose retries are all exhausted counts as one failure, not one per attempt. Events
-sit inside retry, so each attempt is its own request.start/complete/error.
+so it counts only what billed (not retried attempts) and its budget check refuses a call
+before anything else runs. The breaker sits outside retry, so a call whose retries are all
+exhausted counts as one failure, not one per attempt. Events sit inside retry, so each
+attempt is its own request.start/complete/error.
 """
 
 from __future__ import annotations
