@@ -155,23 +155,30 @@ class RateLimitMiddleware:
                 bucket.refill(now)
         return self._requests, self._tokens
 
+    def _wait_time(self, tokens: int) -> float:
+        requests, token_bucket = self._refilled(self._clock())
+        return max(
+            requests.wait_time(1) if requests is not None else 0.0,
+            token_bucket.wait_time(tokens) if token_bucket is not None else 0.0,
+        )
+
+    def _take(self, tokens: int) -> None:
+        if self._requests is not None:
+            self._requests.take(1)
+        if self._tokens is not None:
+            self._tokens.take(tokens)
+
     async def _acquire(self, tokens: int) -> None:
-        # One waiter at a time sleeps at the head of the queue; the rest queue on the
-        # lock in arrival order.
+        # Fast path, with no await in between: nobody is queued and there is room.
+        if not self._lock.locked() and self._wait_time(tokens) <= 0:
+            self._take(tokens)
+            return
+        # Otherwise queue: the lock is fair, so callers go in arrival order, and only the
+        # head of the queue sleeps, for exactly as long as its own refill needs.
         async with self._lock:
-            while True:
-                requests, token_bucket = self._refilled(self._clock())
-                wait = max(
-                    requests.wait_time(1) if requests is not None else 0.0,
-                    token_bucket.wait_time(tokens) if token_bucket is not None else 0.0,
-                )
-                if wait <= 0:
-                    break
+            while (wait := self._wait_time(tokens)) > 0:
                 await self._sleep(wait)
-            if requests is not None:
-                requests.take(1)
-            if token_bucket is not None:
-                token_bucket.take(tokens)
+            self._take(tokens)
 
     def _correct(self, estimated: int, used: int) -> None:
         if self._tokens is not None:
