@@ -194,6 +194,8 @@ class _StreamUnmasker:
 
     def feed(self, delta: str) -> str:
         """The text that can be released now, un-masked."""
+        if not self._pending and "[" not in delta:
+            return delta  # the common case: nothing held, nothing to look at
         text = self._pending + delta
         cut = text.rfind("[")
         if cut != -1 and text[cut:] in self._prefixes:
