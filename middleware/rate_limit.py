@@ -14,7 +14,8 @@ Tokens are estimated before the call (a token per four characters of prompt plus
 ``max_tokens``, the same way providers count a request against the limit) and corrected
 when the answer reports its real usage: an over-estimate is given back, an
 under-estimate is taken from the bucket, which may go below zero so later calls wait for
-it. A call larger than the whole bucket waits for a full bucket and then goes through.
+it. A call that fails keeps what it took, since the provider counted it too. A call
+larger than the whole bucket waits for a full bucket and then goes through.
 
 No background task: the bucket is refilled by arithmetic when a call arrives. The clock
 and the sleep function can be injected, which makes the limiter testable without waiting.
