@@ -1,0 +1,217 @@
+"""The rate limiter recipe: waits (never fails), in arrival order, on an injected clock."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from aether import Aether, LLMResponse
+from aether.extensions.llm.fake import FakeProvider
+from middleware.rate_limit import RateLimitMiddleware, TokenBucket
+
+from ._doubles import ManualClock
+
+
+def fake_using(tokens: int) -> FakeProvider:
+    return FakeProvider(
+        responder=lambda request: LLMResponse(
+            text="ok", model="fake-model", input_tokens=tokens - 1, output_tokens=1
+        )
+    )
+
+
+def limited(fake: FakeProvider, clock: ManualClock, **limits: float) -> Aether:
+    limiter = RateLimitMiddleware(clock=clock, sleep=clock.sleep, **limits)
+    return Aether(fake, stack=[limiter])
+
+
+def prompts(fake: FakeProvider) -> list[str]:
+    return [request.messages[-1].content for request in fake.requests]
+
+
+async def test_calls_within_the_limit_do_not_wait(clock: ManualClock) -> None:
+    fake = FakeProvider("ok")
+    client = limited(fake, clock, requests_per_minute=3)
+    for _ in range(3):
+        await client.ask("hi")
+    assert clock.sleeps == []
+    assert len(fake.requests) == 3
+
+
+async def test_call_over_the_request_limit_waits_instead_of_failing(clock: ManualClock) -> None:
+    fake = FakeProvider("ok")
+    client = limited(fake, clock, requests_per_minute=2)
+    await client.ask("one")
+    await client.ask("two")
+    async with anyio.create_task_group() as group:
+        group.start_soon(client.ask, "three")
+        await anyio.wait_all_tasks_blocked()
+        assert prompts(fake) == ["one", "two"]
+        assert clock.sleeps == [pytest.approx(30.0)]
+        await clock.advance(29.9)
+        assert len(fake.requests) == 2
+        await clock.advance(0.1)
+    assert prompts(fake) == ["one", "two", "three"]
+
+
+async def test_stream_over_the_request_limit_waits_instead_of_failing(clock: ManualClock) -> None:
+    fake = FakeProvider("streamed words")
+    client = limited(fake, clock, requests_per_minute=1)
+    received: list[str] = []
+
+    async def read(prompt: str) -> None:
+        received.append("".join([delta async for delta in client.stream_text(prompt)]))
+
+    await read("one")
+    async with anyio.create_task_group() as group:
+        group.start_soon(read, "two")
+        await anyio.wait_all_tasks_blocked()
+        assert received == ["streamed words"]
+        await clock.advance(60)
+    assert received == ["streamed words", "streamed words"]
+    assert clock.sleeps == [pytest.approx(60.0)]
+
+
+async def test_waiting_calls_go_in_arrival_order(clock: ManualClock) -> None:
+    fake = FakeProvider("ok")
+    client = limited(fake, clock, requests_per_minute=1)
+    await client.ask("first")
+    async with anyio.create_task_group() as group:
+        for name in ("a", "b", "c"):
+            group.start_soon(client.ask, name)
+            await anyio.wait_all_tasks_blocked()
+        assert prompts(fake) == ["first"]
+        for expected in (["first", "a"], ["first", "a", "b"], ["first", "a", "b", "c"]):
+            await clock.advance(60)
+            assert prompts(fake) == expected
+
+
+async def test_token_limit_waits_for_the_bucket_to_refill(clock: ManualClock) -> None:
+    fake = fake_using(tokens=40)
+    limiter = RateLimitMiddleware(
+        tokens_per_minute=100, estimate=lambda request: 40, clock=clock, sleep=clock.sleep
+    )
+    client = Aether(fake, stack=[limiter])
+    await client.ask("one")
+    await client.ask("two")
+    async with anyio.create_task_group() as group:
+        group.start_soon(client.ask, "three")
+        await anyio.wait_all_tasks_blocked()
+        # 20 tokens left, 40 needed, 100/60 tokens a second flow in: 12 s.
+        assert clock.sleeps == [pytest.approx(12.0)]
+        await clock.advance(12)
+    assert prompts(fake) == ["one", "two", "three"]
+
+
+async def test_an_over_estimate_is_given_back(clock: ManualClock) -> None:
+    fake = fake_using(tokens=10)
+    limiter = RateLimitMiddleware(
+        tokens_per_minute=100, estimate=lambda request: 40, clock=clock, sleep=clock.sleep
+    )
+    client = Aether(fake, stack=[limiter])
+    for _ in range(6):
+        await client.ask("hi")
+    assert clock.sleeps == []
+
+
+async def test_an_under_estimate_is_taken_from_the_bucket(clock: ManualClock) -> None:
+    fake = fake_using(tokens=60)
+    limiter = RateLimitMiddleware(
+        tokens_per_minute=100, estimate=lambda request: 10, clock=clock, sleep=clock.sleep
+    )
+    client = Aether(fake, stack=[limiter])
+    await client.ask("one")
+    await client.ask("two")
+    async with anyio.create_task_group() as group:
+        group.start_soon(client.ask, "three")
+        await anyio.wait_all_tasks_blocked()
+        # 100 - 2 × 60 = -20 left, 10 needed: 30 tokens at 100/60 a second is 18 s.
+        assert clock.sleeps == [pytest.approx(18.0)]
+        await clock.advance(18)
+    assert len(fake.requests) == 3
+
+
+async def test_stream_corrects_the_estimate_from_its_final_chunk(clock: ManualClock) -> None:
+    fake = fake_using(tokens=60)
+    limiter = RateLimitMiddleware(
+        tokens_per_minute=100, estimate=lambda request: 10, clock=clock, sleep=clock.sleep
+    )
+    client = Aether(fake, stack=[limiter])
+    for _ in range(2):
+        async for _chunk in client.stream("hi"):
+            pass
+    async with anyio.create_task_group() as group:
+        group.start_soon(client.ask, "three")
+        await anyio.wait_all_tasks_blocked()
+        assert clock.sleeps == [pytest.approx(18.0)]
+        await clock.advance(18)
+
+
+async def test_call_larger_than_the_bucket_waits_for_a_full_one(clock: ManualClock) -> None:
+    fake = fake_using(tokens=250)
+    limiter = RateLimitMiddleware(
+        tokens_per_minute=100, estimate=lambda request: 250, clock=clock, sleep=clock.sleep
+    )
+    client = Aether(fake, stack=[limiter])
+    await client.ask("big")
+    async with anyio.create_task_group() as group:
+        group.start_soon(client.ask, "big again")
+        await anyio.wait_all_tasks_blocked()
+        # The first took 250 from a bucket of 100 (-150); the next needs a full bucket.
+        assert clock.sleeps == [pytest.approx(150.0)]
+        await clock.advance(150)
+    assert len(fake.requests) == 2
+
+
+async def test_cancelled_waiter_takes_nothing_and_blocks_no_one(clock: ManualClock) -> None:
+    fake = FakeProvider("ok")
+    client = limited(fake, clock, requests_per_minute=1)
+    await client.ask("first")
+    waiter = anyio.CancelScope()
+
+    async def give_up() -> None:
+        with waiter:
+            await client.ask("gives up")
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(give_up)
+        await anyio.wait_all_tasks_blocked()
+        group.start_soon(client.ask, "patient")
+        await anyio.wait_all_tasks_blocked()
+        waiter.cancel()
+        await anyio.wait_all_tasks_blocked()
+        await clock.advance(60)
+    assert prompts(fake) == ["first", "patient"]
+    assert clock.sleeps == [pytest.approx(60.0), pytest.approx(60.0)]
+
+
+async def test_real_clock_spaces_calls_evenly() -> None:
+    fake = FakeProvider("ok")
+    # 1200 a minute with no burst: one call every 50 ms.
+    client = Aether(fake, stack=[RateLimitMiddleware(requests_per_minute=1200, burst=1)])
+    started = anyio.current_time()
+    for index in range(5):
+        await client.ask(str(index))
+    elapsed = anyio.current_time() - started
+    assert prompts(fake) == ["0", "1", "2", "3", "4"]
+    assert 0.19 <= elapsed < 2.0
+
+
+def test_limiter_without_a_limit_is_refused() -> None:
+    with pytest.raises(ValueError, match="requests_per_minute"):
+        RateLimitMiddleware()
+
+
+def test_non_positive_limit_is_refused() -> None:
+    with pytest.raises(ValueError, match="tokens_per_minute must be positive"):
+        RateLimitMiddleware(tokens_per_minute=0)
+
+
+def test_bucket_refills_at_its_rate_up_to_its_capacity() -> None:
+    bucket = TokenBucket(capacity=10, rate=2, now=0)
+    bucket.take(10)
+    assert bucket.wait_time(4) == pytest.approx(2.0)
+    bucket.refill(1.5)
+    assert bucket.level == pytest.approx(3.0)
+    bucket.refill(100)
+    assert bucket.level == 10
