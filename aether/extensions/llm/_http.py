@@ -10,12 +10,10 @@ aether`` stays free of it.
 
 from __future__ import annotations
 
-import contextvars
 import email.utils
 import math
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 from aether.errors import ConfigurationError
@@ -23,7 +21,6 @@ from aether.errors import ConfigurationError
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_TIMEOUT",
-    "ResponseTracker",
     "header",
     "parse_duration",
     "resolve_http_client",
@@ -140,44 +137,3 @@ def resolve_http_client(
         timeout = httpx2.Timeout(DEFAULT_TIMEOUT, connect=DEFAULT_CONNECT_TIMEOUT)
     client = httpx2.AsyncClient(transport=transport, timeout=timeout, follow_redirects=True)
     return client, True
-
-
-_TRACKED: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
-    "aether_tracked_responses", default=None
-)
-
-
-class ResponseTracker:
-    """Remembers the HTTP responses an SDK opens, so an adapter can close them itself.
-
-    google-genai hands back nested async generators and closes the response only when
-    the innermost one is finalised by the garbage collector. Installed as a response
-    hook on the client, this lets the adapter close the stream it started at a known
-    point, on asyncio and trio alike. Outside `track` the hook does nothing, so it is
-    harmless on a client that others share.
-    """
-
-    __slots__ = ()
-
-    async def __call__(self, response: Any) -> None:
-        tracked = _TRACKED.get()
-        if tracked is not None:
-            tracked.append(response)
-
-    def install(self, client: Any) -> None:
-        """Add the hook to ``client`` (once)."""
-        hooks = client.event_hooks
-        response_hooks = list(hooks.get("response", []))
-        if not any(isinstance(hook, ResponseTracker) for hook in response_hooks):
-            response_hooks.append(self)
-            client.event_hooks = {**hooks, "response": response_hooks}
-
-    @staticmethod
-    @contextmanager
-    def track(into: list[Any]) -> Iterator[None]:
-        """Record into ``into`` every response opened inside the ``with`` block."""
-        token = _TRACKED.set(into)
-        try:
-            yield
-        finally:
-            _TRACKED.reset(token)

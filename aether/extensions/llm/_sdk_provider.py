@@ -2,20 +2,25 @@
 
 `SdkProvider` holds the SDK client and its lifecycle. `JsonPostProvider` adds the call
 path of the openai and anthropic adapters: the SDK sends the request (auth, headers,
-error statuses, SSE decoding) with ``cast_to=object``, and the adapter reads the decoded
-JSON itself, skipping the SDK's costly typed models.
+error statuses) and the adapter reads the JSON itself, skipping the SDK's typed models
+(about 200 µs per streamed chunk for openai's) and its stream objects.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar, Protocol
+from contextlib import aclosing
+from typing import Any, ClassVar, Final, Protocol
 
 from aether.errors import ProviderError
 from aether.extensions.llm._requests import merge_options, vendor_options
+from aether.extensions.llm._sse import ServerSentEvent, SSEParser
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 
-__all__ = ["JsonPostProvider", "SdkProvider", "StreamState", "split_request_options"]
+__all__ = ["END", "JsonPostProvider", "SdkProvider", "StreamState", "split_request_options"]
+
+END: Final = object()
+"""Returned by `JsonPostProvider._event_payload` for the event that ends a stream."""
 
 _REQUEST_OPTION_KEYS = ("extra_headers", "extra_query", "extra_body", "timeout")
 
@@ -95,10 +100,14 @@ class SdkProvider:
 
 
 class JsonPostProvider(SdkProvider):
-    """Complete and stream by posting JSON through the SDK and reading the JSON back."""
+    """Complete and stream by posting JSON through the SDK and reading the JSON back.
+
+    Streams come back as the raw ``httpx2.Response`` (the SDK still raises for error
+    statuses) and are parsed here, so every async generator involved is closed on
+    ``[DONE]``, on errors and on early close alike.
+    """
 
     _path: str
-    _stream_cls: Any
     _base_request_options: ClassVar[dict[str, Any]] = {}
 
     def _body(self, request: LLMRequest, *, model: str, stream: bool) -> dict[str, Any]:
@@ -108,6 +117,10 @@ class JsonPostProvider(SdkProvider):
         raise NotImplementedError
 
     def _stream_state(self) -> StreamState:
+        raise NotImplementedError
+
+    def _event_payload(self, event: ServerSentEvent) -> object:
+        """The JSON payload of one stream event: ``None`` to skip it, `END` to stop."""
         raise NotImplementedError
 
     def _map_error(self, error: Exception) -> Exception:
@@ -135,26 +148,49 @@ class JsonPostProvider(SdkProvider):
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         """Stream ``request``'s answer: text chunks, then a final chunk with usage."""
+        import httpx2
+
         body, options = self._prepare(request, stream=True)
         try:
-            events = await self._sdk.post(
+            response = await self._sdk.post(
                 self._path,
                 body=body,
-                cast_to=object,
+                cast_to=httpx2.Response,
                 options=options,
                 stream=True,
-                stream_cls=self._stream_cls,
+                stream_cls=None,
             )
         except Exception as error:
             raise self._map_error(error) from error
         state = self._stream_state()
+        parser = SSEParser()
+        ended = False
         try:
-            async for event in events:
-                text = state.feed(event)
-                if text:
+            async with aclosing(response.aiter_bytes()) as raw_chunks:
+                async for raw in raw_chunks:
+                    if ended:
+                        continue  # drain the body, so the connection can be reused
+                    texts, ended = self._consume(state, parser.feed(raw))
+                    for text in texts:
+                        yield StreamChunk(text=text)
+            if not ended:
+                texts, ended = self._consume(state, parser.flush())
+                for text in texts:
                     yield StreamChunk(text=text)
         except Exception as error:
             raise self._map_error(error) from error
         finally:
-            await events.close()
+            await response.aclose()
         yield state.final(body["model"])
+
+    def _consume(self, state: StreamState, events: list[ServerSentEvent]) -> tuple[list[str], bool]:
+        texts: list[str] = []
+        for event in events:
+            payload = self._event_payload(event)
+            if payload is END:
+                return texts, True
+            if payload is not None:
+                text = state.feed(payload)
+                if text:
+                    texts.append(text)
+        return texts, False

@@ -25,6 +25,7 @@ from aether.extensions.llm._errors import (
 )
 from aether.extensions.llm._http import resolve_http_client
 from aether.extensions.llm._sdk_provider import JsonPostProvider, StreamState
+from aether.extensions.llm._sse import ServerSentEvent
 from aether.llm.contracts import LLMRequest, LLMResponse
 
 __all__ = ["DEFAULT_MAX_TOKENS", "DEFAULT_MODEL", "AnthropicProvider"]
@@ -113,7 +114,6 @@ class AnthropicProvider(JsonPostProvider):
         except anthropic.AnthropicError as error:
             raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
         self.base_url = str(self._sdk.base_url)
-        self._stream_cls = anthropic.AsyncStream[object]
 
     def _body(self, request: LLMRequest, *, model: str, stream: bool) -> dict[str, Any]:
         return build_body(
@@ -130,6 +130,21 @@ class AnthropicProvider(JsonPostProvider):
     def _stream_state(self) -> StreamState:
         return MessageStreamState(self.name)
 
+    def _event_payload(self, event: ServerSentEvent) -> object:
+        if event.event is None or event.event == "ping" or not event.data:
+            return None
+        payload = json.loads(event.data)
+        if event.event == "error":
+            detail, error_type = _error_detail(payload, "the server sent an error event")
+            raise event_error(
+                provider=self.name,
+                error_type=error_type,
+                detail=detail,
+                secrets=(self._api_key,),
+                key_env=self.api_key_env,
+            )
+        return payload
+
     def _map_error(self, error: Exception) -> Exception:
         if isinstance(error, ProviderError):
             return error
@@ -145,14 +160,6 @@ class AnthropicProvider(JsonPostProvider):
             return connection_error(self.name, error.__cause__ or error)
         if isinstance(error, anthropic.APIStatusError):
             detail, error_type = _error_detail(error.body, error.message)
-            if error.status_code < 400:  # an error event inside a 200 stream
-                return event_error(
-                    provider=self.name,
-                    error_type=error_type,
-                    detail=detail,
-                    secrets=secrets,
-                    key_env=self.api_key_env,
-                )
             return status_error(
                 provider=self.name,
                 status=error.status_code,

@@ -12,8 +12,10 @@ is built, never by ``import aether``.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import ssl
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -29,13 +31,13 @@ from aether.extensions.llm._gemini_wire import (
 )
 from aether.extensions.llm._http import (
     DEFAULT_TIMEOUT,
-    ResponseTracker,
     parse_duration,
     resolve_http_client,
     timeout_seconds,
 )
 from aether.extensions.llm._requests import merge_options, vendor_options
 from aether.extensions.llm._sdk_provider import SdkProvider
+from aether.extensions.llm._stream_guard import StreamGuard, install_guard_hook
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk, ToolCall
 
 __all__ = ["DEFAULT_MODEL", "GeminiProvider"]
@@ -112,7 +114,7 @@ class GeminiProvider(SdkProvider):
             timeout=timeout,
             always=True,
         )
-        ResponseTracker().install(client)
+        install_guard_hook(client)
         self._http_client = client
         seconds = timeout_seconds(timeout) if timeout is not None else DEFAULT_TIMEOUT
         http_options = types.HttpOptions(
@@ -121,6 +123,10 @@ class GeminiProvider(SdkProvider):
             headers=dict(default_headers) if default_headers else None,
             timeout=int(seconds * 1000),
             httpx_async_client=client,
+            # Without these, every client loads two CA bundles (about 250 ms): one for a
+            # sync client Aether never uses, one for the Live API's websockets.
+            httpx_client=_async_only_sync_client(),
+            async_client_args={"ssl": _shared_ssl_context()},
         )
         try:
             self._sdk = genai.Client(api_key=api_key, http_options=http_options)
@@ -172,38 +178,37 @@ class GeminiProvider(SdkProvider):
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         """Stream ``request``'s answer: text chunks, then a final chunk with usage."""
         model, contents, config = self._prepare(request)
-        opened: list[Any] = []
+        guard = StreamGuard(self._check_event)
         iterator: Any = None
+        suspended = False  # the SDK's generators are paused mid-stream
         calls: list[ToolCall] = []
         finish: object = None
         usage: Any = None
-        version: str | None = None
+        version: object = None
         try:
-            try:
-                with ResponseTracker.track(opened):
-                    iterator = await self._sdk.aio.models.generate_content_stream(
-                        model=model, contents=contents, config=config
-                    )
+            with guard.active():
+                iterator = await self._sdk.aio.models.generate_content_stream(
+                    model=model, contents=contents, config=config
+                )
+                response = await anext(iterator, None)
+            while response is not None:
+                suspended = True
+                parts = read_candidate(
+                    response, provider=self.name, signatures=self._signatures, required=False
+                )
+                calls += parts.tool_calls
+                finish = parts.finish or finish
+                usage = getattr(response, "usage_metadata", None) or usage
+                version = getattr(response, "model_version", None) or version
+                if parts.text:
+                    yield StreamChunk(text=parts.text)
+                suspended = False
+                with guard.active():
                     response = await anext(iterator, None)
-                while response is not None:
-                    parts = read_candidate(
-                        response, provider=self.name, signatures=self._signatures, required=False
-                    )
-                    calls += parts.tool_calls
-                    finish = parts.finish or finish
-                    usage = getattr(response, "usage_metadata", None) or usage
-                    version = getattr(response, "model_version", None) or version
-                    if parts.text:
-                        yield StreamChunk(text=parts.text)
-                    with ResponseTracker.track(opened):
-                        response = await anext(iterator, None)
-            except Exception as error:
-                raise self._map_error(error) from error
+        except Exception as error:
+            raise self._map_error(error) from error
         finally:
-            if iterator is not None:
-                await iterator.aclose()
-            for http_response in opened:
-                await http_response.aclose()
+            await _finish_stream(iterator, guard, drain=suspended)
         if finish is None:
             raise malformed(self.name, "the stream ended before a chunk gave a finish_reason")
         yield StreamChunk(
@@ -214,11 +219,23 @@ class GeminiProvider(SdkProvider):
             **usage_fields(usage),
         )
 
+    def _check_event(self, payload: object) -> None:
+        """Fail the stream from below on an error event (see `StreamGuard`)."""
+        if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+            raise self._error_from_body(payload, headers=None)
+
     def _map_error(self, error: Exception) -> Exception:
         if isinstance(error, ProviderError):
             return error
         if isinstance(error, self._errors.APIError):
-            return self._api_error(error)
+            details = error.details if isinstance(error.details, dict) else {}
+            response = getattr(error, "response", None)
+            return self._error_from_body(
+                details,
+                headers=getattr(response, "headers", None),
+                status=getattr(error, "code", None),
+                fallback=str(error),
+            )
         if isinstance(error, self._errors.UnknownApiResponseError | UnicodeDecodeError):
             return malformed(self.name, str(error)[:200])
         if isinstance(error, json.JSONDecodeError):
@@ -227,29 +244,37 @@ class GeminiProvider(SdkProvider):
             return malformed(self.name, f"unexpected response fields ({error})"[:300])
         return transport_error(self.name, error) or error
 
-    def _api_error(self, error: Any) -> ProviderError:
-        details = error.details if isinstance(error.details, dict) else {}
+    def _error_from_body(
+        self,
+        details: dict[str, Any],
+        *,
+        headers: Any,
+        status: object = None,
+        fallback: str = "no details given",
+    ) -> ProviderError:
         body = details.get("error", details)
-        detail = error.message or (body.get("message") if isinstance(body, dict) else None)
-        status = getattr(error, "code", None)
-        kind = error.status if isinstance(error.status, str) else None
+        body = body if isinstance(body, dict) else {}
+        if not isinstance(status, int):
+            status = body.get("code")
+        message = body.get("message")
+        kind = body.get("status")
+        detail = message if isinstance(message, str) and message else fallback
         if not isinstance(status, int) or status < 400:
             return event_error(
                 provider=self.name,
-                error_type=kind,
-                detail=str(detail or error),
+                error_type=kind if isinstance(kind, str) else None,
+                detail=detail,
                 secrets=(self._api_key,),
                 key_env=self.api_key_env,
             )
-        response = getattr(error, "response", None)
         return status_error(
             provider=self.name,
             status=status,
-            detail=str(detail or kind or "no details given"),
-            headers=getattr(response, "headers", None),
+            detail=detail,
+            headers=headers,
             secrets=(self._api_key,),
             key_env=self.api_key_env,
-            code=kind,
+            code=kind if isinstance(kind, str) else None,
             retry_after=_retry_delay(body) if status == 429 else None,
         )
 
@@ -263,6 +288,43 @@ class GeminiProvider(SdkProvider):
         await super().aclose()
 
 
+class _AsyncOnlyTransport:
+    """The sync side of the SDK client: Aether calls Gemini asynchronously only."""
+
+    def handle_request(self, request: Any) -> Any:
+        raise RuntimeError(
+            "GeminiProvider's SDK client is async-only: use provider.sdk.aio (or pass "
+            "your own google.genai.Client for synchronous calls)"
+        )
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@functools.cache
+def _async_only_transport_class() -> Any:
+    import httpx2
+
+    return type("AsyncOnlyTransport", (_AsyncOnlyTransport, httpx2.BaseTransport), {})
+
+
+def _async_only_sync_client() -> Any:
+    import httpx2
+
+    return httpx2.Client(transport=_async_only_transport_class()())
+
+
+@functools.cache
+def _shared_ssl_context() -> ssl.SSLContext:
+    """One default TLS context for the Live API's websockets, built on first use."""
+    import certifi
+
+    return ssl.create_default_context(
+        cafile=os.environ.get("SSL_CERT_FILE", certifi.where()),
+        capath=os.environ.get("SSL_CERT_DIR"),
+    )
+
+
 def _retry_delay(body: object) -> float | None:
     """``RetryInfo.retryDelay`` from a Google error body, in seconds."""
     details = body.get("details") if isinstance(body, dict) else None
@@ -270,3 +332,23 @@ def _retry_delay(body: object) -> float | None:
         if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("RetryInfo"):
             return parse_duration(detail.get("retryDelay"))
     return None
+
+
+async def _finish_stream(iterator: Any, guard: StreamGuard, *, drain: bool) -> None:
+    """Let google-genai's generators finish, then close what the call opened.
+
+    After an early stop (``drain``), the guard ends the body, so the SDK's generators
+    run out instead of being abandoned mid-iteration.
+    """
+    if iterator is not None and drain:
+        guard.abandon()
+        try:
+            while await anext(iterator, None) is not None:
+                pass
+        except Exception:  # the stream was given up; what it says no longer matters
+            pass
+    try:
+        if iterator is not None:
+            await iterator.aclose()
+    finally:
+        await guard.aclose()

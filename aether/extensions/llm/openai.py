@@ -28,7 +28,8 @@ from aether.extensions.llm._errors import (
 )
 from aether.extensions.llm._http import resolve_http_client
 from aether.extensions.llm._openai_wire import ChatStreamState, build_body, parse_completion
-from aether.extensions.llm._sdk_provider import JsonPostProvider, StreamState
+from aether.extensions.llm._sdk_provider import END, JsonPostProvider, StreamState
+from aether.extensions.llm._sse import ServerSentEvent
 from aether.llm.contracts import LLMRequest, LLMResponse
 
 __all__ = ["DEFAULT_MODEL", "OpenAIProvider"]
@@ -134,7 +135,6 @@ class OpenAIProvider(JsonPostProvider):
             official = _OFFICIAL_HOST in self.base_url
             max_tokens_field = "max_completion_tokens" if official else "max_tokens"
         self.max_tokens_field = max_tokens_field
-        self._stream_cls = openai.AsyncStream[object]
 
     def _body(self, request: LLMRequest, *, model: str, stream: bool) -> dict[str, Any]:
         return build_body(
@@ -150,6 +150,21 @@ class OpenAIProvider(JsonPostProvider):
 
     def _stream_state(self) -> StreamState:
         return ChatStreamState(self.name)
+
+    def _event_payload(self, event: ServerSentEvent) -> object:
+        if event.data.startswith("[DONE]"):
+            return END
+        payload = json.loads(event.data)
+        if isinstance(payload, dict) and payload.get("error"):
+            detail, code = _error_detail(payload["error"], "the server sent an error event")
+            raise event_error(
+                provider=self.name,
+                error_type=code,
+                detail=detail,
+                secrets=(self._api_key,),
+                key_env=self.api_key_env,
+            )
+        return payload
 
     def _map_error(self, error: Exception) -> Exception:
         if isinstance(error, ProviderError):
