@@ -222,3 +222,19 @@ async def early_close_releases_the_stream(kit: ScenarioKit) -> None:
             expect(chunk.text, "one ", "first chunk")
             break
     expect((server.open_streams, server.closed_streams), (0, 1), "open and closed streams")
+
+
+@scenario()
+async def answers_through_the_aether_facade(kit: ScenarioKit) -> None:
+    from aether.client import Aether
+
+    provider, server = kit.serve(ScriptedReply(text=("The answer", " is 42.")))
+    client = Aether(provider)
+    if kit.mode == "complete":
+        expect(await client.ask("What's 17+25?"), "The answer is 42.", "client.ask")
+    else:
+        deltas = [delta async for delta in client.stream_text("What's 17+25?")]
+        expect(deltas, ["The answer", " is 42."], "client.stream_text deltas")
+    expect(server.last.messages, (Message(role="user", content="What's 17+25?"),), "messages")
+    expect(server.last.model, provider.default_model, "model sent")
+    await client.aclose()
