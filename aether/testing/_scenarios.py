@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from contextlib import aclosing
 
+import anyio
+
 from aether.llm.contracts import FinishReason, Message, Tool, ToolCall
 from aether.testing.provider_suite import ScenarioKit, expect, scenario
-from aether.testing.wire import ScriptedReply, ScriptedToolCall, ScriptedUsage, WireTool
+from aether.testing.wire import (
+    ScriptedReply,
+    ScriptedToolCall,
+    ScriptedUsage,
+    StalledStream,
+    WireTool,
+)
 
 ADD = Tool(
     name="add",
@@ -221,6 +229,20 @@ async def early_close_releases_the_stream(kit: ScenarioKit) -> None:
         async for chunk in stream:
             expect(chunk.text, "one ", "first chunk")
             break
+    expect((server.open_streams, server.closed_streams), (0, 1), "open and closed streams")
+
+
+@scenario(modes=("stream",))
+async def cancelled_stream_releases_the_connection(kit: ScenarioKit) -> None:
+    provider, server = kit.serve(StalledStream(text=("first ",)))
+    received: list[str] = []
+    with anyio.fail_after(10):  # a stream that ignores cancellation fails here, not hangs
+        with anyio.CancelScope() as scope:
+            async with aclosing(provider.stream(kit.request("hi"))) as stream:
+                async for chunk in stream:
+                    received.append(chunk.text)
+                    scope.cancel()  # the next read waits on a stalled server
+    expect(received, ["first "], "chunks before the cancellation")
     expect((server.open_streams, server.closed_streams), (0, 1), "open and closed streams")
 
 

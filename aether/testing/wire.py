@@ -32,6 +32,7 @@ __all__ = [
     "ScriptedTimeout",
     "ScriptedToolCall",
     "ScriptedUsage",
+    "StalledStream",
     "StreamErrorEvent",
     "WireFormat",
     "WireRequest",
@@ -110,6 +111,13 @@ class StreamErrorEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class StalledStream:
+    """A stream that sends ``text`` and then waits forever (for cancellation tests)."""
+
+    text: tuple[str, ...] = ("first ",)
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionFailure:
     """The connection fails before any answer."""
 
@@ -125,6 +133,7 @@ Script = (
     | MalformedBody
     | BrokenStream
     | StreamErrorEvent
+    | StalledStream
     | ConnectionFailure
     | ScriptedTimeout
 )

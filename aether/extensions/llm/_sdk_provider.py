@@ -9,15 +9,27 @@ error statuses) and the adapter reads the JSON itself, skipping the SDK's typed 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from typing import Any, ClassVar, Final, Protocol
+
+import anyio
 
 from aether.errors import ProviderError
 from aether.extensions.llm._requests import merge_options, vendor_options
 from aether.extensions.llm._sse import ServerSentEvent, SSEParser
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 
-__all__ = ["END", "JsonPostProvider", "SdkProvider", "StreamState", "split_request_options"]
+__all__ = [
+    "CLEANUP_TIMEOUT",
+    "END",
+    "JsonPostProvider",
+    "SdkProvider",
+    "StreamState",
+    "split_request_options",
+]
+
+CLEANUP_TIMEOUT = 5.0
+"""Seconds a stream may spend closing its HTTP response, shielded from cancellation: a
+cancelled stream still releases its connection, and a stuck close cannot hang it."""
 
 END: Final = object()
 """Returned by `JsonPostProvider._event_payload` for the event that ends a stream."""
@@ -165,14 +177,14 @@ class JsonPostProvider(SdkProvider):
         state = self._stream_state()
         parser = SSEParser()
         ended = False
+        raw_chunks = response.aiter_bytes()
         try:
-            async with aclosing(response.aiter_bytes()) as raw_chunks:
-                async for raw in raw_chunks:
-                    if ended:
-                        continue  # drain the body, so the connection can be reused
-                    texts, ended = self._consume(state, parser.feed(raw))
-                    for text in texts:
-                        yield StreamChunk(text=text)
+            async for raw in raw_chunks:
+                if ended:
+                    continue  # drain the body, so the connection can be reused
+                texts, ended = self._consume(state, parser.feed(raw))
+                for text in texts:
+                    yield StreamChunk(text=text)
             if not ended:
                 texts, ended = self._consume(state, parser.flush())
                 for text in texts:
@@ -180,7 +192,9 @@ class JsonPostProvider(SdkProvider):
         except Exception as error:
             raise self._map_error(error) from error
         finally:
-            await response.aclose()
+            with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
+                await raw_chunks.aclose()
+                await response.aclose()
         yield state.final(body["model"])
 
     def _consume(self, state: StreamState, events: list[ServerSentEvent]) -> tuple[list[str], bool]:

@@ -84,12 +84,15 @@ class _GuardedBody(httpx2.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         iterator = self._inner.__aiter__()
         try:
-            async for chunk in iterator:
-                if self._guard.abandoned:
+            # Checked before each read: an abandoned body ends without waiting for data.
+            while not self._guard.abandoned:
+                try:
+                    chunk = await anext(iterator)
+                except StopAsyncIteration:
+                    self._guard.inspect(self._parser.flush())
                     return
                 self._guard.inspect(self._parser.feed(chunk))
                 yield chunk
-            self._guard.inspect(self._parser.flush())
         finally:
             if isinstance(iterator, AsyncGenerator):
                 await iterator.aclose()

@@ -19,6 +19,8 @@ import ssl
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import anyio
+
 from aether.errors import BadRequestError, ConfigurationError, ProviderError
 from aether.extensions.llm._errors import event_error, malformed, status_error, transport_error
 from aether.extensions.llm._gemini_wire import (
@@ -36,7 +38,7 @@ from aether.extensions.llm._http import (
     timeout_seconds,
 )
 from aether.extensions.llm._requests import merge_options, vendor_options
-from aether.extensions.llm._sdk_provider import SdkProvider
+from aether.extensions.llm._sdk_provider import CLEANUP_TIMEOUT, SdkProvider
 from aether.extensions.llm._stream_guard import StreamGuard, install_guard_hook
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk, ToolCall
 
@@ -338,17 +340,19 @@ async def _finish_stream(iterator: Any, guard: StreamGuard, *, drain: bool) -> N
     """Let google-genai's generators finish, then close what the call opened.
 
     After an early stop (``drain``), the guard ends the body, so the SDK's generators
-    run out instead of being abandoned mid-iteration.
+    run out instead of being abandoned mid-iteration. Shielded, so a cancelled stream
+    is cleaned up too; bounded, so a stuck close cannot hang it.
     """
-    if iterator is not None and drain:
-        guard.abandon()
-        try:
-            while await anext(iterator, None) is not None:
+    with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
+        if iterator is not None and drain:
+            guard.abandon()
+            try:
+                while await anext(iterator, None) is not None:
+                    pass
+            except Exception:  # the stream was given up; what it says no longer matters
                 pass
-        except Exception:  # the stream was given up; what it says no longer matters
-            pass
-    try:
-        if iterator is not None:
-            await iterator.aclose()
-    finally:
-        await guard.aclose()
+        try:
+            if iterator is not None:
+                await iterator.aclose()
+        finally:
+            await guard.aclose()

@@ -6,6 +6,8 @@ import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
+import anyio
+import anyio.lowlevel
 import httpx2
 
 from aether.testing.wire import ConnectionFailure, MockServer, Script, ScriptedTimeout
@@ -27,9 +29,10 @@ class TrackedBody(httpx2.AsyncByteStream):
     events that straddle network reads, as it must with a real server.
     """
 
-    def __init__(self, events: list[bytes], server: MockServer) -> None:
+    def __init__(self, events: list[bytes], server: MockServer, *, stall: bool = False) -> None:
         self._events = events
         self._server = server
+        self._stall = stall
         self._closed = False
         server.open_streams += 1
 
@@ -38,8 +41,13 @@ class TrackedBody(httpx2.AsyncByteStream):
             middle = len(event) // 2
             yield event[:middle]
             yield event[middle:]
+        if self._stall:
+            await anyio.sleep_forever()
 
     async def aclose(self) -> None:
+        # Like httpcore's streams: the close awaits, shielded from cancellation.
+        with anyio.CancelScope(shield=True):
+            await anyio.lowlevel.checkpoint()
         if not self._closed:
             self._closed = True
             self._server.open_streams -= 1
@@ -58,12 +66,14 @@ def json_response(
     )
 
 
-def sse_response(events: list[bytes], server: MockServer) -> httpx2.Response:
+def sse_response(
+    events: list[bytes], server: MockServer, *, stall: bool = False
+) -> httpx2.Response:
     """A ``text/event-stream`` response delivering ``events`` through a `TrackedBody`."""
     return httpx2.Response(
         200,
         headers={"content-type": "text/event-stream"},
-        stream=TrackedBody(events, server),
+        stream=TrackedBody(events, server, stall=stall),
     )
 
 

@@ -24,6 +24,7 @@ from aether.testing.wire import (
     ScriptedError,
     ScriptedReply,
     ScriptedUsage,
+    StalledStream,
     StreamErrorEvent,
     WireRequest,
     WireTool,
@@ -121,9 +122,9 @@ class AnthropicWire:
             if stream:
                 return sse_response([b"event: message_start\ndata: {not json\n\n"], server)
             return json_response(200, item.body)
-        if isinstance(item, BrokenStream):
-            reply = ScriptedReply(text=item.text)
-            return sse_response(self._stream_events(reply)[:-3], server)
+        if isinstance(item, BrokenStream | StalledStream):
+            events = self._stream_events(ScriptedReply(text=item.text))[:-3]
+            return sse_response(events, server, stall=isinstance(item, StalledStream))
         if isinstance(item, StreamErrorEvent):
             events = self._stream_events(ScriptedReply(text=item.text))[:-3] if item.text else []
             error = {"type": "overloaded_error", "message": item.message}

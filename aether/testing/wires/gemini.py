@@ -25,6 +25,7 @@ from aether.testing.wire import (
     ScriptedError,
     ScriptedReply,
     ScriptedUsage,
+    StalledStream,
     StreamErrorEvent,
     WireRequest,
     WireTool,
@@ -117,9 +118,9 @@ class GeminiWire:
             if stream:
                 return sse_response([b"data: {not json\r\n\r\n"], server)
             return json_response(200, item.body)
-        if isinstance(item, BrokenStream):
+        if isinstance(item, BrokenStream | StalledStream):
             events = [_event(_response([{"text": text}], model="m")) for text in item.text]
-            return sse_response(events, server)
+            return sse_response(events, server, stall=isinstance(item, StalledStream))
         if isinstance(item, StreamErrorEvent):
             events = [_event(_response([{"text": text}], model="m")) for text in item.text]
             error = {"code": 503, "message": item.message, "status": "UNAVAILABLE"}

@@ -24,6 +24,7 @@ from aether.testing.wire import (
     ScriptedError,
     ScriptedReply,
     ScriptedUsage,
+    StalledStream,
     StreamErrorEvent,
     WireRequest,
     WireTool,
@@ -103,8 +104,9 @@ class OpenAIWire:
             if stream:
                 return sse_response([b"data: {not json\n\n"], server)
             return json_response(200, item.body)
-        if isinstance(item, BrokenStream):
-            return sse_response([self._chunk({"content": text}) for text in item.text], server)
+        if isinstance(item, BrokenStream | StalledStream):
+            events = [self._chunk({"content": text}) for text in item.text]
+            return sse_response(events, server, stall=isinstance(item, StalledStream))
         if isinstance(item, StreamErrorEvent):
             events = [self._chunk({"content": text}) for text in item.text]
             error = {"message": item.message, "type": "server_error", "code": None}
