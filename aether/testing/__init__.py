@@ -8,3 +8,5 @@
 
 Importing ``aether.testing`` imports none of the vendor SDKs.
 """
+
+__all__: list[str] = []

@@ -11,7 +11,10 @@ aether`` stays free of it.
 from __future__ import annotations
 
 import email.utils
+import functools
 import math
+import os
+import ssl
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -19,12 +22,15 @@ from typing import Any
 from aether.errors import ConfigurationError
 
 __all__ = [
+    "CLEANUP_TIMEOUT",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "header",
     "parse_duration",
+    "refusing_sync_client",
     "resolve_http_client",
     "retry_after_seconds",
+    "shared_ssl_context",
     "timeout_seconds",
 ]
 
@@ -33,6 +39,10 @@ DEFAULT_TIMEOUT = 600.0
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
 """Seconds to establish a connection by default."""
+
+CLEANUP_TIMEOUT = 5.0
+"""Seconds a stream may spend closing its HTTP response, shielded from cancellation: a
+cancelled stream still releases its connection, and a stuck close cannot hang it."""
 
 
 def header(headers: Mapping[str, str] | None, name: str) -> str | None:
@@ -137,3 +147,29 @@ def resolve_http_client(
         timeout = httpx2.Timeout(DEFAULT_TIMEOUT, connect=DEFAULT_CONNECT_TIMEOUT)
     client = httpx2.AsyncClient(transport=transport, timeout=timeout, follow_redirects=True)
     return client, True
+
+
+def refusing_sync_client(message: str) -> Any:
+    """An ``httpx2.Client`` that raises ``RuntimeError(message)`` on any request.
+
+    For SDKs that insist on a sync client next to the async one Aether uses: building
+    their default one loads a CA bundle (about 120 ms) for nothing.
+    """
+    import httpx2
+
+    class RefusingTransport(httpx2.BaseTransport):
+        def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+            raise RuntimeError(message)
+
+    return httpx2.Client(transport=RefusingTransport())
+
+
+@functools.cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """One default TLS context for the process, built on first use (certifi's CAs)."""
+    import certifi
+
+    return ssl.create_default_context(
+        cafile=os.environ.get("SSL_CERT_FILE", certifi.where()),
+        capath=os.environ.get("SSL_CERT_DIR"),
+    )

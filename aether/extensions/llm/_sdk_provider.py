@@ -14,22 +14,18 @@ from typing import Any, ClassVar, Final, Protocol
 import anyio
 
 from aether.errors import ProviderError
+from aether.extensions.llm._http import CLEANUP_TIMEOUT
 from aether.extensions.llm._requests import merge_options, vendor_options
 from aether.extensions.llm._sse import ServerSentEvent, SSEParser
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 
 __all__ = [
-    "CLEANUP_TIMEOUT",
     "END",
     "JsonPostProvider",
     "SdkProvider",
     "StreamState",
     "split_request_options",
 ]
-
-CLEANUP_TIMEOUT = 5.0
-"""Seconds a stream may spend closing its HTTP response, shielded from cancellation: a
-cancelled stream still releases its connection, and a stuck close cannot hang it."""
 
 END: Final = object()
 """Returned by `JsonPostProvider._event_payload` for the event that ends a stream."""

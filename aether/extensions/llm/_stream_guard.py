@@ -20,11 +20,13 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import anyio
 import httpx2
 
+from aether.extensions.llm._http import CLEANUP_TIMEOUT
 from aether.extensions.llm._sse import ServerSentEvent, SSEParser
 
-__all__ = ["StreamGuard", "install_guard_hook"]
+__all__ = ["StreamGuard", "finish_sdk_stream", "install_guard_hook"]
 
 _CURRENT: contextvars.ContextVar[StreamGuard | None] = contextvars.ContextVar(
     "aether_stream_guard", default=None
@@ -117,3 +119,25 @@ def install_guard_hook(client: Any) -> None:
     response_hooks = list(hooks.get("response", []))
     if _hook not in response_hooks:
         client.event_hooks = {**hooks, "response": [*response_hooks, _hook]}
+
+
+async def finish_sdk_stream(iterator: Any, guard: StreamGuard, *, drain: bool) -> None:
+    """Let google-genai's generators finish, then close what the call opened.
+
+    After an early stop (``drain``), the guard ends the body, so the SDK's generators
+    run out instead of being abandoned mid-iteration. Shielded, so a cancelled stream
+    is cleaned up too; bounded, so a stuck close cannot hang it.
+    """
+    with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
+        if iterator is not None and drain:
+            guard.abandon()
+            try:
+                while await anext(iterator, None) is not None:
+                    pass
+            except Exception:  # the stream was given up; what it says no longer matters
+                pass
+        try:
+            if iterator is not None:
+                await iterator.aclose()
+        finally:
+            await guard.aclose()

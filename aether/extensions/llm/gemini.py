@@ -12,14 +12,10 @@ is built, never by ``import aether``.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import ssl
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
-
-import anyio
 
 from aether.errors import BadRequestError, ConfigurationError, ProviderError
 from aether.extensions.llm._errors import event_error, malformed, status_error, transport_error
@@ -34,12 +30,14 @@ from aether.extensions.llm._gemini_wire import (
 from aether.extensions.llm._http import (
     DEFAULT_TIMEOUT,
     parse_duration,
+    refusing_sync_client,
     resolve_http_client,
+    shared_ssl_context,
     timeout_seconds,
 )
 from aether.extensions.llm._requests import merge_options, vendor_options
-from aether.extensions.llm._sdk_provider import CLEANUP_TIMEOUT, SdkProvider
-from aether.extensions.llm._stream_guard import StreamGuard, install_guard_hook
+from aether.extensions.llm._sdk_provider import SdkProvider
+from aether.extensions.llm._stream_guard import StreamGuard, finish_sdk_stream, install_guard_hook
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk, ToolCall
 
 __all__ = ["DEFAULT_MODEL", "GeminiProvider"]
@@ -127,8 +125,11 @@ class GeminiProvider(SdkProvider):
             httpx_async_client=client,
             # Without these, every client loads two CA bundles (about 250 ms): one for a
             # sync client Aether never uses, one for the Live API's websockets.
-            httpx_client=_async_only_sync_client(),
-            async_client_args={"ssl": _shared_ssl_context()},
+            httpx_client=refusing_sync_client(
+                "GeminiProvider's SDK client is async-only: use provider.sdk.aio (or pass "
+                "your own google.genai.Client for synchronous calls)"
+            ),
+            async_client_args={"ssl": shared_ssl_context()},
         )
         try:
             self._sdk = genai.Client(api_key=api_key, http_options=http_options)
@@ -210,7 +211,7 @@ class GeminiProvider(SdkProvider):
         except Exception as error:
             raise self._map_error(error) from error
         finally:
-            await _finish_stream(iterator, guard, drain=suspended)
+            await finish_sdk_stream(iterator, guard, drain=suspended)
         if finish is None:
             raise malformed(self.name, "the stream ended before a chunk gave a finish_reason")
         yield StreamChunk(
@@ -290,43 +291,6 @@ class GeminiProvider(SdkProvider):
         await super().aclose()
 
 
-class _AsyncOnlyTransport:
-    """The sync side of the SDK client: Aether calls Gemini asynchronously only."""
-
-    def handle_request(self, request: Any) -> Any:
-        raise RuntimeError(
-            "GeminiProvider's SDK client is async-only: use provider.sdk.aio (or pass "
-            "your own google.genai.Client for synchronous calls)"
-        )
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-
-@functools.cache
-def _async_only_transport_class() -> Any:
-    import httpx2
-
-    return type("AsyncOnlyTransport", (_AsyncOnlyTransport, httpx2.BaseTransport), {})
-
-
-def _async_only_sync_client() -> Any:
-    import httpx2
-
-    return httpx2.Client(transport=_async_only_transport_class()())
-
-
-@functools.cache
-def _shared_ssl_context() -> ssl.SSLContext:
-    """One default TLS context for the Live API's websockets, built on first use."""
-    import certifi
-
-    return ssl.create_default_context(
-        cafile=os.environ.get("SSL_CERT_FILE", certifi.where()),
-        capath=os.environ.get("SSL_CERT_DIR"),
-    )
-
-
 def _retry_delay(body: object) -> float | None:
     """``RetryInfo.retryDelay`` from a Google error body, in seconds."""
     details = body.get("details") if isinstance(body, dict) else None
@@ -334,25 +298,3 @@ def _retry_delay(body: object) -> float | None:
         if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("RetryInfo"):
             return parse_duration(detail.get("retryDelay"))
     return None
-
-
-async def _finish_stream(iterator: Any, guard: StreamGuard, *, drain: bool) -> None:
-    """Let google-genai's generators finish, then close what the call opened.
-
-    After an early stop (``drain``), the guard ends the body, so the SDK's generators
-    run out instead of being abandoned mid-iteration. Shielded, so a cancelled stream
-    is cleaned up too; bounded, so a stuck close cannot hang it.
-    """
-    with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
-        if iterator is not None and drain:
-            guard.abandon()
-            try:
-                while await anext(iterator, None) is not None:
-                    pass
-            except Exception:  # the stream was given up; what it says no longer matters
-                pass
-        try:
-            if iterator is not None:
-                await iterator.aclose()
-        finally:
-            await guard.aclose()
