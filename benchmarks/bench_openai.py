@@ -27,8 +27,10 @@ client-side cost of a call: building the request, HTTP on loopback, parsing the 
 path Aether's adapter takes for calls, to show where the time goes. "stream" is a whole
 stream of 50 text chunks plus a finish and a usage chunk; "stream chunk" is the marginal
 cost of one more chunk, from streams of 50 and 250 chunks. The ratio is Aether's time
-over the raw SDK's: below 1 is faster. The server shares the machine's two cores with
-the client, so absolute times are pessimistic.
+over the raw SDK's: below 1 is faster. "Aether" runs whatever default stack `Aether()`
+builds at the time of the run. The server shares the machine's two cores with the client
+(and, on a shared machine, with whatever else runs), so absolute times are pessimistic
+and noisy; the ratios are the result.
 """
 
 SHORT, LONG = 50, 250

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import httpx2
 import pytest
 
@@ -240,6 +241,12 @@ async def test_temperature_is_not_sent() -> None:
 def test_missing_key_names_the_variable() -> None:
     with pytest.raises(ConfigurationError, match="ANTHROPIC_API_KEY"):
         AnthropicProvider()
+
+
+async def test_a_plain_httpx_client_is_refused_with_a_hint() -> None:
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(ConfigurationError, match="httpx2"):
+            AnthropicProvider(api_key="sk-ant-x", http_client=client)
 
 
 def test_sdk_is_exposed_with_its_retries_off() -> None:

@@ -6,6 +6,7 @@ import base64
 import json
 from typing import Any
 
+import httpx
 import httpx2
 import pytest
 
@@ -246,6 +247,15 @@ async def test_aclose_leaves_a_user_client_open() -> None:
     await provider.aclose()
     assert client.is_closed is False
     await client.aclose()
+
+
+async def test_a_plain_httpx_client_is_accepted() -> None:
+    body = {"candidates": [{"content": {"parts": [{"text": "via httpx"}]}, "finishReason": "STOP"}]}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
+    async with httpx.AsyncClient(transport=transport) as client:
+        provider = GeminiProvider(api_key="k", http_client=client)
+        response = await provider.complete(LLMRequest(messages=(USER,)))
+    assert response.text == "via httpx"
 
 
 def test_the_sdk_sync_side_is_refused_with_a_hint() -> None:

@@ -133,6 +133,7 @@ async def sdk_retries_are_off(kit: ScenarioKit) -> None:
 async def closed_provider_refuses_calls(kit: ScenarioKit) -> None:
     provider, server = kit.serve(ScriptedReply(text=("ok",)))
     await provider.aclose()
+    expect(server.transport_closed, True, "the HTTP client the provider built is closed")
     await provider.aclose()
     error, _ = await kit.call_failing(provider, kit.request("hi"), ProviderError)
     expect((error.retryable, len(server.requests)), (False, 0), "retryable and requests sent")

@@ -207,7 +207,8 @@ class MockServer:
 
     Call it with an HTTP request (it is a ``MockTransport`` handler). When the script is
     used up it answers 500 with a message saying so. ``open_streams`` counts streamed
-    bodies not yet closed, so a test can check that a stream was released.
+    bodies not yet closed, so a test can check that a stream was released;
+    ``transport_closed`` says whether the provider closed the client it built.
     """
 
     def __init__(self, wire: WireFormat, script: Iterable[Script] = ()) -> None:
@@ -216,6 +217,7 @@ class MockServer:
         self.requests: list[WireRequest] = []
         self.open_streams = 0
         self.closed_streams = 0
+        self.transport_closed = False
 
     def add(self, *items: Script) -> None:
         """Append items to the script."""

@@ -111,7 +111,7 @@ class AnthropicProvider(JsonPostProvider):
             kwargs["http_client"] = client
         try:
             self._sdk = anthropic.AsyncAnthropic(**kwargs)
-        except anthropic.AnthropicError as error:
+        except (anthropic.AnthropicError, TypeError) as error:  # TypeError: an httpx client
             raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
         self.base_url = str(self._sdk.base_url)
 

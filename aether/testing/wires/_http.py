@@ -93,6 +93,14 @@ def request_json(request: httpx2.Request) -> dict[str, Any]:
     return body
 
 
+class _ServerTransport(httpx2.MockTransport):
+    """A mock transport that tells its `MockServer` when the client closes it."""
+
+    async def aclose(self) -> None:
+        if isinstance(self.handler, MockServer):
+            self.handler.transport_closed = True
+
+
 def mock_transport(handler: Callable[[Any], Any]) -> httpx2.MockTransport:
     """An ``httpx2.MockTransport`` calling ``handler`` for every request."""
-    return httpx2.MockTransport(handler)
+    return _ServerTransport(handler)
