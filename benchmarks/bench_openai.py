@@ -123,65 +123,45 @@ def _bodies(clients: _Clients) -> dict[str, Body]:
     return {body.__name__: closing(body) for body in bodies}
 
 
-def _time(base_url: str, chunks: int, name: str, iterations: int, backend: str) -> float:
+def _time(name: str, *, base_url: str, chunks: int, iterations: int, backend: str) -> float:
     clients = _Clients(base_url, chunks)
     body = _bodies(clients)[name]
     return measure(body, iterations=iterations, backend=backend, setup=clients.open)
+
+
+def _rows(url: str, backend: str, *, calls: int, streams: int) -> list[Row]:
+    def timed(name: str, chunks: int, iterations: int) -> float:
+        return _time(name, base_url=url, chunks=chunks, iterations=iterations, backend=backend)
+
+    raw_call = timed("raw_call", SHORT, calls)
+    untyped_call = timed("raw_untyped_call", SHORT, calls)
+    aether_call = timed("aether_call", SHORT, calls)
+    raw_short = timed("raw_stream", SHORT, streams)
+    aether_short = timed("aether_stream", SHORT, streams)
+    raw_chunk = (timed("raw_stream", LONG, streams) - raw_short) / (LONG - SHORT)
+    aether_chunk = (timed("aether_stream", LONG, streams) - aether_short) / (LONG - SHORT)
+    whole = f"whole stream of {SHORT} chunks"
+    marginal = f"marginal, {SHORT} vs {LONG} chunks"
+    return [
+        Row("call: raw SDK", backend, raw_call, "s"),
+        Row("call: raw SDK, untyped", backend, untyped_call, "s", ratio=untyped_call / raw_call),
+        Row("call: Aether", backend, aether_call, "s", ratio=aether_call / raw_call),
+        Row("stream: raw SDK", backend, raw_short, "s", whole),
+        Row("stream: Aether", backend, aether_short, "s", whole, ratio=aether_short / raw_short),
+        Row("stream chunk: raw SDK", backend, raw_chunk, "s", marginal),
+        Row("stream chunk: Aether", backend, aether_chunk, "s", marginal, aether_chunk / raw_chunk),
+    ]
 
 
 def run(quick: bool) -> list[Row]:
     # The raw SDK leaves async generators to the garbage collector on trio (a
     # ResourceWarning); it is the baseline here, not the subject.
     warnings.simplefilter("ignore", ResourceWarning)
-    calls = 40 if quick else 300
-    streams = 6 if quick else 40
-    rows: list[Row] = []
+    calls, streams = (40, 6) if quick else (300, 40)
     with running_server(chunks=SHORT) as url:
-        for backend in BACKENDS:
-            raw_call = _time(url, SHORT, "raw_call", calls, backend)
-            untyped_call = _time(url, SHORT, "raw_untyped_call", calls, backend)
-            aether_call = _time(url, SHORT, "aether_call", calls, backend)
-            raw_short = _time(url, SHORT, "raw_stream", streams, backend)
-            aether_short = _time(url, SHORT, "aether_stream", streams, backend)
-            raw_chunk = (_time(url, LONG, "raw_stream", streams, backend) - raw_short) / (
-                LONG - SHORT
-            )
-            aether_chunk = (_time(url, LONG, "aether_stream", streams, backend) - aether_short) / (
-                LONG - SHORT
-            )
-            stream_note = f"whole stream of {SHORT} chunks"
-            chunk_note = f"marginal, {SHORT} vs {LONG} chunks"
-            rows += [
-                Row("call: raw SDK", backend, raw_call, "s"),
-                Row(
-                    "call: raw SDK, untyped",
-                    backend,
-                    untyped_call,
-                    "s",
-                    "",
-                    untyped_call / raw_call,
-                ),
-                Row("call: Aether", backend, aether_call, "s", "", aether_call / raw_call),
-                Row("stream: raw SDK", backend, raw_short, "s", stream_note),
-                Row(
-                    "stream: Aether",
-                    backend,
-                    aether_short,
-                    "s",
-                    stream_note,
-                    aether_short / raw_short,
-                ),
-                Row("stream chunk: raw SDK", backend, raw_chunk, "s", chunk_note),
-                Row(
-                    "stream chunk: Aether",
-                    backend,
-                    aether_chunk,
-                    "s",
-                    chunk_note,
-                    aether_chunk / raw_chunk,
-                ),
-            ]
-    return rows
+        return [
+            row for backend in BACKENDS for row in _rows(url, backend, calls=calls, streams=streams)
+        ]
 
 
 if __name__ == "__main__":

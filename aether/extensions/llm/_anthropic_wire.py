@@ -149,7 +149,7 @@ def parse_message(data: object, *, provider: str, fallback_model: str) -> LLMRes
         elif kind == "tool_use":
             if not isinstance(block.get("name"), str) or not isinstance(block.get("id"), str):
                 raise malformed(provider, "a tool_use block has no id or name")
-            calls.append(make_tool_call(block["id"], block["name"], block.get("input")))
+            calls.append(make_tool_call(block["id"], block["name"], arguments=block.get("input")))
     model = data.get("model")
     return LLMResponse(
         text="".join(texts),

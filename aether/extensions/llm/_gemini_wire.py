@@ -75,13 +75,13 @@ class SignatureCache:
         return self._entries.get(call_id)
 
 
-def _call_part(types: Any, call: ToolCall, signatures: SignatureCache) -> Any:
+def _call_part(types: Any, call: ToolCall, *, signatures: SignatureCache) -> Any:
     call_id = None if call.id.startswith(SYNTHETIC_ID_PREFIX) else call.id
     function_call = types.FunctionCall(name=call.name, args=call.arguments, id=call_id)
     return types.Part(function_call=function_call, thought_signature=signatures.get(call.id))
 
 
-def _parts(types: Any, message: Message, names: dict[str, str], provider: str) -> list[Any]:
+def _parts(types: Any, message: Message, *, names: dict[str, str], provider: str) -> list[Any]:
     if message.role == "tool":
         call_id = message.tool_call_id or ""
         name = message.name or names.get(call_id)
@@ -110,8 +110,8 @@ def build_contents(
     for message in messages:
         if message.role == "system":
             continue
-        parts = _parts(types, message, names, provider)
-        parts += [_call_part(types, call, signatures) for call in message.tool_calls]
+        parts = _parts(types, message, names=names, provider=provider)
+        parts += [_call_part(types, call, signatures=signatures) for call in message.tool_calls]
         role = "model" if message.role == "assistant" else "user"
         if contents and contents[-1].role == role:
             contents[-1].parts.extend(parts)
@@ -232,12 +232,14 @@ def read_candidate(
             texts.append(text)
         function_call = getattr(part, "function_call", None)
         if function_call is not None:
-            calls.append(_tool_call(function_call, part, signatures, provider))
+            calls.append(
+                _tool_call(function_call, part=part, signatures=signatures, provider=provider)
+            )
     return CandidateParts("".join(texts), calls, getattr(candidate, "finish_reason", None))
 
 
 def _tool_call(
-    function_call: Any, part: Any, signatures: SignatureCache, provider: str
+    function_call: Any, *, part: Any, signatures: SignatureCache, provider: str
 ) -> ToolCall:
     name = getattr(function_call, "name", None)
     if not isinstance(name, str) or not name:
@@ -249,4 +251,4 @@ def _tool_call(
     if isinstance(signature, bytes) and signature:
         signatures.put(call_id, signature)
     args = getattr(function_call, "args", None)
-    return make_tool_call(call_id, name, args if args is not None else {})
+    return make_tool_call(call_id, name, arguments=args if args is not None else {})

@@ -166,7 +166,7 @@ def parse_completion(data: object, *, provider: str, fallback_model: str) -> LLM
         if not isinstance(function, dict) or not isinstance(function.get("name"), str):
             raise malformed(provider, "a tool call has no function name")
         call_id = raw.get("id") if isinstance(raw.get("id"), str) else f"call_{position}"
-        calls.append(make_tool_call(call_id, function["name"], function.get("arguments")))
+        calls.append(make_tool_call(call_id, function["name"], arguments=function.get("arguments")))
     model = data.get("model")
     return LLMResponse(
         text=text,

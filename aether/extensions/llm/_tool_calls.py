@@ -33,7 +33,7 @@ def parse_arguments(text: str | None) -> tuple[dict[str, Any], str | None]:
     return {}, text
 
 
-def make_tool_call(call_id: str, name: str, arguments: object) -> ToolCall:
+def make_tool_call(call_id: str, name: str, *, arguments: object) -> ToolCall:
     """A `ToolCall` from argument text (parsed) or an already-decoded object."""
     if isinstance(arguments, dict):
         return ToolCall(id=call_id, name=name, arguments=arguments)
@@ -111,5 +111,5 @@ class ToolCallAssembler:
                 arguments: object = "".join(partial.parts)
             else:
                 arguments = partial.complete
-            result.append(make_tool_call(call_id, partial.name, arguments))
+            result.append(make_tool_call(call_id, partial.name, arguments=arguments))
         return tuple(result)

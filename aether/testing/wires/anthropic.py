@@ -73,7 +73,7 @@ def _event(name: str, payload: dict[str, Any]) -> bytes:
     return f"event: {name}\ndata: {json.dumps(payload)}\n\n".encode()
 
 
-def _message(reply: ScriptedReply, content: list[Any], usage: dict[str, Any]) -> dict[str, Any]:
+def _message(reply: ScriptedReply, *, content: list[Any], usage: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": "msg_scripted",
         "type": "message",
@@ -145,12 +145,12 @@ class AnthropicWire:
             }
             for call in item.tool_calls
         ]
-        message = _message(item, content, _usage(item.usage))
+        message = _message(item, content=content, usage=_usage(item.usage))
         message["stop_reason"] = _STOP[item.finish_reason]
         return json_response(200, message)
 
     def _stream_events(self, reply: ScriptedReply) -> list[bytes]:
-        start = _message(reply, [], _usage(reply.usage, output=1))
+        start = _message(reply, content=[], usage=_usage(reply.usage, output=1))
         events = [_event("message_start", {"type": "message_start", "message": start})]
         index = 0
         if reply.text:
