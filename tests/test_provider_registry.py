@@ -105,3 +105,14 @@ def test_import_aether_imports_no_vendor_sdk() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("name", ["openai", "gemini", "anthropic"])
+async def test_aclose_closes_the_client_the_provider_made(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(KEYS[name], "key-from-env")
+    provider = CLASSES[name][0]()
+    await provider.aclose()
+    client = provider._http_client if name == "gemini" else provider.sdk._client
+    assert client.is_closed is True

@@ -156,20 +156,25 @@ async def unparseable_tool_arguments_kept_raw(kit: ScenarioKit) -> None:
 
 @scenario()
 async def tool_round_trip(kit: ScenarioKit) -> None:
-    call = ScriptedToolCall("call_1", "add", ('{"a": 17, "b": 25}',))
+    """The spec's "What's 17+25?" flow at the adapter level: text and a call, then text."""
+    call = ScriptedToolCall("call_1", "add", ('{"a": 17, ', '"b": 25}'))
     provider, server = kit.serve(
-        ScriptedReply(tool_calls=(call,), finish_reason="tool_calls"),
-        ScriptedReply(text=("The answer is 42.",)),
+        ScriptedReply(text=("Let me add those.",), tool_calls=(call,), finish_reason="tool_calls"),
+        ScriptedReply(text=("The answer ", "is 42.")),
     )
     question = Message(role="user", content="What's 17+25?")
     first = await kit.call(provider, kit.request(question, tools=(ADD,)))
+    expect(first.response.text, "Let me add those.", "text before the tool call")
     history = (
         question,
-        Message(role="assistant", content="", tool_calls=first.response.tool_calls),
+        Message(
+            role="assistant", content=first.response.text, tool_calls=first.response.tool_calls
+        ),
         Message(role="tool", content="42", tool_call_id="call_1", name="add"),
     )
     second = await kit.call(provider, kit.request(*history, tools=(ADD,)))
     expect(second.response.text, "The answer is 42.", "final answer")
+    expect(second.response.finish_reason, "stop", "final finish reason")
     expect(server.last.messages, history, "history sent with the tool result")
     expect([sent.tools[0].name for sent in server.requests], ["add", "add"], "tools per call")
 
