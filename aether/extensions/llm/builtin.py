@@ -11,6 +11,22 @@ __all__ = ["BUILTIN_PROVIDERS", "ensure_registered"]
 
 BUILTIN_PROVIDERS: dict[str, tuple[str, dict[str, Any]]] = {
     "fake": ("aether.extensions.llm.fake:FakeProvider", {}),
+    "openai": (
+        "aether.extensions.llm.openai:OpenAIProvider",
+        {
+            "api_key_env": "OPENAI_API_KEY",
+            "model_env": "OPENAI_MODEL",
+            "base_url_env": "OPENAI_BASE_URL",
+        },
+    ),
+    "gemini": (
+        "aether.extensions.llm.gemini:GeminiProvider",
+        {"api_key_env": "GEMINI_API_KEY", "model_env": "GEMINI_MODEL"},
+    ),
+    "anthropic": (
+        "aether.extensions.llm.anthropic:AnthropicProvider",
+        {"api_key_env": "ANTHROPIC_API_KEY", "model_env": "ANTHROPIC_MODEL"},
+    ),
 }
 """name → (``module:Class``, registration metadata)."""
 

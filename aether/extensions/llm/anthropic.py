@@ -1,0 +1,192 @@
+"""The Anthropic adapter: the Messages API through the official ``anthropic`` SDK.
+
+The SDK is imported when the provider is built, never by ``import aether``.
+
+::
+
+    provider = AnthropicProvider(api_key="sk-ant-...", default_model="claude-haiku-4-5")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from aether.errors import ConfigurationError, ProviderError, RequestTimeoutError
+from aether.extensions.llm._anthropic_wire import MessageStreamState, build_body, parse_message
+from aether.extensions.llm._errors import (
+    connection_error,
+    event_error,
+    malformed,
+    status_error,
+    transport_error,
+)
+from aether.extensions.llm._http import resolve_http_client
+from aether.extensions.llm._sdk_provider import JsonPostProvider, StreamState
+from aether.extensions.llm._sse import ServerSentEvent
+from aether.llm.contracts import LLMRequest, LLMResponse
+
+__all__ = ["DEFAULT_MAX_TOKENS", "DEFAULT_MODEL", "AnthropicProvider"]
+
+DEFAULT_MODEL = "claude-haiku-4-5"
+
+DEFAULT_MAX_TOKENS = 4096
+"""Sent when a request sets no ``max_tokens``: the Messages API requires one."""
+
+
+def _import_sdk() -> Any:
+    try:
+        import anthropic
+    except ImportError as error:
+        raise ImportError(
+            "the anthropic provider needs the anthropic package: "
+            "pip install 'aether-llm[anthropic]'",
+            name="anthropic",
+        ) from error
+    return anthropic
+
+
+class AnthropicProvider(JsonPostProvider):
+    """Claude through the Anthropic Messages API.
+
+    Args:
+        api_key: The API key; ``ANTHROPIC_API_KEY`` when omitted.
+        default_model: The model for requests that name none.
+        base_url: Another server speaking the Messages API (``ANTHROPIC_BASE_URL`` is
+            read by the SDK when omitted).
+        http_client: An ``httpx2.AsyncClient`` to send through (proxies, limits,
+            tests). It stays yours: `aclose` leaves it open.
+        transport: An ``httpx2`` async transport; the provider builds and owns a client
+            around it.
+        timeout: Seconds (or an ``httpx2.Timeout``) per request; 600 s when omitted.
+        default_headers: Headers sent with every request (beta flags, say).
+        default_max_tokens: ``max_tokens`` for requests that set none.
+
+    Raises:
+        ConfigurationError: If no API key is known, or both ``http_client`` and
+            ``transport`` were given.
+    """
+
+    name = "anthropic"
+    api_key_env = "ANTHROPIC_API_KEY"
+    _path = "/v1/messages"
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        default_model: str = DEFAULT_MODEL,
+        base_url: str | None = None,
+        http_client: Any = None,
+        transport: Any = None,
+        timeout: Any = None,
+        default_headers: Mapping[str, str] | None = None,
+        default_max_tokens: int = DEFAULT_MAX_TOKENS,
+    ) -> None:
+        anthropic = _import_sdk()
+        self._anthropic = anthropic
+        api_key = api_key or os.environ.get(self.api_key_env) or None
+        if api_key is None:
+            raise ConfigurationError(
+                f"the {self.name} provider needs an API key: set {self.api_key_env} or "
+                f"pass api_key=..."
+            )
+        self._api_key = api_key
+        self.default_model = default_model
+        self.default_max_tokens = default_max_tokens
+        client, self._owns_http_client = resolve_http_client(
+            provider=self.name, http_client=http_client, transport=transport, timeout=timeout
+        )
+        kwargs: dict[str, Any] = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "max_retries": 0,  # Aether's retry is the only one
+            "default_headers": dict(default_headers) if default_headers else None,
+        }
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        if client is not None:
+            kwargs["http_client"] = client
+        try:
+            self._sdk = anthropic.AsyncAnthropic(**kwargs)
+        except (anthropic.AnthropicError, TypeError) as error:  # TypeError: an httpx client
+            raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
+        self.base_url = str(self._sdk.base_url)
+
+    def _body(self, request: LLMRequest, *, model: str, stream: bool) -> dict[str, Any]:
+        return build_body(
+            request,
+            model=model,
+            provider=self.name,
+            max_tokens=self.default_max_tokens,
+            stream=stream,
+        )
+
+    def _parse(self, data: object, *, fallback_model: str) -> LLMResponse:
+        return parse_message(data, provider=self.name, fallback_model=fallback_model)
+
+    def _stream_state(self) -> StreamState:
+        return MessageStreamState(self.name)
+
+    def _event_payload(self, event: ServerSentEvent) -> object:
+        if event.event is None or event.event == "ping" or not event.data:
+            return None
+        payload = json.loads(event.data)
+        if event.event == "error":
+            detail, error_type = _error_detail(payload, "the server sent an error event")
+            raise event_error(
+                provider=self.name,
+                error_type=error_type,
+                detail=detail,
+                secrets=(self._api_key,),
+                key_env=self.api_key_env,
+            )
+        return payload
+
+    def _map_error(self, error: Exception) -> Exception:
+        if isinstance(error, ProviderError):
+            return error
+        anthropic = self._anthropic
+        secrets = (self._api_key,)
+        if isinstance(error, anthropic.APITimeoutError):
+            return RequestTimeoutError(
+                f"{self.name} did not answer in time. Raise timeout= if long answers are "
+                f"expected; retrying may succeed.",
+                provider=self.name,
+            )
+        if isinstance(error, anthropic.APIConnectionError):
+            return connection_error(self.name, error.__cause__ or error)
+        if isinstance(error, anthropic.APIStatusError):
+            detail, error_type = _error_detail(error.body, error.message)
+            return status_error(
+                provider=self.name,
+                status=error.status_code,
+                detail=detail,
+                headers=error.response.headers,
+                secrets=secrets,
+                key_env=self.api_key_env,
+                code=error_type,
+            )
+        if isinstance(error, anthropic.APIResponseValidationError):
+            return malformed(self.name, str(error))
+        if isinstance(error, json.JSONDecodeError | UnicodeDecodeError):
+            return malformed(self.name, f"invalid JSON ({error})")
+        return transport_error(self.name, error) or error
+
+
+def _error_detail(body: object, fallback: str) -> tuple[str, str | None]:
+    """The server's message and error type from an Anthropic error body."""
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            message = error.get("message")
+            kind = error.get("type")
+            return (
+                message if isinstance(message, str) else fallback,
+                kind if isinstance(kind, str) else None,
+            )
+    if isinstance(body, str) and body:
+        return body, None
+    return fallback, None

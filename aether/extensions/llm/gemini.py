@@ -1,0 +1,300 @@
+"""The Gemini adapter: the Gemini API through the official ``google-genai`` SDK.
+
+google-genai's own async client calls asyncio directly (it fails on trio) and prefers
+aiohttp when installed; this adapter always hands it an ``httpx2.AsyncClient`` of its own
+(or yours), so it runs on asyncio and trio alike. The SDK is imported when the provider
+is built, never by ``import aether``.
+
+::
+
+    provider = GeminiProvider(api_key="...", default_model="gemini-2.5-flash")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from aether.errors import BadRequestError, ConfigurationError, ProviderError
+from aether.extensions.llm._errors import event_error, malformed, status_error, transport_error
+from aether.extensions.llm._gemini_wire import (
+    SignatureCache,
+    build_config,
+    build_contents,
+    finish_reason,
+    read_candidate,
+    usage_fields,
+)
+from aether.extensions.llm._http import (
+    DEFAULT_TIMEOUT,
+    parse_duration,
+    refusing_sync_client,
+    resolve_http_client,
+    shared_ssl_context,
+    timeout_seconds,
+)
+from aether.extensions.llm._requests import merge_options, vendor_options
+from aether.extensions.llm._sdk_provider import SdkProvider
+from aether.extensions.llm._stream_guard import StreamGuard, finish_sdk_stream, install_guard_hook
+from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk, ToolCall
+
+__all__ = ["DEFAULT_MODEL", "GeminiProvider"]
+
+DEFAULT_MODEL = "gemini-2.5-flash"
+
+
+def _import_sdk() -> tuple[Any, Any, Any]:
+    try:
+        from google import genai
+        from google.genai import errors, types
+    except ImportError as error:
+        raise ImportError(
+            "the gemini provider needs the google-genai package: pip install 'aether-llm[gemini]'",
+            name="google.genai",
+        ) from error
+    return genai, types, errors
+
+
+class GeminiProvider(SdkProvider):
+    """Gemini models through the Gemini API.
+
+    Args:
+        api_key: The API key; ``GEMINI_API_KEY`` when omitted.
+        default_model: The model for requests that name none.
+        base_url: Another server for the same API (a proxy or a gateway).
+        api_version: The API version path (the SDK's default when omitted).
+        http_client: An ``httpx2.AsyncClient`` (or ``httpx.AsyncClient``) to send
+            through. It stays yours: `aclose` leaves it open. The provider adds a
+            response hook to it, which acts only on its own streams.
+        transport: An ``httpx2`` async transport; the provider builds and owns a client
+            around it.
+        timeout: Seconds (or an ``httpx2.Timeout``, whose read timeout counts) per
+            request; 600 s when omitted. google-genai sets it on every request, so it
+            applies to a client you pass in too.
+        default_headers: Headers sent with every request.
+
+    Raises:
+        ConfigurationError: If no API key is known, or both ``http_client`` and
+            ``transport`` were given.
+    """
+
+    name = "gemini"
+    api_key_env = "GEMINI_API_KEY"
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        default_model: str = DEFAULT_MODEL,
+        base_url: str | None = None,
+        api_version: str | None = None,
+        http_client: Any = None,
+        transport: Any = None,
+        timeout: Any = None,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        genai, types, errors = _import_sdk()
+        self._types = types
+        self._errors = errors
+        api_key = api_key or os.environ.get(self.api_key_env) or None
+        if api_key is None:
+            raise ConfigurationError(
+                f"the {self.name} provider needs an API key: set {self.api_key_env} or "
+                f"pass api_key=..."
+            )
+        self._api_key = api_key
+        self.default_model = default_model
+        self._signatures = SignatureCache()
+        client, self._owns_http_client = resolve_http_client(
+            provider=self.name,
+            http_client=http_client,
+            transport=transport,
+            timeout=timeout,
+            always=True,
+        )
+        install_guard_hook(client)
+        self._http_client = client
+        seconds = timeout_seconds(timeout) if timeout is not None else DEFAULT_TIMEOUT
+        http_options = types.HttpOptions(
+            base_url=base_url,
+            api_version=api_version,
+            headers=dict(default_headers) if default_headers else None,
+            timeout=int(seconds * 1000),
+            httpx_async_client=client,
+            # Without these, every client loads two CA bundles (about 250 ms): one for a
+            # sync client Aether never uses, one for the Live API's websockets.
+            httpx_client=refusing_sync_client(
+                "GeminiProvider's SDK client is async-only: use provider.sdk.aio (or pass "
+                "your own google.genai.Client for synchronous calls)"
+            ),
+            async_client_args={"ssl": shared_ssl_context()},
+        )
+        try:
+            self._sdk = genai.Client(api_key=api_key, http_options=http_options)
+        except ValueError as error:
+            raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
+        options = getattr(getattr(self._sdk, "_api_client", None), "_http_options", None)
+        self.base_url = str(getattr(options, "base_url", None) or base_url)
+
+    def _prepare(self, request: LLMRequest) -> tuple[str, list[Any], Any]:
+        self._ensure_open()
+        contents = build_contents(
+            self._types, request.messages, provider=self.name, signatures=self._signatures
+        )
+        config = build_config(request)
+        extra = vendor_options(request, self.name)
+        if extra:
+            config = merge_options(config, extra)
+        try:
+            typed_config = self._types.GenerateContentConfig.model_validate(config)
+        except ValueError as error:
+            raise BadRequestError(
+                f"provider_options[{self.name!r}] is not a valid GenerateContentConfig: {error}",
+                provider=self.name,
+            ) from error
+        return request.model or self.default_model, contents, typed_config
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        """Send ``request`` and return the whole answer."""
+        model, contents, config = self._prepare(request)
+        try:
+            response = await self._sdk.aio.models.generate_content(
+                model=model, contents=contents, config=config
+            )
+            parts = read_candidate(
+                response, provider=self.name, signatures=self._signatures, required=True
+            )
+        except Exception as error:
+            raise self._map_error(error) from error
+        version = getattr(response, "model_version", None)
+        return LLMResponse(
+            text=parts.text,
+            model=version if isinstance(version, str) and version else model,
+            tool_calls=tuple(parts.tool_calls),
+            finish_reason=finish_reason(parts.finish, has_tool_calls=bool(parts.tool_calls)),
+            provider=self.name,
+            **usage_fields(getattr(response, "usage_metadata", None)),
+        )
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
+        """Stream ``request``'s answer: text chunks, then a final chunk with usage."""
+        model, contents, config = self._prepare(request)
+        guard = StreamGuard(self._check_event)
+        iterator: Any = None
+        suspended = False  # the SDK's generators are paused mid-stream
+        calls: list[ToolCall] = []
+        finish: object = None
+        usage: Any = None
+        version: object = None
+        try:
+            with guard.active():
+                iterator = await self._sdk.aio.models.generate_content_stream(
+                    model=model, contents=contents, config=config
+                )
+                response = await anext(iterator, None)
+            while response is not None:
+                suspended = True
+                parts = read_candidate(
+                    response, provider=self.name, signatures=self._signatures, required=False
+                )
+                calls += parts.tool_calls
+                finish = parts.finish or finish
+                usage = getattr(response, "usage_metadata", None) or usage
+                version = getattr(response, "model_version", None) or version
+                if parts.text:
+                    yield StreamChunk(text=parts.text)
+                suspended = False
+                with guard.active():
+                    response = await anext(iterator, None)
+        except Exception as error:
+            raise self._map_error(error) from error
+        finally:
+            await finish_sdk_stream(iterator, guard, drain=suspended)
+        if finish is None:
+            raise malformed(self.name, "the stream ended before a chunk gave a finish_reason")
+        yield StreamChunk(
+            finish_reason=finish_reason(finish, has_tool_calls=bool(calls)),
+            model=version if isinstance(version, str) and version else model,
+            tool_calls=tuple(calls),
+            provider=self.name,
+            **usage_fields(usage),
+        )
+
+    def _check_event(self, payload: object) -> None:
+        """Fail the stream from below on an error event (see `StreamGuard`)."""
+        if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+            raise self._error_from_body(payload, headers=None)
+
+    def _map_error(self, error: Exception) -> Exception:
+        if isinstance(error, ProviderError):
+            return error
+        if isinstance(error, self._errors.APIError):
+            details = error.details if isinstance(error.details, dict) else {}
+            response = getattr(error, "response", None)
+            return self._error_from_body(
+                details,
+                headers=getattr(response, "headers", None),
+                status=getattr(error, "code", None),
+                fallback=str(error),
+            )
+        if isinstance(error, self._errors.UnknownApiResponseError | UnicodeDecodeError):
+            return malformed(self.name, str(error)[:200])
+        if isinstance(error, json.JSONDecodeError):
+            return malformed(self.name, f"invalid JSON ({error})")
+        if type(error).__name__ == "ValidationError":  # pydantic, reading the response
+            return malformed(self.name, f"unexpected response fields ({error})"[:300])
+        return transport_error(self.name, error) or error
+
+    def _error_from_body(
+        self,
+        details: dict[str, Any],
+        *,
+        headers: Any,
+        status: object = None,
+        fallback: str = "no details given",
+    ) -> ProviderError:
+        body = details.get("error", details)
+        body = body if isinstance(body, dict) else {}
+        if not isinstance(status, int):
+            status = body.get("code")
+        message = body.get("message")
+        kind = body.get("status")
+        detail = message if isinstance(message, str) and message else fallback
+        if not isinstance(status, int) or status < 400:
+            return event_error(
+                provider=self.name,
+                error_type=kind if isinstance(kind, str) else None,
+                detail=detail,
+                secrets=(self._api_key,),
+                key_env=self.api_key_env,
+            )
+        return status_error(
+            provider=self.name,
+            status=status,
+            detail=detail,
+            headers=headers,
+            secrets=(self._api_key,),
+            key_env=self.api_key_env,
+            code=kind if isinstance(kind, str) else None,
+            retry_after=_retry_delay(body) if status == 429 else None,
+        )
+
+    async def _close_sdk(self) -> None:
+        await self._http_client.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client the provider owns (never one you passed in)."""
+        if not self._closed:
+            self._sdk.close()  # the SDK's idle sync client
+        await super().aclose()
+
+
+def _retry_delay(body: object) -> float | None:
+    """``RetryInfo.retryDelay`` from a Google error body, in seconds."""
+    details = body.get("details") if isinstance(body, dict) else None
+    for detail in details if isinstance(details, list) else ():
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("RetryInfo"):
+            return parse_duration(detail.get("retryDelay"))
+    return None

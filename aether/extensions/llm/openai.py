@@ -1,0 +1,220 @@
+"""The OpenAI adapter: chat completions through the official ``openai`` SDK.
+
+Any OpenAI-compatible server works through it (Ollama, vLLM, LM Studio, Groq,
+OpenRouter...): set ``OPENAI_BASE_URL`` (or ``base_url=``). The SDK is imported when the
+provider is built, never by ``import aether``.
+
+::
+
+    provider = OpenAIProvider(api_key="sk-...", default_model="gpt-4o-mini")
+    provider = OpenAIProvider(base_url="http://localhost:11434/v1", default_model="llama3.2")
+    provider = OpenAIProvider(api_key="sk-...", transport=httpx2.MockTransport(handler))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from aether.errors import ConfigurationError, ProviderError, RequestTimeoutError
+from aether.extensions.llm._errors import (
+    connection_error,
+    event_error,
+    malformed,
+    status_error,
+    transport_error,
+)
+from aether.extensions.llm._http import resolve_http_client
+from aether.extensions.llm._openai_wire import ChatStreamState, build_body, parse_completion
+from aether.extensions.llm._sdk_provider import END, JsonPostProvider, StreamState
+from aether.extensions.llm._sse import ServerSentEvent
+from aether.llm.contracts import LLMRequest, LLMResponse
+
+__all__ = ["DEFAULT_MODEL", "OpenAIProvider"]
+
+DEFAULT_MODEL = "gpt-4o-mini"
+
+_OFFICIAL_HOST = "api.openai.com"
+_KEYLESS_PLACEHOLDER = "not-needed"
+
+
+def _import_sdk() -> Any:
+    try:
+        import openai
+    except ImportError as error:
+        raise ImportError(
+            "the openai provider needs the openai package: pip install 'aether-llm[openai]'",
+            name="openai",
+        ) from error
+    return openai
+
+
+class OpenAIProvider(JsonPostProvider):
+    """Chat completions on OpenAI or any OpenAI-compatible server.
+
+    Args:
+        api_key: The API key; ``OPENAI_API_KEY`` when omitted. A server at a custom
+            ``base_url`` may need none (a placeholder is then sent).
+        default_model: The model for requests that name none.
+        base_url: The server, such as ``http://localhost:11434/v1`` for Ollama;
+            ``OPENAI_BASE_URL`` when omitted, else OpenAI's.
+        http_client: An ``httpx2.AsyncClient`` (or ``httpx.AsyncClient``) to send
+            through: proxies, limits, tests. It stays yours: `aclose` leaves it open.
+        transport: An ``httpx2`` async transport (``httpx2.MockTransport``,
+            ``httpx2.AsyncHTTPTransport(proxy=...)``); the provider builds and owns a
+            client around it.
+        timeout: Seconds (or an ``httpx2.Timeout``) per request; the SDK's default
+            (600 s) when omitted.
+        organization: The OpenAI organization id, if any.
+        project: The OpenAI project id, if any.
+        default_headers: Headers sent with every request.
+        max_tokens_field: Where `LLMRequest.max_tokens` goes: ``max_completion_tokens``
+            (what OpenAI's reasoning models require) on OpenAI itself, ``max_tokens``
+            (what every compatible server knows) elsewhere, unless set here.
+
+    Raises:
+        ConfigurationError: If no API key is known and no ``base_url`` is set, or both
+            ``http_client`` and ``transport`` were given.
+    """
+
+    name = "openai"
+    api_key_env = "OPENAI_API_KEY"
+    _path = "/chat/completions"
+    _base_request_options: ClassVar[dict[str, Any]] = {"security": {"bearer_auth": True}}
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        default_model: str = DEFAULT_MODEL,
+        base_url: str | None = None,
+        http_client: Any = None,
+        transport: Any = None,
+        timeout: Any = None,
+        organization: str | None = None,
+        project: str | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        max_tokens_field: str | None = None,
+    ) -> None:
+        openai = _import_sdk()
+        self._openai = openai
+        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        api_key = api_key or os.environ.get(self.api_key_env) or None
+        if api_key is None:
+            if base_url is None:
+                raise ConfigurationError(
+                    f"the {self.name} provider needs an API key: set {self.api_key_env}, "
+                    f"pass api_key=..., or point OPENAI_BASE_URL at a server that needs none"
+                )
+            api_key = _KEYLESS_PLACEHOLDER
+        self._api_key = api_key
+        self.default_model = default_model
+        client, self._owns_http_client = resolve_http_client(
+            provider=self.name, http_client=http_client, transport=transport, timeout=timeout
+        )
+        kwargs: dict[str, Any] = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "organization": organization,
+            "project": project,
+            "max_retries": 0,  # Aether's retry is the only one
+            "default_headers": dict(default_headers) if default_headers else None,
+        }
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        if client is not None:
+            kwargs["http_client"] = client
+        try:
+            self._sdk = openai.AsyncOpenAI(**kwargs)
+        except openai.OpenAIError as error:
+            raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
+        self.base_url = str(self._sdk.base_url)
+        if max_tokens_field is None:
+            official = _OFFICIAL_HOST in self.base_url
+            max_tokens_field = "max_completion_tokens" if official else "max_tokens"
+        self.max_tokens_field = max_tokens_field
+
+    def _body(self, request: LLMRequest, *, model: str, stream: bool) -> dict[str, Any]:
+        return build_body(
+            request,
+            model=model,
+            provider=self.name,
+            max_tokens_field=self.max_tokens_field,
+            stream=stream,
+        )
+
+    def _parse(self, data: object, *, fallback_model: str) -> LLMResponse:
+        return parse_completion(data, provider=self.name, fallback_model=fallback_model)
+
+    def _stream_state(self) -> StreamState:
+        return ChatStreamState(self.name)
+
+    def _event_payload(self, event: ServerSentEvent) -> object:
+        if event.data.startswith("[DONE]"):
+            return END
+        payload = json.loads(event.data)
+        if isinstance(payload, dict) and payload.get("error"):
+            detail, code = _error_detail(payload["error"], "the server sent an error event")
+            raise event_error(
+                provider=self.name,
+                error_type=code,
+                detail=detail,
+                secrets=(self._api_key,),
+                key_env=self.api_key_env,
+            )
+        return payload
+
+    def _map_error(self, error: Exception) -> Exception:
+        if isinstance(error, ProviderError):
+            return error
+        openai = self._openai
+        secrets = (self._api_key,)
+        if isinstance(error, openai.APITimeoutError):
+            return RequestTimeoutError(
+                f"{self.name} did not answer in time. Raise timeout= if long answers are "
+                f"expected; retrying may succeed.",
+                provider=self.name,
+            )
+        if isinstance(error, openai.APIConnectionError):
+            return connection_error(self.name, error.__cause__ or error)
+        if isinstance(error, openai.APIStatusError):
+            detail, code = _error_detail(error.body, error.message)
+            return status_error(
+                provider=self.name,
+                status=error.status_code,
+                detail=detail,
+                headers=error.response.headers,
+                secrets=secrets,
+                key_env=self.api_key_env,
+                code=code,
+            )
+        if isinstance(error, openai.APIResponseValidationError):
+            return malformed(self.name, str(error))
+        if isinstance(error, openai.APIError):  # an error event inside a 200 stream
+            detail, code = _error_detail(error.body, error.message)
+            return event_error(
+                provider=self.name,
+                error_type=code,
+                detail=detail,
+                secrets=secrets,
+                key_env=self.api_key_env,
+            )
+        if isinstance(error, json.JSONDecodeError | UnicodeDecodeError):
+            return malformed(self.name, f"invalid JSON ({error})")
+        return transport_error(self.name, error) or error
+
+
+def _error_detail(body: object, fallback: str) -> tuple[str, str | None]:
+    """The server's error message and its code or type, from an OpenAI error body."""
+    if isinstance(body, dict):
+        message = body.get("message")
+        code = body.get("code") or body.get("type")
+        return (
+            message if isinstance(message, str) else fallback,
+            code if isinstance(code, str) else None,
+        )
+    if isinstance(body, str) and body:
+        return body, None
+    return fallback, None

@@ -1,0 +1,22 @@
+"""The built-in wire formats: OpenAI, Anthropic and Gemini, served through httpx2.
+
+Importing this package imports httpx2 (which the vendor SDKs bring), never the SDKs:
+each wire imports its adapter only when it builds a provider.
+"""
+
+from aether.testing.wires.anthropic import ANTHROPIC_WIRE, AnthropicWire
+from aether.testing.wires.gemini import GEMINI_WIRE, GeminiWire
+from aether.testing.wires.openai import OPENAI_WIRE, OpenAIWire
+
+__all__ = [
+    "ANTHROPIC_WIRE",
+    "BUILTIN_WIRES",
+    "GEMINI_WIRE",
+    "OPENAI_WIRE",
+    "AnthropicWire",
+    "GeminiWire",
+    "OpenAIWire",
+]
+
+BUILTIN_WIRES = (OPENAI_WIRE, GEMINI_WIRE, ANTHROPIC_WIRE)
+"""Every built-in wire format, for parametrising a suite over all of them."""

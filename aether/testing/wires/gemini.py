@@ -1,0 +1,227 @@
+"""The Gemini wire format, for `MockServer` and the provider suite.
+
+JSON bodies as ``models/{model}:generateContent`` returns them, and
+``models/{model}:streamGenerateContent?alt=sse`` streams: one ``GenerateContentResponse``
+per ``data:`` event, the last one carrying ``finishReason`` and ``usageMetadata``.
+Gemini sends function calls whole, with their arguments as a JSON object.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx2
+
+from aether.llm.contracts import FinishReason, Message, ToolCall
+from aether.testing.wire import (
+    BrokenStream,
+    MalformedBody,
+    MockServer,
+    Mode,
+    Script,
+    ScriptedError,
+    ScriptedReply,
+    ScriptedUsage,
+    StalledStream,
+    StreamErrorEvent,
+    WireRequest,
+    WireTool,
+)
+from aether.testing.wires._http import (
+    json_response,
+    mock_transport,
+    raise_if_transport_failure,
+    request_json,
+    sse_response,
+)
+
+__all__ = ["GEMINI_WIRE", "GeminiWire"]
+
+_FINISH: dict[FinishReason, str] = {
+    "stop": "STOP",
+    "length": "MAX_TOKENS",
+    "tool_calls": "STOP",
+    "content_filter": "SAFETY",
+    "other": "MALFORMED_FUNCTION_CALL",
+}
+
+_STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+THOUGHT_SIGNATURE = base64.b64encode(b"scripted-thought-signature").decode()
+"""The ``thoughtSignature`` the wire attaches to every function call it sends."""
+
+
+def _usage(usage: ScriptedUsage) -> dict[str, Any]:
+    return {
+        "promptTokenCount": usage.input_tokens,
+        "candidatesTokenCount": usage.output_tokens - usage.reasoning_tokens,
+        "thoughtsTokenCount": usage.reasoning_tokens,
+        "cachedContentTokenCount": usage.cached_input_tokens,
+        "totalTokenCount": usage.input_tokens + usage.output_tokens,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": usage.input_tokens}],
+    }
+
+
+def _event(payload: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload).encode() + b"\r\n\r\n"
+
+
+def _response(parts: list[Any], *, model: str, finish: str | None = None) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
+    if finish is not None:
+        candidate["finishReason"] = finish
+    return {"candidates": [candidate], "modelVersion": model, "responseId": "resp-scripted"}
+
+
+class GeminiWire:
+    """Renders scripts as Gemini JSON and SSE; decodes generateContent requests."""
+
+    name = "gemini"
+    api_key = "gemini-test-0123456789abcdef"
+    escape_hatch: tuple[dict[str, Any], str, Any] = (
+        {"seed": 7},
+        "generationConfig.seed",
+        7,
+    )
+
+    def build_provider(self, handler: Callable[[Any], Any], **options: Any) -> Any:
+        from aether.extensions.llm.gemini import GeminiProvider
+
+        options.setdefault("api_key", self.api_key)
+        return GeminiProvider(transport=mock_transport(handler), **options)
+
+    def supports(self, feature: str, mode: Mode) -> bool:
+        # Gemini sends arguments as an object, and reports no cache writes.
+        return feature not in ("raw_tool_arguments", "cache_write_tokens")
+
+    # -- answers ---------------------------------------------------------------------
+
+    def render(self, item: Script, *, stream: bool, server: MockServer) -> httpx2.Response:
+        raise_if_transport_failure(item)
+        if isinstance(item, ScriptedError):
+            status = _STATUS_NAMES.get(item.status, "UNKNOWN")
+            body = {"error": {"code": item.status, "message": item.message, "status": status}}
+            return json_response(item.status, body, item.headers)
+        if isinstance(item, MalformedBody):
+            if stream:
+                return sse_response([b"data: {not json\r\n\r\n"], server)
+            return json_response(200, item.body)
+        if isinstance(item, BrokenStream | StalledStream):
+            events = [_event(_response([{"text": text}], model="m")) for text in item.text]
+            return sse_response(events, server, stall=isinstance(item, StalledStream))
+        if isinstance(item, StreamErrorEvent):
+            events = [_event(_response([{"text": text}], model="m")) for text in item.text]
+            error = {"code": 503, "message": item.message, "status": "UNAVAILABLE"}
+            return sse_response([*events, _event({"error": error})], server)
+        if not isinstance(item, ScriptedReply):
+            raise TypeError(f"the Gemini wire cannot serve {item!r}")
+        calls = [
+            {
+                "functionCall": {
+                    "id": call.id,
+                    "name": call.name,
+                    "args": json.loads(call.argument_text),
+                },
+                "thoughtSignature": THOUGHT_SIGNATURE,
+            }
+            for call in item.tool_calls
+        ]
+        finish = _FINISH[item.finish_reason]
+        if not stream:
+            text_parts = [{"text": "".join(item.text)}] if item.text else []
+            body = _response([*text_parts, *calls], model=item.model, finish=finish)
+            body["usageMetadata"] = _usage(item.usage)
+            return json_response(200, body)
+        events = [_event(_response([{"text": text}], model=item.model)) for text in item.text]
+        last = _response(calls, model=item.model, finish=finish)
+        last["usageMetadata"] = _usage(item.usage)
+        return sse_response([*events, _event(last)], server)
+
+    # -- requests --------------------------------------------------------------------
+
+    def decode(self, request: httpx2.Request) -> WireRequest:
+        body = request_json(request)
+        path = request.url.path
+        model = path.rsplit("/", 1)[-1].split(":", 1)[0]
+        messages: list[Message] = []
+        for content in body.get("contents", []):
+            messages += _decode_content(content)
+        system_parts = (body.get("systemInstruction") or {}).get("parts", [])
+        system = "".join(part.get("text", "") for part in system_parts) if system_parts else None
+        tools = [
+            WireTool(
+                declaration["name"],
+                declaration.get("description", ""),
+                declaration.get("parametersJsonSchema", declaration.get("parameters_json_schema")),
+            )
+            for tool in body.get("tools", [])
+            for declaration in tool.get("functionDeclarations", [])
+        ]
+        calling = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
+        mode = calling.get("mode")
+        tool_choice = None
+        if calling.get("allowedFunctionNames"):
+            tool_choice = calling["allowedFunctionNames"][0]
+        elif mode is not None:
+            tool_choice = {"ANY": "required"}.get(mode, mode.lower())
+        generation = body.get("generationConfig") or {}
+        stop = generation.get("stopSequences")
+        return WireRequest(
+            path=path,
+            stream="streamGenerateContent" in path,
+            model=model,
+            system=system,
+            messages=tuple(messages),
+            tools=tuple(tools),
+            tool_choice=tool_choice,
+            temperature=generation.get("temperature"),
+            top_p=generation.get("topP"),
+            max_tokens=generation.get("maxOutputTokens"),
+            stop=tuple(stop) if isinstance(stop, list) else None,
+            body=body,
+            headers=dict(request.headers),
+        )
+
+
+def _decode_content(content: dict[str, Any]) -> list[Message]:
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    results: list[Message] = []
+    for part in content.get("parts", []):
+        if "text" in part:
+            texts.append(part["text"])
+        elif "functionCall" in part:
+            call = part["functionCall"]
+            calls.append(
+                ToolCall(id=call.get("id", ""), name=call["name"], arguments=call.get("args", {}))
+            )
+        elif "functionResponse" in part:
+            response = part["functionResponse"]
+            results.append(
+                Message(
+                    role="tool",
+                    content=response["response"].get("result", ""),
+                    tool_call_id=response.get("id"),
+                    name=response["name"],
+                )
+            )
+    role = "assistant" if content.get("role") == "model" else "user"
+    if texts or calls:
+        results.append(Message(role=role, content="".join(texts), tool_calls=tuple(calls)))
+    return results
+
+
+GEMINI_WIRE = GeminiWire()
+"""The Gemini wire format."""

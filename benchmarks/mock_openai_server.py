@@ -1,0 +1,227 @@
+"""A mock OpenAI-compatible server, run as its own process, for benchmarks.
+
+It answers ``POST /v1/chat/completions`` on loopback: a JSON chat completion, or (with
+``"stream": true``) an SSE stream of ``chat.completion.chunk`` events, a finish chunk,
+a usage chunk and ``data: [DONE]``, sent with chunked transfer encoding over keep-alive
+HTTP/1.1 connections. Answers are prebuilt, so the server costs little next to the
+client being measured.
+
+::
+
+    python -m benchmarks.mock_openai_server --chunks 50 --latency 0.0
+    # prints "READY http://127.0.0.1:PORT/v1" once listening; stops on SIGTERM or EOF
+
+From Python, `running_server` starts it in a subprocess and yields the base URL::
+
+    with running_server(chunks=50) as base_url:
+        client = openai.AsyncOpenAI(base_url=base_url, api_key="unused")
+
+Per request, the headers ``x-mock-chunks`` and ``x-mock-latency`` (seconds before the
+first byte) override the command line, and ``x-mock-chunk-delay`` sets the seconds
+between stream chunks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import json
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+__all__ = ["ServerOptions", "main", "running_server"]
+
+WORD = "word "
+MODEL = "gpt-4o-mini-2024-07-18"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    """What every answer looks like unless a request's headers say otherwise."""
+
+    chunks: int = 50
+    latency: float = 0.0
+    chunk_delay: float = 0.0
+
+
+def _usage(chunks: int) -> dict[str, object]:
+    return {
+        "prompt_tokens": 9,
+        "completion_tokens": chunks,
+        "total_tokens": 9 + chunks,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+    }
+
+
+@functools.cache
+def completion_body(chunks: int) -> bytes:
+    """The JSON body of a non-streamed answer of ``chunks`` words."""
+    return json.dumps(
+        {
+            "id": "chatcmpl-mock",
+            "object": "chat.completion",
+            "created": 1_700_000_000,
+            "model": MODEL,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": WORD * chunks, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": _usage(chunks),
+            "system_fingerprint": "fp_mock",
+        }
+    ).encode()
+
+
+def _chunk(delta: dict[str, object], finish: str | None = None) -> dict[str, object]:
+    return {
+        "id": "chatcmpl-mock",
+        "object": "chat.completion.chunk",
+        "created": 1_700_000_000,
+        "model": MODEL,
+        "system_fingerprint": "fp_mock",
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        "usage": None,
+    }
+
+
+def _http_chunk(payload: bytes) -> bytes:
+    return f"{len(payload):x}\r\n".encode() + payload + b"\r\n"
+
+
+@functools.cache
+def stream_events(chunks: int) -> tuple[bytes, ...]:
+    """The stream's events, each framed as one HTTP chunk, ending with the last chunk."""
+    events = [_chunk({"role": "assistant", "content": "", "refusal": None})]
+    events += [_chunk({"content": WORD}) for _ in range(chunks)]
+    events.append(_chunk({}, "stop"))
+    usage_chunk = {**_chunk({}), "choices": [], "usage": _usage(chunks)}
+    payloads = [b"data: " + json.dumps(event).encode() + b"\n\n" for event in events]
+    payloads.append(b"data: " + json.dumps(usage_chunk).encode() + b"\n\n")
+    payloads.append(b"data: [DONE]\n\n")
+    return (*(_http_chunk(payload) for payload in payloads), b"0\r\n\r\n")
+
+
+async def _read_request(reader: asyncio.StreamReader) -> tuple[dict[str, str], bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name:
+            headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0"))
+    body = await reader.readexactly(length) if length else b""
+    return headers, body
+
+
+async def _serve_connection(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, options: ServerOptions
+) -> None:
+    try:
+        while True:
+            try:
+                headers, body = await _read_request(reader)
+            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+                return
+            chunks = int(headers.get("x-mock-chunks", options.chunks))
+            latency = float(headers.get("x-mock-latency", options.latency))
+            chunk_delay = float(headers.get("x-mock-chunk-delay", options.chunk_delay))
+            stream = b'"stream": true' in body or b'"stream":true' in body
+            if latency:
+                await asyncio.sleep(latency)
+            if stream:
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                    b"transfer-encoding: chunked\r\ncache-control: no-cache\r\n\r\n"
+                )
+                for event in stream_events(chunks):
+                    writer.write(event)
+                    if chunk_delay:
+                        await writer.drain()
+                        await asyncio.sleep(chunk_delay)
+            else:
+                payload = completion_body(chunks)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                    + f"content-length: {len(payload)}\r\n\r\n".encode()
+                    + payload
+                )
+            await writer.drain()
+    finally:
+        writer.close()
+
+
+async def _run(host: str, port: int, options: ServerOptions) -> None:
+    server = await asyncio.start_server(
+        lambda reader, writer: _serve_connection(reader, writer, options), host, port
+    )
+    bound = server.sockets[0].getsockname()
+    print(f"READY http://{bound[0]}:{bound[1]}/v1", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+
+    def stop_on_stdin_eof() -> None:  # the parent went away: stop with it
+        sys.stdin.read()
+        loop.call_soon_threadsafe(stop.set)
+
+    threading.Thread(target=stop_on_stdin_eof, daemon=True).start()
+    async with server:
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and serve until told to stop."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--chunks", type=int, default=50, help="words (stream chunks) per answer")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before answering")
+    parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between chunks")
+    args = parser.parse_args(argv)
+    options = ServerOptions(args.chunks, args.latency, args.chunk_delay)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run(args.host, args.port, options))
+
+
+@contextlib.contextmanager
+def running_server(
+    *, chunks: int = 50, latency: float = 0.0, chunk_delay: float = 0.0
+) -> Iterator[str]:
+    """Start the server in a subprocess; yield its base URL; stop it on exit."""
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.mock_openai_server",
+        f"--chunks={chunks}",
+        f"--latency={latency}",
+        f"--chunk-delay={chunk_delay}",
+    ]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        if not line.startswith("READY "):
+            raise RuntimeError(f"the mock server did not start: {line!r}")
+        yield line.removeprefix("READY ")
+    finally:
+        if process.stdin is not None:
+            process.stdin.close()
+        process.terminate()
+        process.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
