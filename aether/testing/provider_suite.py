@@ -18,7 +18,8 @@ wire format, so a new adapter is held to the same behaviour. With pytest::
 A third-party adapter plugs in by writing its own `WireFormat` (see
 `aether.testing.wire`) and adding it to the ``wire`` list. New scenarios register with
 the `scenario` decorator; the scenarios themselves live in
-`aether.testing._scenarios` and `aether.testing._failure_scenarios`.
+`aether.testing._scenarios`, `aether.testing._failure_scenarios` and
+`aether.testing._stack_scenarios` (the default stack: tool loop, usage and cost).
 """
 
 from __future__ import annotations
@@ -208,4 +209,4 @@ async def run_scenario(scenario: Scenario, wire: WireFormat, mode: Mode) -> None
 
 
 # Registers the built-in scenarios (imported last: they use the decorator above).
-from aether.testing import _failure_scenarios, _scenarios  # noqa: E402, F401
+from aether.testing import _failure_scenarios, _scenarios, _stack_scenarios  # noqa: E402, F401
