@@ -403,3 +403,26 @@ async def test_client_exposes_circuit_state_by_provider_and_model() -> None:
     assert client.circuit_breaker.state("fake:fake-model") is CircuitState.OPEN
     with pytest.raises(CircuitOpenError):
         await client.ask("hi")
+
+
+async def test_probe_cancelled_in_its_state_change_callback_frees_the_probe() -> None:
+    clock = FakeClock()
+    slow_callback_entered = anyio.Event()
+
+    async def slow_callback(change: CircuitStateChange) -> None:
+        if change.new is CircuitState.HALF_OPEN:
+            slow_callback_entered.set()
+            await anyio.sleep(10)
+
+    policy = CircuitBreakerPolicy(failure_threshold=2, cooldown=10.0, on_state_change=slow_callback)
+    middleware = CircuitBreakerMiddleware(policy, provider="fake", clock=clock)
+    fake = FakeProvider(responses=[ServerError("a"), ServerError("b"), "probe 2"])
+    pipeline = Pipeline([middleware], fake)
+    await fail_times(pipeline, 2)
+    clock.now += 11.0
+    with anyio.move_on_after(0.05):
+        await pipeline.complete(make_request())
+    assert slow_callback_entered.is_set()
+    response = await pipeline.complete(make_request())
+    assert response.text == "probe 2"
+    assert middleware.state(KEY) is CircuitState.CLOSED

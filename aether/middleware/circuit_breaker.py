@@ -226,9 +226,11 @@ class CircuitBreakerMiddleware:
         """
         circuit = self._circuit(request)
         ticket, transition = circuit.admit()
-        if transition is not None:
-            await self._notify(transition)
         try:
+            # Inside the try: a cancellation during an async state-change callback must
+            # still release a half-open probe ticket, or the circuit stays probing forever.
+            if transition is not None:
+                await self._notify(transition)
             response = await call_next(request)
         except Exception as error:
             await self._settle(circuit, ticket, error)
@@ -247,11 +249,11 @@ class CircuitBreakerMiddleware:
         """Stream ``request`` unless its circuit is open (see `call`)."""
         circuit = self._circuit(request)
         ticket, transition = circuit.admit()
-        if transition is not None:
-            await self._notify(transition)
         settled = False
         inner = call_next(request)
         try:
+            if transition is not None:
+                await self._notify(transition)
             async for chunk in inner:
                 if not settled:
                     settled = True

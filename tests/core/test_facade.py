@@ -32,7 +32,9 @@ class KeyedProvider:
 
 @pytest.fixture
 def keyed() -> type[KeyedProvider]:
-    register_provider("keyed", api_key_env="KEYED_API_KEY", model_env="KEYED_MODEL")(KeyedProvider)
+    register_provider(
+        "keyed", api_key_env="KEYED_API_KEY", model_env="KEYED_MODEL", requires_api_key=True
+    )(KeyedProvider)
     return KeyedProvider
 
 

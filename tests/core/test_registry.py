@@ -71,10 +71,27 @@ async def test_register_provider_makes_llm_provider_work(monkeypatch: pytest.Mon
             return LLMResponse(text=f"ollama:{request.model}", model=request.model or "")
 
     monkeypatch.setenv("LLM_PROVIDER", "ollama")
-    monkeypatch.setenv("OLLAMA_API_KEY", "local")
     client = Aether()
     assert isinstance(client.provider, OllamaProvider)
     assert await client.ask("hi") == "ollama:llama3"
+
+
+def test_a_required_api_key_parameter_makes_the_key_required(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    @register_provider("hosted", api_key_env="HOSTED_API_KEY")
+    class HostedProvider:
+        def __init__(self, api_key: str, default_model: str = "h-1") -> None:
+            self.api_key = api_key
+
+        async def complete(self, request: LLMRequest) -> LLMResponse:
+            return LLMResponse(text="hosted", model="h-1")
+
+    monkeypatch.setenv("LLM_PROVIDER", "hosted")
+    with pytest.raises(ConfigurationError, match="set HOSTED_API_KEY"):
+        Aether()
+    monkeypatch.setenv("HOSTED_API_KEY", "k-1")
+    assert Aether().provider.api_key == "k-1"
 
 
 class EntryPointProvider:

@@ -15,6 +15,7 @@ the same metadata in an ``aether_provider`` dict attribute.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -39,6 +40,14 @@ def _metadata(
     }
 
 
+def _constructor_requires_api_key(cls: object) -> bool:
+    try:
+        parameter = inspect.signature(cls).parameters.get("api_key")  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return True
+    return parameter is not None and parameter.default is inspect.Parameter.empty
+
+
 def register_provider(
     name: str,
     *,
@@ -55,9 +64,10 @@ def register_provider(
         api_key_env: The variable holding its API key.
         model_env: The variable holding its default model.
         base_url_env: The variable holding its server address.
-        requires_api_key: Whether building it without a key is an error; by default, yes
-            when ``api_key_env`` is given. A configured base URL lifts the requirement
-            (local OpenAI-compatible servers rarely need a key).
+        requires_api_key: Whether building it without a key is an error. By default the
+            constructor decides: a required ``api_key`` parameter makes the key required,
+            one with a default (``api_key: str | None = None``) makes it optional. A
+            configured base URL lifts the requirement (local servers rarely need a key).
         replace: Replace an existing registration of ``name`` on purpose.
 
     Raises:
@@ -65,12 +75,15 @@ def register_provider(
     """
 
     def decorator(cls: _T) -> _T:
+        required = requires_api_key
+        if required is None:
+            required = bool(api_key_env) and _constructor_requires_api_key(cls)
         registry.add(
             PROVIDER_KIND,
             name,
             cls,
             replace=replace,
-            **_metadata(api_key_env, model_env, base_url_env, requires_api_key),
+            **_metadata(api_key_env, model_env, base_url_env, required),
         )
         return cls
 
