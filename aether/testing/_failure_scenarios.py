@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import traceback
+
 import email.utils
 import time
 
@@ -83,6 +85,8 @@ async def api_key_never_in_errors(kit: ScenarioKit) -> None:
     provider, _ = kit.serve(ScriptedError(401, f"Incorrect API key provided: {key}."))
     error, _ = await kit.call_failing(provider, kit.request("hi"), AuthenticationError)
     expect(key in str(error) or key in repr(error), False, "the key appears in the error")
+    printed = "".join(traceback.format_exception(error))
+    expect(key in printed, False, "the key appears in the printed traceback")
     expect(key in repr(provider), False, "the key appears in the provider's repr")
 
 

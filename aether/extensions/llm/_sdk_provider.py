@@ -151,7 +151,7 @@ class JsonPostProvider(SdkProvider):
         try:
             data = await self._sdk.post(self._path, body=body, cast_to=object, options=options)
         except Exception as error:
-            raise self._map_error(error) from error
+            raise self._map_error(error) from None  # the vendor error may quote the key
         return self._parse(data, fallback_model=body["model"])
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
@@ -169,7 +169,7 @@ class JsonPostProvider(SdkProvider):
                 stream_cls=None,
             )
         except Exception as error:
-            raise self._map_error(error) from error
+            raise self._map_error(error) from None  # the vendor error may quote the key
         state = self._stream_state()
         parser = SSEParser()
         ended = False
@@ -186,7 +186,7 @@ class JsonPostProvider(SdkProvider):
                 for text in texts:
                     yield StreamChunk(text=text)
         except Exception as error:
-            raise self._map_error(error) from error
+            raise self._map_error(error) from None  # the vendor error may quote the key
         finally:
             with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
                 await raw_chunks.aclose()
