@@ -34,6 +34,12 @@ Prompt = str | Sequence[Message] | LLMRequest
 _SubscriberT = TypeVar("_SubscriberT", bound=Callable[..., Any])
 
 
+def _stop_sequences(stop: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    if stop is None:
+        return None
+    return (stop,) if isinstance(stop, str) else tuple(stop)
+
+
 class CallOptions(TypedDict, total=False):
     """Per-call keyword arguments of `Aether.ask`, `complete`, `stream` and `stream_text`.
 
@@ -55,7 +61,7 @@ class CallOptions(TypedDict, total=False):
     temperature: float
     max_tokens: int
     top_p: float
-    stop: Sequence[str]
+    stop: str | Sequence[str]
     tools: Sequence[ToolLike]
     tool_choice: str
     context: dict[str, Any]
@@ -185,7 +191,7 @@ class Aether:
             ToolError: If ``tools`` names an unknown tool (nothing is sent).
         """
         if isinstance(prompt, LLMRequest):
-            return prompt
+            return self._reuse(prompt, options)
         if isinstance(prompt, str):
             messages: tuple[Message, ...] = (Message(role="user", content=prompt),)
         else:
@@ -193,7 +199,6 @@ class Aether:
             if not messages:
                 raise ValueError("the conversation is empty: give at least one Message")
         context = options.get("context")
-        stop = options.get("stop")
         tools = options.get("tools")
         fields: dict[str, Any] = {
             "messages": messages,
@@ -201,13 +206,30 @@ class Aether:
             "temperature": settings.default_temperature(options.get("temperature")),
             "max_tokens": options.get("max_tokens"),
             "top_p": options.get("top_p"),
-            "stop": tuple(stop) if stop is not None else None,
+            "stop": _stop_sequences(options.get("stop")),
             "tools": resolve_tools(tools) if tools else (),
             "tool_choice": options.get("tool_choice"),
             "provider_options": options.get("provider_options") or {},
             "context": dict(context) if context else {},
         }
         return LLMRequest(**fields)
+
+    @staticmethod
+    def _reuse(request: LLMRequest, options: CallOptions) -> LLMRequest:
+        # A ready-made request keeps its settings, takes the call's options over them,
+        # and gets a context of its own, so two calls with one request never share the
+        # per-call state that middlewares keep there.
+        update: dict[str, Any] = {"context": {**request.context, **options.get("context", {})}}
+        for name in ("model", "temperature", "max_tokens", "top_p", "tool_choice"):
+            if name in options:
+                update[name] = options[name]
+        if "stop" in options:
+            update["stop"] = _stop_sequences(options["stop"])
+        if "tools" in options:
+            update["tools"] = resolve_tools(options["tools"])
+        if "provider_options" in options:
+            update["provider_options"] = options["provider_options"]
+        return request.model_copy(update=update)
 
     def _pipeline_for(self, options: CallOptions) -> Pipeline:
         extra = options.get("middleware")

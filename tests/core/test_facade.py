@@ -153,11 +153,37 @@ async def test_complete_returns_the_whole_response() -> None:
     assert response.model == "fake-model"
 
 
-async def test_prebuilt_request_is_sent_as_is() -> None:
+async def test_prebuilt_request_keeps_its_settings() -> None:
     fake = FakeProvider("ok")
     request = LLMRequest(messages=(Message(role="user", content="x"),), model="exact")
     await Aether(fake).complete(request)
-    assert fake.last_request is request
+    assert fake.last_request.model_dump() == request.model_dump()
+
+
+async def test_options_apply_over_a_prebuilt_request() -> None:
+    fake = FakeProvider("ok")
+    request = LLMRequest(messages=(Message(role="user", content="x"),), model="exact")
+    await Aether(fake).complete(request, model="other", stop="END", context={"k": 1})
+    sent = fake.last_request
+    assert (sent.model, sent.stop, sent.context["k"]) == ("other", ("END",), 1)
+    assert request.model == "exact"
+
+
+async def test_prebuilt_request_context_is_not_shared_between_calls() -> None:
+    fake = FakeProvider("ok")
+    request = LLMRequest(messages=(Message(role="user", content="x"),), context={"user": "a"})
+    client = Aether(fake)
+    await client.complete(request)
+    await client.complete(request)
+    first, second = fake.requests
+    assert first.context is not second.context
+    assert request.context == {"user": "a"}
+
+
+async def test_a_single_stop_string_is_one_sequence() -> None:
+    fake = FakeProvider("ok")
+    await Aether(fake).ask("hi", stop="END")
+    assert fake.last_request.stop == ("END",)
 
 
 async def test_empty_conversation_is_refused() -> None:
