@@ -152,6 +152,17 @@ def _layer(middleware: object) -> _Layer:
                 stream = middleware
             elif inspect.iscoroutinefunction(dunder):
                 call = middleware
+    if stream is not None and inspect.iscoroutinefunction(stream):
+        raise MiddlewareError(
+            f"{name}.stream is an `async def` that returns instead of yielding: a stream "
+            f"middleware is an async generator (`async for chunk in call_next(request): "
+            f"yield chunk`)"
+        )
+    if call is not None and inspect.isasyncgenfunction(call):
+        raise MiddlewareError(
+            f"{name}.call is an async generator: a call middleware is an `async def` that "
+            f"returns `await call_next(request)` (put the generator in `stream`)"
+        )
     if call is None and stream is None:
         raise MiddlewareError(
             f"{name!r} is not a middleware: give an `async def mw(request, call_next)`, an "

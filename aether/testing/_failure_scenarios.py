@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import traceback
-
 import email.utils
 import time
+import traceback
 
 from aether.errors import (
     AuthenticationError,

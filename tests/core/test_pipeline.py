@@ -279,3 +279,23 @@ async def test_callable_object_middleware_is_a_call_middleware() -> None:
 
     client = Aether(FakeProvider("ok"), stack=[Tag()])
     assert await client.ask("hi") == "ok!"
+
+
+def test_stream_method_that_returns_instead_of_yielding_is_refused() -> None:
+    class Returns:
+        async def stream(self, request: LLMRequest, call_next: StreamNext) -> object:
+            return call_next(request)
+
+    with pytest.raises(MiddlewareError, match=r"Returns\.stream is an `async def`"):
+        Pipeline([Returns()], FakeProvider("ok"))
+
+
+def test_call_method_that_yields_is_refused() -> None:
+    class Yields:
+        async def call(
+            self, request: LLMRequest, call_next: CallNext
+        ) -> AsyncIterator[LLMResponse]:
+            yield await call_next(request)
+
+    with pytest.raises(MiddlewareError, match=r"Yields\.call is an async generator"):
+        Pipeline([Yields()], FakeProvider("ok"))
