@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Any, TypedDict, TypeVar, Unpack, overload
 
 from aether import config as settings
+from aether._stream_events import observe_stream, observes_streams
 from aether.config import ProviderConfig
 from aether.errors import ConfigurationError
 from aether.events import EventBus
@@ -256,6 +257,8 @@ class Aether:
         """
         request = self.request(prompt, **options)
         inner = self._pipeline_for(options).stream(request)
+        if observes_streams(self.events):
+            inner = observe_stream(self.events, request, inner)
         try:
             async for chunk in inner:
                 yield chunk

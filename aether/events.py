@@ -3,13 +3,13 @@
 Ten events, named as strings so they can be logged and compared:
 
 =================  ===========================================================
-request.start      before each provider call (each retry attempt, each tool-loop
-request.complete   iteration) in call mode; after it succeeded; after it failed
-request.error
-stream.start       when a logical stream starts; one stream.chunk per text
-stream.chunk       delta; stream.complete once at its end; stream.error if it
-stream.complete    fails
-stream.error
+request.start      before each provider call, streamed or not (each retry attempt,
+request.complete   each tool-loop iteration); after it succeeded (for a stream: when
+request.error      its final chunk arrived); after it failed
+stream.start       when the stream a caller iterates starts; one stream.chunk per
+stream.chunk       text delta; stream.complete once, when its final chunk arrives;
+stream.complete    stream.error if it fails. Emitted by the client, once per logical
+stream.error       stream, whatever retries, fallbacks or tool iterations run inside.
 tool.start         around each tool dispatch in the tool loop
 tool.complete
 tool.error
@@ -143,7 +143,6 @@ class StreamStart(Event):
     """A logical stream started (once, even when the tool loop runs inside it)."""
 
     name: ClassVar[str] = STREAM_START
-    attempt: int = 1
     model: str | None = None
 
 
@@ -166,7 +165,6 @@ class StreamComplete(Event):
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float | None = None
-    attempt: int = 1
 
 
 class StreamError(Event):
@@ -176,7 +174,6 @@ class StreamError(Event):
     error: BaseException
     duration_seconds: float
     chunks: int
-    attempt: int = 1
     model: str | None = None
 
 

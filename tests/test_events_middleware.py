@@ -30,7 +30,6 @@ from aether.events import (
 )
 from aether.extensions.llm.fake import FakeProvider, StreamFault
 from aether.middleware import EventsMiddleware
-from aether.middleware._context import TOOL_LOOP
 
 
 def answer(text: str = "ok") -> LLMResponse:
@@ -95,18 +94,46 @@ async def test_stream_events_one_chunk_event_per_delta_then_complete_with_cost()
     assert complete.model == "gpt-4o-mini"
 
 
-async def test_retried_stream_handshake_emits_events_per_attempt() -> None:
+async def test_retried_stream_is_one_logical_stream_with_a_request_per_attempt() -> None:
     fake = FakeProvider(responses=[StreamFault(ServerError("x"), after_chunks=0), "fine"])
     client = Aether(fake, retry=RetryPolicy(base_delay=0))
     seen = record(client.events, "*")
     async for _chunk in client.stream("hi"):
         pass
-    assert [(event.name, event.attempt) for event in seen if event.name != STREAM_CHUNK] == [
-        ("stream.start", 1),
-        ("stream.error", 1),
-        ("stream.start", 2),
-        ("stream.complete", 2),
+    assert [
+        (event.name, getattr(event, "attempt", None))
+        for event in seen
+        if event.name != STREAM_CHUNK
+    ] == [
+        ("stream.start", None),
+        ("request.start", 1),
+        ("request.error", 1),
+        ("request.start", 2),
+        ("request.complete", 2),
+        ("stream.complete", None),
     ]
+
+
+async def test_streamed_request_completes_with_tokens_and_price() -> None:
+    client = Aether(FakeProvider(responses=[answer("one two three")]))
+    seen = record(client.events, REQUEST_COMPLETE)
+    async for _chunk in client.stream("hi", model="gpt-4o-mini"):
+        pass
+    (complete,) = seen
+    assert complete.response.text == "one two three"
+    assert (complete.response.input_tokens, complete.response.output_tokens) == (1000, 500)
+    assert complete.cost_usd == client.usage.total_cost_usd == 0.00045
+
+
+async def test_stream_stopped_at_its_final_chunk_still_completes() -> None:
+    client = Aether(FakeProvider(responses=[answer("one two")]))
+    seen = record(client.events, "*")
+    stream = client.stream("hi")
+    async for chunk in stream:
+        if chunk.is_final:
+            break
+    await stream.aclose()
+    assert [event.name for event in seen][-2:] == ["request.complete", "stream.complete"]
 
 
 async def test_failing_subscriber_is_logged_and_the_request_goes_on(
@@ -132,11 +159,11 @@ async def test_without_a_pricer_events_report_only_a_price_already_known() -> No
     assert seen[0].cost_usd is None
 
 
-async def test_inside_the_tool_loop_only_chunk_events_are_emitted() -> None:
+async def test_events_middleware_alone_emits_request_events_around_a_stream() -> None:
     bus = EventBus()
     seen = record(bus, "*")
     pipeline = Pipeline([EventsMiddleware(bus)], FakeProvider("a b"))
-    request = LLMRequest(messages=(Message(role="user", content="hi"),), context={TOOL_LOOP: True})
+    request = LLMRequest(messages=(Message(role="user", content="hi"),))
     async for _chunk in pipeline.stream(request):
         pass
-    assert [event.name for event in seen] == ["stream.chunk", "stream.chunk"]
+    assert [event.name for event in seen] == ["request.start", "request.complete"]

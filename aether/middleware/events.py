@@ -1,4 +1,9 @@
-"""The events middleware: lifecycle events around each provider call and stream.
+"""The events middleware: request.* events around each provider call, in both modes.
+
+It sits just inside retry, so each attempt and each tool-loop iteration is its own
+request.start / request.complete / request.error; a streamed provider call is a request
+too, completed when its final chunk arrives. The stream.* events describe the logical
+stream the caller iterates and come from the client (`aether._stream_events`).
 
 Each event carries the request, the attempt (written by retry into the request context),
 the model and, on failure or completion, the duration. Completion events carry the token
@@ -7,8 +12,9 @@ the response here has no price yet; given the client's shared `Pricer`, this mid
 prices it itself (memoised, about a microsecond, and only when someone listens), and the
 figure is the one cost tracking adds to ``client.usage``.
 
-A call or stream that is cancelled, or a stream the consumer abandons, emits no error or
-completion event: an async subscriber could not run in a cancelled scope anyway.
+A call or stream that is cancelled, or a stream the consumer abandons before its final
+chunk, emits no error or completion event: an async subscriber could not run in a
+cancelled scope anyway.
 """
 
 from __future__ import annotations
@@ -21,32 +27,22 @@ from aether.events import (
     REQUEST_COMPLETE,
     REQUEST_ERROR,
     REQUEST_START,
-    STREAM_CHUNK,
-    STREAM_COMPLETE,
-    STREAM_ERROR,
-    STREAM_START,
     EventBus,
     RequestComplete,
     RequestError,
     RequestStart,
-    StreamChunkEvent,
-    StreamComplete,
-    StreamError,
-    StreamStart,
 )
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
-from aether.llm.streaming import aclose_stream
-from aether.middleware._context import ATTEMPT, STREAM_CHUNKS, TOOL_LOOP
+from aether.llm.streaming import StreamAccumulator, aclose_stream
+from aether.middleware._context import ATTEMPT
 from aether.pipeline import CallNext, StreamNext
 from aether.pricing import Pricer
 
 __all__ = ["EventsMiddleware"]
 
-_STREAM_EVENTS = (STREAM_START, STREAM_CHUNK, STREAM_COMPLETE, STREAM_ERROR)
-
 
 class EventsMiddleware:
-    """Emits request.* around each call and stream.* around each stream.
+    """Emits request.* around each provider call, streamed or not.
 
     Sits just above the provider in the default stack, so each retry attempt and each
     tool-loop iteration is its own request (``event.attempt`` says which attempt). No
@@ -73,13 +69,6 @@ class EventsMiddleware:
             return response.cost_usd
         return self.pricer.price_response(response, requested_model=request.model)
 
-    def _stream_cost(self, request: LLMRequest, final: StreamChunk | None) -> float | None:
-        if final is None:
-            return None
-        if final.cost_usd is not None or self.pricer is None:
-            return final.cost_usd
-        return self.pricer.price_final_chunk(final, requested_model=request.model)
-
     def call(self, request: LLMRequest, call_next: CallNext) -> Awaitable[LLMResponse]:
         """Send ``request``, emitting request.* around it if anyone listens."""
         bus = self.bus
@@ -88,15 +77,15 @@ class EventsMiddleware:
         return call_next(request)
 
     def stream(self, request: LLMRequest, call_next: StreamNext) -> AsyncIterator[StreamChunk]:
-        """Stream ``request``, emitting stream.* around it if anyone listens.
+        """Stream ``request``, emitting request.* around this provider call if anyone listens.
 
-        With no subscriber to any stream event, the inner stream is handed out as it is,
-        so this layer costs nothing per chunk.
+        The stream.* events of the logical stream come from the client, which alone knows
+        where the stream its caller iterates begins and ends. With no subscriber to a
+        request event, the inner stream is handed out as it is, at no cost per chunk.
         """
         bus = self.bus
-        for name in _STREAM_EVENTS:
-            if bus.wants(name):
-                return self._observed_stream(request, call_next)
+        if bus.wants(REQUEST_START) or bus.wants(REQUEST_COMPLETE) or bus.wants(REQUEST_ERROR):
+            return self._observed_stream(request, call_next)
         return call_next(request)
 
     async def _observed_call(self, request: LLMRequest, call_next: CallNext) -> LLMResponse:
@@ -137,52 +126,42 @@ class EventsMiddleware:
         self, request: LLMRequest, call_next: StreamNext
     ) -> AsyncIterator[StreamChunk]:
         bus = self.bus
-        context = request.context
-        owns_lifecycle = TOOL_LOOP not in context
-        attempt: int = context.get(ATTEMPT, 1)
-        if owns_lifecycle and bus.wants(STREAM_START):
-            await bus.emit(StreamStart(request=request, attempt=attempt, model=request.model))
+        attempt: int = request.context.get(ATTEMPT, 1)
+        if bus.wants(REQUEST_START):
+            await bus.emit(RequestStart(request=request, attempt=attempt, model=request.model))
         started = anyio.current_time()
-        index: int = 0 if owns_lifecycle else context.get(STREAM_CHUNKS, 0)
-        final: StreamChunk | None = None
+        collected = StreamAccumulator() if bus.wants(REQUEST_COMPLETE) else None
         inner = call_next(request)
         try:
             async for chunk in inner:
-                if chunk.finish_reason is not None:
-                    final = chunk
-                if chunk.kind == "text" and chunk.text:
-                    if bus.wants(STREAM_CHUNK):
-                        await bus.emit(StreamChunkEvent(request=request, chunk=chunk, index=index))
-                    index += 1
+                if collected is not None:
+                    collected.add(chunk)
+                    if chunk.finish_reason is not None:
+                        # Before the final chunk is yielded: a consumer may stop there.
+                        response = collected.response(request.model or "")
+                        await bus.emit(
+                            RequestComplete(
+                                request=request,
+                                response=response,
+                                duration_seconds=anyio.current_time() - started,
+                                attempt=attempt,
+                                cost_usd=self._response_cost(request, response),
+                                model=response.model,
+                            )
+                        )
+                        collected = None
                 yield chunk
         except Exception as error:
-            if owns_lifecycle and bus.wants(STREAM_ERROR):
+            if bus.wants(REQUEST_ERROR):
                 await bus.emit(
-                    StreamError(
+                    RequestError(
                         request=request,
                         error=error,
                         duration_seconds=anyio.current_time() - started,
-                        chunks=index,
                         attempt=attempt,
                         model=request.model,
                     )
                 )
             raise
         finally:
-            if not owns_lifecycle:
-                context[STREAM_CHUNKS] = index
             await aclose_stream(inner)
-        if owns_lifecycle and bus.wants(STREAM_COMPLETE):
-            await bus.emit(
-                StreamComplete(
-                    request=request,
-                    duration_seconds=anyio.current_time() - started,
-                    chunks=index,
-                    model=(final.model if final else None) or request.model,
-                    finish_reason=final.finish_reason if final else None,
-                    input_tokens=(final.input_tokens or 0) if final else 0,
-                    output_tokens=(final.output_tokens or 0) if final else 0,
-                    cost_usd=self._stream_cost(request, final),
-                    attempt=attempt,
-                )
-            )

@@ -10,10 +10,9 @@ iteration summed and the internal turns (assistant tool calls and tool results) 
 
 In a stream, the caller sees ONE logical stream: text as it comes (text before a tool
 call included), a ``tool_call`` chunk per call, a ``tool_result`` chunk per result, the
-next iteration's text, and one final chunk whose counts sum every iteration. The loop
-emits stream.start, stream.complete and stream.error once for the whole stream (it puts
-`aether.middleware._context.TOOL_LOOP` in the request context so the events middleware
-below emits only stream.chunk).
+next iteration's text, and one final chunk whose counts sum every iteration. The client
+emits stream.start, stream.complete and stream.error once for that whole stream; the
+loop emits tool.start, tool.complete and tool.error around each dispatch.
 
 A ``tool_choice`` of ``"required"`` or a tool's name applies to the first model call
 only; later iterations use ``"auto"``, so the model can answer once it has the results.
@@ -27,25 +26,15 @@ generator layer.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Sequence
-from dataclasses import dataclass, field
 from typing import Literal
-
-import anyio
 
 from aether import config
 from aether.errors import ToolLoopLimitError
 from aether.events import (
-    STREAM_COMPLETE,
-    STREAM_ERROR,
-    STREAM_START,
     EventBus,
-    StreamComplete,
-    StreamError,
-    StreamStart,
 )
 from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk, Tool, ToolCall
 from aether.llm.streaming import aclose_stream
-from aether.middleware._context import STREAM_CHUNKS, TOOL_LOOP
 from aether.middleware._tool_rounds import (
     Totals,
     dispatch_calls,
@@ -173,59 +162,10 @@ class ToolLoopMiddleware:
     async def _stream_loop(
         self, request: LLMRequest, call_next: StreamNext
     ) -> AsyncIterator[StreamChunk]:
-        bus = self.events
-        context = request.context
-        owns_lifecycle = bus is not None and TOOL_LOOP not in context
-        if owns_lifecycle:
-            context[TOOL_LOOP] = True
-        try:
-            if bus is not None and owns_lifecycle and bus.wants(STREAM_START):
-                await bus.emit(StreamStart(request=request))
-            started = anyio.current_time()
-            progress = _StreamProgress()
-            iterations = self._stream_iterations(request, call_next, progress)
-            try:
-                async for chunk in iterations:
-                    yield chunk
-            except Exception as error:
-                if bus is not None and owns_lifecycle and bus.wants(STREAM_ERROR):
-                    await bus.emit(
-                        StreamError(
-                            request=request,
-                            error=error,
-                            duration_seconds=anyio.current_time() - started,
-                            chunks=progress.text_chunks,
-                        )
-                    )
-                raise
-            finally:
-                await aclose_stream(iterations)
-            if bus is not None and owns_lifecycle and bus.wants(STREAM_COMPLETE):
-                final = progress.final
-                await bus.emit(
-                    StreamComplete(
-                        request=request,
-                        duration_seconds=anyio.current_time() - started,
-                        chunks=progress.text_chunks,
-                        model=final.model if final else None,
-                        finish_reason=final.finish_reason if final else None,
-                        input_tokens=progress.totals.input_tokens,
-                        output_tokens=progress.totals.output_tokens,
-                        cost_usd=progress.totals.cost_usd,
-                    )
-                )
-        finally:
-            if owns_lifecycle:
-                context.pop(TOOL_LOOP, None)
-                context.pop(STREAM_CHUNKS, None)
-
-    async def _stream_iterations(
-        self, request: LLMRequest, call_next: StreamNext, progress: _StreamProgress
-    ) -> AsyncIterator[StreamChunk]:
         tools: dict[str, Tool] = {tool.name: tool for tool in request.tools}
         limit = config.max_tool_iterations(self.max_iterations)
         messages = list(request.messages)
-        totals = progress.totals
+        totals = Totals()
         for iteration in range(1, limit + 1):
             parts: list[str] = []
             final: StreamChunk | None = None
@@ -243,7 +183,6 @@ class ToolLoopMiddleware:
                         chunk = StreamChunk(text=chunk.text)
                     if chunk.kind == "text" and chunk.text:
                         parts.append(chunk.text)
-                        progress.text_chunks += 1
                     yield chunk
             finally:
                 await aclose_stream(inner)
@@ -254,7 +193,6 @@ class ToolLoopMiddleware:
             if not calls or hands_back(calls, tools):
                 if iteration > 1:
                     final = final.model_copy(update=totals.fields())
-                progress.final = final
                 yield final
                 return
             assistant = Message(role="assistant", content="".join(parts), tool_calls=calls)
@@ -274,12 +212,3 @@ class ToolLoopMiddleware:
             f"ToolLoopMiddleware(max_iterations={self.max_iterations!r}, "
             f"tool_timeout={self.tool_timeout!r}, on_limit={self.on_limit!r})"
         )
-
-
-@dataclass(slots=True)
-class _StreamProgress:
-    """What the stream iterations tell the lifecycle events: counts and the final chunk."""
-
-    text_chunks: int = 0
-    final: StreamChunk | None = None
-    totals: Totals = field(default_factory=Totals)

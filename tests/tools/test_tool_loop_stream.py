@@ -11,7 +11,6 @@ from aether.errors import ServerError, ToolLoopLimitError
 from aether.events import EventBus, StreamComplete, StreamError
 from aether.extensions.llm.fake import FakeProvider, StreamFault
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
-from aether.middleware._context import TOOL_LOOP
 from aether.middleware.events import EventsMiddleware
 from aether.middleware.tool_loop import ToolLoopMiddleware
 from aether.pipeline import Pipeline
@@ -83,10 +82,14 @@ async def test_stream_events_fire_once_with_tool_events_in_between() -> None:
     await collect(client, tools=["add"])
     assert names(events) == [
         "stream.start",
+        "request.start",
         *["stream.chunk"] * 4,
+        "request.complete",
         "tool.start",
         "tool.complete",
+        "request.start",
         *["stream.chunk"] * 4,
+        "request.complete",
         "stream.complete",
     ]
     complete = events[-1]
@@ -154,17 +157,6 @@ async def test_closing_the_stream_early_closes_the_provider_stream(stop_at: str)
     assert fake.open_streams == 0
 
 
-async def test_tool_loop_marker_is_removed_from_the_context_afterwards() -> None:
-    fake = scripted()
-    client = Aether(fake)
-    request = client.request("go", tools=["add"])
-    seen_inside = []
-    async for _ in client.pipeline.stream(request):
-        seen_inside.append(TOOL_LOOP in fake.last_request.context)
-    assert all(seen_inside)
-    assert TOOL_LOOP not in request.context
-
-
 async def test_stream_without_tools_is_the_inner_stream_itself() -> None:
     fake = FakeProvider(canned_response="hello there")
     loop = ToolLoopMiddleware()
@@ -178,7 +170,14 @@ async def test_stream_without_tools_keeps_per_stream_events() -> None:
     client = Aether(FakeProvider(canned_response="hello there"))
     events = record(client)
     await collect(client)
-    assert names(events) == ["stream.start", "stream.chunk", "stream.chunk", "stream.complete"]
+    assert names(events) == [
+        "stream.start",
+        "request.start",
+        "stream.chunk",
+        "stream.chunk",
+        "request.complete",
+        "stream.complete",
+    ]
 
 
 class FinalChunkWithText:
@@ -218,12 +217,13 @@ async def test_text_on_a_final_chunk_is_not_lost() -> None:
     ]
 
 
-async def test_loop_without_a_bus_leaves_stream_events_to_each_iteration() -> None:
+async def test_a_pipeline_without_the_client_emits_request_events_per_iteration() -> None:
     bus = EventBus()
     starts: list[object] = []
+    bus.on("request.start", starts.append)
     bus.on("stream.start", starts.append)
     fake = scripted()
     pipeline = Pipeline([ToolLoopMiddleware(), EventsMiddleware(bus)], fake)
     async for _ in pipeline.stream(Aether(fake).request("go", tools=["add"])):
         pass
-    assert len(starts) == 2
+    assert [event.name for event in starts] == ["request.start", "request.start"]  # type: ignore[attr-defined]
