@@ -21,6 +21,7 @@ from aether.memory.contracts import SessionStore
 from aether.memory.session import Session
 from aether.memory.window import HistoryWindow, approximate_tokens
 from aether.middleware.circuit_breaker import CircuitBreakerMiddleware, CircuitBreakerPolicy
+from aether.middleware.cost import CostTrackingMiddleware
 from aether.middleware.retry import RetryPolicy
 from aether.pipeline import Pipeline, middleware_name
 from aether.pricing import ModelPricing
@@ -166,6 +167,12 @@ class Aether:
                     prices=prices,
                 ),
             ]
+        cost_tracking = next(
+            (layer for layer in stack if isinstance(layer, CostTrackingMiddleware)), None
+        )
+        if cost_tracking is not None:
+            # A stack of your own: client.usage is what its cost tracking counts.
+            self.usage = cost_tracking.usage
         self.circuit_breaker: CircuitBreakerMiddleware | None = next(
             (layer for layer in stack if isinstance(layer, CircuitBreakerMiddleware)), None
         )

@@ -117,3 +117,18 @@ async def test_budget_is_checked_outside_the_circuit_breaker() -> None:
 def test_policy_for_a_missing_layer_is_a_configuration_error(arguments: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError, match="no effect"):
         Aether(FakeProvider(), **arguments)
+
+
+async def test_usage_of_a_cost_layer_in_your_own_stack_is_client_usage() -> None:
+    from aether import Usage
+    from aether.middleware import CostTrackingMiddleware, EventsMiddleware
+
+    usage = Usage()
+    client = Aether(FakeProvider("one two"), stack=[CostTrackingMiddleware(usage)])
+    await client.ask("hi")
+    assert client.usage is usage
+    assert client.usage.total_requests == 1
+    assert client.usage.total_output_tokens == 2
+    plain = Aether(FakeProvider("x"), stack=[EventsMiddleware(client.events)])
+    await plain.ask("hi")
+    assert plain.usage.total_requests == 0
