@@ -101,3 +101,31 @@ async def test_abandoned_stream_is_closed() -> None:
         break
     await stream.aclose()
     assert fake.open_streams == 0
+
+
+async def test_unscripted_fake_runs_the_spec_tool_example(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aether import register_tool
+
+    @register_tool(description="Add two numbers")
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    monkeypatch.setenv("LLM_PROVIDER", "fake")
+    client = Aether()
+    assert await client.ask("What is 17 + 25?", tools=["add"]) == "The add tool returned 42."
+    deltas = [delta async for delta in client.stream_text("What's 17+25?", tools=["add"])]
+    assert "".join(deltas) == "Let me use add.The add tool returned 42."
+
+
+async def test_unscripted_fake_does_not_call_tools_with_tool_choice_none() -> None:
+    from aether import Tool
+
+    fake = FakeProvider()
+    tool = Tool(name="noop", parameters={"type": "object", "properties": {}})
+    req = LLMRequest(
+        messages=(Message(role="user", content="hi"),), tools=(tool,), tool_choice="none"
+    )
+    response = await fake.complete(req)
+    assert response.tool_calls == ()

@@ -12,7 +12,10 @@
     ])
     fake = FakeProvider(responder=lambda request: ...)     # computed from the request
 
-With nothing scripted it answers with a fixed sentence that quotes the last user message.
+With nothing scripted it answers with a fixed sentence that quotes the last user message;
+when the request offers tools it first calls one (numbers in the prompt fill its numeric
+arguments, in order), then reports what the tool returned, so the tool loop runs end to
+end under ``LLM_PROVIDER=fake``.
 Every response carries token counts (words, when not scripted), and every request it
 received is kept in ``fake.requests``.
 """
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from aether.extensions.llm._fake_replies import default_reply
 from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk
 from aether.llm.streaming import final_chunk, split_text
 
@@ -128,18 +132,7 @@ class FakeProvider:
             return self.script.popleft()
         if self.canned_response is not None:
             return self.canned_response
-        return self._default_reply(request)
-
-    @staticmethod
-    def _default_reply(request: LLMRequest) -> str:
-        last_user = next(
-            (message.content for message in reversed(request.messages) if message.role == "user"),
-            "",
-        )
-        return (
-            f"This is Aether's fake provider answering {last_user!r}. Set LLM_PROVIDER "
-            f"and an API key to talk to a real model."
-        )
+        return default_reply(request, model=request.model or self.default_model, provider=self.name)
 
     def _response(self, request: LLMRequest, item: LLMResponse | str) -> LLMResponse:
         if isinstance(item, LLMResponse):
