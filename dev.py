@@ -31,9 +31,17 @@ def _fingerprint() -> str:
 
 def ensure_venv() -> None:
     """Create .venv and install the project with its dev extra, once per pyproject.toml."""
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may run on an older python3
+        sys.exit(f"Aether needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
     if not PYTHON.exists():
         print("creating .venv ...", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
+        try:
+            venv.EnvBuilder(with_pip=True).create(VENV)
+        except (OSError, subprocess.CalledProcessError) as error:
+            sys.exit(
+                f"could not create .venv ({error}); on Debian or Ubuntu install the venv "
+                f"module first: apt-get install python3-venv"
+            )
     if STAMP.exists() and STAMP.read_text() == _fingerprint():
         return
     print("installing aether and its dev tools into .venv ...", flush=True)
@@ -59,8 +67,10 @@ def main(argv: list[str]) -> int:
         return run(str(PYTHON), "-m", "pytest", "tests/", *rest)
     if task == "check":
         ensure_venv()
-        return run(str(VENV / "bin" / "ruff"), "check", ".") or run(
-            str(VENV / "bin" / "mypy"), "--strict", "aether"
+        return (
+            run(str(VENV / "bin" / "ruff"), "check", ".")
+            or run(str(VENV / "bin" / "mypy"), "--strict", "aether")
+            or run(str(VENV / "bin" / "mypy"), "--strict", "middleware")
         )
     if task == "bench":
         ensure_venv()
