@@ -28,6 +28,7 @@ from aether.errors import (
     ServerError,
     SessionCorruptedError,
     SessionError,
+    ToolArgumentsError,
     ToolError,
     ToolLoopLimitError,
 )
@@ -90,6 +91,7 @@ __all__ = [
     "StreamChunk",
     "TokenUsage",
     "Tool",
+    "ToolArgumentsError",
     "ToolCall",
     "ToolError",
     "ToolLoopLimitError",

@@ -6,6 +6,7 @@ breaker decide by Aether's classes (the `retryable` attribute), never by a vendo
 
     AetherError
     ├── ConfigurationError          bad settings; raised eagerly, listing every problem
+    │                               (also a ValueError)
     ├── MiddlewareError             a middleware cannot run in the requested mode
     ├── ProviderError               a provider call failed (provider, status_code, retry_after)
     │   ├── RateLimitError          429                                  retryable
@@ -19,10 +20,21 @@ breaker decide by Aether's classes (the `retryable` attribute), never by a vendo
     ├── BudgetExceededError         the client's budget is spent (nothing was sent)
     ├── CircuitOpenError            the breaker is open; carries when it retries
     ├── ToolError                   a tool could not be registered or resolved
+    │   ├── ToolTimeoutError        a tool ran past its timeout (also a TimeoutError;
+    │   │                           the model sees it as a tool result)
     │   ├── ToolArgumentsError      a model's arguments do not fit the tool (sent back to it)
     │   └── ToolLoopLimitError      the tool loop hit its iteration cap
-    └── SessionError                a session store failed
-        └── SessionCorruptedError   a stored history cannot be read
+    ├── SessionError                a session store failed
+    │   └── SessionCorruptedError   a stored history cannot be read
+    ├── UnsafeURLError              aether.extensions.tools.http: http_get refused an
+    │                               address (also a PermissionError)
+    ├── RedisError                  aether.extensions.redis: the Redis client failed
+    │   ├── RedisConnectionError    could not connect, or the connection broke
+    │   │   └── RedisTimeoutError   no answer in time
+    │   ├── RedisProtocolError      the server sent something unreadable
+    │   └── RedisReplyError         the server answered with an error
+    └── FakeScriptExhaustedError    aether.extensions.llm.fake: a test asked for more
+                                    answers than it scripted (also a RuntimeError)
 """
 
 from __future__ import annotations
@@ -60,7 +72,7 @@ class AetherError(Exception):
     """Whether retrying the same request may succeed. Retry reads this, nothing else."""
 
 
-class ConfigurationError(AetherError):
+class ConfigurationError(AetherError, ValueError):
     """Settings are missing or invalid. The message lists every problem found."""
 
     def __init__(self, message: str, *, problems: list[str] | None = None) -> None:

@@ -67,7 +67,7 @@ class Session:
         window: HistoryWindow | None = None,
     ) -> None:
         if not isinstance(session_id, str) or not session_id:
-            raise ValueError(f"a session id is a non-empty string, not {session_id!r}")
+            raise ConfigurationError(f"a session id is a non-empty string, not {session_id!r}")
         self._client = client
         self.session_id = session_id
         self.store = store

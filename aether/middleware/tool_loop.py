@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import Literal
 
 from aether import config
-from aether.errors import ToolLoopLimitError
+from aether.errors import ConfigurationError, ToolLoopLimitError
 from aether.events import (
     EventBus,
 )
@@ -77,9 +77,9 @@ class ToolLoopMiddleware:
         on_limit: OnLimit = "raise",
     ) -> None:
         if max_iterations is not None and max_iterations < 1:
-            raise ValueError(f"max_iterations must be at least 1, not {max_iterations}")
+            raise ConfigurationError(f"max_iterations must be at least 1, not {max_iterations}")
         if on_limit not in ("raise", "answer"):
-            raise ValueError(f"on_limit must be 'raise' or 'answer', not {on_limit!r}")
+            raise ConfigurationError(f"on_limit must be 'raise' or 'answer', not {on_limit!r}")
         self.events = events
         self.max_iterations = max_iterations
         self.tool_timeout = tool_timeout

@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 
-class ToolTimeoutError(TimeoutError):
+class ToolTimeoutError(ToolError, TimeoutError):
     """A tool ran past its timeout and was stopped (what tool.error events carry)."""
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 from pydantic import ValidationError
 
-from aether.errors import ToolArgumentsError
+from aether.errors import ConfigurationError, ToolArgumentsError
 from aether.llm.contracts import Tool
 from aether.tools.schema import FunctionSchema, function_schema
 
@@ -107,7 +107,7 @@ def tool_from_function(
         ToolError: If no schema can be built for the function (see `function_schema`).
     """
     if timeout is not None and timeout <= 0:
-        raise ValueError(f"timeout must be a number of seconds above 0, not {timeout!r}")
+        raise ConfigurationError(f"timeout must be a number of seconds above 0, not {timeout!r}")
     schema = function_schema(function, name=name, description=description)
     return Tool(
         name=schema.name,

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from aether.errors import AetherError
 from aether.extensions.llm._fake_replies import default_reply
 from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk
 from aether.llm.streaming import final_chunk, split_text
@@ -54,7 +55,7 @@ Script = LLMResponse | str | BaseException | StreamFault
 Responder = Callable[[LLMRequest], "Script | Awaitable[Script]"]
 
 
-class FakeScriptExhaustedError(RuntimeError):
+class FakeScriptExhaustedError(AetherError, RuntimeError):
     """Every scripted response has been used; the test asked for one more."""
 
 

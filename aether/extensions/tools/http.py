@@ -35,6 +35,7 @@ import certifi
 import httpx
 
 from aether import config
+from aether.errors import AetherError
 from aether.tools.registry import register_tool
 
 __all__ = ["MAX_REDIRECTS", "UnsafeURLError", "fetch_url", "http_get", "is_public_address"]
@@ -50,7 +51,7 @@ _USER_AGENT = "aether-http-get/0.1 (+https://github.com/aether-llm)"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class UnsafeURLError(PermissionError):
+class UnsafeURLError(AetherError, PermissionError):
     """The URL, or a redirect it led to, points where ``http_get`` may not go."""
 
 
