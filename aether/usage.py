@@ -58,6 +58,10 @@ class Usage:
 
     total: TokenUsage = field(default_factory=TokenUsage)
     by_model: dict[str, TokenUsage] = field(default_factory=dict)
+    incomplete_streams: int = 0
+    """Streams that produced content but stopped before their final chunk (the consumer
+    stopped early, a cancellation, a break mid-way): billed by the provider, but their
+    usage was never reported, so neither their tokens nor their cost are in the totals."""
 
     def record(
         self,
@@ -88,6 +92,7 @@ class Usage:
         """Forget everything counted so far."""
         self.total = TokenUsage()
         self.by_model = {}
+        self.incomplete_streams = 0
 
     @property
     def total_requests(self) -> int:

@@ -396,3 +396,15 @@ def test_negative_budget_is_a_configuration_error() -> None:
 def test_budget_without_cost_tracking_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="budget_usd"):
         Aether(FakeProvider(), budget_usd=1.0, with_cost_tracking=False)
+
+
+async def test_stream_stopped_before_its_final_chunk_is_counted_as_incomplete() -> None:
+    client = Aether(FakeProvider("one two three"))
+    stream = client.stream("hi")
+    async for _chunk in stream:
+        break
+    await stream.aclose()
+    async for _chunk in client.stream("hi"):
+        pass
+    assert client.usage.incomplete_streams == 1
+    assert client.usage.total_requests == 1

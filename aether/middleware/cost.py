@@ -128,12 +128,19 @@ class CostTrackingMiddleware:
         if pricer.needs_library(request.model):
             await pricer.prepare(request.model)
         inner = call_next(request)
+        started = finished = False
         try:
             async for chunk in inner:
+                started = True
                 if chunk.finish_reason is not None:
+                    finished = True
                     chunk = self._count_final(request, chunk)
                 yield chunk
         finally:
+            if started and not finished:
+                # Content arrived, so the provider billed something, but the stream
+                # stopped before its usage: counted apart, never guessed.
+                self.usage.incomplete_streams += 1
             await aclose_stream(inner)
 
     def __repr__(self) -> str:
