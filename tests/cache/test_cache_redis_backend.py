@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import anyio
 import pytest
@@ -238,3 +242,39 @@ def test_repr_hides_the_password() -> None:
     assert repr(backend) == (
         "RedisCacheBackend('redis://user:***@localhost:6379/2', namespace='app', ttl=3600.0)"
     )
+
+
+def test_two_processes_make_one_provider_call_for_a_cold_key(redis_url: str) -> None:
+    """One process on asyncio, one on trio, released together; 10 questions each."""
+    namespace = f"test-{uuid.uuid4().hex}"
+    worker = Path(__file__).with_name("_cache_worker.py")
+    processes = [
+        subprocess.Popen(
+            [sys.executable, str(worker), backend, redis_url, namespace],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for backend in ("asyncio", "trio")
+    ]
+    reports = []
+    try:
+        for process in processes:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "ready"
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        for process in processes:
+            output, errors = process.communicate(timeout=60)
+            assert process.returncode == 0, errors
+            reports.append(json.loads(output))
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert sum(report["provider_calls"] for report in reports) == 1
+    assert [report["answers"] for report in reports] == [["the shared answer"] * 10] * 2
