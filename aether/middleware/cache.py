@@ -34,12 +34,8 @@ says what happened to the last model call.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
-
-import anyio
 
 from aether.errors import ConfigurationError
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
@@ -52,6 +48,7 @@ from aether.middleware._cache_entry import (
     decode_entry,
     encode_entry,
 )
+from aether.middleware._cache_flight import CacheStats, Lease, SingleFlight
 from aether.middleware._cache_key import Mode, cache_key
 from aether.middleware._cache_memory import InMemoryCacheBackend
 from aether.pipeline import CallNext, StreamNext
@@ -90,62 +87,6 @@ CacheControl = Literal["use", "bypass", "refresh"]
 CacheStatus = Literal["hit", "miss", "bypass"]
 
 _CONTROLS = ("use", "bypass", "refresh")
-_FIRST_POLL = 0.005
-
-
-@dataclass(slots=True)
-class CacheStats:
-    """What a cache did. ``misses`` counts the provider calls it made (refreshes too).
-
-    ``saved_usd`` sums the original price of the answers served from the cache, where
-    that price was known; the saved tokens are those the provider billed for them.
-    """
-
-    hits: int = 0
-    misses: int = 0
-    bypasses: int = 0
-    saved_usd: float = 0.0
-    saved_input_tokens: int = 0
-    saved_output_tokens: int = 0
-    backend_errors: int = 0
-
-    @property
-    def hit_rate(self) -> float:
-        """Hits over hits and misses; 0.0 before the first lookup."""
-        lookups = self.hits + self.misses
-        return self.hits / lookups if lookups else 0.0
-
-    def reset(self) -> None:
-        """Set every counter back to zero."""
-        self.hits = self.misses = self.bypasses = self.backend_errors = 0
-        self.saved_input_tokens = self.saved_output_tokens = 0
-        self.saved_usd = 0.0
-
-
-@dataclass(slots=True)
-class _Flight:
-    """One provider call in progress for a key, and what its waiters get from it."""
-
-    done: anyio.Event | None = None
-    entry: CacheEntry | None = None
-    error: Exception | None = None
-    settled: bool = False
-
-
-@dataclass(slots=True)
-class _Lease:
-    """The right to call the provider for ``key``: a flight to settle, a lock to release."""
-
-    key: str
-    flight: _Flight | None
-    token: str | None = None
-
-
-class _TimedOut:
-    """Waiting for the caller in flight took longer than ``lock_timeout``."""
-
-
-_TIMED_OUT = _TimedOut()
 
 
 class CacheMiddleware:
@@ -169,16 +110,7 @@ class CacheMiddleware:
 
     name = "Cache"
 
-    __slots__ = (
-        "_flights",
-        "_shared",
-        "_warned_unkeyable",
-        "backend",
-        "lock_timeout",
-        "poll_interval",
-        "provider",
-        "stats",
-    )
+    __slots__ = ("_flights", "_warned_unkeyable", "backend", "provider", "stats")
 
     def __init__(
         self,
@@ -203,13 +135,22 @@ class CacheMiddleware:
         if problems:
             raise ConfigurationError("; ".join(problems), problems=problems)
         self.backend: CacheBackend = backend if backend is not None else InMemoryCacheBackend()
-        self._shared = isinstance(self.backend, SharedCacheBackend)
         self.provider = provider
-        self.lock_timeout = lock_timeout
-        self.poll_interval = poll_interval
         self.stats = CacheStats()
-        self._flights: dict[str, _Flight] = {}
+        self._flights = SingleFlight(
+            self.backend, stats=self.stats, lock_timeout=lock_timeout, poll_interval=poll_interval
+        )
         self._warned_unkeyable = False
+
+    @property
+    def lock_timeout(self) -> float:
+        """Seconds a caller waits for an identical request in flight."""
+        return self._flights.lock_timeout
+
+    @property
+    def poll_interval(self) -> float:
+        """The longest pause between two looks at a shared backend."""
+        return self._flights.poll_interval
 
     # -- keys and per-call control ----------------------------------------------------
 
@@ -263,9 +204,9 @@ class CacheMiddleware:
         self, request: LLMRequest, call_next: CallNext, key: str, *, refresh: bool
     ) -> LLMResponse:
         if refresh:
-            lease = _Lease(key, None)
+            lease = Lease(key, None)
         else:
-            found = await self._lookup(key, "call")
+            found = await self._flights.lookup(key, "call")
             if isinstance(found, CacheEntry):
                 request.context[CACHE_STATUS] = "hit"
                 assert found.response is not None
@@ -273,20 +214,21 @@ class CacheMiddleware:
             lease = found
         request.context[CACHE_STATUS] = "miss"
         self.stats.misses += 1
+        flights = self._flights
         try:
             try:
                 response = await call_next(request)
             except Exception as error:
-                self._settle(lease, error=error)
+                flights.settle(lease, error=error)
                 raise
             entry = CacheEntry(response=response)
-            self._settle(lease, entry=entry)
-            await self._store(lease, entry)
+            flights.settle(lease, entry=entry)
+            await flights.store(lease, entry)
             return response
         finally:
-            self._settle(lease)
+            flights.settle(lease)
             if lease.token is not None:
-                await self._unlock(lease)
+                await flights.unlock(lease)
 
     # -- streams -----------------------------------------------------------------------
 
@@ -303,9 +245,9 @@ class CacheMiddleware:
         self, request: LLMRequest, call_next: StreamNext, key: str, *, refresh: bool
     ) -> AsyncIterator[StreamChunk]:
         if refresh:
-            lease = _Lease(key, None)
+            lease = Lease(key, None)
         else:
-            found = await self._lookup(key, "stream")
+            found = await self._flights.lookup(key, "stream")
             if isinstance(found, CacheEntry):
                 request.context[CACHE_STATUS] = "hit"
                 for chunk in _replay(found):
@@ -314,6 +256,7 @@ class CacheMiddleware:
             lease = found
         request.context[CACHE_STATUS] = "miss"
         self.stats.misses += 1
+        flights = self._flights
         inner: AsyncIterator[StreamChunk] | None = None
         chunks: list[StreamChunk] | None = []
         try:
@@ -326,179 +269,26 @@ class CacheMiddleware:
                         # chunk still leaves the answer cached.
                         entry = CacheEntry(chunks=tuple(chunks))
                         chunks = None
-                        self._settle(lease, entry=entry)
-                        await self._store(lease, entry)
+                        flights.settle(lease, entry=entry)
+                        await flights.store(lease, entry)
                 yield chunk
         except Exception as error:
-            self._settle(lease, error=error)
+            flights.settle(lease, error=error)
             raise
         finally:
-            self._settle(lease)
+            flights.settle(lease)
             try:
                 if inner is not None:
                     await aclose_stream(inner)
             finally:
                 if lease.token is not None:
-                    await self._unlock(lease)
-
-    # -- single flight -----------------------------------------------------------------
-
-    async def _lookup(self, key: str, mode: Mode) -> CacheEntry | _Lease:
-        """The stored entry (a hit, counted), or a lease to call the provider."""
-        flights = self._flights
-        deadline: float | None = None
-        while True:
-            flight = flights.get(key)
-            if flight is not None:
-                if deadline is None:
-                    deadline = anyio.current_time() + self.lock_timeout
-                outcome = await _wait(flight, deadline)
-                if outcome is _TIMED_OUT:
-                    return _Lease(key, None)
-                if isinstance(outcome, CacheEntry):
-                    self._count_hit(outcome)
-                    return outcome
-                continue  # the leader was cancelled or abandoned: take over
-            flight = flights[key] = _Flight()
-            lease = _Lease(key, flight)
-            try:
-                entry = await self._read(lease, mode)
-            except BaseException:
-                self._settle(lease)
-                if lease.token is not None:
-                    await self._unlock(lease)
-                raise
-            if entry is None:
-                return lease
-            self._settle(lease, entry=entry)
-            self._count_hit(entry)
-            return entry
-
-    async def _read(self, lease: _Lease, mode: Mode) -> CacheEntry | None:
-        """Read the backend; with a shared one, wait for or take its lock on a miss."""
-        backend = self.backend
-        key = lease.key
-        if not self._shared:
-            try:
-                return self._checked(await backend.get(key), mode)
-            except Exception as error:
-                self._backend_failed("read", error)
-                return None
-        assert isinstance(backend, SharedCacheBackend)
-        token = secrets.token_hex(16)
-        deadline = anyio.current_time() + self.lock_timeout
-        pause = _FIRST_POLL
-        while True:
-            # Set before the round trip: if a cancellation interrupts it, the lock may
-            # be ours, and the caller releases it.
-            lease.token = token
-            try:
-                state = await backend.get_or_lock(key, token=token, lock_ttl=self.lock_timeout)
-            except Exception as error:
-                # Not released: Redis is failing, and the lock expires on its own.
-                lease.token = None
-                self._backend_failed("read", error)
-                return None
-            if state is True:
-                return None
-            lease.token = None
-            if isinstance(state, CacheEntry):
-                return self._checked(state, mode)
-            remaining = deadline - anyio.current_time()
-            if remaining <= 0:
-                return None
-            await anyio.sleep(min(pause, remaining))
-            pause = min(pause * 2, self.poll_interval)
-
-    @staticmethod
-    def _checked(entry: CacheEntry | None, mode: Mode) -> CacheEntry | None:
-        if entry is not None and entry.is_stream != (mode == "stream"):
-            logger.warning("the cache backend returned a %s entry for a %s key; ignored",
-                           "stream" if entry.is_stream else "call", mode)  # fmt: skip
-            return None
-        return entry
-
-    def _settle(
-        self, lease: _Lease, *, entry: CacheEntry | None = None, error: Exception | None = None
-    ) -> None:
-        """End the flight once: hand its waiters the entry, the error, or the lead."""
-        flight = lease.flight
-        if flight is None or flight.settled:
-            return
-        flight.settled = True
-        flight.entry = entry
-        flight.error = error
-        if self._flights.get(lease.key) is flight:
-            del self._flights[lease.key]
-        if flight.done is not None:
-            flight.done.set()
-
-    async def _store(self, lease: _Lease, entry: CacheEntry) -> None:
-        backend = self.backend
-        try:
-            if lease.token is not None:
-                assert isinstance(backend, SharedCacheBackend)
-                await backend.set_and_unlock(lease.key, entry, token=lease.token)
-                lease.token = None
-            else:
-                await backend.set(lease.key, entry)
-        except Exception as error:
-            self._backend_failed("store", error)
-
-    async def _unlock(self, lease: _Lease) -> None:
-        token, lease.token = lease.token, None
-        if token is None:
-            return
-        backend = self.backend
-        assert isinstance(backend, SharedCacheBackend)
-        # Shielded: a cancelled leader must still free the lock others are polling.
-        with anyio.CancelScope(shield=True):
-            try:
-                await backend.unlock(lease.key, token=token)
-            except Exception as error:
-                self._backend_failed("release the lock of", error)
-
-    def _count_hit(self, entry: CacheEntry) -> None:
-        stats = self.stats
-        stats.hits += 1
-        stats.saved_input_tokens += entry.input_tokens
-        stats.saved_output_tokens += entry.output_tokens
-        cost = entry.cost_usd
-        if cost is not None:
-            stats.saved_usd += cost
-
-    def _backend_failed(self, action: str, error: Exception) -> None:
-        self.stats.backend_errors += 1
-        logger.warning(
-            "the cache backend could not %s an entry (%s: %s); the request goes on without "
-            "the cache",
-            action,
-            type(error).__name__,
-            error,
-        )
+                    await flights.unlock(lease)
 
     def __repr__(self) -> str:
         return (
             f"CacheMiddleware(backend={self.backend!r}, provider={self.provider!r}, "
             f"lock_timeout={self.lock_timeout!r})"
         )
-
-
-async def _wait(flight: _Flight, deadline: float) -> CacheEntry | _TimedOut | None:
-    """Wait for ``flight``: its entry, ``None`` if it ended without one, or a timeout.
-
-    Raises:
-        Exception: The error the flight's provider call failed with.
-    """
-    if flight.done is None:
-        flight.done = anyio.Event()
-    with anyio.CancelScope(deadline=deadline) as scope:
-        await flight.done.wait()
-    if scope.cancelled_caught:
-        return _TIMED_OUT
-    if flight.error is not None:
-        raise flight.error
-    return flight.entry
 
 
 def _replay(entry: CacheEntry) -> Iterator[StreamChunk]:

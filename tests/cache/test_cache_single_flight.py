@@ -196,4 +196,4 @@ async def test_no_flight_is_left_behind(cache_backend: CacheBackend, mode: str) 
             else:
                 async for _chunk in pipeline.stream(request()):
                     pass
-    assert cache._flights == {}
+    assert cache._flights.flights == {}
