@@ -6,7 +6,7 @@ import anyio
 import pytest
 from _cache_helpers import answer, cached_pipeline, provider, request
 
-from aether import Aether, ConfigurationError, ServerError
+from aether import Aether, ConfigurationError, LLMResponse, ServerError
 from aether.extensions.llm.fake import FakeProvider
 from aether.middleware.cache import (
     CACHE_CONTROL,
@@ -84,12 +84,22 @@ async def test_an_error_is_not_cached(cache_backend: CacheBackend) -> None:
 
 
 async def test_a_cancelled_call_is_not_cached(cache_backend: CacheBackend) -> None:
-    fake = provider(delay=0.05)
+    reached = anyio.Event()
+
+    async def hangs_first(sent: object) -> LLMResponse:
+        if not reached.is_set():
+            reached.set()
+            await anyio.sleep_forever()
+        return answer()
+
+    fake = FakeProvider(responder=hangs_first)
     pipeline, cache = cached_pipeline(cache_backend, fake)
-    with anyio.move_on_after(0.01):
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as group:
+            group.start_soon(pipeline.complete, request())
+            await reached.wait()
+            group.cancel_scope.cancel()
         await pipeline.complete(request())
-    fake.delay = 0
-    await pipeline.complete(request())
     assert len(fake.requests) == 2
     assert cache.stats.misses == 2
 

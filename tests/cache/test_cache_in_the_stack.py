@@ -239,3 +239,15 @@ def test_a_cache_in_your_own_stack_is_found() -> None:
     client = Aether(FakeProvider(), stack=[cache])
     assert client.cache is cache
     assert client.pipeline.names == ["Cache", "fake"]
+
+
+async def test_bypass_holds_for_every_model_call_of_the_loop(
+    tool_runs: list[tuple[int, int]],
+) -> None:
+    fake = FakeProvider(responder=adding_model)
+    client = Aether(fake, cache=True)
+    await client.ask("What is 17 + 25?", tools=["add"], cache="bypass")
+    await client.ask("What is 17 + 25?", tools=["add"])
+    assert len(fake.requests) == 4
+    assert client.cache is not None
+    assert (client.cache.stats.bypasses, client.cache.stats.misses) == (2, 2)

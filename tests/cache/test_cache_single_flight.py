@@ -9,7 +9,7 @@ import pytest
 from _cache_helpers import answer, cached_pipeline, provider, request
 
 from aether import Aether, LLMResponse, Pipeline, ServerError, StreamChunk
-from aether.extensions.llm.fake import FakeProvider
+from aether.extensions.llm.fake import FakeProvider, StreamFault
 from aether.middleware.cache import CACHE_CONTROL, CacheBackend, CacheMiddleware
 
 
@@ -75,30 +75,30 @@ async def test_waiters_get_the_error_of_the_call_they_waited_for(
 async def test_a_waiter_takes_over_when_the_leader_is_cancelled(
     cache_backend: CacheBackend,
 ) -> None:
-    fake = provider(delay=0.2)
+    reached = anyio.Event()
+
+    async def hangs_first(sent: object) -> LLMResponse:
+        if not reached.is_set():
+            reached.set()
+            await anyio.sleep_forever()
+        return answer()
+
+    fake = FakeProvider(responder=hangs_first)
     pipeline, cache = cached_pipeline(cache_backend, fake)
     results: list[LLMResponse] = []
-
-    async def leader(scope_ready: anyio.Event, holder: list[anyio.CancelScope]) -> None:
-        with anyio.CancelScope() as scope:
-            holder.append(scope)
-            scope_ready.set()
-            await pipeline.complete(request())
 
     async def waiter() -> None:
         results.append(await pipeline.complete(request()))
 
     with anyio.fail_after(5):
-        async with anyio.create_task_group() as group:
-            ready, holder = anyio.Event(), []
-            group.start_soon(leader, ready, holder)
-            await ready.wait()
-            await anyio.sleep(0.02)  # the leader is inside the provider
+        async with anyio.create_task_group() as group, anyio.create_task_group() as leading:
+            leading.start_soon(pipeline.complete, request())
+            await reached.wait()  # the leader is inside the provider
             group.start_soon(waiter)
             group.start_soon(waiter)
             await anyio.sleep(0.02)
-            holder[0].cancel()
-    assert len(results) == 2
+            leading.cancel_scope.cancel()
+    assert [response.text for response in results] == ["Paris is the capital of France."] * 2
     assert len(fake.requests) == 2  # the cancelled call, and one taking over
     assert (cache.stats.misses, cache.stats.hits) == (2, 1)
 
@@ -197,3 +197,27 @@ async def test_no_flight_is_left_behind(cache_backend: CacheBackend, mode: str) 
                 async for _chunk in pipeline.stream(request()):
                     pass
     assert cache._flights.flights == {}
+
+
+async def test_stream_waiters_get_the_error_of_the_stream_they_waited_for(
+    cache_backend: CacheBackend,
+) -> None:
+    fake = FakeProvider(
+        responses=[StreamFault(ServerError("reset"), after_chunks=1)], chunk_delay=0.05
+    )
+    pipeline, _ = cached_pipeline(cache_backend, fake)
+    outcomes: list[str] = []
+
+    async def stream() -> None:
+        try:
+            async for _chunk in pipeline.stream(request()):
+                pass
+        except ServerError as error:
+            outcomes.append(str(error))
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as group:
+            for _ in range(4):
+                group.start_soon(stream)
+    assert outcomes == ["reset"] * 4
+    assert len(fake.requests) == 1
