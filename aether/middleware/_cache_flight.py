@@ -25,6 +25,8 @@ __all__ = ["CacheStats", "Lease", "SingleFlight"]
 logger = logging.getLogger("aether.cache")
 
 _FIRST_POLL = 0.005
+_UNLOCK_TIMEOUT = 5.0
+"""Seconds a shielded lock release may take; past that the lock is left to expire."""
 
 
 @dataclass(slots=True)
@@ -181,6 +183,7 @@ class SingleFlight:
 
     @staticmethod
     def checked(entry: CacheEntry | None, mode: Mode) -> CacheEntry | None:
+        """``entry``, or ``None`` (logged) if it is of the other mode's kind."""
         if entry is not None and entry.is_stream != (mode == "stream"):
             logger.warning("the cache backend returned a %s entry for a %s key; ignored",
                            "stream" if entry.is_stream else "call", mode)  # fmt: skip
@@ -203,6 +206,7 @@ class SingleFlight:
             flight.done.set()
 
     async def store(self, lease: Lease, entry: CacheEntry) -> None:
+        """Write ``entry`` (releasing the lease's lock with it); failures are logged."""
         try:
             if lease.token is not None and self.shared is not None:
                 await self.shared.set_and_unlock(lease.key, entry, token=lease.token)
@@ -213,18 +217,21 @@ class SingleFlight:
             self.backend_failed("store", error)
 
     async def unlock(self, lease: Lease) -> None:
+        """Release the lease's lock, if it holds one, even when cancelled."""
         token, lease.token = lease.token, None
         backend = self.shared
         if token is None or backend is None:
             return
-        # Shielded: a cancelled leader must still free the lock others are polling.
-        with anyio.CancelScope(shield=True):
+        # Shielded: a cancelled leader must still free the lock others are polling; and
+        # bounded, so a backend that hangs cannot hold up the cancellation for long.
+        with anyio.CancelScope(shield=True), anyio.move_on_after(_UNLOCK_TIMEOUT):
             try:
                 await backend.unlock(lease.key, token=token)
             except Exception as error:
                 self.backend_failed("release the lock of", error)
 
     def count_hit(self, entry: CacheEntry) -> None:
+        """Count a hit and what it saved."""
         stats = self.stats
         stats.hits += 1
         stats.saved_input_tokens += entry.input_tokens
@@ -234,6 +241,7 @@ class SingleFlight:
             stats.saved_usd += cost
 
     def backend_failed(self, action: str, error: Exception) -> None:
+        """Log and count a backend failure; the request goes on without the cache."""
         self.stats.backend_errors += 1
         logger.warning(
             "the cache backend could not %s an entry (%s: %s); the request goes on without "
