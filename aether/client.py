@@ -20,6 +20,7 @@ from aether.llm.streaming import aclose_stream
 from aether.memory.contracts import SessionStore
 from aether.memory.session import Session
 from aether.memory.window import HistoryWindow, approximate_tokens
+from aether.middleware.cache import CACHE_CONTROL, CacheBackend, CacheControl, CacheMiddleware
 from aether.middleware.circuit_breaker import CircuitBreakerMiddleware, CircuitBreakerPolicy
 from aether.middleware.cost import CostTrackingMiddleware
 from aether.middleware.retry import RetryPolicy
@@ -57,6 +58,8 @@ class CallOptions(TypedDict, total=False):
         context: Initial request context (copied), read by your middlewares.
         provider_options: Vendor-specific parameters keyed by provider name.
         middleware: Extra middlewares wrapped around this one call (outermost first).
+        cache: ``"bypass"`` to neither read nor write the response cache for this call,
+            ``"refresh"`` to skip the read and store the new answer (``"use"``: default).
     """
 
     model: str
@@ -69,6 +72,7 @@ class CallOptions(TypedDict, total=False):
     context: dict[str, Any]
     provider_options: dict[str, dict[str, Any]]
     middleware: Sequence[object]
+    cache: CacheControl
 
 
 class Aether:
@@ -94,6 +98,10 @@ class Aether:
         prices: Your prices by model name, over those of the genai-prices library.
         memory_store: Where sessions keep their histories; a fresh
             `InMemorySessionStore` by default. Share one across clients.
+        cache: Cache responses (off by default): ``True`` for an in-memory cache, a
+            backend (`InMemoryCacheBackend`, `RedisCacheBackend`, your own), or a
+            `CacheMiddleware` to share its single flight and stats across clients. It
+            sits inside the tool loop and outside cost tracking.
 
     Raises:
         ConfigurationError: On conflicting arguments, an unknown provider, or a missing
@@ -117,6 +125,7 @@ class Aether:
         budget_usd: float | None = None,
         prices: Mapping[str, ModelPricing] | None = None,
         memory_store: SessionStore | None = None,
+        cache: CacheMiddleware | CacheBackend | bool | None = None,
     ) -> None:
         problems = []
         if provider is not None and config is not None:
@@ -132,6 +141,11 @@ class Aether:
                     f"{names} has no effect with stack=[...] or with that layer switched "
                     f"off (with_*=False); drop one of the two"
                 )
+        if stack is not None and cache is not None and cache is not False:
+            problems.append(
+                "cache=... has no effect with stack=[...]: put a CacheMiddleware in the stack "
+                "list instead (inside the tool loop, outside cost tracking)"
+            )
         if stack is not None and (
             middleware or not (with_retry and with_circuit_breaker and with_cost_tracking)
         ):
@@ -165,6 +179,7 @@ class Aether:
                     circuit_breaker=circuit_breaker,
                     budget_usd=budget_usd,
                     prices=prices,
+                    cache=_cache_layer(cache, self.provider_name),
                 ),
             ]
         cost_tracking = next(
@@ -177,6 +192,10 @@ class Aether:
             (layer for layer in stack if isinstance(layer, CircuitBreakerMiddleware)), None
         )
         """The stack's circuit breaker, to read circuit states (``None`` if it has none)."""
+        self.cache: CacheMiddleware | None = next(
+            (layer for layer in stack if isinstance(layer, CacheMiddleware)), None
+        )
+        """The stack's response cache, to read ``cache.stats`` (``None`` if it has none)."""
         self.pipeline: Pipeline = Pipeline(stack, provider)
         self.memory_store: SessionStore = (
             memory_store if memory_store is not None else InMemorySessionStore()
@@ -220,6 +239,9 @@ class Aether:
             "provider_options": options.get("provider_options") or {},
             "context": dict(context) if context else {},
         }
+        cache = options.get("cache")
+        if cache is not None:
+            fields["context"][CACHE_CONTROL] = cache
         return LLMRequest(**fields)
 
     @staticmethod
@@ -359,3 +381,16 @@ class Aether:
             f"Aether(provider={self.provider_name!r}, model={self.default_model!r}, "
             f"pipeline={self.pipeline!r})"
         )
+
+
+def _cache_layer(
+    cache: CacheMiddleware | CacheBackend | bool | None, provider_name: str
+) -> CacheMiddleware | None:
+    # Identity checks: an empty in-memory backend is falsy (it has a length).
+    if cache is None or cache is False:
+        return None
+    if isinstance(cache, CacheMiddleware):
+        return cache
+    if cache is True:
+        return CacheMiddleware(provider=provider_name)
+    return CacheMiddleware(cache, provider=provider_name)

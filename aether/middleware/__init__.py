@@ -1,9 +1,11 @@
 """Built-in middlewares, one per module. Each works alone in a stack of your own.
 
-The default stack of ``Aether()``, outermost first: `CostTrackingMiddleware` →
-`CircuitBreakerMiddleware` → `RetryMiddleware` → `EventsMiddleware` → provider.
+The default stack of ``Aether()``, outermost first: `ToolLoopMiddleware` →
+[`CacheMiddleware`, opt-in] → `CostTrackingMiddleware` → `CircuitBreakerMiddleware` →
+`RetryMiddleware` → `EventsMiddleware` → provider.
 """
 
+from aether.middleware.cache import CacheMiddleware
 from aether.middleware.circuit_breaker import (
     CircuitBreakerMiddleware,
     CircuitBreakerPolicy,
@@ -16,6 +18,7 @@ from aether.middleware.retry import RetryMiddleware, RetryPolicy
 from aether.middleware.tool_loop import ToolLoopMiddleware
 
 __all__ = [
+    "CacheMiddleware",
     "CircuitBreakerMiddleware",
     "CircuitBreakerPolicy",
     "CircuitState",

@@ -1,0 +1,78 @@
+"""The response cache's key: a stable hash of everything that changes the answer.
+
+The key is the SHA-256 of a canonical JSON document holding:
+
+- a key-format version, so a release that changes what goes in starts afresh;
+- the mode (``call`` or ``stream``): a call and a stream of the same request are cached
+  apart, so a hit gives back exactly what that mode produced;
+- the provider's name;
+- every field of the `LLMRequest` that is sent: ``model``, ``messages`` (roles, text,
+  tool calls and their ids, tool-call ids and names of tool turns), ``tools`` (name,
+  description and JSON Schema, in order), ``temperature``, ``max_tokens``, ``top_p``,
+  ``stop``, ``tool_choice`` and ``provider_options`` (where a response format, a seed or
+  any vendor parameter goes).
+
+The document is canonical: the request's own fields come in their declared order, and the
+free-form JSON objects inside it (``provider_options``, each tool's ``parameters``, each
+tool call's ``arguments``) have their keys sorted, so two dicts that differ only in key
+order give one key. (Sorting only those, then serialising with pydantic-core, costs a
+third of sorting the whole document with the standard library's ``json``.)
+
+Left out on purpose: ``context`` (request-scoped state for middlewares, never sent) and
+each tool's ``handler`` (what runs the tool, not what the model sees). Both are excluded
+from `LLMRequest` dumps by the contracts themselves, so a new request field is part of
+the key as soon as it exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+from pydantic_core import to_json
+
+from aether.llm.contracts import LLMRequest
+
+__all__ = ["KEY_VERSION", "Mode", "cache_key"]
+
+KEY_VERSION = 1
+
+Mode = Literal["call", "stream"]
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
+
+
+def _canonical(fields: dict[str, Any]) -> dict[str, Any]:
+    """Sort the keys of the request's free-form objects, in place."""
+    if fields["provider_options"]:
+        fields["provider_options"] = _sorted(fields["provider_options"])
+    for tool in fields["tools"]:
+        tool["parameters"] = _sorted(tool["parameters"])
+    for message in fields["messages"]:
+        for call in message["tool_calls"]:
+            call["arguments"] = _sorted(call["arguments"])
+    return fields
+
+
+def cache_key(request: LLMRequest, *, mode: Mode, provider: str | None) -> str:
+    """The hex SHA-256 of ``request``'s canonical JSON, for ``mode`` and ``provider``.
+
+    Raises:
+        ValueError: If the request holds values that have no JSON form (an object in
+            ``provider_options``), so no stable key exists.
+    """
+    try:
+        fields = _canonical(request.model_dump(mode="json"))
+        text = to_json(
+            {"k": KEY_VERSION, "mode": mode, "provider": provider, "request": fields},
+            inf_nan_mode="strings",
+        )
+    except Exception as error:  # pydantic's serialisation error names the field
+        raise ValueError(f"the request has no JSON form: {error}") from error
+    return hashlib.sha256(text).hexdigest()

@@ -1,0 +1,75 @@
+"""Stored entries: versioned JSON that round-trips, and clear refusals of anything else."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from _cache_helpers import answer
+
+from aether import StreamChunk
+from aether.middleware.cache import FORMAT_VERSION, CacheEntry, decode_entry, encode_entry
+
+STREAM = (
+    StreamChunk(text="Hello "),
+    StreamChunk(text="world"),
+    StreamChunk(finish_reason="stop", model="m", input_tokens=3, output_tokens=2, cost_usd=0.1),
+)
+
+
+def test_a_response_entry_round_trips() -> None:
+    entry = CacheEntry(response=answer(finish_reason=None), created_at=12.5)
+    assert decode_entry(encode_entry(entry)) == entry
+
+
+def test_a_stream_entry_round_trips() -> None:
+    entry = CacheEntry(chunks=STREAM, created_at=12.5)
+    assert decode_entry(encode_entry(entry).encode()) == entry
+
+
+def test_the_json_is_versioned_and_leaves_defaults_out() -> None:
+    document = json.loads(encode_entry(CacheEntry(chunks=STREAM, created_at=1.0)))
+    assert document["v"] == FORMAT_VERSION == 1
+    assert document["chunks"][0] == {"text": "Hello "}
+    assert "response" not in document
+
+
+def test_an_entry_holds_a_response_or_chunks_not_both() -> None:
+    with pytest.raises(ValueError, match="either a response or"):
+        CacheEntry(response=answer(), chunks=STREAM)
+    with pytest.raises(ValueError, match="either a response or"):
+        CacheEntry()
+
+
+def test_a_stream_entry_must_end_with_its_final_chunk() -> None:
+    with pytest.raises(ValueError, match="final chunk"):
+        CacheEntry(chunks=STREAM[:2])
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("not json", "not a cache entry"),
+        ('["a list"]', "not a cache entry"),
+        ('{"v": 1, "created_at": 1, "chunks": [{"text": "no final"}]}', "final chunk"),
+        ('{"v": 1, "created_at": 1}', "either a response or"),
+        ('{"v": 1, "created_at": 1, "response": {"text": "no model"}}', "not a cache entry"),
+        ('{"v": 2, "created_at": 1, "response": {"model": "m"}}', "format version 2"),
+        ('{"v": 2, "created_at": 1, "answer": "a newer shape"}', "format version 2"),
+        (b"\xff\xfe", "not a cache entry"),
+    ],
+    ids=["text", "list", "no-final", "empty", "invalid", "newer", "newer-shape", "bytes"],
+)
+def test_unreadable_data_raises_value_error(data: str | bytes, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        decode_entry(data)
+
+
+def test_cost_and_tokens_read_from_either_kind() -> None:
+    response_entry = CacheEntry(response=answer())
+    stream_entry = CacheEntry(chunks=STREAM)
+    assert (response_entry.cost_usd, response_entry.input_tokens) == (0.00045, 1000)
+    assert (stream_entry.cost_usd, stream_entry.output_tokens) == (0.1, 2)
+    assert (response_entry.is_stream, stream_entry.is_stream) == (False, True)
+    assert stream_entry.final == STREAM[-1]
+    assert response_entry.final is None
