@@ -332,7 +332,9 @@ class Aether:
             ConfigurationError: If the session is open with a different ``system`` or cap.
         """
         window = HistoryWindow(
-            max_history_messages, max_history_tokens, count_tokens or approximate_tokens
+            max_messages=max_history_messages,
+            max_tokens=max_history_tokens,
+            count_tokens=count_tokens or approximate_tokens,
         )
         existing = self._sessions.get(session_id)
         if existing is not None:

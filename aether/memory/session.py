@@ -90,7 +90,10 @@ class Session:
         problems = []
         if system is not None and system != self.system:
             problems.append(f"system={system!r} differs from the open one ({self.system!r})")
-        if not window.unlimited and window != self.window:
+        caps = (window.max_messages, window.max_tokens)
+        # The token counter is not compared: a lambda passed again is a new object; the
+        # counter of the first opening stays.
+        if not window.unlimited and caps != (self.window.max_messages, self.window.max_tokens):
             problems.append(f"the history cap {window} differs from the open one {self.window}")
         if problems:
             raise ConfigurationError(

@@ -36,7 +36,7 @@ def approximate_tokens(message: Message) -> int:
     return _MESSAGE_OVERHEAD + math.ceil(len(text) / 4)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HistoryWindow:
     """A cap on the history a session sends with each prompt.
 

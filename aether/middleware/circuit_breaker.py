@@ -73,7 +73,7 @@ class CircuitStateChange(BaseModel):
 StateChangeCallback = Callable[[CircuitStateChange], Awaitable[None] | None]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CircuitBreakerPolicy:
     """When circuits open and for how long: ``Aether(circuit_breaker=CircuitBreakerPolicy())``.
 

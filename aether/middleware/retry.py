@@ -39,7 +39,7 @@ _T = TypeVar("_T")
 Sleep = Callable[[float], Awaitable[Any]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RetryPolicy:
     """How `RetryMiddleware` retries: ``Aether(retry=RetryPolicy(attempts=5))``.
 

@@ -64,6 +64,15 @@ def test_reopening_with_another_system_message_is_refused() -> None:
     assert session.system == "You are helpful."
 
 
+def test_reopening_with_the_same_caps_and_a_new_counter_lambda_is_allowed() -> None:
+    client = Aether(FakeProvider("hi"))
+    first = client.session("alice", max_history_tokens=100, count_tokens=lambda m: 1)
+    again = client.session("alice", max_history_tokens=100, count_tokens=lambda m: 1)
+    assert again is first
+    with pytest.raises(ConfigurationError, match="history cap"):
+        client.session("alice", max_history_tokens=200)
+
+
 def test_an_empty_session_id_is_refused() -> None:
     client = Aether(FakeProvider("hi"))
     with pytest.raises(ValueError, match="non-empty string"):

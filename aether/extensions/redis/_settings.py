@@ -10,7 +10,7 @@ from aether.errors import ConfigurationError
 __all__ = ["RedisSettings", "parse_redis_url"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RedisSettings:
     """Where and how to connect, parsed from a URL. The password never appears in a repr."""
 
