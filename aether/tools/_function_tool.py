@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
+from anyio.lowlevel import RunVar
 from pydantic import ValidationError
 
 from aether.errors import ConfigurationError, ToolArgumentsError
@@ -72,11 +73,34 @@ class FunctionHandler:
         if self.is_async:
             return await self.function(*args, **kwargs)
         return await anyio.to_thread.run_sync(
-            functools.partial(self.function, *args, **kwargs), abandon_on_cancel=True
+            functools.partial(self.function, *args, **kwargs),
+            abandon_on_cancel=True,
+            limiter=tool_thread_limiter(),
         )
 
     def __repr__(self) -> str:
         return f"FunctionHandler({getattr(self.function, '__qualname__', self.function)!r})"
+
+
+SYNC_TOOL_THREADS = 32
+"""Worker threads sync tools may use at once, per event loop."""
+
+_tool_threads: RunVar[anyio.CapacityLimiter] = RunVar("aether_tool_threads")
+
+
+def tool_thread_limiter() -> anyio.CapacityLimiter:
+    """The event loop's limiter for sync tools: their own pool, apart from anyio's default.
+
+    A sync tool that times out is abandoned and its thread runs on; with a pool of their
+    own, hung tools can only crowd out other tools, never the worker threads that SQLite
+    stores and the price library use.
+    """
+    try:
+        return _tool_threads.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(SYNC_TOOL_THREADS)
+        _tool_threads.set(limiter)
+        return limiter
 
 
 def tool_timeout(tool: Tool) -> float | None:

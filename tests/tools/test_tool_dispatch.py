@@ -200,3 +200,23 @@ async def test_cancellation_is_not_turned_into_content() -> None:
     with anyio.move_on_after(0.05) as scope:
         await dispatch_tool("forever", {})
     assert scope.cancelled_caught
+
+
+async def test_sync_tools_run_in_their_own_thread_pool() -> None:
+    import anyio.to_thread
+
+    from aether.tools._function_tool import SYNC_TOOL_THREADS, tool_thread_limiter
+
+    seen: list[tuple[int, int]] = []
+    limiter = tool_thread_limiter()
+    default = anyio.to_thread.current_default_thread_limiter()
+
+    def borrowed() -> str:
+        seen.append((limiter.borrowed_tokens, default.borrowed_tokens))
+        return "ok"
+
+    tool = tool_from_function(borrowed)
+    assert tool.handler is not None
+    assert await tool.handler({}) == "ok"
+    assert seen == [(1, 0)]
+    assert tool_thread_limiter().total_tokens == SYNC_TOOL_THREADS
