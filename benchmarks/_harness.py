@@ -116,3 +116,26 @@ def cli(run: Callable[[bool], list[Row]]) -> None:
     rows = run(args.quick)
     json.dump([asdict(row) for row in rows], sys.stdout)
     sys.stdout.write("\n")
+
+
+CPU_CLOCK = time.process_time
+"""CPU time: on a shared virtual machine wall-clock speed drifts by 2× between runs."""
+
+
+def overhead(
+    case: Callable[[int], Awaitable[None]],
+    base: Callable[[int], Awaitable[None]],
+    *,
+    iterations: int,
+    repeats: int,
+    backend: str,
+    clock: Callable[[], float] = CPU_CLOCK,
+) -> float:
+    """Median of (case − base) seconds per operation over runs alternating the two, so
+    drift between runs cancels out."""
+    differences = []
+    for _ in range(repeats):
+        base_time = measure(base, iterations=iterations, repeats=1, backend=backend, clock=clock)
+        case_time = measure(case, iterations=iterations, repeats=1, backend=backend, clock=clock)
+        differences.append(case_time - base_time)
+    return statistics.median(differences)
