@@ -1,4 +1,4 @@
-"""The demo: a stream, an event subscriber, a tool call and the usage line.
+"""The demo: an answer, a stream, a tool call inside a stream, events and the usage line.
 
 Runs on the provider ``LLM_PROVIDER`` names; with no provider chosen and no
 ``OPENAI_API_KEY``, it runs on the Fake provider so it works on a fresh machine.
@@ -10,8 +10,7 @@ import os
 
 import anyio
 
-import aether.extensions.tools  # noqa: F401 - registers get_current_time, http_get, read_file
-from aether import Aether, LLMRequest, LLMResponse, ToolCall
+from aether import Aether, register_tool
 from aether.events import (
     REQUEST_COMPLETE,
     STREAM_COMPLETE,
@@ -20,19 +19,20 @@ from aether.events import (
     StreamComplete,
     ToolComplete,
 )
-from aether.extensions.llm.fake import FakeProvider
 
 
-def _fake_model_calling_a_tool(request: LLMRequest) -> LLMResponse | str:
-    """Play a model's part for the Fake provider: call get_current_time, then answer."""
-    if request.messages[-1].role == "tool":
-        return f"In Tokyo it is {request.messages[-1].content}."
-    call = ToolCall(id="t1", name="get_current_time", arguments={"timezone": "Asia/Tokyo"})
-    return LLMResponse(text="", model="fake-model", tool_calls=(call,))
+def add(a: int, b: int) -> int:
+    """Add two integers.
+
+    Args:
+        a: The first number.
+        b: The second number.
+    """
+    return a + b
 
 
 async def run() -> None:
-    """Ask once, stream once, and print what the events and usage say."""
+    """Ask once, stream twice (the second time with a tool), print events and usage."""
     if not os.environ.get("LLM_PROVIDER") and not os.environ.get("OPENAI_API_KEY"):
         os.environ["LLM_PROVIDER"] = "fake"
         print("(no LLM_PROVIDER or OPENAI_API_KEY set: using the Fake provider)\n")
@@ -40,7 +40,6 @@ async def run() -> None:
     async with Aether() as client:
         print(f"client: {client!r}\n")
 
-        @client.on(REQUEST_COMPLETE)
         def log_request(event: RequestComplete) -> None:
             print(
                 f"  [event] request.complete model={event.response.model} "
@@ -55,22 +54,25 @@ async def run() -> None:
                 f"tokens={event.input_tokens}+{event.output_tokens}"
             )
 
+        @client.on(TOOL_COMPLETE)
+        def log_tool(event: ToolComplete) -> None:
+            print(f"\n  [event] tool.complete {event.call.name} → {event.result.content}")
+
+        client.on(REQUEST_COMPLETE, log_request)
         answer = await client.ask("What is the meaning of life?")
         print(f"ask → {answer}\n")
+        client.events.off(REQUEST_COMPLETE, log_request)
 
         print("stream_text → ", end="", flush=True)
         async for delta in client.stream_text("Tell me a story"):
             print(delta, end="", flush=True)
-        print()
 
-        @client.on(TOOL_COMPLETE)
-        def log_tool(event: ToolComplete) -> None:
-            print(f"  [event] tool.complete {event.call.name}({event.call.arguments})")
-
-        if isinstance(client.provider, FakeProvider):
-            client.provider.responder = _fake_model_calling_a_tool
-        answer = await client.ask("What time is it in Tokyo?", tools=["get_current_time"])
-        print(f"ask with tools → {answer}")
+        register_tool(description="Add two numbers")(add)
+        print("\nstream with tools → ", end="", flush=True)
+        async for chunk in client.stream("What's 17+25?", tools=["add"]):
+            if chunk.kind == "tool_call" and chunk.tool_call is not None:
+                print(f" [calling {chunk.tool_call.name}({chunk.tool_call.arguments})]", end="")
+            print(chunk.text, end="", flush=True)
 
         usage = client.usage
         print(
