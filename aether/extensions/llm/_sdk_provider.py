@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Final, Protocol
 import anyio
 
 from aether.errors import ProviderError
-from aether.extensions.llm._http import CLEANUP_TIMEOUT
+from aether.extensions.llm._http import CLEANUP_TIMEOUT, release_body
 from aether.extensions.llm._requests import merge_options, vendor_options
 from aether.extensions.llm._sse import ServerSentEvent, SSEParser
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
@@ -189,8 +189,7 @@ class JsonPostProvider(SdkProvider):
             raise self._map_error(error) from error
         finally:
             with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
-                await raw_chunks.aclose()
-                await response.aclose()
+                await release_body(raw_chunks, response.aclose)
         yield state.final(body["model"])
 
     def _consume(self, state: StreamState, events: list[ServerSentEvent]) -> tuple[list[str], bool]:
