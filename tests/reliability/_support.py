@@ -52,11 +52,13 @@ def count_events(client: Aether) -> Counter[str]:
     return seen
 
 
-async def take_turn(session: Session, mode: Mode, prompt: str, deltas: list[str]) -> str:
+async def take_turn(
+    session: Session, mode: Mode, prompt: str, deltas: list[str], **options: Any
+) -> str:
     """One session turn in ``mode``; streamed deltas are appended to ``deltas`` as they come."""
     if mode == "complete":
-        return await session.ask(prompt)
-    async with aclosing(session.stream_text(prompt)) as stream:
+        return await session.ask(prompt, **options)
+    async with aclosing(session.stream_text(prompt, **options)) as stream:
         async for delta in stream:
             deltas.append(delta)
     return "".join(deltas)
