@@ -51,6 +51,7 @@ from aether.middleware._tool_rounds import (
     dispatch_calls,
     hands_back,
     tool_messages,
+    with_ids,
 )
 from aether.pipeline import CallNext, StreamNext
 
@@ -151,6 +152,7 @@ class ToolLoopMiddleware:
                 return response.model_copy(
                     update={**totals.fields(), "tool_messages": tuple(internal)}
                 )
+            calls = with_ids(calls, iteration)
             assistant = Message(role="assistant", content=response.text, tool_calls=calls)
             if iteration == limit:
                 raise self._limit_error([*messages, assistant], limit, calls)
@@ -257,6 +259,7 @@ class ToolLoopMiddleware:
                 progress.final = final
                 yield final
                 return
+            calls = with_ids(calls, iteration)
             assistant = Message(role="assistant", content="".join(parts), tool_calls=calls)
             if iteration == limit:
                 raise self._limit_error([*messages, assistant], limit, calls)
