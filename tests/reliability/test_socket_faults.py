@@ -15,7 +15,7 @@ import anyio
 import httpx2
 import pytest
 
-from aether import Aether
+from aether import Aether, LLMRequest, Message
 from aether.errors import ProviderConnectionError, RequestTimeoutError
 from aether.testing.wire import (
     ConnectionReset,
@@ -145,3 +145,16 @@ async def test_consumer_breaking_out_closes_its_socket(wire: WireFormat) -> None
                 break
         await wait_until(lambda: server.open_connections == 0)
         assert server.closed_connections == 1
+
+
+@pytest.mark.parametrize("wire", BUILTIN_WIRES, ids=lambda wire: wire.name)
+async def test_a_reset_says_the_peer_reset_the_connection(wire: WireFormat) -> None:
+    # On asyncio, httpx's ReadError for a reset has no message of its own: the words
+    # are on the OSError underneath it.
+    mock = MockServer(wire, [ConnectionReset()])
+    async with LoopbackServer(mock).running() as server:
+        provider = socket_provider(wire, server)
+        request = LLMRequest(messages=(Message(role="user", content="hi"),))
+        with pytest.raises(ProviderConnectionError, match="Connection reset by peer"):
+            await provider.complete(request)
+        await provider.aclose()

@@ -175,11 +175,28 @@ def malformed(provider: str, detail: str) -> MalformedResponseError:
     )
 
 
+def _described(cause: BaseException) -> str:
+    """``cause``'s type and the first message found down its chain.
+
+    httpx wraps socket errors in errors of its own that often say nothing (a reset on
+    asyncio is a bare ``ReadError``); the words are on the ``OSError`` underneath.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = cause
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current).strip()
+        if text:
+            return f"{type(cause).__name__}: {text}"
+        current = current.__cause__ or current.__context__
+    return type(cause).__name__
+
+
 def connection_error(provider: str, cause: BaseException) -> ProviderConnectionError:
     """A `ProviderConnectionError` naming what broke the connection."""
     return ProviderConnectionError(
-        f"the connection to {provider} failed ({type(cause).__name__}: {cause}). Check the "
-        f"network, proxy and base URL; retrying may succeed.",
+        f"the connection to {provider} failed ({_described(cause)}). Check the network, "
+        f"proxy and base URL; retrying may succeed.",
         provider=provider,
     )
 
