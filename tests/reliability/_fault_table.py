@@ -149,7 +149,7 @@ FAULTS: tuple[Fault, ...] = (
     ),
     Fault(
         "hang_mid_stream",
-        "some text, then silence past the read timeout",
+        "silence past the read timeout (in a stream, after some text)",
         (Hang(text=PARTIAL),),
         complete=Answered(2, waits_at_least=TIMEOUT),
         stream=CutMidStream(RequestTimeoutError),
@@ -162,7 +162,7 @@ FAULTS: tuple[Fault, ...] = (
     ),
     Fault(
         "reset_mid_answer",
-        "some text (half the body in a call), then a connection reset",
+        "a connection reset after some text (in a call, half the body)",
         (ConnectionReset(text=PARTIAL),),
         complete=Answered(2),
         stream=CutMidStream(ProviderConnectionError),
@@ -175,13 +175,13 @@ FAULTS: tuple[Fault, ...] = (
     ),
     Fault(
         "truncated_before_content",
-        "half of the first event (half the body in a call), then the end",
+        "half an event and the end, before any text (in a call, half the body)",
         (TruncatedBody(),),
         **_both(Answered(2)),
     ),
     Fault(
         "truncated_sse_event",
-        "some text, then half an event, then the end",
+        "half an event and the end, after some text (in a call, half the body)",
         (TruncatedBody(text=PARTIAL),),
         complete=Answered(2),
         stream=CutMidStream(MalformedResponseError),
