@@ -76,7 +76,7 @@ async def test_socket_fault_is_retried_on_a_fresh_connection(
         session = client.session("socket")
         assert await take_turn(session, mode, "hi", []) == "Hello there."
         if isinstance(fault, Hang):
-            assert anyio.current_time() - started >= TIMEOUT
+            assert anyio.current_time() - started >= TIMEOUT - 0.005  # a clock tick early
         assert len(mock.requests) == 2
         # The broken connection is gone; only the one that answered is kept for reuse.
         await wait_until(lambda: (server.open_connections, server.closed_connections) == (1, 1))

@@ -88,7 +88,8 @@ async def test_fault_ends_in_its_documented_outcome(
 
         if isinstance(outcome, Answered):
             assert await take_turn(session, mode, "hi", deltas) == "Hello there."
-            assert anyio.current_time() - started >= outcome.waits_at_least
+            # Timers may fire a clock tick early; the wait itself is what is checked.
+            assert anyio.current_time() - started >= outcome.waits_at_least - 0.005
             assert deltas == (["Hello", " there."] if mode == "stream" else [])
             assert usage_totals(client) == ONE_ANSWER
             assert await session.history() == [SYSTEM, *turn("hi")]
