@@ -11,9 +11,11 @@ in one step. That order gives the three guarantees:
   cancellation before the answer is complete writes nothing, so there is no dangling
   user message to remove. Once the answer is complete the write is shielded from
   cancellation, so a turn is stored whole or not at all.
-- Turns on one `Session` are serialised by an `anyio.Lock`, so each sees the previous
-  one and history never interleaves. Across processes, a store's atomic ``append``
-  keeps each turn's two messages together (see `aether.memory.contracts`).
+- Turns on one `Session` are serialised by a lock, so each sees the previous one and
+  history never interleaves. Any task may release it (see `TurnLock`), so a session
+  stream abandoned to the garbage collector still frees the session. Across processes,
+  a store's atomic ``append`` keeps each turn's two messages together (see
+  `aether.memory.contracts`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import anyio
 
 from aether.errors import ConfigurationError
 from aether.llm.contracts import LLMResponse, Message, StreamChunk
+from aether.memory._turn_lock import TurnLock
 from aether.memory.contracts import AppendableSessionStore, SessionStore
 from aether.memory.window import HistoryWindow
 
@@ -74,7 +77,7 @@ class Session:
         self._append = store.append if isinstance(store, AppendableSessionStore) else None
         self._system = Message(role="system", content=system) if system is not None else None
         self.window = window if window is not None else HistoryWindow()
-        self._lock = anyio.Lock(fast_acquire=True)
+        self._lock = TurnLock(session_id)
 
     @property
     def system(self) -> str | None:

@@ -28,7 +28,7 @@ from aether.llm.contracts import (
 )
 from aether.tools._dispatch import run_tool_call
 
-__all__ = ["Totals", "dispatch_calls", "hands_back", "tool_messages"]
+__all__ = ["Totals", "dispatch_calls", "hands_back", "tool_messages", "with_ids"]
 
 
 @dataclass(slots=True)
@@ -77,6 +77,20 @@ class Totals:
             "reasoning_tokens": self.reasoning_tokens,
             "cost_usd": self.cost_usd,
         }
+
+
+def with_ids(calls: tuple[ToolCall, ...], iteration: int) -> tuple[ToolCall, ...]:
+    """``calls``, each with an id: a call the model sent without one gets ``call_{i}_{n}``.
+
+    A tool result answers its call by id, and providers refuse a tool turn without one,
+    so a model's id-less call would otherwise fail the next iteration's request.
+    """
+    if all(call.id for call in calls):
+        return calls
+    return tuple(
+        call if call.id else call.model_copy(update={"id": f"call_{iteration}_{index}"})
+        for index, call in enumerate(calls)
+    )
 
 
 def hands_back(calls: Sequence[ToolCall], tools: Mapping[str, Tool]) -> bool:

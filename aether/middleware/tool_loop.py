@@ -40,6 +40,7 @@ from aether.middleware._tool_rounds import (
     dispatch_calls,
     hands_back,
     tool_messages,
+    with_ids,
 )
 from aether.pipeline import CallNext, StreamNext
 
@@ -140,6 +141,7 @@ class ToolLoopMiddleware:
                 return response.model_copy(
                     update={**totals.fields(), "tool_messages": tuple(internal)}
                 )
+            calls = with_ids(calls, iteration)
             assistant = Message(role="assistant", content=response.text, tool_calls=calls)
             if iteration == limit:
                 raise self._limit_error([*messages, assistant], limit, calls)
@@ -195,6 +197,7 @@ class ToolLoopMiddleware:
                     final = final.model_copy(update=totals.fields())
                 yield final
                 return
+            calls = with_ids(calls, iteration)
             assistant = Message(role="assistant", content="".join(parts), tool_calls=calls)
             if iteration == limit:
                 raise self._limit_error([*messages, assistant], limit, calls)

@@ -23,6 +23,8 @@ from aether.llm.contracts import FinishReason, Message
 __all__ = [
     "BrokenStream",
     "ConnectionFailure",
+    "ConnectionReset",
+    "Hang",
     "MalformedBody",
     "MockServer",
     "Mode",
@@ -34,6 +36,7 @@ __all__ = [
     "ScriptedUsage",
     "StalledStream",
     "StreamErrorEvent",
+    "TruncatedBody",
     "WireFormat",
     "WireRequest",
     "WireTool",
@@ -118,6 +121,41 @@ class StalledStream:
 
 
 @dataclass(frozen=True, slots=True)
+class Hang:
+    """The server goes quiet, and only the client's read timeout ends the request.
+
+    In ``complete`` mode, and in ``stream`` mode without ``text``, no answer comes at
+    all; in ``stream`` mode the ``text`` events arrive first. As a real HTTP transport
+    does, the server waits for the read timeout the request carries and then raises the
+    HTTP library's ``ReadTimeout``; a request without one waits forever.
+    """
+
+    text: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionReset:
+    """The connection is reset mid-answer (the HTTP library's ``ReadError``).
+
+    A stream sends its headers and the ``text`` events first; a call gets its headers
+    and the first half of a JSON body answering ``text``.
+    """
+
+    text: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TruncatedBody:
+    """The answer stops mid-event and the body ends cleanly: a cut, not a reset.
+
+    A stream sends the ``text`` events, then the first half of the event that should
+    follow them; a call gets the first half of a JSON body answering ``text``.
+    """
+
+    text: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionFailure:
     """The connection fails before any answer."""
 
@@ -136,6 +174,9 @@ Script = (
     | StalledStream
     | ConnectionFailure
     | ScriptedTimeout
+    | Hang
+    | ConnectionReset
+    | TruncatedBody
 )
 
 
@@ -208,16 +249,25 @@ class MockServer:
     Call it with an HTTP request (it is a ``MockTransport`` handler). When the script is
     used up it answers 500 with a message saying so. ``open_streams`` counts streamed
     bodies not yet closed, so a test can check that a stream was released;
-    ``transport_closed`` says whether the provider closed the client it built.
+    ``held_requests`` counts requests the server is holding without an answer (a
+    `Hang`); ``transport_closed`` says whether the provider closed the client it built.
+
+    Streamed bodies arrive in two pieces per event, so decoders must reassemble events
+    that straddle reads; set ``split_body`` to a function that cuts the whole body into
+    the pieces to deliver instead (property-based tests choose the cuts).
     """
 
     def __init__(self, wire: WireFormat, script: Iterable[Script] = ()) -> None:
         self.wire = wire
         self.script: deque[Script] = deque(script)
         self.requests: list[WireRequest] = []
+        self.http_request: Any = None
+        """The HTTP request being answered (the last one, once answered)."""
         self.open_streams = 0
         self.closed_streams = 0
+        self.held_requests = 0
         self.transport_closed = False
+        self.split_body: Callable[[bytes], list[bytes]] | None = None
 
     def add(self, *items: Script) -> None:
         """Append items to the script."""
@@ -226,6 +276,7 @@ class MockServer:
     def __call__(self, request: Any) -> Any:
         decoded = self.wire.decode(request)
         self.requests.append(decoded)
+        self.http_request = request
         if not self.script:
             item: Script = ScriptedError(
                 500, f"MockServer's script is used up (request {len(self.requests)})"

@@ -37,7 +37,7 @@ __all__ = [
     "parse_docstring",
 ]
 
-TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """What every major provider accepts as a function name."""
 
 _ARGUMENTS_CONFIG = ConfigDict(extra="forbid")
@@ -169,7 +169,7 @@ def function_schema(
             JSON Schema.
     """
     tool_name: str = name or str(getattr(function, "__name__", ""))
-    if not TOOL_NAME.match(tool_name):
+    if not TOOL_NAME.fullmatch(tool_name):
         raise ToolError(
             f"{tool_name!r} is not a valid tool name: use 1 to 64 letters, digits, '_' or "
             f"'-' (pass @register_tool(name=...) to choose one)"

@@ -31,6 +31,7 @@ __all__ = [
     "event_error",
     "malformed",
     "redact",
+    "scrub_secrets",
     "status_error",
     "transport_error",
 ]
@@ -56,6 +57,40 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
     return text
+
+
+def _redacted(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {key: _redacted(item, secrets) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_redacted(item, secrets) for item in value)
+    return value
+
+
+def scrub_secrets(error: BaseException, secrets: Iterable[str | None]) -> None:
+    """Redact ``secrets`` in place from ``error`` and the exceptions chained to it.
+
+    Aether's own errors say what the server said with the key scrubbed, but they chain
+    the SDK's exception as their cause, and its text (shown by any traceback, log or
+    error tracker) repeats whatever the server echoed, an API key included. Its
+    arguments, string attributes (``message``) and JSON ones (``body``, ``details``)
+    are redacted; so are those of its own causes.
+    """
+    keys = [secret for secret in secrets if secret and len(secret) >= 4]
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while keys and current is not None and id(current) not in seen:
+        seen.add(id(current))
+        try:
+            current.args = _redacted(current.args, keys)
+            for name, value in list(vars(current).items()):
+                if isinstance(value, str | dict | list):
+                    setattr(current, name, _redacted(value, keys))
+        except (AttributeError, TypeError):  # an exception type that cannot be changed
+            pass
+        current = current.__cause__ or current.__context__
 
 
 def _advice(cls: type[ProviderError], key_env: str) -> str:
@@ -140,11 +175,28 @@ def malformed(provider: str, detail: str) -> MalformedResponseError:
     )
 
 
+def _described(cause: BaseException) -> str:
+    """``cause``'s type and the first message found down its chain.
+
+    httpx wraps socket errors in errors of its own that often say nothing (a reset on
+    asyncio is a bare ``ReadError``); the words are on the ``OSError`` underneath.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = cause
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current).strip()
+        if text:
+            return f"{type(cause).__name__}: {text}"
+        current = current.__cause__ or current.__context__
+    return type(cause).__name__
+
+
 def connection_error(provider: str, cause: BaseException) -> ProviderConnectionError:
     """A `ProviderConnectionError` naming what broke the connection."""
     return ProviderConnectionError(
-        f"the connection to {provider} failed ({type(cause).__name__}: {cause}). Check the "
-        f"network, proxy and base URL; retrying may succeed.",
+        f"the connection to {provider} failed ({_described(cause)}). Check the network, "
+        f"proxy and base URL; retrying may succeed.",
         provider=provider,
     )
 

@@ -16,7 +16,7 @@ import math
 import os
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from aether.errors import ConfigurationError
@@ -28,6 +28,7 @@ __all__ = [
     "header",
     "parse_duration",
     "refusing_sync_client",
+    "release_body",
     "resolve_http_client",
     "retry_after_seconds",
     "shared_ssl_context",
@@ -43,6 +44,29 @@ DEFAULT_CONNECT_TIMEOUT = 5.0
 CLEANUP_TIMEOUT = 5.0
 """Seconds a stream may spend closing its HTTP response, shielded from cancellation: a
 cancelled stream still releases its connection, and a stuck close cannot hang it."""
+
+
+async def release_body(
+    iterator: AsyncIterator[bytes], close_response: Callable[[], Awaitable[None]]
+) -> None:
+    """Close a response body part-way through, leaving no generator to the collector.
+
+    httpx2's transport reads httpcore's body through an async generator it never closes,
+    so closing the body's iterator where it paused leaves httpcore's generator to the
+    garbage collector, which trio reports as a ``ResourceWarning``. Closing the response
+    first closes the connection (a half-read body cannot be reused); the iterator then
+    ends, or fails, at its next read, and every generator under it finishes normally.
+    Errors while doing so are dropped: the body was being given up.
+    """
+    try:
+        await close_response()
+        async for _ in iterator:
+            pass
+    except Exception:  # a read on the closed connection failing is the expected end
+        pass
+    finally:
+        if isinstance(iterator, AsyncGenerator):
+            await iterator.aclose()
 
 
 def header(headers: Mapping[str, str] | None, name: str) -> str | None:

@@ -14,7 +14,8 @@ from typing import Any, ClassVar, Final, Protocol
 import anyio
 
 from aether.errors import ProviderError
-from aether.extensions.llm._http import CLEANUP_TIMEOUT
+from aether.extensions.llm._errors import scrub_secrets
+from aether.extensions.llm._http import CLEANUP_TIMEOUT, release_body
 from aether.extensions.llm._requests import merge_options, vendor_options
 from aether.extensions.llm._sse import ServerSentEvent, SSEParser
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
@@ -82,6 +83,16 @@ class SdkProvider:
         """The vendor SDK's client, for features Aether does not wrap."""
         return self._sdk
 
+    def _map_error(self, error: Exception) -> Exception:
+        raise NotImplementedError
+
+    def _translate(self, error: Exception) -> Exception:
+        """Aether's error for an SDK ``error``, which is scrubbed of the key: it stays
+        chained as the cause, and tracebacks show its text."""
+        mapped = self._map_error(error)
+        scrub_secrets(error, (self._api_key,))
+        return mapped
+
     def _ensure_open(self) -> None:
         if self._closed:
             raise ProviderError(
@@ -131,9 +142,6 @@ class JsonPostProvider(SdkProvider):
         """The JSON payload of one stream event: ``None`` to skip it, `END` to stop."""
         raise NotImplementedError
 
-    def _map_error(self, error: Exception) -> Exception:
-        raise NotImplementedError
-
     def _prepare(self, request: LLMRequest, *, stream: bool) -> tuple[dict[str, Any], Any]:
         self._ensure_open()
         body = self._body(request, model=request.model or self.default_model, stream=stream)
@@ -151,7 +159,7 @@ class JsonPostProvider(SdkProvider):
         try:
             data = await self._sdk.post(self._path, body=body, cast_to=object, options=options)
         except Exception as error:
-            raise self._map_error(error) from None  # the vendor error may quote the key
+            raise self._translate(error) from error
         return self._parse(data, fallback_model=body["model"])
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
@@ -169,7 +177,7 @@ class JsonPostProvider(SdkProvider):
                 stream_cls=None,
             )
         except Exception as error:
-            raise self._map_error(error) from None  # the vendor error may quote the key
+            raise self._translate(error) from error
         state = self._stream_state()
         parser = SSEParser()
         ended = False
@@ -186,11 +194,10 @@ class JsonPostProvider(SdkProvider):
                 for text in texts:
                     yield StreamChunk(text=text)
         except Exception as error:
-            raise self._map_error(error) from None  # the vendor error may quote the key
+            raise self._translate(error) from error
         finally:
             with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
-                await raw_chunks.aclose()
-                await response.aclose()
+                await release_body(raw_chunks, response.aclose)
         yield state.final(body["model"])
 
     def _consume(self, state: StreamState, events: list[ServerSentEvent]) -> tuple[list[str], bool]:

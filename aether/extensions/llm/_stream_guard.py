@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import contextvars
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import anyio
 import httpx2
 
-from aether.extensions.llm._http import CLEANUP_TIMEOUT
+from aether.extensions.llm._http import CLEANUP_TIMEOUT, release_body
 from aether.extensions.llm._sse import ServerSentEvent, SSEParser
 
 __all__ = ["StreamGuard", "finish_sdk_stream", "install_guard_hook"]
@@ -96,8 +96,7 @@ class _GuardedBody(httpx2.AsyncByteStream):
                 self._guard.inspect(self._parser.feed(chunk))
                 yield chunk
         finally:
-            if isinstance(iterator, AsyncGenerator):
-                await iterator.aclose()
+            await release_body(iterator, self._inner.aclose)
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -167,7 +167,7 @@ class GeminiProvider(SdkProvider):
                 response, provider=self.name, signatures=self._signatures, required=True
             )
         except Exception as error:
-            raise self._map_error(error) from None  # the vendor error may quote the key
+            raise self._translate(error) from error
         version = getattr(response, "model_version", None)
         return LLMResponse(
             text=parts.text,
@@ -209,7 +209,7 @@ class GeminiProvider(SdkProvider):
                 with guard.active():
                     response = await anext(iterator, None)
         except Exception as error:
-            raise self._map_error(error) from None  # the vendor error may quote the key
+            raise self._translate(error) from error
         finally:
             await finish_sdk_stream(iterator, guard, drain=suspended)
         if finish is None:

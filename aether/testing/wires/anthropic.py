@@ -17,6 +17,8 @@ import httpx2
 from aether.llm.contracts import FinishReason, Message, ToolCall
 from aether.testing.wire import (
     BrokenStream,
+    ConnectionReset,
+    Hang,
     MalformedBody,
     MockServer,
     Mode,
@@ -26,10 +28,12 @@ from aether.testing.wire import (
     ScriptedUsage,
     StalledStream,
     StreamErrorEvent,
+    TruncatedBody,
     WireRequest,
     WireTool,
 )
 from aether.testing.wires._http import (
+    fault_response,
     json_response,
     mock_transport,
     raise_if_transport_failure,
@@ -112,8 +116,20 @@ class AnthropicWire:
 
     # -- answers ---------------------------------------------------------------------
 
-    def render(self, item: Script, *, stream: bool, server: MockServer) -> httpx2.Response:
+    def render(self, item: Script, *, stream: bool, server: MockServer) -> Any:
         raise_if_transport_failure(item)
+        if isinstance(item, Hang | ConnectionReset | TruncatedBody):
+            reply = ScriptedReply(text=item.text)
+            events = self._stream_events(reply)
+            return fault_response(
+                item,
+                stream=stream,
+                server=server,
+                events=events,
+                # Everything up to the text block's stop (or message_start alone).
+                sent=len(events) - (3 if item.text else 2),
+                body=json.dumps(self._message_body(reply)).encode(),
+            )
         if isinstance(item, ScriptedError):
             error_type = _ERROR_TYPES.get(item.status, "api_error")
             body = {"type": "error", "error": {"type": error_type, "message": item.message}}
@@ -135,6 +151,10 @@ class AnthropicWire:
             raise TypeError(f"the Anthropic wire cannot serve {item!r}")
         if stream:
             return sse_response(self._stream_events(item), server)
+        return json_response(200, self._message_body(item))
+
+    @staticmethod
+    def _message_body(item: ScriptedReply) -> dict[str, Any]:
         content: list[Any] = [{"type": "text", "text": "".join(item.text)}] if item.text else []
         content += [
             {
@@ -147,7 +167,7 @@ class AnthropicWire:
         ]
         message = _message(item, content=content, usage=_usage(item.usage))
         message["stop_reason"] = _STOP[item.finish_reason]
-        return json_response(200, message)
+        return message
 
     def _stream_events(self, reply: ScriptedReply) -> list[bytes]:
         start = _message(reply, content=[], usage=_usage(reply.usage, output=1))

@@ -18,6 +18,8 @@ import httpx2
 from aether.llm.contracts import FinishReason, Message, ToolCall
 from aether.testing.wire import (
     BrokenStream,
+    ConnectionReset,
+    Hang,
     MalformedBody,
     MockServer,
     Mode,
@@ -27,10 +29,12 @@ from aether.testing.wire import (
     ScriptedUsage,
     StalledStream,
     StreamErrorEvent,
+    TruncatedBody,
     WireRequest,
     WireTool,
 )
 from aether.testing.wires._http import (
+    fault_response,
     json_response,
     mock_transport,
     raise_if_transport_failure,
@@ -108,8 +112,18 @@ class GeminiWire:
 
     # -- answers ---------------------------------------------------------------------
 
-    def render(self, item: Script, *, stream: bool, server: MockServer) -> httpx2.Response:
+    def render(self, item: Script, *, stream: bool, server: MockServer) -> Any:
         raise_if_transport_failure(item)
+        if isinstance(item, Hang | ConnectionReset | TruncatedBody):
+            reply = ScriptedReply(text=item.text)
+            return fault_response(
+                item,
+                stream=stream,
+                server=server,
+                events=[_event(payload) for payload in self._stream_payloads(reply)],
+                sent=len(item.text),
+                body=json.dumps(self._complete_body(reply)).encode(),
+            )
         if isinstance(item, ScriptedError):
             status = _STATUS_NAMES.get(item.status, "UNKNOWN")
             body = {"error": {"code": item.status, "message": item.message, "status": status}}
@@ -127,7 +141,14 @@ class GeminiWire:
             return sse_response([*events, _event({"error": error})], server)
         if not isinstance(item, ScriptedReply):
             raise TypeError(f"the Gemini wire cannot serve {item!r}")
-        calls = [
+        if not stream:
+            return json_response(200, self._complete_body(item))
+        events = [_event(payload) for payload in self._stream_payloads(item)]
+        return sse_response(events, server)
+
+    @staticmethod
+    def _calls(item: ScriptedReply) -> list[dict[str, Any]]:
+        return [
             {
                 "functionCall": {
                     "id": call.id,
@@ -138,16 +159,20 @@ class GeminiWire:
             }
             for call in item.tool_calls
         ]
+
+    def _complete_body(self, item: ScriptedReply) -> dict[str, Any]:
+        text_parts = [{"text": "".join(item.text)}] if item.text else []
         finish = _FINISH[item.finish_reason]
-        if not stream:
-            text_parts = [{"text": "".join(item.text)}] if item.text else []
-            body = _response([*text_parts, *calls], model=item.model, finish=finish)
-            body["usageMetadata"] = _usage(item.usage)
-            return json_response(200, body)
-        events = [_event(_response([{"text": text}], model=item.model)) for text in item.text]
-        last = _response(calls, model=item.model, finish=finish)
+        body = _response([*text_parts, *self._calls(item)], model=item.model, finish=finish)
+        body["usageMetadata"] = _usage(item.usage)
+        return body
+
+    def _stream_payloads(self, item: ScriptedReply) -> list[dict[str, Any]]:
+        """One payload per text delta, then the last with calls, finish and usage."""
+        payloads = [_response([{"text": text}], model=item.model) for text in item.text]
+        last = _response(self._calls(item), model=item.model, finish=_FINISH[item.finish_reason])
         last["usageMetadata"] = _usage(item.usage)
-        return sse_response([*events, _event(last)], server)
+        return [*payloads, last]
 
     # -- requests --------------------------------------------------------------------
 

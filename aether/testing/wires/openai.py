@@ -17,6 +17,8 @@ import httpx2
 from aether.llm.contracts import FinishReason, Message, ToolCall
 from aether.testing.wire import (
     BrokenStream,
+    ConnectionReset,
+    Hang,
     MalformedBody,
     MockServer,
     Mode,
@@ -26,10 +28,12 @@ from aether.testing.wire import (
     ScriptedUsage,
     StalledStream,
     StreamErrorEvent,
+    TruncatedBody,
     WireRequest,
     WireTool,
 )
 from aether.testing.wires._http import (
+    fault_response,
     json_response,
     mock_transport,
     raise_if_transport_failure,
@@ -93,8 +97,18 @@ class OpenAIWire:
 
     # -- answers ---------------------------------------------------------------------
 
-    def render(self, item: Script, *, stream: bool, server: MockServer) -> httpx2.Response:
+    def render(self, item: Script, *, stream: bool, server: MockServer) -> Any:
         raise_if_transport_failure(item)
+        if isinstance(item, Hang | ConnectionReset | TruncatedBody):
+            reply = ScriptedReply(text=item.text)
+            return fault_response(
+                item,
+                stream=stream,
+                server=server,
+                events=self._stream_events(reply),
+                sent=1 + len(item.text),  # the role chunk, then the text
+                body=json.dumps(self._completion(reply)).encode(),
+            )
         if isinstance(item, ScriptedError):
             error_type, code = _ERROR_TYPES.get(item.status, ("server_error", None))
             body = {"error": {"message": item.message, "type": error_type, "param": None}}
