@@ -8,13 +8,21 @@ error statuses) and the adapter reads the JSON itself, skipping the SDK's typed 
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar, Final, Protocol
 
 import anyio
 
-from aether.errors import ProviderError
-from aether.extensions.llm._errors import scrub_secrets
+from aether.errors import ProviderError, RequestTimeoutError
+from aether.extensions.llm._errors import (
+    connection_error,
+    event_error,
+    malformed,
+    scrub_secrets,
+    status_error,
+    transport_error,
+)
 from aether.extensions.llm._http import CLEANUP_TIMEOUT, release_body
 from aether.extensions.llm._requests import merge_options, vendor_options
 from aether.extensions.llm._sse import ServerSentEvent, SSEParser
@@ -128,6 +136,52 @@ class JsonPostProvider(SdkProvider):
 
     _path: str
     _base_request_options: ClassVar[dict[str, Any]] = {}
+    _vendor: Any
+    """The SDK module (``openai``, ``anthropic``): both SDKs share their error classes."""
+
+    @staticmethod
+    def _error_detail(body: object, fallback: str) -> tuple[str, str | None]:
+        """The server's message and its error code or type, from a vendor error body."""
+        raise NotImplementedError
+
+    def _map_error(self, error: Exception) -> Exception:
+        if isinstance(error, ProviderError):
+            return error
+        vendor = self._vendor
+        secrets = (self._api_key,)
+        if isinstance(error, vendor.APITimeoutError):
+            return RequestTimeoutError(
+                f"{self.name} did not answer in time. Raise timeout= if long answers are "
+                f"expected; retrying may succeed.",
+                provider=self.name,
+            )
+        if isinstance(error, vendor.APIConnectionError):
+            return connection_error(self.name, error.__cause__ or error)
+        if isinstance(error, vendor.APIStatusError):
+            detail, code = self._error_detail(error.body, error.message)
+            return status_error(
+                provider=self.name,
+                status=error.status_code,
+                detail=detail,
+                headers=error.response.headers,
+                secrets=secrets,
+                key_env=self.api_key_env,
+                code=code,
+            )
+        if isinstance(error, vendor.APIResponseValidationError):
+            return malformed(self.name, str(error))
+        if isinstance(error, vendor.APIError):  # an error event inside a 200 stream
+            detail, code = self._error_detail(error.body, error.message)
+            return event_error(
+                provider=self.name,
+                error_type=code,
+                detail=detail,
+                secrets=secrets,
+                key_env=self.api_key_env,
+            )
+        if isinstance(error, json.JSONDecodeError | UnicodeDecodeError):
+            return malformed(self.name, f"invalid JSON ({error})")
+        return transport_error(self.name, error) or error
 
     def _body(self, request: LLMRequest, *, model: str, stream: bool) -> dict[str, Any]:
         raise NotImplementedError

@@ -14,14 +14,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from aether.errors import ConfigurationError, ProviderError, RequestTimeoutError
+from aether.errors import ConfigurationError
 from aether.extensions.llm._anthropic_wire import MessageStreamState, build_body, parse_message
 from aether.extensions.llm._errors import (
-    connection_error,
     event_error,
-    malformed,
-    status_error,
-    transport_error,
 )
 from aether.extensions.llm._http import resolve_http_client
 from aether.extensions.llm._sdk_provider import JsonPostProvider, StreamState
@@ -48,6 +44,22 @@ def _import_sdk() -> Any:
     return anthropic
 
 
+def _error_detail(body: object, fallback: str) -> tuple[str, str | None]:
+    """The server's message and error type from an Anthropic error body."""
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            message = error.get("message")
+            kind = error.get("type")
+            return (
+                message if isinstance(message, str) else fallback,
+                kind if isinstance(kind, str) else None,
+            )
+    if isinstance(body, str) and body:
+        return body, None
+    return fallback, None
+
+
 class AnthropicProvider(JsonPostProvider):
     """Claude through the Anthropic Messages API.
 
@@ -69,6 +81,8 @@ class AnthropicProvider(JsonPostProvider):
             ``transport`` were given.
     """
 
+    _error_detail = staticmethod(_error_detail)
+
     name = "anthropic"
     api_key_env = "ANTHROPIC_API_KEY"
     _path = "/v1/messages"
@@ -86,7 +100,7 @@ class AnthropicProvider(JsonPostProvider):
         default_max_tokens: int = DEFAULT_MAX_TOKENS,
     ) -> None:
         anthropic = _import_sdk()
-        self._anthropic = anthropic
+        self._vendor = anthropic
         api_key = api_key or os.environ.get(self.api_key_env) or None
         if api_key is None:
             raise ConfigurationError(
@@ -144,49 +158,3 @@ class AnthropicProvider(JsonPostProvider):
                 key_env=self.api_key_env,
             )
         return payload
-
-    def _map_error(self, error: Exception) -> Exception:
-        if isinstance(error, ProviderError):
-            return error
-        anthropic = self._anthropic
-        secrets = (self._api_key,)
-        if isinstance(error, anthropic.APITimeoutError):
-            return RequestTimeoutError(
-                f"{self.name} did not answer in time. Raise timeout= if long answers are "
-                f"expected; retrying may succeed.",
-                provider=self.name,
-            )
-        if isinstance(error, anthropic.APIConnectionError):
-            return connection_error(self.name, error.__cause__ or error)
-        if isinstance(error, anthropic.APIStatusError):
-            detail, error_type = _error_detail(error.body, error.message)
-            return status_error(
-                provider=self.name,
-                status=error.status_code,
-                detail=detail,
-                headers=error.response.headers,
-                secrets=secrets,
-                key_env=self.api_key_env,
-                code=error_type,
-            )
-        if isinstance(error, anthropic.APIResponseValidationError):
-            return malformed(self.name, str(error))
-        if isinstance(error, json.JSONDecodeError | UnicodeDecodeError):
-            return malformed(self.name, f"invalid JSON ({error})")
-        return transport_error(self.name, error) or error
-
-
-def _error_detail(body: object, fallback: str) -> tuple[str, str | None]:
-    """The server's message and error type from an Anthropic error body."""
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict):
-            message = error.get("message")
-            kind = error.get("type")
-            return (
-                message if isinstance(message, str) else fallback,
-                kind if isinstance(kind, str) else None,
-            )
-    if isinstance(body, str) and body:
-        return body, None
-    return fallback, None

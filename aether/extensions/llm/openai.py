@@ -18,13 +18,9 @@ import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from aether.errors import ConfigurationError, ProviderError, RequestTimeoutError
+from aether.errors import ConfigurationError
 from aether.extensions.llm._errors import (
-    connection_error,
     event_error,
-    malformed,
-    status_error,
-    transport_error,
 )
 from aether.extensions.llm._http import resolve_http_client
 from aether.extensions.llm._openai_wire import ChatStreamState, build_body, parse_completion
@@ -49,6 +45,20 @@ def _import_sdk() -> Any:
             name="openai",
         ) from error
     return openai
+
+
+def _error_detail(body: object, fallback: str) -> tuple[str, str | None]:
+    """The server's error message and its code or type, from an OpenAI error body."""
+    if isinstance(body, dict):
+        message = body.get("message")
+        code = body.get("code") or body.get("type")
+        return (
+            message if isinstance(message, str) else fallback,
+            code if isinstance(code, str) else None,
+        )
+    if isinstance(body, str) and body:
+        return body, None
+    return fallback, None
 
 
 class OpenAIProvider(JsonPostProvider):
@@ -79,6 +89,8 @@ class OpenAIProvider(JsonPostProvider):
             ``http_client`` and ``transport`` were given.
     """
 
+    _error_detail = staticmethod(_error_detail)
+
     name = "openai"
     api_key_env = "OPENAI_API_KEY"
     _path = "/chat/completions"
@@ -99,7 +111,7 @@ class OpenAIProvider(JsonPostProvider):
         max_tokens_field: str | None = None,
     ) -> None:
         openai = _import_sdk()
-        self._openai = openai
+        self._vendor = openai
         base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         api_key = api_key or os.environ.get(self.api_key_env) or None
         if api_key is None:
@@ -165,56 +177,3 @@ class OpenAIProvider(JsonPostProvider):
                 key_env=self.api_key_env,
             )
         return payload
-
-    def _map_error(self, error: Exception) -> Exception:
-        if isinstance(error, ProviderError):
-            return error
-        openai = self._openai
-        secrets = (self._api_key,)
-        if isinstance(error, openai.APITimeoutError):
-            return RequestTimeoutError(
-                f"{self.name} did not answer in time. Raise timeout= if long answers are "
-                f"expected; retrying may succeed.",
-                provider=self.name,
-            )
-        if isinstance(error, openai.APIConnectionError):
-            return connection_error(self.name, error.__cause__ or error)
-        if isinstance(error, openai.APIStatusError):
-            detail, code = _error_detail(error.body, error.message)
-            return status_error(
-                provider=self.name,
-                status=error.status_code,
-                detail=detail,
-                headers=error.response.headers,
-                secrets=secrets,
-                key_env=self.api_key_env,
-                code=code,
-            )
-        if isinstance(error, openai.APIResponseValidationError):
-            return malformed(self.name, str(error))
-        if isinstance(error, openai.APIError):  # an error event inside a 200 stream
-            detail, code = _error_detail(error.body, error.message)
-            return event_error(
-                provider=self.name,
-                error_type=code,
-                detail=detail,
-                secrets=secrets,
-                key_env=self.api_key_env,
-            )
-        if isinstance(error, json.JSONDecodeError | UnicodeDecodeError):
-            return malformed(self.name, f"invalid JSON ({error})")
-        return transport_error(self.name, error) or error
-
-
-def _error_detail(body: object, fallback: str) -> tuple[str, str | None]:
-    """The server's error message and its code or type, from an OpenAI error body."""
-    if isinstance(body, dict):
-        message = body.get("message")
-        code = body.get("code") or body.get("type")
-        return (
-            message if isinstance(message, str) else fallback,
-            code if isinstance(code, str) else None,
-        )
-    if isinstance(body, str) and body:
-        return body, None
-    return fallback, None
