@@ -23,57 +23,65 @@ from typing import Any
 
 from benchmarks._contenders import CONTENDERS, ContenderSpec
 from benchmarks._harness import BACKENDS, Row, cli, versions
+from benchmarks._openai_worker import FULL, LONG, SHORT
 from benchmarks.mock_openai_server import running_server
 
 __all__ = ["COLUMNS", "NOTES", "TITLE", "run", "table"]
 
 TITLE = "OpenAI-compatible server: Aether vs the raw openai SDK, plain httpx and other frameworks"
-NOTES = """
+ROUNDS = 3
+"""Rounds in a full run (one in a quick run)."""
+
+NOTES = f"""
 Every library calls the same mock OpenAI server, a separate process on loopback
-(`benchmarks/mock_openai_server.py`, no added latency): one user message, a 50-word
+(`benchmarks/mock_openai_server.py`, no added latency): one user message, a {SHORT}-word
 answer, streamed with a usage chunk. So the numbers are the client-side cost of a call:
 building the request, HTTP on loopback, reading the answer, and whatever the library
 adds. Each cell is the **ratio to the raw openai SDK** (`AsyncOpenAI.chat.completions.create`,
-typed models), with the absolute median after it. Ratios compare costs in every column:
-below 1× is faster (for throughput, the SDK's calls per second over the library's).
+typed models; the median over rounds, with the lowest and highest round in brackets),
+then the median absolute value. Every ratio compares costs: below 1× is faster than the
+SDK (for throughput, the SDK's calls per second over the library's).
 
 How it is measured: each library runs in a fresh process per round and per event loop
-(`benchmarks/_openai_worker.py`); the order of the libraries rotates from round to round;
-a library's ratio is taken against the SDK of the same round, and the table shows the
-median over the rounds. The worker checks the text of every answer. The garbage collector
-stays on. "per call": median wall time of sequential calls. "CPU per call": the median
-CPU time of the client process per sequential call (`time.process_time`, which leaves
-out the server and other processes: the steadiest column on a busy machine). "per stream chunk": the
-marginal wall time of one more chunk, from streams of 50 and 150 chunks taken
-alternately. "first chunk": from starting the stream to the first text. "1 / 50 / 500
-concurrent": calls per second of sequential calls, of 50 tasks making 2 calls each
-(after a warm-up wave), and of 500 calls started at once; every library keeps its
-default connection pool (openai's and Aether's keep 100 idle connections, httpx 20).
+(`benchmarks/_openai_worker.py`), {ROUNDS} rounds, the order of the libraries rotating from
+round to round; a ratio is taken against the SDK of the same round, then the median over
+rounds. The worker checks the text of every answer, and the garbage collector stays on.
+"per call": median wall time of {FULL.calls} sequential calls. "CPU per call": median CPU time of
+the client process per call (`time.process_time`: the server and other processes are
+left out). "per stream chunk": the marginal wall time of one more chunk, from streams of
+{SHORT} and {LONG} chunks taken alternately. "first chunk": from starting the stream to its
+first text. "1 / 50 / 500 concurrent": calls per second of the sequential calls, of 50
+tasks making {FULL.calls_per_task} calls each (after a warm-up wave), and of 500 calls started at
+once.
+Every library keeps its default connection pool: the openai SDK's (and so Aether's) opens
+up to 1000 connections and keeps 100, httpx opens 100 and keeps 20, LiteLLM sends through
+aiohttp. With a server that answers at once, fewer connections are cheaper; with a real
+model taking seconds, they would cap the throughput.
 
 Contenders: "httpx + json" posts the JSON with `httpx.AsyncClient` and reads it with
-`response.json()` (streams: `aiter_lines` and `json.loads`), the reference for the HTTP
-stack's own cost. "Aether, default stack" is `Aether(OpenAIProvider(...))`
-(`client.complete`, `client.stream_text`) with whatever default stack `Aether()` builds
-at the time of the run (tool loop, cost tracking, circuit breaker, retry, events);
-"Aether, stack=[]" is the adapter and the facade alone. Aether's adapter sends through
-the openai SDK but reads JSON and SSE itself, skipping the SDK's typed models
-(docs/providers.md). LiteLLM is `litellm.acompletion(model="openai/gpt-4o-mini",
-api_base=...)`, run with `LITELLM_LOCAL_MODEL_COST_MAP=True` and `LITELLM_OFFLINE_MODE=true`
-(by default it fetches its price list from the network when imported); pydantic-ai is an
-`Agent` over `OpenAIChatModel` (`agent.run`, `run_stream` with
-`stream_text(delta=True, debounce_by=None)`, so each delta arrives as it is read);
-langchain-openai is `ChatOpenAI(stream_usage=True)` (`ainvoke`, `astream`).
+`response.json()` (streams: `aiter_lines` and `json.loads`), the reference for what the
+HTTP stack itself costs. "Aether, default stack" is `Aether(OpenAIProvider(...))`
+(`client.complete`, `client.stream_text`) with the default stack `Aether()` builds at the
+time of the run (tool loop, cost tracking, circuit breaker, retry, events); "Aether,
+stack=[]" is the adapter and the facade alone. Aether's adapter sends through the openai
+SDK but reads the JSON and SSE itself, without the SDK's typed models (docs/providers.md).
+LiteLLM is `litellm.acompletion(model="openai/gpt-4o-mini", api_base=...)`, run with
+`LITELLM_LOCAL_MODEL_COST_MAP=True` and `LITELLM_OFFLINE_MODE=true` (by default it fetches
+its price list over the network when imported); pydantic-ai is an `Agent` over
+`OpenAIChatModel` (`agent.run`; `run_stream` with `stream_text(delta=True,
+debounce_by=None)`, so each delta arrives as it is read); langchain-openai is
+`ChatOpenAI(stream_usage=True)` (`ainvoke`, `astream`).
 
-On trio the peers do not run: each is tried once and the error is shown. LiteLLM's
-`acompletion` awaits `loop.run_in_executor` (an asyncio future); pydantic-ai's `Agent`
-starts its run with `asyncio.create_task`; langchain-core's `agenerate` awaits
-`asyncio.gather`. The mock server shares the machine's two cores with the client (and, on
-a shared machine, with whatever else runs), so absolute times are pessimistic and move
-from run to run; the ratios are the result, and "CPU per call" the steadiest of them.
+The peers do not run on trio (each is tried once; the table shows its error): LiteLLM's
+`acompletion` awaits `loop.run_in_executor`, pydantic-ai's `Agent` starts its run with
+`asyncio.create_task`, and langchain-core's `agenerate` awaits `asyncio.gather`.
+
+Reading the numbers: the mock server shares the machine's two cores with the client and,
+on a shared machine, with whatever else runs, so absolute times are pessimistic and move
+by tens of per cent from round to round (the brackets show how much). Compare rows within
+a column through their ratios; "CPU per call" is the steadiest column. Differences of
+about 0.1× between the two Aether rows are within the noise.
 """
-
-ROUNDS = 3
-"""Rounds in a full run (one in a quick run)."""
 
 WORKER_TIMEOUT = 900.0
 """Seconds one worker may take before the run fails."""
