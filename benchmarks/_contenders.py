@@ -241,32 +241,32 @@ class LangChainContender(Contender):
 
 @dataclass(frozen=True, slots=True)
 class ContenderSpec:
-    """A contender's key, its table label, the package it needs and how to build it."""
+    """A contender's key, its table label, what it needs and how to build it.
+
+    ``package`` is the distribution (for its version), ``module`` what it imports.
+    """
 
     key: str
     label: str
     package: str
+    module: str
     factory: Callable[[str, Sequence[int]], Contender]
     peer: bool = False
 
 
 CONTENDERS = (
-    ContenderSpec("httpx", "httpx + json (reference)", "httpx", HttpxContender),
-    ContenderSpec("openai", "openai SDK (ratio base)", "openai", OpenAISdkContender),
-    ContenderSpec("aether", "Aether, default stack", "aether-llm", AetherContender),
-    ContenderSpec("aether-empty", "Aether, stack=[]", "aether-llm", AetherEmptyStackContender),
-    ContenderSpec("litellm", "LiteLLM acompletion", "litellm", LiteLLMContender, peer=True),
-    ContenderSpec(
-        "pydantic-ai", "pydantic-ai Agent", "pydantic-ai-slim", PydanticAIContender, peer=True
-    ),
-    ContenderSpec(
-        "langchain",
-        "langchain-openai ChatOpenAI",
-        "langchain-openai",
-        LangChainContender,
-        peer=True,
-    ),
-)
+    ContenderSpec("httpx", "httpx + json (reference)", "httpx", "httpx", HttpxContender),
+    ContenderSpec("openai", "openai SDK (ratio base)", "openai", "openai", OpenAISdkContender),
+    ContenderSpec("aether", "Aether, default stack", "aether-llm", "aether", AetherContender),
+    ContenderSpec("aether-empty", "Aether, stack=[]", "aether-llm", "aether",
+                  AetherEmptyStackContender),
+    ContenderSpec("litellm", "LiteLLM acompletion", "litellm", "litellm", LiteLLMContender,
+                  peer=True),
+    ContenderSpec("pydantic-ai", "pydantic-ai Agent", "pydantic-ai-slim", "pydantic_ai",
+                  PydanticAIContender, peer=True),
+    ContenderSpec("langchain", "langchain-openai ChatOpenAI", "langchain-openai",
+                  "langchain_openai", LangChainContender, peer=True),
+)  # fmt: skip
 """Every contender, in the order of the results table."""
 
 

@@ -29,11 +29,31 @@ import anyio
 from benchmarks._contenders import Contender, by_key
 from benchmarks._mock_wires import answer_text
 
-__all__ = ["LONG", "SHORT", "Plan", "main", "measure_contender"]
+__all__ = [
+    "FULL",
+    "LONG",
+    "QUICK",
+    "SHORT",
+    "Plan",
+    "Wave",
+    "WrongAnswer",
+    "main",
+    "measure_contender",
+]
 
 SHORT, LONG = 50, 150
 """Words per answer: calls and first-chunk times use SHORT; the per-chunk cost is the
 difference between streams of LONG and SHORT chunks."""
+
+
+@dataclass(frozen=True, slots=True)
+class Wave:
+    """A throughput run: ``tasks`` concurrent tasks making ``calls_each`` calls each."""
+
+    tasks: int
+    calls_each: int
+    warm_up: bool = False
+    """First a wave of one call per task, so that the connection pool has grown."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +64,12 @@ class Plan:
     """Sequential calls (per-call latency, CPU per call, throughput at 1)."""
     streams: int
     """Streams of each length, alternating short and long."""
-    calls_per_task: int
-    """Calls each of 50 concurrent tasks makes (after a warm-up wave of one call each)."""
-    concurrency: tuple[int, ...] = (50, 500)
-    """Concurrent tasks per throughput run: one wave of calls starting at once past 50."""
+    waves: tuple[Wave, ...]
+    """Throughput runs; each gives a ``throughput_<tasks>`` result."""
 
 
-FULL = Plan(calls=100, streams=10, calls_per_task=2)
-QUICK = Plan(calls=20, streams=3, calls_per_task=1)
+FULL = Plan(calls=100, streams=10, waves=(Wave(50, 2, warm_up=True), Wave(500, 1)))
+QUICK = Plan(calls=20, streams=3, waves=(Wave(50, 1, warm_up=True), Wave(500, 1)))
 
 
 class WrongAnswer(AssertionError):
@@ -150,12 +168,11 @@ async def measure_contender(contender: Contender, plan: Plan) -> dict[str, float
         results: dict[str, float | str] = {}
         results.update(await _sequential_calls(contender, plan.calls))
         results.update(await _streams(contender, plan.streams))
-        for tasks in plan.concurrency:
-            calls_each = plan.calls_per_task if tasks <= 50 else 1
-            if tasks <= 50:
-                await _wave(contender, tasks, 1)  # warm-up: the connection pool grows
-            elapsed = await _wave(contender, tasks, calls_each)
-            results[f"throughput_{tasks}"] = tasks * calls_each / elapsed
+        for wave in plan.waves:
+            if wave.warm_up:
+                await _wave(contender, wave.tasks, 1)
+            elapsed = await _wave(contender, wave.tasks, wave.calls_each)
+            results[f"throughput_{wave.tasks}"] = wave.tasks * wave.calls_each / elapsed
         return results
     finally:
         await contender.aclose()

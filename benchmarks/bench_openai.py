@@ -51,8 +51,8 @@ the client process per call (`time.process_time`: the server and other processes
 left out). "per stream chunk": the marginal wall time of one more chunk, from streams of
 {SHORT} and {LONG} chunks taken alternately. "first chunk": from starting the stream to its
 first text. "1 / 50 / 500 concurrent": calls per second of the sequential calls, of 50
-tasks making {FULL.calls_per_task} calls each (after a warm-up wave), and of 500 calls started at
-once.
+tasks making {FULL.waves[0].calls_each} calls each (after a warm-up wave), and of 500 calls started
+at once.
 Every library keeps its default connection pool: the openai SDK's (and so Aether's) opens
 up to 1000 connections and keeps 100, httpx opens 100 and keeps 20, LiteLLM sends through
 aiohttp. With a server that answers at once, fewer connections are cheaper; with a real
@@ -79,8 +79,10 @@ The peers do not run on trio (each is tried once; the table shows its error): Li
 Reading the numbers: the mock server shares the machine's two cores with the client and,
 on a shared machine, with whatever else runs, so absolute times are pessimistic and move
 by tens of per cent from round to round (the brackets show how much). Compare rows within
-a column through their ratios; "CPU per call" is the steadiest column. Differences of
-about 0.1× between the two Aether rows are within the noise.
+a column through their ratios, and read a difference as real only where the brackets of
+two rows do not overlap: the two Aether rows, for one, differ by less than the noise
+(the default stack's own cost is tens of µs per call, see the stack section). "CPU per
+call" close to "per call" says the client was busy all along, not waiting on the server.
 """
 
 WORKER_TIMEOUT = 900.0
@@ -93,15 +95,6 @@ OFFLINE_ENV = {
     "LANGCHAIN_TRACING_V2": "false",
 }
 """Keeps the peers off the network: LiteLLM fetches its price list when imported."""
-
-IMPORT_NAMES = {
-    "httpx": "httpx",
-    "openai": "openai",
-    "aether-llm": "aether",
-    "litellm": "litellm",
-    "pydantic-ai-slim": "pydantic_ai",
-    "langchain-openai": "langchain_openai",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +126,7 @@ BASE = "openai"
 
 def installed(specs: Sequence[ContenderSpec] = CONTENDERS) -> list[ContenderSpec]:
     """The contenders whose library can be imported here."""
-    return [spec for spec in specs if importlib.util.find_spec(IMPORT_NAMES[spec.package])]
+    return [spec for spec in specs if importlib.util.find_spec(spec.module)]
 
 
 def rotated(items: Sequence[ContenderSpec], offset: int) -> list[ContenderSpec]:
@@ -255,8 +248,9 @@ def _cell(row: dict[str, Any]) -> str:
     return f"**{float(ratio):.2f}×**{spread} {text}"
 
 
-def _refusal(error: str, limit: int = 110) -> str:
-    text = error.replace("|", "\\|")
+def _refusal(error: str, limit: int = 140) -> str:
+    """The error, up to the first object repr, short enough for a table cell."""
+    text = error.split(" <", 1)[0].replace("|", "\\|")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

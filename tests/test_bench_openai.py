@@ -12,12 +12,12 @@ import pytest
 
 from benchmarks._contenders import CONTENDERS, Contender, by_key
 from benchmarks._mock_wires import answer_text
-from benchmarks._openai_worker import LONG, SHORT, Plan, WrongAnswer, measure_contender
+from benchmarks._openai_worker import LONG, SHORT, Plan, Wave, WrongAnswer, measure_contender
 from benchmarks.bench_openai import COLUMNS, Round, rotated, summarise, table
 from benchmarks.mock_openai_server import running_server
 
 CORE = ("httpx", "openai", "aether", "aether-empty")
-TINY = Plan(calls=2, streams=1, calls_per_task=1, concurrency=(3,))
+TINY = Plan(calls=2, streams=1, waves=(Wave(3, 2, warm_up=True),))
 
 
 @pytest.fixture(scope="module")
