@@ -50,8 +50,9 @@ one `session.ask` (the store holds system, user and assistant messages, 3 per se
 Measured with `tracemalloc` (Python allocations still live after a full collection,
 divided by the session count): "Session objects held" keeps the 10 000 `Session` objects
 alive, "store only" drops them (the client keeps them weakly, so what stays is what a
-server holds between two turns of a user). RSS grows by about the same amounts (in the
-note, read from `/proc/self/statm`; the allocator keeps freed memory, so it is rougher).
+server holds between two turns of a user). The note gives the growth of the resident set
+(`/proc/self/statm`), which runs about 1.7× higher: the allocator's own overhead, and
+freed memory it keeps (so RSS does not fall when the Session objects go).
 """
 
 REPEATS, QUICK_REPEATS = 3, 1
