@@ -6,6 +6,9 @@
                             then run .venv/bin/python -m pytest tests/
     python3 dev.py check    ruff and mypy --strict, as CI runs them
     python3 dev.py bench    run the benchmarks and rewrite benchmarks/README.md
+    python3 dev.py bench --peers
+                            the same, after installing the peer frameworks the
+                            benchmarks compare Aether with (the bench extra)
 
 Extra arguments after ``test`` go to pytest.
 """
@@ -74,6 +77,13 @@ def main(argv: list[str]) -> int:
         )
     if task == "bench":
         ensure_venv()
+        if "--peers" in rest:
+            rest.remove("--peers")
+            print("installing the peer frameworks (the bench extra) into .venv ...", flush=True)
+            subprocess.run(
+                [str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[bench]"],
+                check=True,
+            )
         return run(str(PYTHON), "-m", "benchmarks", *rest)
     print(__doc__)
     return 0 if task in ("help", "-h", "--help") else 2

@@ -15,6 +15,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from benchmarks._harness import machine, versions
@@ -71,7 +72,8 @@ def section(name: str, rows: list[dict[str, object]]) -> str:
     parts = [f"<!-- results:{name} -->", f"### {title}", ""]
     if notes:
         parts += [notes, ""]
-    parts += [table(rows), f"<!-- /results:{name} -->"]
+    render = getattr(module, "table", table)  # a module may lay out its own table
+    parts += [render(rows), f"<!-- /results:{name} -->"]
     return "\n".join(parts)
 
 
@@ -101,6 +103,7 @@ def main() -> int:
     sections: dict[str, str] = {}
     for name in modules(args.names):
         print(f"running {name} ...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
         command = [sys.executable, "-m", f"benchmarks.{name}"]
         if args.quick:
             command.append("--quick")
@@ -109,6 +112,7 @@ def main() -> int:
             print(done.stderr, file=sys.stderr)
             return done.returncode
         rows = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
         sections[name] = section(name, rows)
         print(sections[name] + "\n")
     header = (

@@ -34,7 +34,11 @@ BACKENDS = ("asyncio", "trio")
 
 @dataclass(slots=True)
 class Row:
-    """One line of a results table: a measurement, its unit and a free-form note."""
+    """One line of a results table: a measurement, its unit and a free-form note.
+
+    ``column`` names the measurement when a module lays its rows out as a wide table
+    (cases down, columns across) with a ``table(rows)`` function of its own.
+    """
 
     case: str
     backend: str
@@ -42,6 +46,7 @@ class Row:
     unit: str
     note: str = ""
     ratio: float | None = None
+    column: str = ""
 
 
 def measure(

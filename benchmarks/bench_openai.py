@@ -1,167 +1,296 @@
-"""Aether's default stack over the OpenAI adapter, next to the raw openai SDK.
+"""Aether over the OpenAI adapter next to the raw openai SDK, plain httpx and other frameworks.
 
-Both talk to the same mock OpenAI server, run as a separate process on loopback
-(`benchmarks.mock_openai_server`), and make the same calls: one user message, a 50-word
-answer, streamed with a usage chunk when streaming.
+Every contender of `benchmarks._contenders` calls the same mock OpenAI server (a separate
+process on loopback, `benchmarks.mock_openai_server`). Each (contender, event loop) pair
+is measured by `benchmarks._openai_worker` in a fresh process, in rounds whose order
+rotates; ratios to the raw SDK are taken within a round, then the median over rounds is
+reported. Peers (LiteLLM, pydantic-ai, langchain-openai) join when installed:
+``pip install -e '.[bench]'``, or ``python3 dev.py bench --peers``.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Awaitable, Callable
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from aether import Aether
-from aether.extensions.llm.openai import OpenAIProvider
-from benchmarks._harness import BACKENDS, Row, cli, measure
+from benchmarks._contenders import CONTENDERS, ContenderSpec
+from benchmarks._harness import BACKENDS, Row, cli, versions
+from benchmarks._openai_worker import FULL, LONG, SHORT
 from benchmarks.mock_openai_server import running_server
 
-TITLE = "OpenAI adapter: Aether's default stack vs the raw openai SDK"
-NOTES = """
-Both clients call a mock OpenAI-compatible server running in another process on
-loopback (`benchmarks/mock_openai_server.py`, zero added latency), so the numbers are the
-client-side cost of a call: building the request, HTTP on loopback, parsing the answer.
-"raw SDK" is `AsyncOpenAI.chat.completions.create` (typed response models); "Aether" is
-`Aether(OpenAIProvider(...))` with its default stack, through `client.complete(...)` and
-`client.stream(...)`. "raw SDK, untyped" posts the same body with `cast_to=object`, the
-path Aether's adapter takes for calls, to show where the time goes. "stream" is a whole
-stream of 50 text chunks plus a finish and a usage chunk; "stream chunk" is the marginal
-cost of one more chunk, from streams of 50 and 250 chunks. The ratio is Aether's time
-over the raw SDK's: below 1 is faster. "Aether" runs whatever default stack `Aether()`
-builds at the time of the run. The server shares the machine's two cores with the client
-(and, on a shared machine, with whatever else runs), so absolute times are pessimistic
-and noisy; the ratios are the result.
+__all__ = ["COLUMNS", "NOTES", "TITLE", "run", "table"]
+
+TITLE = "OpenAI-compatible server: Aether vs the raw openai SDK, plain httpx and other frameworks"
+ROUNDS = 3
+"""Rounds in a full run (one in a quick run)."""
+
+NOTES = f"""
+Every library calls the same mock OpenAI server, a separate process on loopback
+(`benchmarks/mock_openai_server.py`, no added latency): one user message, a {SHORT}-word
+answer, streamed with a usage chunk. So the numbers are the client-side cost of a call:
+building the request, HTTP on loopback, reading the answer, and whatever the library
+adds. Each cell is the **ratio to the raw openai SDK** (`AsyncOpenAI.chat.completions.create`,
+typed models; the median over rounds, with the lowest and highest round in brackets),
+then the median absolute value. Every ratio compares costs: below 1× is faster than the
+SDK (for throughput, the SDK's calls per second over the library's).
+
+How it is measured: each library runs in a fresh process per round and per event loop
+(`benchmarks/_openai_worker.py`), {ROUNDS} rounds, the order of the libraries rotating from
+round to round; a ratio is taken against the SDK of the same round, then the median over
+rounds. The worker checks the text of every answer, and the garbage collector stays on.
+"per call": median wall time of {FULL.calls} sequential calls. "CPU per call": median CPU time of
+the client process per call (`time.process_time`: the server and other processes are
+left out). "per stream chunk": the marginal wall time of one more chunk, from streams of
+{SHORT} and {LONG} chunks taken alternately. "first chunk": from starting the stream to its
+first text. "1 / 50 / 500 concurrent": calls per second of the sequential calls, of 50
+tasks making {FULL.waves[0].calls_each} calls each (after a warm-up wave), and of 500 calls started
+at once.
+Every library keeps its default connection pool: the openai SDK's (and so Aether's) opens
+up to 1000 connections and keeps 100, httpx opens 100 and keeps 20, LiteLLM sends through
+aiohttp. With a server that answers at once, fewer connections are cheaper; with a real
+model taking seconds, they would cap the throughput.
+
+Contenders: "httpx + json" posts the JSON with `httpx.AsyncClient` and reads it with
+`response.json()` (streams: `aiter_lines` and `json.loads`), the reference for what the
+HTTP stack itself costs. "Aether, default stack" is `Aether(OpenAIProvider(...))`
+(`client.complete`, `client.stream_text`) with the default stack `Aether()` builds at the
+time of the run (tool loop, cost tracking, circuit breaker, retry, events); "Aether,
+stack=[]" is the adapter and the facade alone. Aether's adapter sends through the openai
+SDK but reads the JSON and SSE itself, without the SDK's typed models (docs/providers.md).
+LiteLLM is `litellm.acompletion(model="openai/gpt-4o-mini", api_base=...)`, run with
+`LITELLM_LOCAL_MODEL_COST_MAP=True` and `LITELLM_OFFLINE_MODE=true` (by default it fetches
+its price list over the network when imported); pydantic-ai is an `Agent` over
+`OpenAIChatModel` (`agent.run`; `run_stream` with `stream_text(delta=True,
+debounce_by=None)`, so each delta arrives as it is read); langchain-openai is
+`ChatOpenAI(stream_usage=True)` (`ainvoke`, `astream`).
+
+The peers do not run on trio (each is tried once; the table shows its error): LiteLLM's
+`acompletion` awaits `loop.run_in_executor`, pydantic-ai's `Agent` starts its run with
+`asyncio.create_task`, and langchain-core's `agenerate` awaits `asyncio.gather`.
+
+Reading the numbers: the mock server shares the machine's two cores with the client and,
+on a shared machine, with whatever else runs, so absolute times are pessimistic and move
+by tens of per cent from round to round (the brackets show how much). Compare rows within
+a column through their ratios, and read a difference as real only where the brackets of
+two rows do not overlap: the two Aether rows, for one, differ by less than the noise
+(the default stack's own cost is tens of µs per call, see the stack section). "CPU per
+call" close to "per call" says the client was busy all along, not waiting on the server.
+
+Where Aether's time goes (pyinstrument, asyncio): in a sequential call, about 3% is
+Aether's own layers and facade, a quarter the openai SDK's request machinery
+(`_build_request`, request options, the auth-retry wrapper) and the rest httpx2/httpcore2
+and h11; per stream chunk, about a third is Aether's SSE parsing, `json.loads` and chunk
+building, most of the rest h11 decoding each chunk of the HTTP body. At 500 concurrent
+calls, httpcore2's pool checks every open connection on each request event
+(`_assign_requests_to_connections` → `has_expired`), about 40% of the CPU: that column
+measures the SDK's HTTP stack, which Aether and the SDK share.
 """
 
-SHORT, LONG = 50, 250
-"""Words per streamed answer: the per-chunk cost is the difference over the extra words."""
-PROMPT = "Tell me a story."
-MESSAGES = [{"role": "user", "content": PROMPT}]
+WORKER_TIMEOUT = 900.0
+"""Seconds one worker may take before the run fails."""
+
+OFFLINE_ENV = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "LITELLM_OFFLINE_MODE": "true",
+    "LANGSMITH_TRACING": "false",
+    "LANGCHAIN_TRACING_V2": "false",
+}
+"""Keeps the peers off the network: LiteLLM fetches its price list when imported."""
 
 
-class _Clients:
-    """A raw SDK client and an Aether client, opened afresh in each timed run (their
-    connection pools belong to the event loop that opened them)."""
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One measurement of the worker, as a column of the results table."""
 
-    def __init__(self, base_url: str, chunks: int) -> None:
-        self.base_url = base_url
-        self.headers = {"x-mock-chunks": str(chunks)}
-        self.raw: Any = None
-        self.aether: Aether | None = None
+    key: str
+    title: str
+    unit: str
+    higher_is_better: bool = False
 
-    async def open(self) -> None:
-        import openai
-
-        self.raw = openai.AsyncOpenAI(
-            base_url=self.base_url, api_key="bench", max_retries=0, default_headers=self.headers
-        )
-        provider = OpenAIProvider(
-            api_key="bench",
-            base_url=self.base_url,
-            default_model="gpt-4o-mini",
-            default_headers=self.headers,
-        )
-        self.aether = Aether(provider)
-        # One call each, so connection set-up is not timed.
-        await self.raw.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
-        await self.aether.complete(PROMPT)
-
-    def client(self) -> Aether:
-        assert self.aether is not None
-        return self.aether
-
-    async def close(self) -> None:
-        """Close both (inside the timed run: a few µs spread over every call)."""
-        await self.raw.close()
-        await self.client().aclose()
+    def ratio(self, value: float, base: float) -> float:
+        """The cost ratio to the base: below 1 is better, whichever way the unit runs."""
+        return base / value if self.higher_is_better else value / base
 
 
-Body = Callable[[int], Awaitable[None]]
+COLUMNS = (
+    Column("call_s", "per call", "s"),
+    Column("call_cpu_s", "CPU per call", "s"),
+    Column("chunk_s", "per stream chunk", "s"),
+    Column("first_chunk_s", "first chunk", "s"),
+    Column("throughput_1", "1 at a time", "calls/s", higher_is_better=True),
+    Column("throughput_50", "50 concurrent", "calls/s", higher_is_better=True),
+    Column("throughput_500", "500 concurrent", "calls/s", higher_is_better=True),
+)
+BASE = "openai"
+"""The contender every ratio is taken against."""
 
 
-def _bodies(clients: _Clients) -> dict[str, Body]:
-    async def raw_call(n: int) -> None:
-        for _ in range(n):
-            await clients.raw.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
-
-    async def raw_untyped_call(n: int) -> None:
-        body = {"model": "gpt-4o-mini", "messages": MESSAGES}
-        for _ in range(n):
-            await clients.raw.post("/chat/completions", body=body, cast_to=object)
-
-    async def aether_call(n: int) -> None:
-        client = clients.client()
-        for _ in range(n):
-            await client.complete(PROMPT)
-
-    async def raw_stream(n: int) -> None:
-        for _ in range(n):
-            stream = await clients.raw.chat.completions.create(
-                model="gpt-4o-mini",
-                messages=MESSAGES,
-                stream=True,
-                stream_options={"include_usage": True},
-            )
-            async with stream:
-                async for _chunk in stream:
-                    pass
-
-    async def aether_stream(n: int) -> None:
-        client = clients.client()
-        for _ in range(n):
-            async for _chunk in client.stream(PROMPT):
-                pass
-
-    def closing(body: Body) -> Body:
-        async def run(n: int) -> None:
-            await body(n)
-            await clients.close()
-
-        return run
-
-    bodies = [raw_call, raw_untyped_call, aether_call, raw_stream, aether_stream]
-    return {body.__name__: closing(body) for body in bodies}
+def installed(specs: Sequence[ContenderSpec] = CONTENDERS) -> list[ContenderSpec]:
+    """The contenders whose library can be imported here."""
+    return [spec for spec in specs if importlib.util.find_spec(spec.module)]
 
 
-def _time(name: str, *, base_url: str, chunks: int, iterations: int, backend: str) -> float:
-    clients = _Clients(base_url, chunks)
-    body = _bodies(clients)[name]
-    return measure(body, iterations=iterations, backend=backend, setup=clients.open)
+def rotated(items: Sequence[ContenderSpec], offset: int) -> list[ContenderSpec]:
+    """``items`` starting at ``offset`` (modulo its length), wrapping around."""
+    shift = offset % len(items)
+    return [*items[shift:], *items[:shift]]
 
 
-def _rows(url: str, backend: str, *, calls: int, streams: int) -> list[Row]:
-    def timed(name: str, chunks: int, iterations: int) -> float:
-        return _time(name, base_url=url, chunks=chunks, iterations=iterations, backend=backend)
+def _measure(spec: ContenderSpec, backend: str, root: str, *, quick: bool) -> dict[str, Any]:
+    command = [sys.executable, "-m", "benchmarks._openai_worker", spec.key, backend, root]
+    if quick:
+        command.append("--quick")
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=WORKER_TIMEOUT,
+        env={**os.environ, **OFFLINE_ENV},
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{spec.key} on {backend} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
-    raw_call = timed("raw_call", SHORT, calls)
-    untyped_call = timed("raw_untyped_call", SHORT, calls)
-    aether_call = timed("aether_call", SHORT, calls)
-    raw_short = timed("raw_stream", SHORT, streams)
-    aether_short = timed("aether_stream", SHORT, streams)
-    raw_chunk = (timed("raw_stream", LONG, streams) - raw_short) / (LONG - SHORT)
-    aether_chunk = (timed("aether_stream", LONG, streams) - aether_short) / (LONG - SHORT)
-    whole = f"whole stream of {SHORT} chunks"
-    marginal = f"marginal, {SHORT} vs {LONG} chunks"
-    return [
-        Row("call: raw SDK", backend, raw_call, "s"),
-        Row("call: raw SDK, untyped", backend, untyped_call, "s", ratio=untyped_call / raw_call),
-        Row("call: Aether", backend, aether_call, "s", ratio=aether_call / raw_call),
-        Row("stream: raw SDK", backend, raw_short, "s", whole),
-        Row("stream: Aether", backend, aether_short, "s", whole, ratio=aether_short / raw_short),
-        Row("stream chunk: raw SDK", backend, raw_chunk, "s", marginal),
-        Row("stream chunk: Aether", backend, aether_chunk, "s", marginal, aether_chunk / raw_chunk),
-    ]
+
+Round = dict[tuple[str, str], dict[str, float]]
+"""One round's measurements by (contender key, backend)."""
+
+
+def summarise(
+    rounds: Sequence[Round], specs: Sequence[ContenderSpec], backends: Sequence[str]
+) -> list[Row]:
+    """Median absolute values and median within-round ratios to the `BASE` contender."""
+    rows = []
+    for backend in backends:
+        for spec in specs:
+            measured = [one for one in rounds if (spec.key, backend) in one]
+            if not measured:
+                continue
+            for column in COLUMNS:
+                values = [one[spec.key, backend][column.key] for one in measured]
+                ratios = [
+                    column.ratio(one[spec.key, backend][column.key], one[BASE, backend][column.key])
+                    for one in measured
+                    if (BASE, backend) in one
+                ]
+                spread = f"{min(ratios):.2f}–{max(ratios):.2f}" if len(ratios) > 1 else ""
+                rows.append(
+                    Row(
+                        spec.label,
+                        backend,
+                        statistics.median(values),
+                        column.unit,
+                        "" if spec.key == BASE else spread,
+                        statistics.median(ratios) if ratios else None,
+                        column=column.key,
+                    )
+                )
+    return rows
 
 
 def run(quick: bool) -> list[Row]:
-    # The raw SDK leaves async generators to the garbage collector on trio (a
-    # ResourceWarning); it is the baseline here, not the subject.
-    warnings.simplefilter("ignore", ResourceWarning)
-    calls, streams = (40, 6) if quick else (300, 40)
-    with running_server(chunks=SHORT) as url:
-        return [
-            row for backend in BACKENDS for row in _rows(url, backend, calls=calls, streams=streams)
+    specs = installed()
+    if not any(spec.key == BASE for spec in specs):
+        raise RuntimeError("the openai package is needed: pip install -e '.[openai]'")
+    rounds: list[Round] = []
+    refused: dict[tuple[str, str], str] = {}
+    with running_server() as url:
+        root = url.removesuffix("/v1")
+        for number in range(1 if quick else ROUNDS):
+            measured: Round = {}
+            for backend in BACKENDS:
+                for spec in rotated(specs, number):
+                    if (spec.key, backend) in refused:
+                        continue
+                    started = time.perf_counter()
+                    result = _measure(spec, backend, root, quick=quick)
+                    elapsed = time.perf_counter() - started
+                    print(f"round {number}: {spec.key} on {backend} ({elapsed:.0f} s): {result}",
+                          file=sys.stderr, flush=True)  # fmt: skip
+                    error = result.get("error")
+                    if isinstance(error, str):
+                        if not spec.peer:
+                            raise RuntimeError(f"{spec.key} on {backend}: {error}")
+                        refused[spec.key, backend] = error
+                        continue
+                    measured[spec.key, backend] = {key: float(v) for key, v in result.items()}
+            rounds.append(measured)
+    rows = summarise(rounds, specs, BACKENDS)
+    rows += [Row(spec.label, backend, 0.0, "", error, column="refused")
+             for (key, backend), error in refused.items()
+             for spec in specs if spec.key == key]  # fmt: skip
+    packages = sorted({spec.package for spec in specs})
+    rows.append(Row("versions", "", 0.0, "", versions(*packages), column="versions"))
+    return rows
+
+
+# -- the results table ----------------------------------------------------------------------
+
+
+def _absolute(value: float, unit: str) -> str:
+    if unit == "calls/s":
+        return f"{value:,.0f}/s"
+    magnitude = abs(value)
+    if magnitude < 1e-3:
+        return f"{value * 1e6:.0f} µs"
+    if magnitude < 1:
+        return f"{value * 1e3:.2f} ms"
+    return f"{value:.2f} s"
+
+
+def _cell(row: dict[str, Any]) -> str:
+    text = _absolute(float(row["value"]), str(row["unit"]))
+    ratio = row.get("ratio")
+    if ratio is None:
+        return text
+    spread = f" ({row['note']})" if row.get("note") else ""
+    return f"**{float(ratio):.2f}×**{spread} {text}"
+
+
+def _refusal(error: str, limit: int = 140) -> str:
+    """The error, up to the first object repr, short enough for a table cell."""
+    text = error.split(" <", 1)[0].replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """One wide table per event loop: libraries down, measurements across."""
+    titles = {column.key: column.title for column in COLUMNS}
+    lines: list[str] = []
+    backends = [backend for backend in BACKENDS if any(row["backend"] == backend for row in rows)]
+    for backend in backends:
+        cases: dict[str, dict[str, str]] = {}
+        for row in rows:
+            if row["backend"] == backend and row["column"] in titles:
+                cases.setdefault(str(row["case"]), {})[str(row["column"])] = _cell(row)
+        lines += [
+            f"**{backend}**",
+            "",
+            "| library | " + " | ".join(titles.values()) + " |",
+            "|---|" + "---:|" * len(titles),
         ]
+        for case, cells in cases.items():
+            values = [cells.get(key, "") for key in titles]
+            lines.append(f"| {case} | " + " | ".join(values) + " |")
+        for row in rows:
+            if row["backend"] == backend and row["column"] == "refused":
+                refusal = f"does not run: {_refusal(str(row['note']))}"
+                lines.append(f"| {row['case']} | {refusal} |" + " |" * (len(titles) - 1))
+        lines.append("")
+    for row in rows:
+        if row["column"] == "versions":
+            lines.append(f"Versions: {row['note']}.")
+    return "\n".join(lines).rstrip()
 
 
 if __name__ == "__main__":

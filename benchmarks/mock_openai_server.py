@@ -4,7 +4,10 @@ It answers ``POST /v1/chat/completions`` on loopback: a JSON chat completion, or
 ``"stream": true``) an SSE stream of ``chat.completion.chunk`` events, a finish chunk,
 a usage chunk and ``data: [DONE]``, sent with chunked transfer encoding over keep-alive
 HTTP/1.1 connections. Answers are prebuilt, so the server costs little next to the
-client being measured.
+client being measured. The same server also speaks Anthropic's Messages API
+(``POST /v1/messages``, JSON or SSE) and Gemini's (``POST
+/v1beta/models/{model}:generateContent`` and ``:streamGenerateContent``), with the
+bodies of `benchmarks._mock_wires`: point an SDK's base URL at the server's root.
 
 ::
 
@@ -18,7 +21,8 @@ From Python, `running_server` starts it in a subprocess and yields the base URL:
 
 Per request, the headers ``x-mock-chunks`` and ``x-mock-latency`` (seconds before the
 first byte) override the command line, and ``x-mock-chunk-delay`` sets the seconds
-between stream chunks.
+between stream chunks. A path prefix ``/chunks/N`` also sets the chunk count, for
+clients that cannot add headers easily: base URL ``http://HOST:PORT/chunks/250/v1``.
 """
 
 from __future__ import annotations
@@ -35,9 +39,18 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from benchmarks._mock_wires import (
+    answer_text,
+    answer_words,
+    anthropic_body,
+    anthropic_events,
+    gemini_body,
+    gemini_events,
+    http_chunk,
+)
+
 __all__ = ["ServerOptions", "main", "running_server"]
 
-WORD = "word "
 MODEL = "gpt-4o-mini-2024-07-18"
 
 
@@ -72,7 +85,11 @@ def completion_body(chunks: int) -> bytes:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": WORD * chunks, "refusal": None},
+                    "message": {
+                        "role": "assistant",
+                        "content": answer_text(chunks),
+                        "refusal": None,
+                    },
                     "logprobs": None,
                     "finish_reason": "stop",
                 }
@@ -95,26 +112,47 @@ def _chunk(delta: dict[str, object], finish: str | None = None) -> dict[str, obj
     }
 
 
-def _http_chunk(payload: bytes) -> bytes:
-    return f"{len(payload):x}\r\n".encode() + payload + b"\r\n"
-
-
 @functools.cache
 def stream_events(chunks: int) -> tuple[bytes, ...]:
     """The stream's events, each framed as one HTTP chunk, ending with the last chunk."""
     events = [_chunk({"role": "assistant", "content": "", "refusal": None})]
-    events += [_chunk({"content": WORD}) for _ in range(chunks)]
+    events += [_chunk({"content": word}) for word in answer_words(chunks)]
     events.append(_chunk({}, "stop"))
     usage_chunk = {**_chunk({}), "choices": [], "usage": _usage(chunks)}
     payloads = [b"data: " + json.dumps(event).encode() + b"\n\n" for event in events]
     payloads.append(b"data: " + json.dumps(usage_chunk).encode() + b"\n\n")
     payloads.append(b"data: [DONE]\n\n")
-    return (*(_http_chunk(payload) for payload in payloads), b"0\r\n\r\n")
+    return (*(http_chunk(payload) for payload in payloads), b"0\r\n\r\n")
 
 
-async def _read_request(reader: asyncio.StreamReader) -> tuple[dict[str, str], bytes]:
+def _is_stream(body: bytes) -> bool:
+    return b'"stream": true' in body or b'"stream":true' in body
+
+
+def _answer(path: str, body: bytes, chunks: int) -> bytes | tuple[bytes, ...]:
+    """The answer to a request: a JSON body, or a stream's framed SSE events."""
+    if path.endswith("/messages"):
+        return anthropic_events(chunks) if _is_stream(body) else anthropic_body(chunks)
+    if ":streamGenerateContent" in path:
+        return gemini_events(chunks)
+    if ":generateContent" in path:
+        return gemini_body(chunks)
+    return stream_events(chunks) if _is_stream(body) else completion_body(chunks)
+
+
+def _path_chunks(path: str) -> int | None:
+    """The N of a ``/chunks/N/...`` path prefix, if the path has one."""
+    if not path.startswith("/chunks/"):
+        return None
+    count = path.split("/", 3)[2]
+    return int(count) if count.isdigit() else None
+
+
+async def _read_request(reader: asyncio.StreamReader) -> tuple[str, dict[str, str], bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
+    request_line = lines[0].split(" ")
+    path = request_line[1] if len(request_line) > 1 else "/"
     headers = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")
@@ -122,7 +160,7 @@ async def _read_request(reader: asyncio.StreamReader) -> tuple[dict[str, str], b
             headers[name.strip().lower()] = value.strip()
     length = int(headers.get("content-length", "0"))
     body = await reader.readexactly(length) if length else b""
-    return headers, body
+    return path, headers, body
 
 
 async def _serve_connection(
@@ -131,40 +169,46 @@ async def _serve_connection(
     try:
         while True:
             try:
-                headers, body = await _read_request(reader)
+                path, headers, body = await _read_request(reader)
             except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
                 return
-            chunks = int(headers.get("x-mock-chunks", options.chunks))
+            chunks = _path_chunks(path) or int(headers.get("x-mock-chunks", options.chunks))
             latency = float(headers.get("x-mock-latency", options.latency))
             chunk_delay = float(headers.get("x-mock-chunk-delay", options.chunk_delay))
-            stream = b'"stream": true' in body or b'"stream":true' in body
+            answer = _answer(path.partition("?")[0], body, chunks)
             if latency:
                 await asyncio.sleep(latency)
-            if stream:
+            if isinstance(answer, tuple):
                 writer.write(
                     b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
                     b"transfer-encoding: chunked\r\ncache-control: no-cache\r\n\r\n"
                 )
-                for event in stream_events(chunks):
+                for event in answer:
                     writer.write(event)
                     if chunk_delay:
                         await writer.drain()
                         await asyncio.sleep(chunk_delay)
             else:
-                payload = completion_body(chunks)
+                payload = answer
                 writer.write(
                     b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
                     + f"content-length: {len(payload)}\r\n\r\n".encode()
                     + payload
                 )
             await writer.drain()
+    except ConnectionError:
+        pass  # the client went away mid-answer
     finally:
         writer.close()
 
 
 async def _run(host: str, port: int, options: ServerOptions) -> None:
+    # A deep accept queue: 500 clients connecting at once must not wait for SYN retries.
     server = await asyncio.start_server(
-        lambda reader, writer: _serve_connection(reader, writer, options), host, port
+        lambda reader, writer: _serve_connection(reader, writer, options),
+        host,
+        port,
+        backlog=4096,
     )
     bound = server.sockets[0].getsockname()
     print(f"READY http://{bound[0]}:{bound[1]}/v1", flush=True)
@@ -221,6 +265,8 @@ def running_server(
             process.stdin.close()
         process.terminate()
         process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 if __name__ == "__main__":
