@@ -37,6 +37,9 @@ Prompt = str | Sequence[Message] | LLMRequest
 _SubscriberT = TypeVar("_SubscriberT", bound=Callable[..., Any])
 
 
+_BASIC_OPTIONS = frozenset({"model", "temperature"})
+
+
 def _stop_sequences(stop: str | Sequence[str] | None) -> tuple[str, ...] | None:
     if stop is None:
         return None
@@ -225,23 +228,25 @@ class Aether:
             messages = tuple(prompt)
             if not messages:
                 raise ValueError("the conversation is empty: give at least one Message")
-        context = options.get("context")
-        tools = options.get("tools")
         fields: dict[str, Any] = {
             "messages": messages,
             "model": options.get("model") or self.default_model,
             "temperature": settings.default_temperature(options.get("temperature")),
-            "max_tokens": options.get("max_tokens"),
-            "top_p": options.get("top_p"),
-            "stop": _stop_sequences(options.get("stop")),
-            "tools": resolve_tools(tools) if tools else (),
-            "tool_choice": options.get("tool_choice"),
-            "provider_options": options.get("provider_options") or {},
-            "context": dict(context) if context else {},
         }
-        cache = options.get("cache")
-        if cache is not None:
-            fields["context"][CACHE_CONTROL] = cache
+        if options.keys() - _BASIC_OPTIONS:
+            # Only the options given reach validation, which runs on every call.
+            for name in ("max_tokens", "top_p", "tool_choice", "provider_options"):
+                if name in options:
+                    fields[name] = options[name]
+            if "stop" in options:
+                fields["stop"] = _stop_sequences(options["stop"])
+            if options.get("tools"):
+                fields["tools"] = resolve_tools(options["tools"])
+            context = dict(options.get("context") or {})
+            if options.get("cache") is not None:
+                context[CACHE_CONTROL] = options["cache"]
+            if context:
+                fields["context"] = context
         return LLMRequest(**fields)
 
     @staticmethod
@@ -259,6 +264,8 @@ class Aether:
             update["tools"] = resolve_tools(options["tools"])
         if "provider_options" in options:
             update["provider_options"] = options["provider_options"]
+        if options.get("cache") is not None:
+            update["context"][CACHE_CONTROL] = options["cache"]
         return request.model_copy(update=update)
 
     def _pipeline_for(self, options: CallOptions) -> Pipeline:

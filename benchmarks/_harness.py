@@ -29,6 +29,8 @@ from typing import Any
 
 import anyio
 
+from aether.llm.contracts import LLMRequest, LLMResponse
+
 BACKENDS = ("asyncio", "trio")
 
 
@@ -144,3 +146,20 @@ def overhead(
         case_time = measure(case, iterations=iterations, repeats=1, backend=backend, clock=clock)
         differences.append(case_time - base_time)
     return statistics.median(differences)
+
+
+class ConstantProvider:
+    """A provider that answers one fixed response and keeps nothing.
+
+    The Fake provider records every request it receives; a benchmark that builds a fresh
+    request per call (as the facade does) would time that record's growth too.
+    """
+
+    name = "openai"
+
+    def __init__(self, response: LLMResponse) -> None:
+        self.response = response
+        self.default_model = response.model
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        return self.response

@@ -104,13 +104,14 @@ def added(
     """(bare, recipe minus bare): each the best of ``rounds`` interleaved medians.
 
     Interleaving and taking the best keeps other processes on a busy machine from
-    landing in one side of the difference only.
+    landing in one side of the difference only. A difference below the machine's
+    resolution reads as 0, never as a negative cost.
     """
     bare, with_recipe = [], []
     for _ in range(rounds):
         bare.append(measure_one(None, request, n=n, backend=backend))
         with_recipe.append(measure_one(make, request, n=n, backend=backend))
-    return min(bare), min(with_recipe) - min(bare)
+    return min(bare), max(0.0, min(with_recipe) - min(bare))
 
 
 def run(quick: bool) -> list[Row]:

@@ -8,7 +8,15 @@ from aether import Aether, LLMRequest, Message, Pipeline
 from aether.extensions.llm.fake import FakeProvider
 from aether.llm.contracts import LLMResponse, StreamChunk
 from aether.pipeline import CallNext, StreamNext
-from benchmarks._harness import BACKENDS, CPU_CLOCK, Row, cli, measure, overhead
+from benchmarks._harness import (
+    BACKENDS,
+    CPU_CLOCK,
+    ConstantProvider,
+    Row,
+    cli,
+    measure,
+    overhead,
+)
 
 TITLE = "Pipeline: the onion's own cost"
 NOTES = """
@@ -90,7 +98,10 @@ def run(quick: bool) -> list[Row]:
             / LAYERS
             / (CHUNKS + 1)
         )
-        facade = diff(_asks(Aether(FakeProvider(text), stack=[])), _calls(bare, request), calls)
+        constant = ConstantProvider(LLMResponse(text="ok", model="fake-model"))
+        facade = diff(
+            _asks(Aether(constant, stack=[])), _calls(Pipeline([], constant), request), calls
+        )
         rows += [
             Row("call, bare Fake provider", backend, bare_call, "s"),
             Row("call, per pass-through layer", backend, per_layer, "s", f"{LAYERS} layers"),

@@ -17,7 +17,7 @@ from aether.middleware import (
 )
 from aether.pricing import Pricer
 from aether.usage import Usage
-from benchmarks._harness import BACKENDS, Row, cli, measure, overhead
+from benchmarks._harness import BACKENDS, ConstantProvider, Row, cli, measure, overhead
 
 TITLE = "Default stack: resilience and cost overhead"
 NOTES = """
@@ -100,11 +100,22 @@ def _stream_body(stack: list[object], model: str, text: str) -> Body:
 
 
 def _facade_body(model: str) -> Body:
-    client = Aether(_provider(model, "ok"))
+    client = Aether(ConstantProvider(_answer(model, "ok")))
 
     async def body(n: int) -> None:
         for _ in range(n):
             await client.ask("hi", model=model)
+
+    return body
+
+
+def _facade_base(model: str) -> Body:
+    pipeline = Aether(ConstantProvider(_answer(model, "ok"))).pipeline
+    request = LLMRequest(messages=(Message(role="user", content="hi"),), model=model)
+
+    async def body(n: int) -> None:
+        for _ in range(n):
+            await pipeline.complete(request)
 
     return body
 
@@ -164,9 +175,7 @@ def run(quick: bool) -> list[Row]:
         subscribed = _stream_body(_default_stack(subscribed=True), "gpt-4o-mini", text)
         value = chunk_overhead(subscribed, bare_stream)
         rows.append(Row("stream chunk, default stack overhead, subscribed", backend, value, "s"))
-        value = call_overhead(
-            _facade_body("gpt-4o-mini"), _call_body(_default_stack(), "gpt-4o-mini")
-        )
+        value = call_overhead(_facade_body("gpt-4o-mini"), _facade_base("gpt-4o-mini"))
         rows.append(
             Row("facade: client.ask over Pipeline.complete (default stack)", backend, value, "s")
         )
