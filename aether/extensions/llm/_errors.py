@@ -14,6 +14,7 @@ from typing import Any
 from aether.errors import (
     AuthenticationError,
     BadRequestError,
+    ConfigurationError,
     ContentFilterError,
     MalformedResponseError,
     ProviderConnectionError,
@@ -30,6 +31,7 @@ __all__ = [
     "connection_error",
     "event_error",
     "malformed",
+    "missing_api_key",
     "redact",
     "scrub_secrets",
     "status_error",
@@ -49,6 +51,14 @@ _ADVICE: dict[type[ProviderError], str] = {
     ContentFilterError: "The provider's safety filter refused it; rephrase the prompt.",
     BadRequestError: "Fix the request (model name, parameters, messages) before retrying.",
 }
+
+
+def missing_api_key(provider: str, key_env: str | None, *, how: str) -> ConfigurationError:
+    """The error for a provider built without its key, naming the variable to set."""
+    return ConfigurationError(
+        f"the {provider!r} provider needs an API key: set {key_env} ({how}). To try "
+        f"Aether without one, set LLM_PROVIDER=fake."
+    )
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:

@@ -9,7 +9,7 @@ error statuses) and the adapter reads the JSON itself, skipping the SDK's typed 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar, Final, Protocol
 
 import anyio
@@ -138,6 +138,30 @@ class JsonPostProvider(SdkProvider):
     _base_request_options: ClassVar[dict[str, Any]] = {}
     _vendor: Any
     """The SDK module (``openai``, ``anthropic``): both SDKs share their error classes."""
+
+    @staticmethod
+    def _client_options(
+        *,
+        api_key: str,
+        base_url: str | None,
+        timeout: Any,
+        http_client: Any,
+        default_headers: Mapping[str, str] | None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """Keyword arguments for the vendor's async client, its own retries turned off."""
+        options: dict[str, Any] = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "max_retries": 0,  # Aether's retry is the only one
+            "default_headers": dict(default_headers) if default_headers else None,
+            **extra,
+        }
+        if timeout is not None:
+            options["timeout"] = timeout
+        if http_client is not None:
+            options["http_client"] = http_client
+        return options
 
     @staticmethod
     def _error_detail(body: object, fallback: str) -> tuple[str, str | None]:

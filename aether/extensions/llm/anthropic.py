@@ -18,6 +18,7 @@ from aether.errors import ConfigurationError
 from aether.extensions.llm._anthropic_wire import MessageStreamState, build_body, parse_message
 from aether.extensions.llm._errors import (
     event_error,
+    missing_api_key,
 )
 from aether.extensions.llm._http import resolve_http_client
 from aether.extensions.llm._sdk_provider import JsonPostProvider, StreamState
@@ -103,26 +104,20 @@ class AnthropicProvider(JsonPostProvider):
         self._vendor = anthropic
         api_key = api_key or os.environ.get(self.api_key_env) or None
         if api_key is None:
-            raise ConfigurationError(
-                f"the {self.name} provider needs an API key: set {self.api_key_env} or "
-                f"pass api_key=..."
-            )
+            raise missing_api_key(self.name, self.api_key_env, how="or pass api_key=...")
         self._api_key = api_key
         self.default_model = default_model
         self.default_max_tokens = default_max_tokens
         client, self._owns_http_client = resolve_http_client(
             provider=self.name, http_client=http_client, transport=transport, timeout=timeout
         )
-        kwargs: dict[str, Any] = {
-            "api_key": api_key,
-            "base_url": base_url,
-            "max_retries": 0,  # Aether's retry is the only one
-            "default_headers": dict(default_headers) if default_headers else None,
-        }
-        if timeout is not None:
-            kwargs["timeout"] = timeout
-        if client is not None:
-            kwargs["http_client"] = client
+        kwargs = self._client_options(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            http_client=client,
+            default_headers=default_headers,
+        )
         try:
             self._sdk = anthropic.AsyncAnthropic(**kwargs)
         except (anthropic.AnthropicError, TypeError) as error:  # TypeError: an httpx client

@@ -8,6 +8,7 @@ from typing import Any
 from aether.config import ProviderConfig
 from aether.errors import ConfigurationError
 from aether.extensions.llm import builtin
+from aether.extensions.llm._errors import missing_api_key
 from aether.registry import PROVIDER_KIND, registry
 
 __all__ = ["create_provider"]
@@ -38,11 +39,7 @@ def create_provider(config: ProviderConfig | None = None) -> Any:
     model = config.model or _env(metadata.get("model_env"))
     base_url = config.base_url or _env(metadata.get("base_url_env"))
     if metadata.get("requires_api_key") and not api_key and not base_url:
-        raise ConfigurationError(
-            f"the {config.name!r} provider needs an API key: set {api_key_env} (or pass "
-            f"ProviderConfig(api_key=...)). To try Aether without one, set "
-            f"LLM_PROVIDER=fake."
-        )
+        raise missing_api_key(config.name, api_key_env, how="or pass ProviderConfig(api_key=...)")
     kwargs: dict[str, Any] = {}
     if api_key:
         kwargs["api_key"] = api_key

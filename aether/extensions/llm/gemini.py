@@ -18,7 +18,13 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from aether.errors import BadRequestError, ConfigurationError, ProviderError
-from aether.extensions.llm._errors import event_error, malformed, status_error, transport_error
+from aether.extensions.llm._errors import (
+    event_error,
+    malformed,
+    missing_api_key,
+    status_error,
+    transport_error,
+)
 from aether.extensions.llm._gemini_wire import (
     SignatureCache,
     build_config,
@@ -100,10 +106,7 @@ class GeminiProvider(SdkProvider):
         self._errors = errors
         api_key = api_key or os.environ.get(self.api_key_env) or None
         if api_key is None:
-            raise ConfigurationError(
-                f"the {self.name} provider needs an API key: set {self.api_key_env} or "
-                f"pass api_key=..."
-            )
+            raise missing_api_key(self.name, self.api_key_env, how="or pass api_key=...")
         self._api_key = api_key
         self.default_model = default_model
         self._signatures = SignatureCache()

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from aether.errors import ConfigurationError
 from aether.extensions.llm._errors import (
     event_error,
+    missing_api_key,
 )
 from aether.extensions.llm._http import resolve_http_client
 from aether.extensions.llm._openai_wire import ChatStreamState, build_body, parse_completion
@@ -116,9 +117,10 @@ class OpenAIProvider(JsonPostProvider):
         api_key = api_key or os.environ.get(self.api_key_env) or None
         if api_key is None:
             if base_url is None:
-                raise ConfigurationError(
-                    f"the {self.name} provider needs an API key: set {self.api_key_env}, "
-                    f"pass api_key=..., or point OPENAI_BASE_URL at a server that needs none"
+                raise missing_api_key(
+                    self.name,
+                    self.api_key_env,
+                    how="or pass api_key=..., or point OPENAI_BASE_URL at a server that needs none",
                 )
             api_key = _KEYLESS_PLACEHOLDER
         self._api_key = api_key
@@ -126,18 +128,15 @@ class OpenAIProvider(JsonPostProvider):
         client, self._owns_http_client = resolve_http_client(
             provider=self.name, http_client=http_client, transport=transport, timeout=timeout
         )
-        kwargs: dict[str, Any] = {
-            "api_key": api_key,
-            "base_url": base_url,
-            "organization": organization,
-            "project": project,
-            "max_retries": 0,  # Aether's retry is the only one
-            "default_headers": dict(default_headers) if default_headers else None,
-        }
-        if timeout is not None:
-            kwargs["timeout"] = timeout
-        if client is not None:
-            kwargs["http_client"] = client
+        kwargs = self._client_options(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            http_client=client,
+            default_headers=default_headers,
+            organization=organization,
+            project=project,
+        )
         try:
             self._sdk = openai.AsyncOpenAI(**kwargs)
         except openai.OpenAIError as error:
