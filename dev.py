@@ -10,7 +10,8 @@
                             the same, after installing the peer frameworks the
                             benchmarks compare Aether with (the bench extra)
 
-Extra arguments after ``test`` go to pytest.
+Extra arguments after ``test`` go to pytest; when they name test files or folders, only
+those run.
 """
 
 from __future__ import annotations
@@ -67,7 +68,9 @@ def main(argv: list[str]) -> int:
         return run(str(PYTHON), "-m", "aether")
     if task == "test":
         ensure_venv()
-        return run(str(PYTHON), "-m", "pytest", "tests/", *rest)
+        names_paths = any((ROOT / arg.split("::")[0]).exists() for arg in rest if arg)
+        paths = [] if names_paths else ["tests/"]
+        return run(str(PYTHON), "-m", "pytest", *paths, *rest)
     if task == "check":
         ensure_venv()
         return (

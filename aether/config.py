@@ -1,4 +1,7 @@
-"""Runtime settings, read from environment variables at call time, never at import time.
+"""Runtime settings, read from environment variables, never at import time.
+
+The provider settings (``LLM_PROVIDER``, ``*_API_KEY``, ``*_MODEL``, ``OPENAI_BASE_URL``)
+are read when ``Aether()`` builds its provider; every other variable at call time.
 
 Precedence everywhere: a per-call keyword argument, then the environment variable, then the
 fallback written here. An invalid value falls back to the default and logs one warning

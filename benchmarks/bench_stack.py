@@ -21,8 +21,9 @@ from benchmarks._harness import BACKENDS, ConstantProvider, Row, cli, measure, o
 
 TITLE = "Default stack: resilience and cost overhead"
 NOTES = """
-The default stack of `Aether()` (cost tracking → circuit breaker → retry → events) around
-the Fake provider, driven through `Pipeline.complete` / `Pipeline.stream` with a prebuilt
+The default stack of `Aether()` (tool loop → cost tracking → circuit breaker → retry →
+events; the tool loop passes through, as these requests offer no tools) around the Fake
+provider, driven through `Pipeline.complete` / `Pipeline.stream` with a prebuilt
 request, minus the same provider with no middleware. Every call succeeds, so retry never
 enters tenacity. "gpt-4o-mini" answers are priced from genai-prices' data through the
 memoised rate card (the library is loaded before timing); "fake-model" answers are priced

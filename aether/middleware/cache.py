@@ -9,7 +9,9 @@ Opt-in. In the default stack it sits inside the tool loop and outside cost track
 (tool loop → cache → cost → breaker → retry → events → provider): each model call of the
 loop is cached on its own while tools still run every time, and a hit never reaches
 cost tracking, so it is not a billed request in ``client.usage``. A hit makes no
-provider call, so no ``request.*`` or ``stream.*`` event fires for it; `CacheStats`
+provider call, so no ``request.*`` event fires for it (a streamed hit is still a
+stream for the caller: the client's ``stream.*`` events fire, with ``cost_usd=0.0``);
+`CacheStats`
 counts hits, misses and what the hits saved, and the request context's `CACHE_STATUS`
 says what happened to the last model call.
 

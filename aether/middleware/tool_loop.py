@@ -54,8 +54,9 @@ class ToolLoopMiddleware:
     """Runs the LLM ↔ tool loop inside the middleware chain, for calls and streams.
 
     Args:
-        events: The bus for tool.* events and the logical stream's stream.* events;
-            give it the same bus as the events middleware below.
+        events: The bus for the tool.* events, the only ones the loop emits (the client
+            emits the logical stream's stream.* events); give it the same bus as the
+            events middleware below, so one subscriber sees every event.
         max_iterations: Most model calls per logical request; by default
             ``AETHER_MAX_TOOL_ITERATIONS`` (10), read at each call.
         tool_timeout: Seconds a tool may run when it has no timeout of its own.

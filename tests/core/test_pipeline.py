@@ -299,3 +299,37 @@ def test_call_method_that_yields_is_refused() -> None:
 
     with pytest.raises(MiddlewareError, match=r"Yields\.call is an async generator"):
         Pipeline([Yields()], FakeProvider("ok"))
+
+
+async def test_the_chain_is_composed_once_when_the_client_is_built() -> None:
+    lookups: list[str] = []
+
+    class Counted:
+        name = "counted"
+
+        async def _call(self, request: LLMRequest, call_next: CallNext) -> LLMResponse:
+            return await call_next(request)
+
+        async def _stream(
+            self, request: LLMRequest, call_next: StreamNext
+        ) -> AsyncIterator[StreamChunk]:
+            async for chunk in call_next(request):
+                yield chunk
+
+        @property
+        def call(self) -> object:
+            lookups.append("call")
+            return self._call
+
+        @property
+        def stream(self) -> object:
+            lookups.append("stream")
+            return self._stream
+
+    client = Aether(FakeProvider("ok"), stack=[Counted()])
+    after_build = list(lookups)
+    assert sorted(after_build) == ["call", "stream"]
+    for _ in range(3):
+        assert await client.ask("hi") == "ok"
+        assert [delta async for delta in client.stream_text("hi")] == ["ok"]
+    assert lookups == after_build

@@ -10,7 +10,9 @@ from aether.errors import (
     AuthenticationError,
     BadRequestError,
     ContentFilterError,
+    ProviderError,
     RateLimitError,
+    RequestTimeoutError,
     ServerError,
 )
 from aether.extensions.llm._errors import event_error, redact, status_error
@@ -159,7 +161,7 @@ def test_redact_scrubs_every_secret() -> None:
     assert redact("key sk-abcdef and sk-abcdef", ["sk-abcdef", None]) == "key *** and ***"
 
 
-def _status(status: int, code: str | None = None) -> object:
+def _status(status: int, code: str | None = None) -> ProviderError:
     return status_error(
         provider="p",
         status=status,
@@ -176,6 +178,12 @@ def _status(status: int, code: str | None = None) -> object:
     [
         (429, None, RateLimitError),
         (401, None, AuthenticationError),
+        (403, None, AuthenticationError),
+        (404, None, BadRequestError),
+        (408, None, RequestTimeoutError),
+        (400, None, BadRequestError),
+        (500, None, ServerError),
+        (503, None, ServerError),
         (400, "content_filter", ContentFilterError),
         (400, "content_policy_violation", ContentFilterError),
         (422, None, BadRequestError),
@@ -183,7 +191,9 @@ def _status(status: int, code: str | None = None) -> object:
     ],
 )
 def test_status_error_picks_the_class(status: int, code: str | None, expected: type) -> None:
-    assert type(_status(status, code)) is expected
+    error = _status(status, code)
+    assert type(error) is expected
+    assert error.retryable is (status in (408, 429) or status >= 500)
 
 
 def test_status_error_message_names_the_key_variable_for_401() -> None:
