@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import weakref
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypedDict, TypeVar, Unpack, overload
+
+from pydantic import ValidationError
 
 from aether import config as settings
 from aether._stream_events import observe_stream, observes_streams
@@ -15,7 +18,7 @@ from aether.events import EventBus
 from aether.extensions.llm.builder import build_default_stack
 from aether.extensions.llm.factory import create_provider
 from aether.extensions.memory.in_memory import InMemorySessionStore
-from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk
+from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk, Tool
 from aether.llm.streaming import aclose_stream
 from aether.memory.contracts import SessionStore
 from aether.memory.session import Session
@@ -43,7 +46,67 @@ _BASIC_OPTIONS = frozenset({"model", "temperature"})
 def _stop_sequences(stop: str | Sequence[str] | None) -> tuple[str, ...] | None:
     if stop is None:
         return None
-    return (stop,) if isinstance(stop, str) else tuple(stop)
+    if isinstance(stop, str):
+        return (stop,)
+    if isinstance(stop, Sequence) and all(isinstance(item, str) for item in stop):
+        return tuple(stop)
+    raise ConfigurationError(
+        f"stop= takes a string or a list of strings, not {stop!r}: write stop=['END']"
+    )
+
+
+def _conversation(prompt: object) -> tuple[Message, ...]:
+    if not isinstance(prompt, Iterable) or isinstance(prompt, Mapping | bytes):
+        raise ConfigurationError(
+            f"the prompt must be a string, a list of Message or an LLMRequest, not "
+            f"{type(prompt).__name__}: write ask('...') or ask([Message(role='user', "
+            f"content='...')])"
+        )
+    messages = tuple(prompt)
+    for position, item in enumerate(messages):
+        if not isinstance(item, Message | Mapping):  # mappings are validated as Messages
+            raise ConfigurationError(
+                f"item {position} of the conversation is {type(item).__name__}, not a "
+                f"Message: write Message(role='user', content=...)"
+            )
+    if not messages:
+        raise ConfigurationError("the conversation is empty: give at least one Message")
+    return messages
+
+
+_SHOWN_INPUTS = frozenset({"model", "temperature", "max_tokens", "top_p", "tool_choice"})
+"""Fields whose value an error may repeat (never provider options, which can hold keys)."""
+
+
+def _invalid_request(error: ValidationError) -> ConfigurationError:
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"])
+        shown = f" (got {item['input']!r})" if item["loc"][0] in _SHOWN_INPUTS else ""
+        problems.append(f"{where}: {item['msg']}{shown}")
+    return ConfigurationError("invalid request: " + "; ".join(problems), problems=problems)
+
+
+def _unknown_options(names: set[str]) -> TypeError:
+    advice = []
+    for name in sorted(names):
+        close = difflib.get_close_matches(name, sorted(_CALL_OPTIONS), n=1)
+        advice.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
+    return TypeError(
+        f"unknown call option {', '.join(advice)}; the options are "
+        f"{', '.join(sorted(_CALL_OPTIONS))} (vendor-specific ones go in provider_options)"
+    )
+
+
+def _check_tool_choice(choice: object, tools: Sequence[Tool]) -> None:
+    if choice is None or choice in ("auto", "none", "required"):
+        return
+    if not any(tool.name == choice for tool in tools):
+        offered = ", ".join(repr(tool.name) for tool in tools) or "no tools"
+        raise ConfigurationError(
+            f"tool_choice={choice!r} is neither 'auto', 'none' nor 'required', nor the "
+            f"name of a tool this call offers ({offered})"
+        )
 
 
 class CallOptions(TypedDict, total=False):
@@ -76,6 +139,9 @@ class CallOptions(TypedDict, total=False):
     provider_options: dict[str, dict[str, Any]]
     middleware: Sequence[object]
     cache: CacheControl
+
+
+_CALL_OPTIONS = frozenset(CallOptions.__annotations__)
 
 
 class Aether:
@@ -219,15 +285,16 @@ class Aether:
 
         Raises:
             ToolError: If ``tools`` names an unknown tool (nothing is sent).
+            ConfigurationError: If the prompt or an option is invalid (a temperature out
+                of range, a ``tool_choice`` naming no offered tool...), naming each one.
+            TypeError: If an option is unknown (a typo), naming the options there are.
         """
         if isinstance(prompt, LLMRequest):
             return self._reuse(prompt, options)
         if isinstance(prompt, str):
             messages: tuple[Message, ...] = (Message(role="user", content=prompt),)
         else:
-            messages = tuple(prompt)
-            if not messages:
-                raise ValueError("the conversation is empty: give at least one Message")
+            messages = _conversation(prompt)
         fields: dict[str, Any] = {
             "messages": messages,
             "model": options.get("model") or self.default_model,
@@ -235,6 +302,8 @@ class Aether:
         }
         if options.keys() - _BASIC_OPTIONS:
             # Only the options given reach validation, which runs on every call.
+            if options.keys() - _CALL_OPTIONS:
+                raise _unknown_options(set(options.keys() - _CALL_OPTIONS))
             for name in ("max_tokens", "top_p", "tool_choice", "provider_options"):
                 if name in options:
                     fields[name] = options[name]
@@ -247,13 +316,19 @@ class Aether:
                 context[CACHE_CONTROL] = options["cache"]
             if context:
                 fields["context"] = context
-        return LLMRequest(**fields)
+            _check_tool_choice(fields.get("tool_choice"), fields.get("tools", ()))
+        try:
+            return LLMRequest(**fields)
+        except ValidationError as error:
+            raise _invalid_request(error) from None
 
     @staticmethod
     def _reuse(request: LLMRequest, options: CallOptions) -> LLMRequest:
         # A ready-made request keeps its settings, takes the call's options over them,
         # and gets a context of its own, so two calls with one request never share the
         # per-call state that middlewares keep there.
+        if options.keys() - _CALL_OPTIONS:
+            raise _unknown_options(set(options.keys() - _CALL_OPTIONS))
         update: dict[str, Any] = {"context": {**request.context, **options.get("context", {})}}
         for name in ("model", "temperature", "max_tokens", "top_p", "tool_choice"):
             if name in options:
@@ -266,7 +341,14 @@ class Aether:
             update["provider_options"] = options["provider_options"]
         if options.get("cache") is not None:
             update["context"][CACHE_CONTROL] = options["cache"]
-        return request.model_copy(update=update)
+        if len(update) == 1:
+            return request.model_copy(update=update)  # a fresh context only: nothing to check
+        fields = {**dict(request), **update}
+        _check_tool_choice(fields["tool_choice"], fields["tools"])
+        try:
+            return LLMRequest(**fields)
+        except ValidationError as error:
+            raise _invalid_request(error) from None
 
     def _pipeline_for(self, options: CallOptions) -> Pipeline:
         extra = options.get("middleware")

@@ -28,6 +28,7 @@ AETHER_HTTP_TOOL_ALLOW_HOSTS   (none)     comma-separated host names, IPs or net
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -49,6 +50,7 @@ __all__ = [
     "http_tool_max_bytes",
     "http_tool_timeout",
     "max_tool_iterations",
+    "number_problem",
     "provider_name",
 ]
 
@@ -98,6 +100,38 @@ def _read(
     if len(_parsed) < 1024:
         _parsed[(name, raw)] = value
     return value  # type: ignore[no-any-return]
+
+
+def number_problem(
+    name: str,
+    value: object,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    whole: bool = False,
+    unit: str = "",
+) -> str | None:
+    """What is wrong with a numeric setting, or ``None`` when it is fine.
+
+    Args:
+        name: The setting as the user wrote it (``attempts``, ``budget_usd``...).
+        value: The value given.
+        minimum: The smallest allowed value, if any.
+        maximum: The largest allowed value, if any.
+        whole: Whether only whole numbers (``int``) are allowed.
+        unit: Appended to the bounds in the message (``" seconds"``).
+    """
+    kind = "a whole number" if whole else "a number"
+    allowed = int if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, allowed):
+        return f"{name} must be {kind}, not {value!r} ({type(value).__name__})"
+    if not math.isfinite(value):
+        return f"{name} must be a finite number, not {value!r}"
+    if minimum is not None and value < minimum:
+        return f"{name} must be at least {minimum:g}{unit}, not {value!r}"
+    if maximum is not None and value > maximum:
+        return f"{name} must be at most {maximum:g}{unit}, not {value!r}"
+    return None
 
 
 def _temperature(raw: str) -> float | None:
@@ -150,8 +184,8 @@ def http_tool_timeout(override: float | None = None) -> float:
         "AETHER_HTTP_TOOL_TIMEOUT",
         float,
         DEFAULT_HTTP_TOOL_TIMEOUT,
-        lambda value: value > 0,
-        "a number of seconds above 0",
+        lambda value: 0 < value < math.inf,
+        "a finite number of seconds above 0",
     )
 
 
@@ -212,10 +246,18 @@ class ProviderConfig(BaseModel):
         options: Extra keyword arguments for the provider's constructor.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+    """A misspelt field's value, which may be a key, stays out of the error message."""
 
     name: str = Field(default_factory=provider_name)
     api_key: SecretStr | None = None
     model: str | None = None
     base_url: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            if name == "options":
+                # Options may hold a key or an HTTP client with auth headers: names only.
+                value = {option: "***" for option in value}
+            yield name, value

@@ -114,9 +114,10 @@ class LLMRequest(BaseModel):
     Attributes:
         messages: The conversation, oldest first.
         model: The model name; ``None`` lets the provider use its default.
-        temperature: Sampling temperature; ``None`` sends none.
-        max_tokens: Cap on generated tokens.
-        top_p: Nucleus sampling.
+        temperature: Sampling temperature, 0 to 2 (the widest range a vendor takes; a
+            vendor with a narrower one answers 400); ``None`` sends none.
+        max_tokens: Cap on generated tokens, at least 1.
+        top_p: Nucleus sampling, 0 to 1.
         stop: Stop sequences.
         tools: Tools the model may call.
         tool_choice: ``auto``, ``none``, ``required`` or the name of one tool.
@@ -130,9 +131,9 @@ class LLMRequest(BaseModel):
 
     messages: tuple[Message, ...]
     model: str | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
-    top_p: float | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2, allow_inf_nan=False)
+    max_tokens: int | None = Field(default=None, ge=1)
+    top_p: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
     stop: tuple[str, ...] | None = None
     tools: tuple[Tool, ...] = ()
     tool_choice: ToolChoice | str | None = None

@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from aether.config import number_problem
 from aether.errors import ConfigurationError
 from aether.llm.contracts import Message
 
@@ -53,11 +54,13 @@ class HistoryWindow:
     count_tokens: TokenCounter = approximate_tokens
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.max_messages is not None and self.max_messages < 0:
-            problems.append(f"max_history_messages must be 0 or more, not {self.max_messages}")
-        if self.max_tokens is not None and self.max_tokens < 1:
-            problems.append(f"max_history_tokens must be at least 1, not {self.max_tokens}")
+        checks = [
+            self.max_messages is not None
+            and number_problem("max_history_messages", self.max_messages, minimum=0, whole=True),
+            self.max_tokens is not None
+            and number_problem("max_history_tokens", self.max_tokens, minimum=1, whole=True),
+        ]
+        problems = [problem for problem in checks if problem]
         if problems:
             raise ConfigurationError("; ".join(problems), problems=problems)
 

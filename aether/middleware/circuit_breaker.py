@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import anyio
 from pydantic import BaseModel, ConfigDict
 
+from aether.config import number_problem
 from aether.errors import (
     AuthenticationError,
     BadRequestError,
@@ -92,11 +93,11 @@ class CircuitBreakerPolicy:
     on_state_change: StateChangeCallback | None = None
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.failure_threshold < 1:
-            problems.append(f"failure_threshold must be at least 1, not {self.failure_threshold}")
-        if self.cooldown < 0:
-            problems.append(f"cooldown must be 0 or more seconds, not {self.cooldown}")
+        checks = [
+            number_problem("failure_threshold", self.failure_threshold, minimum=1, whole=True),
+            number_problem("cooldown", self.cooldown, minimum=0, unit=" seconds"),
+        ]
+        problems = [problem for problem in checks if problem]
         if problems:
             raise ConfigurationError(
                 "invalid CircuitBreakerPolicy: " + "; ".join(problems), problems=problems

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from aether.config import number_problem
 from aether.errors import BudgetExceededError, ConfigurationError
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 from aether.llm.streaming import aclose_stream
@@ -51,8 +52,11 @@ class CostTrackingMiddleware:
         pricer: Pricer | None = None,
         budget_usd: float | None = None,
     ) -> None:
-        if budget_usd is not None and budget_usd < 0:
-            raise ConfigurationError(f"budget_usd must be 0 or more dollars, not {budget_usd}")
+        problem = budget_usd is not None and number_problem(
+            "budget_usd", budget_usd, minimum=0, unit=" dollars"
+        )
+        if problem:
+            raise ConfigurationError(problem)
         self.usage = usage
         self.pricer = pricer if pricer is not None else Pricer()
         self.budget_usd = budget_usd

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import anyio
 
+from aether.config import number_problem
 from aether.errors import AetherError, ConfigurationError
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 from aether.llm.streaming import aclose_stream
@@ -65,16 +66,16 @@ class RetryPolicy:
     max_retry_after: float = 60.0
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.attempts < 1:
-            problems.append(f"attempts must be at least 1, not {self.attempts}")
-        for name in ("base_delay", "max_delay", "max_retry_after"):
-            if getattr(self, name) < 0:
-                problems.append(f"{name} must be 0 or more seconds, not {getattr(self, name)}")
-        if self.multiplier < 1:
-            problems.append(f"multiplier must be at least 1, not {self.multiplier}")
-        if not 0 <= self.jitter <= 1:
-            problems.append(f"jitter must be between 0 and 1, not {self.jitter}")
+        checks = [
+            number_problem("attempts", self.attempts, minimum=1, whole=True),
+            *(
+                number_problem(name, getattr(self, name), minimum=0, unit=" seconds")
+                for name in ("base_delay", "max_delay", "max_retry_after")
+            ),
+            number_problem("multiplier", self.multiplier, minimum=1),
+            number_problem("jitter", self.jitter, minimum=0, maximum=1),
+        ]
+        problems = [problem for problem in checks if problem]
         if problems:
             raise ConfigurationError(
                 "invalid RetryPolicy: " + "; ".join(problems), problems=problems

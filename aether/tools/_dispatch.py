@@ -64,6 +64,8 @@ def _malformed_arguments(call: ToolCall) -> ToolArgumentsError:
         parsed = json.loads(raw)
     except ValueError as error:
         reason = f"not valid JSON ({error})"
+    except RecursionError:
+        reason = "JSON nested too deeply to read"
     else:
         reason = f"JSON {type(parsed).__name__}, not a JSON object"
     shown = raw if len(raw) <= 200 else raw[:197] + "..."

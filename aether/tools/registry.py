@@ -137,6 +137,11 @@ def _registered_tool_for(function: Callable[..., Any]) -> Tool | None:
     return None
 
 
+def _tool_label(item: object) -> str:
+    name = getattr(item, "name", None) if isinstance(item, Tool) else None
+    return str(name or getattr(item, "__name__", None) or "...")
+
+
 def resolve_tools(items: Iterable[ToolLike]) -> tuple[Tool, ...]:
     """Turn ``tools=[...]`` items (names, functions, `Tool` objects) into `Tool` objects.
 
@@ -148,6 +153,9 @@ def resolve_tools(items: Iterable[ToolLike]) -> tuple[Tool, ...]:
         ToolError: If names are unknown (all of them are listed, with the registered
             tools), an item is not a tool, or two different tools share a name.
     """
+    if isinstance(items, str | Tool) or callable(items):
+        one = repr(items) if isinstance(items, str) else _tool_label(items)
+        raise ToolError(f"tools= takes a list of tools, not a single one: write tools=[{one}]")
     tools: dict[str, Tool] = {}
     unknown: list[str] = []
     for item in items:

@@ -88,7 +88,9 @@ def test_base_url_lifts_the_api_key_requirement(
 
 def test_unknown_provider_lists_the_known_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLM_PROVIDER", "nope")
-    with pytest.raises(ConfigurationError, match=r"unknown llm_provider 'nope'; known: .*fake"):
+    with pytest.raises(
+        ConfigurationError, match=r"unknown provider 'nope' \(from LLM_PROVIDER\) Known: .*fake"
+    ):
         Aether()
 
 

@@ -107,6 +107,49 @@ def test_assembler_continues_the_last_call_when_a_fragment_has_no_index() -> Non
     assert assembler.calls() == (ToolCall(id="c1", name="add", arguments={"a": 5}),)
 
 
+def test_assembler_starts_a_new_call_when_an_unindexed_fragment_brings_a_new_id() -> None:
+    assembler = ToolCallAssembler()
+    assembler.add(None, call_id="c1", name="add", arguments='{"a": 1}')
+    assembler.add(None, call_id="c2", name="add", arguments='{"a": ')
+    assembler.add(None, arguments="3}")
+    assert assembler.calls() == (
+        ToolCall(id="c1", name="add", arguments={"a": 1}),
+        ToolCall(id="c2", name="add", arguments={"a": 3}),
+    )
+
+
+def test_assembler_takes_arguments_that_arrive_decoded_and_ignores_odd_types() -> None:
+    assembler = ToolCallAssembler()
+    assembler.add(0, call_id=7, name=["add"], arguments={"a": 1, "b": 2})
+    assert assembler.calls() == (ToolCall(id="call_0", name="", arguments={"a": 1, "b": 2}),)
+
+
+def test_parse_arguments_survives_json_nested_deeper_than_python_goes() -> None:
+    text = "[" * 100_000 + "]" * 100_000
+    assert parse_arguments(text) == ({}, text)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [{"id": "c1", "type": "function"}, {"id": "c1", "function": {"arguments": "{}"}}, "junk"],
+    ids=["no_function", "no_name", "not_an_object"],
+)
+def test_openai_calls_without_a_name_go_back_to_the_model(raw: object) -> None:
+    from aether.extensions.llm._openai_wire import parse_completion
+
+    data = {"model": "m", "choices": [{"message": {"tool_calls": [raw]}}]}
+    response = parse_completion(data, provider="openai", fallback_model="m")
+    assert [call.name for call in response.tool_calls] == [""]
+
+
+def test_anthropic_tool_use_without_id_or_name_goes_back_to_the_model() -> None:
+    from aether.extensions.llm._anthropic_wire import parse_message
+
+    data = {"model": "m", "content": [{"type": "tool_use", "input": {"a": 1}}]}
+    response = parse_message(data, provider="anthropic", fallback_model="m")
+    assert response.tool_calls == (ToolCall(id="toolu_0", name="", arguments={"a": 1}),)
+
+
 def test_assembler_uses_whole_arguments_when_no_fragment_came() -> None:
     assembler = ToolCallAssembler()
     assembler.add(0, call_id="c1", name="now")

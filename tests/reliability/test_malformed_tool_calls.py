@@ -69,6 +69,12 @@ MISTAKES = (
     ),
     Mistake("no_id", call("", "add", '{"a": 17, "b": 25}'), None),
     Mistake("no_name", call("call_1", "", '{"a": 17, "b": 25}'), "no tool named ''"),
+    Mistake(
+        "nested_too_deep",
+        call("call_1", "add", "[" * 50_000, "]" * 50_000),
+        "nested too deeply",
+        True,
+    ),
 )
 
 CASES = [

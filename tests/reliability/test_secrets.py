@@ -19,9 +19,10 @@ from contextlib import aclosing, contextmanager
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from aether import Aether, CircuitBreakerPolicy, ProviderConfig, RetryPolicy
+from aether.errors import AuthenticationError, ProviderError
 from aether.events import Event
 from aether.testing.wire import (
     ConnectionFailure,
@@ -203,3 +204,78 @@ def test_scrubbing_reaches_arguments_attributes_and_causes() -> None:
         {"error": {"message": "Incorrect API key provided: ***", "echo": ["***"]}},
     )
     assert str(transport) == "refused for ***"
+
+
+def _echo_key(request: Any) -> str:
+    """The key as the request carried it, whichever header the vendor uses."""
+    headers = request.headers
+    return str(
+        headers.get("authorization") or headers.get("x-api-key") or headers.get("x-goog-api-key")
+    )
+
+
+@pytest.mark.parametrize("wire", BUILTIN_WIRES, ids=lambda wire: wire.name)
+async def test_errors_built_from_text_that_echoes_the_key_do_not_repeat_it(
+    wire: WireFormat,
+) -> None:
+    import httpx2
+
+    key = f"sk-echoed-{wire.name}-5e2b7d9c1a3f"
+
+    def refused_by_proxy(request: Any) -> Any:
+        raise httpx2.ConnectError(f"proxy refused {_echo_key(request)}", request=request)
+
+    def unreadable(request: Any) -> Any:
+        # A body the vendor's SDK (Gemini's typed models) or the adapter cannot read, whose
+        # text repeats the key: validation errors print the input they refused.
+        echo = _echo_key(request)
+        return httpx2.Response(200, json={"modelVersion": {"echo": echo}, "choices": echo})
+
+    errors = []
+    for handler in (refused_by_proxy, unreadable):
+        config = ProviderConfig(
+            name=wire.name, api_key=SecretStr(key), options={"transport": mock_transport(handler)}
+        )
+        async with Aether(config=config, with_retry=False) as client:
+            with pytest.raises(ProviderError) as caught:
+                await client.ask("hi")
+            errors.append(caught.value)
+    assert [type(error).__name__ for error in errors] == [
+        "ProviderConnectionError",
+        "MalformedResponseError",
+    ]
+    assert "refused" in str(errors[0])
+    leaks = [text for text in map(exception_text, errors) if key in text]
+    assert leaks == []
+
+
+async def test_typed_error_details_are_scrubbed() -> None:
+    import httpx2
+
+    from aether.extensions.llm.anthropic import AnthropicProvider
+
+    key = "sk-ant-details-4c8e1f6a2b9d"
+    body = {
+        "type": "error",
+        "error": {"type": "authentication_error", "message": "no", "details": {"echo": key}},
+    }
+    provider = AnthropicProvider(
+        api_key=key, transport=mock_transport(lambda request: httpx2.Response(401, json=body))
+    )
+    async with Aether(provider, with_retry=False) as client:
+        with pytest.raises(AuthenticationError) as caught:
+            await client.ask("hi")
+    cause = caught.value.__cause__
+    assert cause is not None
+    assert key not in repr(vars(cause)) + exception_text(caught.value)
+
+
+def test_provider_config_shows_option_names_only_and_hides_misspelt_values() -> None:
+    key = "sk-config-9d1e3b5f7a2c"
+    config = ProviderConfig(name="openai", options={"api_key": key, "timeout": 30})
+    assert key not in repr(config) + str(config)
+    assert "'api_key': '***'" in repr(config)
+    with pytest.raises(ValidationError) as caught:
+        ProviderConfig(name="openai", apikey=key)  # type: ignore[call-arg]
+    assert "apikey" in str(caught.value)
+    assert key not in str(caught.value)

@@ -13,8 +13,15 @@ from typing import Any
 from aether.errors import BadRequestError
 from aether.extensions.llm._errors import malformed
 from aether.extensions.llm._requests import system_text
-from aether.extensions.llm._tool_calls import ToolCallAssembler, make_tool_call
-from aether.llm.contracts import FinishReason, LLMRequest, LLMResponse, Message, StreamChunk
+from aether.extensions.llm._tool_calls import ToolCallAssembler, make_tool_call, text_of
+from aether.llm.contracts import (
+    FinishReason,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    StreamChunk,
+    ToolCall,
+)
 
 __all__ = ["MessageStreamState", "build_body", "parse_message", "usage_fields"]
 
@@ -139,7 +146,7 @@ def parse_message(data: object, *, provider: str, fallback_model: str) -> LLMRes
     if not isinstance(data, dict) or not isinstance(data.get("content"), list):
         raise malformed(provider, "the body is not a message with a content list")
     texts: list[str] = []
-    calls = []
+    calls: list[ToolCall] = []
     for block in data["content"]:
         if not isinstance(block, dict):
             raise malformed(provider, "a content block is not an object")
@@ -147,9 +154,11 @@ def parse_message(data: object, *, provider: str, fallback_model: str) -> LLMRes
         if kind == "text" and isinstance(block.get("text"), str):
             texts.append(block["text"])
         elif kind == "tool_use":
-            if not isinstance(block.get("name"), str) or not isinstance(block.get("id"), str):
-                raise malformed(provider, "a tool_use block has no id or name")
-            calls.append(make_tool_call(block["id"], block["name"], arguments=block.get("input")))
+            # A nameless call goes back to the model through the tool loop, as in streams.
+            call_id = text_of(block.get("id")) or f"toolu_{len(calls)}"
+            calls.append(
+                make_tool_call(call_id, text_of(block.get("name")), arguments=block.get("input"))
+            )
     model = data.get("model")
     return LLMResponse(
         text="".join(texts),

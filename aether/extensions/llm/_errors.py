@@ -11,6 +11,8 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pydantic import BaseModel
+
 from aether.errors import (
     AuthenticationError,
     BadRequestError,
@@ -76,6 +78,11 @@ def _redacted(value: Any, secrets: list[str]) -> Any:
         return {key: _redacted(item, secrets) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return type(value)(_redacted(item, secrets) for item in value)
+    if isinstance(value, BaseModel):  # the SDKs' typed error details
+        given = {**vars(value), **(value.__pydantic_extra__ or {})}
+        return value.model_copy(
+            update={name: _redacted(item, secrets) for name, item in given.items()}
+        )
     return value
 
 
@@ -85,8 +92,9 @@ def scrub_secrets(error: BaseException, secrets: Iterable[str | None]) -> None:
     Aether's own errors say what the server said with the key scrubbed, but they chain
     the SDK's exception as their cause, and its text (shown by any traceback, log or
     error tracker) repeats whatever the server echoed, an API key included. Its
-    arguments, string attributes (``message``) and JSON ones (``body``, ``details``)
-    are redacted; so are those of its own causes.
+    arguments, string attributes (``message``), JSON ones (``body``) and typed models
+    (anthropic's ``details``, extra fields included) are redacted; so are those of its
+    own causes.
     """
     keys = [secret for secret in secrets if secret and len(secret) >= 4]
     seen: set[int] = set()
@@ -96,11 +104,25 @@ def scrub_secrets(error: BaseException, secrets: Iterable[str | None]) -> None:
         try:
             current.args = _redacted(current.args, keys)
             for name, value in list(vars(current).items()):
-                if isinstance(value, str | dict | list):
+                if isinstance(value, str | dict | list | tuple | BaseModel):
                     setattr(current, name, _redacted(value, keys))
         except (AttributeError, TypeError):  # an exception type that cannot be changed
             pass
         current = current.__cause__ or current.__context__
+
+
+def still_shows_secrets(error: BaseException, secrets: Iterable[str | None]) -> bool:
+    """Whether the text of ``error`` or of an exception chained to it shows a secret."""
+    keys = [secret for secret in secrets if secret and len(secret) >= 4]
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while keys and current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = f"{current!s} {current!r}"
+        if any(key in text for key in keys):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _advice(cls: type[ProviderError], key_env: str) -> str:

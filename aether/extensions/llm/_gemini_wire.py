@@ -243,6 +243,8 @@ def _tool_call(
 ) -> ToolCall:
     name = getattr(function_call, "name", None)
     if not isinstance(name, str) or not name:
+        # Unlike the other wires, not handed back to the model: a function response must
+        # name its function, so the conversation could not continue. Retry asks again.
         raise malformed(provider, "a function_call part has no name")
     call_id = getattr(function_call, "id", None)
     if not isinstance(call_id, str) or not call_id:

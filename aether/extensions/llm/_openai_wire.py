@@ -11,7 +11,12 @@ from typing import Any
 
 from aether.errors import BadRequestError
 from aether.extensions.llm._errors import malformed
-from aether.extensions.llm._tool_calls import ToolCallAssembler, arguments_json, make_tool_call
+from aether.extensions.llm._tool_calls import (
+    ToolCallAssembler,
+    arguments_json,
+    make_tool_call,
+    text_of,
+)
 from aether.llm.contracts import (
     FinishReason,
     LLMRequest,
@@ -162,11 +167,18 @@ def parse_completion(data: object, *, provider: str, fallback_model: str) -> LLM
     calls: list[ToolCall] = []
     raw_calls = message.get("tool_calls")
     for position, raw in enumerate(raw_calls if isinstance(raw_calls, list) else ()):
-        function = raw.get("function") if isinstance(raw, dict) else None
-        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-            raise malformed(provider, "a tool call has no function name")
-        call_id = raw.get("id") if isinstance(raw.get("id"), str) else f"call_{position}"
-        calls.append(make_tool_call(call_id, function["name"], arguments=function.get("arguments")))
+        # A call without a name or id is the model's mistake, not a broken response: like
+        # the stream, the call keeps an empty name and the tool loop tells the model.
+        call: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        function = call.get("function")
+        function = function if isinstance(function, dict) else {}
+        calls.append(
+            make_tool_call(
+                text_of(call.get("id")) or f"call_{position}",
+                text_of(function.get("name")),
+                arguments=function.get("arguments"),
+            )
+        )
     model = data.get("model")
     return LLMResponse(
         text=text,

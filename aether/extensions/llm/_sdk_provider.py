@@ -21,6 +21,7 @@ from aether.extensions.llm._errors import (
     malformed,
     scrub_secrets,
     status_error,
+    still_shows_secrets,
     transport_error,
 )
 from aether.extensions.llm._http import CLEANUP_TIMEOUT, release_body
@@ -95,10 +96,22 @@ class SdkProvider:
         raise NotImplementedError
 
     def _translate(self, error: Exception) -> Exception:
-        """Aether's error for an SDK ``error``, which is scrubbed of the key: it stays
-        chained as the cause, and tracebacks show its text."""
+        """Aether's error for an SDK ``error``, both scrubbed of the key; raise it as is.
+
+        The SDK's error is scrubbed first, so the mapped one is built from clean text, and
+        the mapped one after, for text the scrub cannot reach (a pydantic validation
+        error renders its input when printed). The SDK's error is chained as the cause,
+        for tracebacks to show, unless its text still holds the key: then the mapped
+        error, which says what it said, stands alone.
+        """
+        secrets = (self._api_key,)
+        scrub_secrets(error, secrets)
         mapped = self._map_error(error)
-        scrub_secrets(error, (self._api_key,))
+        if mapped is error:
+            return error
+        scrub_secrets(mapped, secrets)
+        mapped.__cause__ = None if still_shows_secrets(error, secrets) else error
+        mapped.__suppress_context__ = True
         return mapped
 
     def _ensure_open(self) -> None:
@@ -237,7 +250,7 @@ class JsonPostProvider(SdkProvider):
         try:
             data = await self._sdk.post(self._path, body=body, cast_to=object, options=options)
         except Exception as error:
-            raise self._translate(error) from error
+            raise self._translate(error)  # noqa: B904 - _translate chains the cause
         return self._parse(data, fallback_model=body["model"])
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
@@ -255,7 +268,7 @@ class JsonPostProvider(SdkProvider):
                 stream_cls=None,
             )
         except Exception as error:
-            raise self._translate(error) from error
+            raise self._translate(error)  # noqa: B904 - _translate chains the cause
         state = self._stream_state()
         parser = SSEParser()
         ended = False
@@ -272,7 +285,7 @@ class JsonPostProvider(SdkProvider):
                 for text in texts:
                     yield StreamChunk(text=text)
         except Exception as error:
-            raise self._translate(error) from error
+            raise self._translate(error)  # noqa: B904 - _translate chains the cause
         finally:
             with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
                 await release_body(raw_chunks, response.aclose)

@@ -13,7 +13,12 @@ from typing import Any
 
 from aether.llm.contracts import ToolCall
 
-__all__ = ["ToolCallAssembler", "arguments_json", "make_tool_call", "parse_arguments"]
+__all__ = ["ToolCallAssembler", "arguments_json", "make_tool_call", "parse_arguments", "text_of"]
+
+
+def text_of(value: object) -> str:
+    """``value`` if the wire gave a string there, else ``""``."""
+    return value if isinstance(value, str) else ""
 
 
 def parse_arguments(text: str | None) -> tuple[dict[str, Any], str | None]:
@@ -26,7 +31,7 @@ def parse_arguments(text: str | None) -> tuple[dict[str, Any], str | None]:
         return {}, None
     try:
         parsed = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
         return {}, text
     if isinstance(parsed, dict):
         return parsed, None
@@ -63,7 +68,8 @@ class ToolCallAssembler:
 
     Fragments are keyed by the vendor's index (or content-block number); the first
     fragment of a call usually carries its id and name, later ones only argument text.
-    A fragment without a key continues the most recent call.
+    A fragment without a key continues the most recent call, unless it carries an id
+    other than that call's: then it starts a new one.
     """
 
     __slots__ = ("_calls", "_last")
@@ -76,13 +82,21 @@ class ToolCallAssembler:
         self,
         key: object,
         *,
-        call_id: str | None = None,
-        name: str | None = None,
-        arguments: str | None = None,
+        call_id: object = None,
+        name: object = None,
+        arguments: object = None,
     ) -> None:
-        """Record one fragment of the call at ``key``."""
+        """Record one fragment of the call at ``key``.
+
+        Argument text is appended; arguments that arrive decoded (an object, from some
+        OpenAI-compatible servers) replace the call's arguments.
+        """
+        call_id = call_id if isinstance(call_id, str) else None  # the wire's JSON, unchecked
+        name = name if isinstance(name, str) else None
         if key is None:
-            key = self._last if self._last is not None else 0
+            key = self._last
+            if key is None or (call_id and self._calls[key].id not in ("", call_id)):
+                key = ("unkeyed", len(self._calls))  # a new id starts a new call
         partial = self._calls.get(key)
         if partial is None:
             partial = self._calls[key] = _Partial()
@@ -91,13 +105,16 @@ class ToolCallAssembler:
             partial.id = call_id
         if name:
             partial.name = name
-        if arguments:
-            partial.parts.append(arguments)
+        if isinstance(arguments, str):
+            if arguments:
+                partial.parts.append(arguments)
+        elif arguments is not None:
+            partial.parts.clear()
+            partial.complete = arguments
 
     def set_arguments(self, key: object, arguments: object) -> None:
         """Record arguments that arrived whole (already decoded) for the call at ``key``."""
-        self.add(key)
-        self._calls[key].complete = arguments
+        self.add(key, arguments=arguments)
 
     def __bool__(self) -> bool:
         return bool(self._calls)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from typing import Any
 
@@ -21,6 +22,20 @@ def _env(name: str | None) -> str | None:
     return value or None
 
 
+def _unknown_provider(config: ProviderConfig) -> ConfigurationError:
+    # Not a fallback to the default, unlike other settings: a typo must not quietly send
+    # prompts (and bills) to another vendor.
+    known = registry.names(PROVIDER_KIND)
+    close = difflib.get_close_matches(config.name, known, n=1, cutoff=0.7)
+    source = "ProviderConfig(name=...)" if "name" in config.model_fields_set else "LLM_PROVIDER"
+    return ConfigurationError(
+        f"unknown provider {config.name!r} (from {source})"
+        + (f"; did you mean {close[0]!r}?" if close else "")
+        + f" Known: {', '.join(sorted(known))}; register another with "
+        f"aether.register_provider."
+    )
+
+
 def create_provider(config: ProviderConfig | None = None) -> Any:
     """Build the provider that ``config`` names (default: ``LLM_PROVIDER``).
 
@@ -32,7 +47,10 @@ def create_provider(config: ProviderConfig | None = None) -> Any:
     """
     builtin.ensure_registered()
     config = config or ProviderConfig()
-    entry = registry.get(PROVIDER_KIND, config.name)
+    try:
+        entry = registry.get(PROVIDER_KIND, config.name)
+    except ConfigurationError:
+        raise _unknown_provider(config) from None
     metadata = entry.metadata
     api_key_env = metadata.get("api_key_env")
     api_key = config.api_key.get_secret_value() if config.api_key else _env(api_key_env)

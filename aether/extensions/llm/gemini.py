@@ -22,6 +22,7 @@ from aether.extensions.llm._errors import (
     event_error,
     malformed,
     missing_api_key,
+    redact,
     status_error,
     transport_error,
 )
@@ -170,7 +171,7 @@ class GeminiProvider(SdkProvider):
                 response, provider=self.name, signatures=self._signatures, required=True
             )
         except Exception as error:
-            raise self._translate(error) from error
+            raise self._translate(error)  # noqa: B904 - _translate chains the cause
         version = getattr(response, "model_version", None)
         return LLMResponse(
             text=parts.text,
@@ -212,7 +213,7 @@ class GeminiProvider(SdkProvider):
                 with guard.active():
                     response = await anext(iterator, None)
         except Exception as error:
-            raise self._translate(error) from error
+            raise self._translate(error)  # noqa: B904 - _translate chains the cause
         finally:
             await finish_sdk_stream(iterator, guard, drain=suspended)
         if finish is None:
@@ -243,11 +244,12 @@ class GeminiProvider(SdkProvider):
                 fallback=str(error),
             )
         if isinstance(error, self._errors.UnknownApiResponseError | UnicodeDecodeError):
-            return malformed(self.name, str(error)[:200])
+            return malformed(self.name, redact(str(error), (self._api_key,))[:200])
         if isinstance(error, json.JSONDecodeError):
             return malformed(self.name, f"invalid JSON ({error})")
         if type(error).__name__ == "ValidationError":  # pydantic, reading the response
-            return malformed(self.name, f"unexpected response fields ({error})"[:300])
+            shown = redact(str(error), (self._api_key,))  # before cutting: no half key
+            return malformed(self.name, f"unexpected response fields ({shown})"[:300])
         return transport_error(self.name, error) or error
 
     def _error_from_body(

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx2
 
+from aether.extensions.llm._tool_calls import parse_arguments
 from aether.llm.contracts import FinishReason, Message, ToolCall
 from aether.testing.wire import (
     BrokenStream,
@@ -260,14 +261,10 @@ class OpenAIWire:
 
 
 def _decode_call(raw: dict[str, Any]) -> ToolCall:
-    text = raw["function"]["arguments"]
-    try:
-        arguments = json.loads(text)
-    except ValueError:
-        arguments = None
-    if isinstance(arguments, dict):
-        return ToolCall(id=raw["id"], name=raw["function"]["name"], arguments=arguments)
-    return ToolCall(id=raw["id"], name=raw["function"]["name"], raw_arguments=text)
+    arguments, text = parse_arguments(raw["function"]["arguments"])
+    return ToolCall(
+        id=raw["id"], name=raw["function"]["name"], arguments=arguments, raw_arguments=text
+    )
 
 
 OPENAI_WIRE = OpenAIWire()
