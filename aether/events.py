@@ -242,7 +242,9 @@ class EventBus:
             is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
                 getattr(fn, "__call__", None)  # noqa: B004 - async callable objects
             )
-            self._subscribers.setdefault(name, []).append((fn, is_async))
+            # A new list, never an append: an emit in progress keeps iterating the list
+            # it started with, so a subscriber added meanwhile gets the next event only.
+            self._subscribers[name] = [*self._subscribers.get(name, ()), (fn, is_async)]
             return fn
 
         if callback is None:

@@ -68,7 +68,9 @@ def cache_key(request: LLMRequest, *, mode: Mode, provider: str | None) -> str:
             ``provider_options``), so no stable key exists.
     """
     try:
-        fields = _canonical(request.model_dump(mode="json"))
+        # Python mode, not JSON mode: JSON mode would turn inf and NaN into null before
+        # to_json could keep them apart (``{"x": inf}`` and ``{"x": None}``, one key).
+        fields = _canonical(request.model_dump())
         text = to_json(
             {"k": KEY_VERSION, "mode": mode, "provider": provider, "request": fields},
             inf_nan_mode="strings",

@@ -83,7 +83,11 @@ def _error_content(call: ToolCall, error: Exception) -> str:
         return f"Error: {message}"
     if isinstance(error, ToolError | ToolTimeoutError):
         return f"Error: {error}"
-    return f"Error: tool {call.name!r} raised {type(error).__name__}: {error}"
+    try:
+        message = str(error)
+    except Exception:  # a tool's own exception class whose __str__ fails
+        message = "(its message could not be read)"
+    return f"Error: tool {call.name!r} raised {type(error).__name__}: {message}"
 
 
 async def run_tool_call(

@@ -112,6 +112,12 @@ def test_key_order_inside_json_objects_does_not_matter() -> None:
     assert key(base(provider_options=reordered, tools=(tool,))) == key(base())
 
 
+def test_infinities_nan_and_null_in_options_give_different_keys() -> None:
+    values = (float("inf"), float("-inf"), float("nan"), None)
+    keys = {key(base(provider_options={"openai": {"x": value}})) for value in values}
+    assert len(keys) == len(values)
+
+
 def test_the_key_is_a_stable_sha256_hex_digest() -> None:
     digest = key(base())
     assert len(digest) == 64

@@ -140,6 +140,27 @@ async def test_off_removes_a_subscription() -> None:
     assert seen == []
 
 
+async def test_a_subscriber_added_during_an_emit_gets_the_next_event_only() -> None:
+    bus = EventBus()
+    seen: list[str] = []
+
+    def late(event: object) -> None:
+        seen.append("late")
+
+    def resubscribing(event: object) -> None:
+        seen.append("first")
+        bus.on(REQUEST_START, late)
+        bus.on(REQUEST_START, resubscribing)  # would loop forever if appended in place
+
+    bus.on(REQUEST_START, resubscribing)
+    request = LLMRequest(messages=(Message(role="user", content="hi"),))
+    await bus.emit(RequestStart(request=request))
+    assert seen == ["first"]
+    seen.clear()
+    await bus.emit(RequestStart(request=request))
+    assert seen == ["first", "late", "first"]
+
+
 async def test_events_name_the_attempt_as_one_by_default() -> None:
     client = Aether(FakeProvider("ok"))
     attempts: list[int] = []

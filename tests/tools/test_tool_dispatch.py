@@ -70,6 +70,22 @@ async def test_exception_becomes_error_content_with_type_and_message() -> None:
     assert result.content == "Error: tool 'divide' raised ZeroDivisionError: division by zero"
 
 
+async def test_an_exception_whose_message_cannot_be_read_still_becomes_content() -> None:
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("__str__ fails too")
+
+    @register_tool
+    def flaky() -> str:
+        raise Unprintable
+
+    result = await dispatch_tool("flaky", {})
+    assert result.is_error
+    assert result.content == (
+        "Error: tool 'flaky' raised Unprintable: (its message could not be read)"
+    )
+
+
 async def test_validation_error_becomes_content_listing_each_problem() -> None:
     @register_tool
     def add(a: int, b: int) -> int:

@@ -6,8 +6,10 @@ AETHER_HTTP_TOOL_ALLOW_HOSTS (or allow_hosts=...).
 
 from __future__ import annotations
 
+import gzip
 import ipaddress
 import threading
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -70,6 +72,34 @@ def server() -> Iterator[Server]:
                 self.send_header("Location", "/loop")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+            elif path == "/gzip-bomb":
+                # 20 MB of zeros in about 20 KB: decoded only up to the byte limit.
+                packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+                body = packer.compress(b"\0" * 20_000_000) + packer.flush()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            elif path == "/gzip":
+                body = gzip.compress(b"compressed hello")
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            elif path == "/zstd":
+                state.hits.append(("accept-encoding", self.headers.get("Accept-Encoding", "")))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Encoding", "zstd")
+                self.send_header("Content-Length", "4")
+                self.end_headers()
+                self.wfile.write(b"\x28\xb5\x2f\xfd")
+            elif path == "/hex-charset":
+                self.reply(200, b"hello", "text/plain; charset=hex")
             elif path == "/slow":
                 state.release.wait(5)
                 self.reply(200, b"late")
@@ -199,6 +229,31 @@ async def test_binary_body_is_reported_not_dumped(server: Server) -> None:
     )
 
 
+async def test_a_gzip_body_is_decoded(server: Server) -> None:
+    content = await fetch_url(server.url("/gzip"), allow_hosts=["127.0.0.1"])
+    assert content.endswith("\n\ncompressed hello")
+
+
+async def test_a_decompression_bomb_is_cut_at_the_byte_limit(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AETHER_HTTP_TOOL_MAX_BYTES", "1000")
+    content = await fetch_url(server.url("/gzip-bomb"), allow_hosts=["127.0.0.1"])
+    body = content.split("\n\n", 1)[1]
+    assert body.startswith("\0" * 1000 + "\n\n[truncated: the body is longer than 1000 bytes")
+
+
+async def test_encodings_it_did_not_ask_for_are_reported_not_decoded(server: Server) -> None:
+    content = await fetch_url(server.url("/zstd"), allow_hosts=["127.0.0.1"])
+    assert ("accept-encoding", "gzip, deflate") in server.hits
+    assert content.endswith("[content encoded as zstd, which http_get does not decode; not shown]")
+
+
+async def test_a_charset_that_is_not_a_text_encoding_is_read_as_utf8(server: Server) -> None:
+    content = await fetch_url(server.url("/hex-charset"), allow_hosts=["127.0.0.1"])
+    assert content.endswith("\n\nhello")
+
+
 async def test_error_status_is_content_not_an_exception(server: Server) -> None:
     content = await fetch_url(server.url("/missing"), allow_hosts=["127.0.0.1"])
     assert content.startswith("HTTP 404 Not Found\n")
@@ -237,6 +292,21 @@ def test_no_ipv6_wrapping_of_a_blocked_ipv4_address_is_public(
         ipaddress.IPv6Address((0x2002 << 112) | (packed << 80)),  # 6to4
     ):
         assert not is_public_address(wrapped), wrapped
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
+        "::a9fe:a9fe",  # IPv4-compatible 169.254.169.254
+        "64:ff9b:1::a9fe:a9fe",  # local-use NAT64
+        "::ffff:0:a9fe:a9fe",  # IPv4-translated
+        "fec0::1",  # site-local
+        "100::1",  # discard-only, reserved
+    ],
+)
+def test_reserved_ipv6_forms_are_not_public(address: str) -> None:
+    assert not is_public_address(ipaddress.ip_address(address))
 
 
 @pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"])

@@ -8,7 +8,8 @@ A model can be talked into fetching ``http://169.254.169.254/`` (cloud credentia
   public internet address: loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7),
   link-local (169.254/16, where cloud metadata lives, and fe80::/10), shared (100.64/10,
   Alibaba's metadata), multicast, reserved and unspecified addresses are refused, as are
-  IPv4 addresses hidden in IPv6 ones (``::ffff:127.0.0.1``, NAT64, 6to4, Teredo);
+  IPv4 addresses hidden in IPv6 ones (``::ffff:127.0.0.1``, IPv4-compatible and
+  -translated forms, NAT64 of both prefixes, 6to4, Teredo) and site-local ``fec0::/10``;
 - the connection goes to the address that was checked (the request is pinned to it,
   with the original Host header and TLS server name), so a DNS answer that changes
   between the check and the connection (DNS rebinding) cannot slip through;
@@ -18,7 +19,10 @@ A model can be talked into fetching ``http://169.254.169.254/`` (cloud credentia
 (matched exactly), addresses or networks, such as ``localhost,10.1.2.3,10.8.0.0/16``.
 Proxy variables and ``.netrc`` are ignored, so no credential is sent anywhere by accident.
 The body is cut at ``AETHER_HTTP_TOOL_MAX_BYTES`` (after decompression) with a marker, and
-the whole fetch must finish within ``AETHER_HTTP_TOOL_TIMEOUT`` seconds.
+the whole fetch must finish within ``AETHER_HTTP_TOOL_TIMEOUT`` seconds. Only gzip and
+deflate are accepted and decoded, in bounded steps, so a decompression bomb costs no more
+than a long body; another encoding is reported, not shown. A charset that is not a text
+encoding (``hex``, ``bz2_codec``) is ignored for UTF-8.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ import functools
 import ipaddress
 import socket
 import ssl
+import zlib
 from collections.abc import Sequence
+from typing import Any
 
 import anyio
 import certifi
@@ -42,7 +48,15 @@ __all__ = ["MAX_REDIRECTS", "UnsafeURLError", "fetch_url", "http_get", "is_publi
 
 MAX_REDIRECTS = 5
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_IN_LOW_BITS = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "64:ff9b::/96",  # NAT64, well-known prefix
+        "64:ff9b:1::/48",  # NAT64, local use
+        "::/96",  # IPv4-compatible (deprecated)
+        "::ffff:0:0:0/96",  # IPv4-translated (SIIT)
+    )
+)
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
 _TEXT_SUFFIXES = ("+json", "+xml")
 _BINARY_TYPES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip")
@@ -63,22 +77,26 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address
         found.append(address.sixtofour)
     if address.teredo is not None:
         found.extend(address.teredo)
-    if address in _NAT64:
+    if any(address in network for network in _IPV4_IN_LOW_BITS):
         found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
     return found
 
 
 def is_public_address(address: IPAddress) -> bool:
     """Whether ``address`` is a public internet address (and hides no private one)."""
-    if address.is_multicast or not address.is_global:
+    if address.is_multicast or address.is_reserved or not address.is_global:
         return False
     if isinstance(address, ipaddress.IPv6Address):
+        if address.is_site_local:
+            return False
         return all(is_public_address(inner) for inner in _embedded_ipv4(address))
     return True
 
 
 def _describe(address: IPAddress) -> str:
-    if isinstance(address, ipaddress.IPv6Address):
+    if isinstance(address, ipaddress.IPv6Address) and not (
+        address.is_loopback or address.is_unspecified  # ::1 and :: are in ::/96 too
+    ):
         for inner in _embedded_ipv4(address):
             if not is_public_address(inner):
                 return f"an address that hides {inner}, {_describe(inner)}"
@@ -187,14 +205,43 @@ def _is_text(content_type: str, sample: bytes) -> bool:
     return True
 
 
+class _UnsupportedEncoding(Exception):
+    """The server compressed the body in a way http_get does not decode."""
+
+
+def _decompressor(content_encoding: str) -> Any:
+    """A zlib decompressor for the body's encoding, or ``None`` for an unencoded body.
+
+    Only gzip and deflate are asked for and decoded, by zlib with a bound on each step's
+    output: a small compressed body that would inflate to gigabytes (a decompression
+    bomb) is cut at the byte limit like any long body, and never held whole.
+    """
+    encodings = [item.strip().lower() for item in content_encoding.split(",") if item.strip()]
+    encodings = [item for item in encodings if item != "identity"]
+    if not encodings:
+        return None
+    if encodings in (["gzip"], ["x-gzip"]):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encodings == ["deflate"]:
+        return zlib.decompressobj()
+    raise _UnsupportedEncoding(content_encoding)
+
+
 async def _read_limited(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
     body = bytearray()
     truncated = False
+    decompressor = _decompressor(response.headers.get("content-encoding", ""))
     try:
-        async for piece in response.aiter_bytes():
+        async for piece in response.aiter_raw():
             if truncated:
                 continue
-            body += piece
+            if decompressor is None:
+                body += piece
+            else:
+                data = piece
+                while data and len(body) <= limit:
+                    body += decompressor.decompress(data, limit + 1 - len(body))
+                    data = decompressor.unconsumed_tail
             if len(body) > limit:
                 truncated = True
                 del body[limit:]
@@ -205,25 +252,37 @@ async def _read_limited(response: httpx.Response, limit: int) -> tuple[bytes, bo
     except (httpx.TransportError, httpx.StreamError):
         if not truncated:
             raise
+    except zlib.error as error:
+        raise httpx.DecodingError(f"the compressed body is corrupt: {error}") from None
     return bytes(body), truncated
 
 
+def _text_decoder(encoding: str | None) -> codecs.IncrementalDecoder:
+    # A charset the server names may be any codec Python knows, bytes-to-bytes ones
+    # included (hex, bz2_codec...): only text encodings are used, else UTF-8.
+    try:
+        info = codecs.lookup(encoding or "utf-8")
+    except LookupError:
+        info = codecs.lookup("utf-8")
+    if not getattr(info, "_is_text_encoding", True):
+        info = codecs.lookup("utf-8")
+    return info.incrementaldecoder(errors="replace")
+
+
 async def _render(response: httpx.Response, url: httpx.URL, limit: int, hops: int) -> str:
-    body, truncated = await _read_limited(response, limit)
     content_type = response.headers.get("content-type", "")
     head = f"HTTP {response.status_code} {response.reason_phrase}"
     if hops:
         head += f"\nURL: {url} (after {hops} redirect{'s' if hops > 1 else ''})"
     head += f"\nContent-Type: {content_type or 'unknown'}\n\n"
+    try:
+        body, truncated = await _read_limited(response, limit)
+    except _UnsupportedEncoding as error:
+        return f"{head}[content encoded as {error}, which http_get does not decode; not shown]"
     if not _is_text(content_type, body[:1024]):
         size = f"more than {limit}" if truncated else str(len(body))
         return f"{head}[binary content of {size} bytes; not shown]"
-    encoding = response.charset_encoding or "utf-8"
-    try:
-        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-    except LookupError:
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    text = decoder.decode(body, final=not truncated)
+    text = _text_decoder(response.charset_encoding).decode(body, final=not truncated)
     if truncated:
         text += (
             f"\n\n[truncated: the body is longer than {limit} bytes; only the first {limit} "
@@ -274,7 +333,7 @@ async def fetch_url(
                 timeout=seconds,
                 trust_env=False,
                 follow_redirects=False,
-                headers={"User-Agent": _USER_AGENT},
+                headers={"User-Agent": _USER_AGENT, "Accept-Encoding": "gzip, deflate"},
             ) as client:
                 for hops in range(MAX_REDIRECTS + 1):
                     response = await _send_pinned(client, current, allow)
