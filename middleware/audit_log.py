@@ -15,12 +15,16 @@ logged once, at its end, with the text assembled from its chunks. ``id`` is
 ``request.context["request_id"]``, set to a fresh id when the caller gave none, so the
 layers inside can tag their own logs with it.
 
-Scrubbing: every string in the line (messages, tool arguments, the answer, the error,
-the context values you chose to log) passes through `scrub`, which replaces API keys of
-the common providers, bearer tokens, JWTs, private key blocks and ``password=...``-style
-assignments with ``[REDACTED]``. It is a safety net, not a guarantee: log only the context
-keys you need, and put `middleware.pii_redaction` outside this middleware if personal
-data must stay out of the file too.
+Scrubbing: the whole line passes through `scrub`. In every dict, at any depth (tool-call
+arguments, ``provider_options`` headers, context values), the value of a field whose
+name says it holds a secret (``password``, ``secret``, ``token``, ``api_key``, ``api-key``,
+``Authorization``, ``cookie``, ``*_key``...; see `SECRET_FIELD_WORDS`) is replaced whole.
+In every other string, API keys of the common providers (OpenAI, Anthropic, Google, Groq,
+Hugging Face, xAI, GitHub, GitLab, Slack, Stripe, AWS key ids), bearer tokens, JWTs,
+private key blocks and assignments such as ``password=...`` or ``api_key: 'a b c'``
+(quoted or not) become ``[REDACTED]``. It is a safety net, not a guarantee: log only the
+context keys you need, and put `middleware.pii_redaction` outside this middleware if
+personal data must stay out of the file too.
 
 Writes never block the event loop: each line is appended in a worker thread
 (``anyio.to_thread``), whole, under a lock, so concurrent calls never interleave lines.
@@ -48,11 +52,24 @@ from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 from aether.llm.streaming import StreamAccumulator, aclose_stream
 from aether.pipeline import CallNext, StreamNext
 
-__all__ = ["SECRET_PATTERNS", "JsonlAuditLog", "scrub"]
+__all__ = [
+    "SECRET_FIELD_WORDS",
+    "SECRET_PATTERNS",
+    "JsonlAuditLog",
+    "is_secret_field",
+    "scrub",
+]
 
 logger = logging.getLogger("middleware.audit_log")
 
 REDACTED = "[REDACTED]"
+
+# A whole run of name characters holding a secret word. Atomic, and starting only where
+# a run starts: a long run without a separator after it is read once, not once per word.
+_SECRET_NAME = (
+    r"(?<![\w-])(?>[\w-]*?"
+    r"(?:password|passwd|passphrase|pwd|secret|token|credential|api[_-]?key|[_-]key)[\w-]*)"
+)
 
 SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
@@ -63,27 +80,69 @@ SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\1 {REDACTED}"),
     (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), REDACTED),  # OpenAI, Anthropic, many others
+    (re.compile(r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}"), REDACTED),  # Stripe
+    (re.compile(r"\bgsk_[A-Za-z0-9]{20,}"), REDACTED),  # Groq
+    (re.compile(r"\bxai-[A-Za-z0-9]{20,}"), REDACTED),  # xAI
+    (re.compile(r"\bhf_[A-Za-z0-9]{20,}"), REDACTED),  # Hugging Face
     (re.compile(r"\bAIza[0-9A-Za-z_-]{30,}"), REDACTED),  # Google API keys
     (re.compile(r"\b(?:gh[pousr]|github_pat)_[A-Za-z0-9_]{20,}"), REDACTED),  # GitHub
+    (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"), REDACTED),  # GitLab
     (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), REDACTED),  # Slack
     (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), REDACTED),  # AWS access key ids
     (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+"), REDACTED),
-    (
-        re.compile(
-            r"(?i)\b([\w-]*(?:api[_-]?key|secret|password|passwd|token|credential)[\w-]*)"
-            r"(\"?\s*[:=]\s*\"?)[^\s\"',;&]{4,}"
-        ),
-        rf"\1\2{REDACTED}",
+    (  # password = 's3cr3t', "api_key": "a b c", pwd: "correct horse battery"
+        re.compile(rf"(?i)({_SECRET_NAME}[\"']?\s*[:=]\s*)([\"'])[^\"'\n]{{4,}}\2"),
+        rf"\1\2{REDACTED}\2",
+    ),
+    (  # password=s3cr3t, DB_PASSWORD: s3cr3t, export OPENAI_KEY=sk-...
+        re.compile(rf"(?i)({_SECRET_NAME}[\"']?\s*[:=]\s*)[^\s\"',;&]{{4,}}"),
+        rf"\1{REDACTED}",
     ),
 )
-"""Each secret pattern and what replaces it, applied in order by `scrub`."""
+"""Each secret pattern and what replaces it, applied in order by `scrub` to every string."""
+
+SECRET_FIELD_WORDS = frozenset(
+    {
+        "apikey",
+        "auth",
+        "authorization",
+        "bearer",
+        "cookie",
+        "credential",
+        "credentials",
+        "jwt",
+        "key",
+        "oauth",
+        "passphrase",
+        "passwd",
+        "password",
+        "pwd",
+        "secret",
+        "token",
+    }
+)
+"""A dict key holding one of these words has its whole value scrubbed.
+
+Keys are split into words at ``_``, ``-``, spaces and case changes (``api-key``,
+``apiKey``, ``OPENAI_API_KEY``, ``X-Auth-Token``, ``client_secret``) and compared in lower
+case. ``tokens`` (plural, as in ``input_tokens``) is a count and is kept.
+"""
+
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def is_secret_field(name: str) -> bool:
+    """Whether a dict key such as ``"api-key"`` or ``"password"`` names a secret."""
+    return any(word.lower() in SECRET_FIELD_WORDS for word in _WORD.findall(name))
 
 
 def scrub(value: Any) -> Any:
-    """``value`` with every secret in every string replaced; dicts and lists are walked.
+    """``value`` with its secrets replaced; dicts and lists are walked.
 
-    Anything that is not a string, number, bool, None, dict, list or tuple becomes its
-    ``str()`` first, so the result is always JSON-ready.
+    In a dict, the value of a key that names a secret (see `SECRET_FIELD_WORDS`) is
+    replaced whole, whatever its type, unless it is ``None``. Every other string passes
+    through `SECRET_PATTERNS`. Anything that is not a string, number, bool, None, dict,
+    list or tuple becomes its ``str()`` first, so the result is always JSON-ready.
     """
     if isinstance(value, str):
         for pattern, replacement in SECRET_PATTERNS:
@@ -92,7 +151,10 @@ def scrub(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, dict):
-        return {str(key): scrub(item) for key, item in value.items()}
+        return {
+            str(key): REDACTED if item is not None and is_secret_field(str(key)) else scrub(item)
+            for key, item in value.items()
+        }
     if isinstance(value, list | tuple):
         return [scrub(item) for item in value]
     return scrub(str(value))

@@ -4,12 +4,16 @@ The key is read from the request context (``context={"user_id": "alice"}`` on th
 Once a key has spent its budget, its next call raises `UserBudgetExceededError` (an
 `aether.errors.BudgetExceededError`) before anything is sent.
 
-Safe under concurrency: every call in flight holds a reservation (an estimate of what it
-may spend), and a call is let through only if what the key has spent plus what its calls
-in flight have reserved leaves room for it. A call that does not fit waits for a call in
-flight to settle, then looks again; when nothing is in flight and the key is still under
-its budget, the call goes ahead, so the only overshoot is what one call spends beyond its
-reservation. Twenty concurrent calls cannot all slip in under the same remaining dollar.
+Safe under concurrency: every call in flight holds a reservation, an estimate of what it
+may spend (its prompt, plus ``max_tokens`` of output, or `EXPECTED_OUTPUT_TOKENS` when the
+call sets none). A call is let through only if what the key has spent plus what its
+calls in flight have reserved leaves room for it; one that does not fit waits for a call
+in flight to settle, then looks again. When nothing is in flight and the key is still
+under its budget, the call goes ahead alone, so the overshoot is what that last call
+spends beyond the budget's remainder, plus what any call spends beyond its reservation:
+twenty concurrent calls cannot all slip in under the same remaining dollar. Set
+``max_tokens`` on calls to bound their output exactly, or tune the guess with
+``estimate=functools.partial(estimate_tokens, output_tokens=...)``.
 
 What is charged: the tokens (input plus output) and the ``cost_usd`` the response or the
 stream's final chunk reports. A response without a price counts its tokens only and is
@@ -39,6 +43,7 @@ from aether.llm.streaming import aclose_stream
 from aether.pipeline import CallNext, StreamNext
 
 __all__ = [
+    "EXPECTED_OUTPUT_TOKENS",
     "BudgetLedger",
     "BudgetMiddleware",
     "UserBudgetExceededError",
@@ -46,10 +51,19 @@ __all__ = [
 ]
 
 
-def estimate_tokens(request: LLMRequest) -> int:
-    """A tokenizer-free estimate: a token per four characters of prompt, plus ``max_tokens``."""
+EXPECTED_OUTPUT_TOKENS = 512
+"""The output a call without ``max_tokens`` reserves: a long chat answer."""
+
+
+def estimate_tokens(request: LLMRequest, *, output_tokens: int = EXPECTED_OUTPUT_TOKENS) -> int:
+    """A tokenizer-free estimate of what a call may spend, input and output.
+
+    A token per four characters of prompt, plus ``max_tokens`` when the request sets it,
+    else ``output_tokens``: reserving no output would let every concurrent call fit.
+    """
     characters = sum(len(message.content) for message in request.messages)
-    return math.ceil(characters / 4) + (request.max_tokens or 0)
+    output = request.max_tokens if request.max_tokens is not None else output_tokens
+    return math.ceil(characters / 4) + output
 
 
 class UserBudgetExceededError(BudgetExceededError):
@@ -100,7 +114,8 @@ class BudgetMiddleware:
         max_cost_usd: Dollars each key may spend; ``None`` for no limit.
         context_key: The request-context entry naming the key (``"user_id"``).
         default_key: The key for requests without that entry; ``None`` refuses them.
-        estimate: The tokens a call reserves while in flight (default `estimate_tokens`).
+        estimate: The tokens a call reserves while in flight (default `estimate_tokens`:
+            its prompt plus ``max_tokens``, or `EXPECTED_OUTPUT_TOKENS` without one).
         reserve_usd: The dollars a call reserves while in flight; ``None`` reserves the
             largest price one call of that key has had so far.
     """

@@ -14,8 +14,14 @@ Tokens are estimated before the call (a token per four characters of prompt plus
 ``max_tokens``, the same way providers count a request against the limit) and corrected
 when the answer reports its real usage: an over-estimate is given back, an
 under-estimate is taken from the bucket, which may go below zero so later calls wait for
-it. A call that fails keeps what it took, since the provider counted it too. A call
+it. Tokens given back wake the call waiting at the head of the queue, which goes at once
+if they are enough. A call that fails keeps what it took, since the provider counted it too. A call
 larger than the whole bucket waits for a full bucket and then goes through.
+
+Placement decides what is counted. In ``Aether(middleware=[...])`` it sits outside the
+tool loop and retry, so it takes one turn per logical call and the tool rounds and
+retried attempts inside go unthrottled; to count every model call, put it below both
+with ``Aether(stack=[ToolLoopMiddleware(...), RetryMiddleware(), limiter, ...])``.
 
 No background task: the bucket is refilled by arithmetic when a call arrives. The clock
 and the sleep function can be injected, which makes the limiter testable without waiting.
@@ -106,6 +112,7 @@ class RateLimitMiddleware:
         "_sleep",
         "_tokens",
         "_tokens_per_minute",
+        "_waiting",
     )
 
     def __init__(
@@ -139,6 +146,8 @@ class RateLimitMiddleware:
         # Made on the first call, since the default clock needs a running event loop.
         self._requests: TokenBucket | None = None
         self._tokens: TokenBucket | None = None
+        # The sleep of the caller at the head of the queue, cut short when tokens come back.
+        self._waiting: anyio.CancelScope | None = None
 
     def _refilled(self, now: float) -> tuple[TokenBucket | None, TokenBucket | None]:
         if self._requests is None and self._requests_per_minute is not None:
@@ -178,12 +187,22 @@ class RateLimitMiddleware:
         # head of the queue sleeps, for exactly as long as its own refill needs.
         async with self._lock:
             while (wait := self._wait_time(tokens)) > 0:
-                await self._sleep(wait)
+                self._waiting = anyio.CancelScope()
+                try:
+                    with self._waiting:
+                        await self._sleep(wait)
+                finally:
+                    self._waiting = None
             self._take(tokens)
 
     def _correct(self, estimated: int, used: int) -> None:
-        if self._tokens is not None:
-            self._tokens.give_back(estimated - used)
+        if self._tokens is None:
+            return
+        self._tokens.give_back(estimated - used)
+        if estimated > used and self._waiting is not None:
+            # Tokens came back: the head of the queue re-checks now instead of sleeping
+            # for a refill it may no longer need.
+            self._waiting.cancel()
 
     async def call(self, request: LLMRequest, call_next: CallNext) -> LLMResponse:
         estimated = self._estimate(request)

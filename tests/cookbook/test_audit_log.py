@@ -16,7 +16,7 @@ import pytest
 from aether import Aether, LLMResponse, Message, ToolCall
 from aether.errors import ServerError
 from aether.extensions.llm.fake import FakeProvider, StreamFault
-from middleware.audit_log import JsonlAuditLog, scrub
+from middleware.audit_log import JsonlAuditLog, is_secret_field, scrub
 
 OPENAI_KEY = "sk-proj-Abc123def456GHI789jkl012"
 SECRETS = {
@@ -27,6 +27,8 @@ SECRETS = {
     "slack": "xoxb-123456789012-abcdefghijkl",
     "aws": "AKIAIOSFODNN7EXAMPLE",
     "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
+    "groq": "gsk_8f7d6e5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a",
+    "huggingface": "hf_AbCdEfGhIjKlMnOpQrStUvWxYz012345",
 }
 
 
@@ -52,12 +54,92 @@ def test_scrub_removes_known_key_formats(kind: str) -> None:
             "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
             "[REDACTED]",
         ),
+        ("connect(password='s3cr3tpassw0rd')", "connect(password='[REDACTED]')"),
+        ('pwd: "correct horse battery"', 'pwd: "[REDACTED]"'),
+        ("export OPENAI_KEY='sk-...'", "export OPENAI_KEY='[REDACTED]'"),
+        ("x-api-key=abcd1234", "x-api-key=[REDACTED]"),
         ("the token bucket refills", "the token bucket refills"),
+        ("monkey: banana, max_tokens: 1", "monkey: banana, max_tokens: 1"),
         ("skip-this-word and AKIA lowercase", "skip-this-word and AKIA lowercase"),
     ],
 )
 def test_scrub_patterns(text: str, expected: str) -> None:
     assert scrub(text) == expected
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "password",
+        "api_key",
+        "api-key",
+        "apiKey",
+        "APIKEY",
+        "OPENAI_API_KEY",
+        "Authorization",
+        "X-Auth-Token",
+        "access_token",
+        "client_secret",
+        "Set-Cookie",
+        "private_key",
+    ],
+)
+def test_secret_field_names_are_recognised(name: str) -> None:
+    assert is_secret_field(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["input_tokens", "max_tokens", "user_id", "keyboard", "monkey", "author", "content"]
+)
+def test_ordinary_field_names_are_kept(name: str) -> None:
+    assert not is_secret_field(name)
+
+
+def test_scrub_replaces_the_values_of_secret_fields_at_any_depth() -> None:
+    value = {
+        "user": "bob",
+        "password": "hunter2hunter2",
+        "openai": {"extra_headers": {"api-key": "3f2b9c0d4e5a", "Accept": "text/plain"}},
+        "pin_code": 1234,
+        "auth": {"scheme": "basic", "pair": ["bob", "pw"]},
+        "api_key": None,
+        "usage": {"input_tokens": 12},
+    }
+    assert scrub(value) == {
+        "user": "bob",
+        "password": "[REDACTED]",
+        "openai": {"extra_headers": {"api-key": "[REDACTED]", "Accept": "text/plain"}},
+        "pin_code": 1234,
+        "auth": "[REDACTED]",
+        "api_key": None,
+        "usage": {"input_tokens": 12},
+    }
+
+
+async def test_structured_secrets_never_reach_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    login = ToolCall(id="c1", name="login", arguments={"user": "bob", "password": "hunter2hunter2"})
+    fake = FakeProvider(responses=[LLMResponse(text="", model="m", tool_calls=(login,))])
+    client = Aether(fake, stack=[JsonlAuditLog(path)])
+    headers = {"extra_headers": {"api-key": "3f2b9c0d4e5a6b7c8d9e0f1a2b3c4d5e"}}
+    convo = [
+        Message(role="user", content="log me in"),
+        Message(role="assistant", tool_calls=(login,)),
+        Message(role="tool", content="ok", tool_call_id="c1", name="login"),
+    ]
+    await client.complete(convo, provider_options={"openai": headers})
+    text = path.read_text(encoding="utf-8")
+    assert "hunter2hunter2" not in text
+    assert "3f2b9c0d4e5a6b7c8d9e0f1a2b3c4d5e" not in text
+    [line] = read_lines(path)
+    assert line["response"]["tool_calls"][0]["arguments"] == {
+        "user": "bob",
+        "password": "[REDACTED]",
+    }
+    assert line["request"]["messages"][1]["tool_calls"][0]["arguments"]["password"] == "[REDACTED]"
+    assert line["request"]["provider_options"] == {
+        "openai": {"extra_headers": {"api-key": "[REDACTED]"}}
+    }
 
 
 def test_scrub_walks_containers_and_stringifies_the_rest() -> None:
@@ -102,7 +184,7 @@ async def test_secrets_are_scrubbed_from_every_part_of_the_line(tmp_path: Path) 
                 text=f"Use {SECRETS['google']} for maps.",
                 model="m",
                 tool_calls=(
-                    ToolCall(id="c1", name="http", arguments={"auth": "Bearer abcdefgh12345"}),
+                    ToolCall(id="c1", name="http", arguments={"header": "Bearer abcdefgh12345"}),
                 ),
             )
         ]
@@ -120,7 +202,7 @@ async def test_secrets_are_scrubbed_from_every_part_of_the_line(tmp_path: Path) 
     assert line["request"]["messages"][0]["content"] == "Our key: [REDACTED]"
     assert line["request"]["messages"][1]["content"] == "Which key should I use?"
     assert line["response"]["text"] == "Use [REDACTED] for maps."
-    assert line["response"]["tool_calls"][0]["arguments"] == {"auth": "Bearer [REDACTED]"}
+    assert line["response"]["tool_calls"][0]["arguments"] == {"header": "Bearer [REDACTED]"}
     assert line["context"] == {"user_id": "alice", "note": "token=[REDACTED]"}
 
 

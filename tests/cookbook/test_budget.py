@@ -11,7 +11,12 @@ import pytest
 from aether import Aether, LLMRequest, LLMResponse, Message
 from aether.errors import BudgetExceededError, MiddlewareError, ServerError
 from aether.extensions.llm.fake import FakeProvider, StreamFault
-from middleware.budget import BudgetMiddleware, UserBudgetExceededError, estimate_tokens
+from middleware.budget import (
+    EXPECTED_OUTPUT_TOKENS,
+    BudgetMiddleware,
+    UserBudgetExceededError,
+    estimate_tokens,
+)
 
 
 def answer(*, tokens: int = 30, cost_usd: float | None = None) -> LLMResponse:
@@ -145,6 +150,32 @@ async def test_concurrent_calls_cannot_all_slip_under_the_same_remaining_budget(
     assert (ledger.tokens, ledger.reserved_tokens, ledger.in_flight) == (120, 0, 0)
 
 
+async def test_concurrent_calls_without_max_tokens_overshoot_by_one_call_at_most() -> None:
+    # Each call spends 5 prompt and 100 output tokens and sets no max_tokens.
+    fake = FakeProvider(" ".join(["word"] * 100), delay=0.01)
+    budget = BudgetMiddleware(max_tokens=200)
+    client = Aether(fake, stack=[budget])
+    outcomes: list[str] = []
+
+    async def one() -> None:
+        try:
+            await client.ask("please summarise the quarterly report", context={"user_id": "k"})
+        except UserBudgetExceededError:
+            outcomes.append("refused")
+        else:
+            outcomes.append("answered")
+
+    async with anyio.create_task_group() as group:
+        for _ in range(20):
+            group.start_soon(one)
+    # The reservations (prompt + 512 expected output) let one call run at a time: the
+    # second starts alone at 105 of 200 spent, and its 105 close the budget.
+    ledger = budget.ledger("k")
+    assert sorted(outcomes) == ["answered"] * 2 + ["refused"] * 18
+    assert (ledger.tokens, ledger.reserved_tokens, ledger.in_flight) == (210, 0, 0)
+    assert ledger.tokens <= 200 + 105
+
+
 async def test_unpriced_answers_count_tokens_and_are_flagged() -> None:
     budget = BudgetMiddleware(max_cost_usd=1.0)
     await ask(Aether(fake_answering(cost_usd=None), stack=[budget]))
@@ -210,3 +241,10 @@ def test_budget_without_a_limit_is_refused() -> None:
 def test_estimate_counts_prompt_characters_and_max_tokens() -> None:
     request = LLMRequest(messages=(Message(role="user", content="x" * 9),), max_tokens=100)
     assert estimate_tokens(request) == 3 + 100
+
+
+def test_estimate_without_max_tokens_reserves_the_expected_output() -> None:
+    request = LLMRequest(messages=(Message(role="user", content="x" * 9),))
+    assert EXPECTED_OUTPUT_TOKENS == 512
+    assert estimate_tokens(request) == 3 + 512
+    assert estimate_tokens(request, output_tokens=50) == 3 + 50

@@ -22,6 +22,7 @@ PUBLIC_AETHER = {
     "aether.llm.contracts",
     "aether.llm.streaming",
     "aether.pipeline",
+    "aether.tools",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 import anyio
@@ -11,6 +12,7 @@ import pytest
 from aether import Aether, LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, ToolResult
 from aether.errors import ServerError
 from aether.extensions.llm.fake import FakeProvider
+from aether.tools import ToolLike, tool_from_function
 from middleware.pii_redaction import (
     EMAIL_PATTERN,
     PHONE_PATTERN,
@@ -283,3 +285,235 @@ def test_overlapping_matches_keep_the_earliest_longest() -> None:
     patterns = {"A": re.compile("abcd"), "B": re.compile("bc"), "C": re.compile("cdef")}
     redaction = Redaction(request, patterns=patterns)
     assert redaction.mask("zabcdefz") == "z[A_1]efz"
+
+
+# -- with the tool loop inside (the README's placement: outermost) ---------------------
+
+CAROL = "carol.smith@corp.example"
+CAROL_PHONE = "+44 20 7946 0958"
+CUSTOMER = f"carol: {CAROL}, {CAROL_PHONE}"
+
+
+def tool_call(tool: str, **arguments: object) -> LLMResponse:
+    return LLMResponse(
+        text="",
+        model="fake-model",
+        finish_reason="tool_calls",
+        tool_calls=(ToolCall(id="c1", name=tool, arguments=arguments),),
+    )
+
+
+def outermost(fake: FakeProvider) -> Aether:
+    return Aether(fake, middleware=[PIIRedactionMiddleware()], with_retry=False)
+
+
+async def answer_in(mode: str, client: Aether, prompt: str, tools: list[ToolLike]) -> str:
+    if mode == "call":
+        return await client.ask(prompt, tools=tools)
+    return "".join([delta async for delta in client.stream_text(prompt, tools=tools)])
+
+
+def everything_sent(fake: FakeProvider) -> str:
+    return "\n".join(
+        request.model_dump_json(include={"messages", "tools"}) for request in fake.requests
+    )
+
+
+@pytest.mark.parametrize("mode", ["call", "stream"])
+async def test_tool_results_reach_the_provider_masked(mode: str, anyio_backend: str) -> None:
+    async def lookup_customer(name: str) -> str:
+        """Look a customer up."""
+        return CUSTOMER
+
+    fake = FakeProvider(responses=[tool_call("lookup_customer", name="carol"), "Mail [EMAIL_2]."])
+    prompt = f"I am {EMAIL}. How do I reach carol?"
+    answer = await answer_in(mode, outermost(fake), prompt, tools=[lookup_customer])
+    assert fake.requests[1].messages[-1].content == "carol: [EMAIL_2], [PHONE_1]"
+    sent = everything_sent(fake)
+    assert [value for value in (EMAIL, CAROL, CAROL_PHONE) if value in sent] == []
+    assert answer == f"Mail {CAROL}."
+
+
+async def test_tools_get_the_real_values_and_the_caller_gets_unmasked_tool_turns() -> None:
+    received: list[str] = []
+
+    async def send_mail(to: str) -> str:
+        """Send a mail."""
+        received.append(to)
+        return f"queued for {to}"
+
+    fake = FakeProvider(responses=[tool_call("send_mail", to="[EMAIL_1]"), "Done."])
+    response = await outermost(fake).complete(f"Mail {EMAIL}", tools=[send_mail])
+    assert received == [EMAIL]
+    assert fake.requests[1].messages[-1].content == "queued for [EMAIL_1]"
+    assert [turn.content for turn in response.tool_messages] == ["", f"queued for {EMAIL}"]
+    assert response.tool_messages[0].tool_calls[0].arguments == {"to": EMAIL}
+
+
+async def test_stream_tool_chunks_carry_the_real_values() -> None:
+    async def lookup_customer(name: str) -> str:
+        """Look a customer up."""
+        return CUSTOMER
+
+    fake = FakeProvider(responses=[tool_call("lookup_customer", name="carol"), "Found."])
+    chunks = [
+        chunk async for chunk in outermost(fake).stream("Find carol", tools=[lookup_customer])
+    ]
+    [result] = [chunk.tool_result for chunk in chunks if chunk.tool_result is not None]
+    assert result.content == CUSTOMER
+    assert fake.requests[1].messages[-1].content == "carol: [EMAIL_1], [PHONE_1]"
+
+
+@pytest.mark.parametrize("mode", ["call", "stream"])
+async def test_placeholder_text_a_tool_returns_comes_back_literally(
+    mode: str, anyio_backend: str
+) -> None:
+    async def ticket_owner() -> str:
+        """Who owns the ticket."""
+        return "owner is [EMAIL_1]"
+
+    # The caller's address is [EMAIL_1]; the tool's literal "[EMAIL_1]" must not become it.
+    fake = FakeProvider(responses=[tool_call("ticket_owner"), "The owner is [EMAIL_2]."])
+    answer = await answer_in(mode, outermost(fake), f"I am {EMAIL}", tools=[ticket_owner])
+    assert fake.requests[1].messages[-1].content == "owner is [EMAIL_2]"
+    assert answer == "The owner is [EMAIL_1]."
+
+
+async def test_placeholder_the_model_made_up_never_gets_a_later_value() -> None:
+    received: list[str] = []
+
+    async def lookup(who: str) -> str:
+        """Look someone up."""
+        received.append(who)
+        return f"found {CAROL}"
+
+    first = tool_call("lookup", who="[EMAIL_1]").model_copy(update={"text": "Checking [EMAIL_1]"})
+    fake = FakeProvider(responses=[first, "Nobody is [EMAIL_1]; it is [EMAIL_2]."])
+    response = await outermost(fake).complete("Who is it?", tools=[lookup])
+    assert received == ["[EMAIL_1]"]  # never issued: the tool gets it as written
+    assert fake.requests[1].messages[-1].content == "found [EMAIL_2]"
+    assert response.text == f"Nobody is [EMAIL_1]; it is {CAROL}."
+    assert response.tool_messages[0].content == "Checking [EMAIL_1]"
+
+
+async def test_model_turn_gets_back_only_what_it_had_been_shown() -> None:
+    async def lookup(who: str) -> str:
+        """Look someone up."""
+        return f"found {CAROL}"
+
+    # The model writes [EMAIL_1] before any was issued; the tool result then issues it.
+    first = tool_call("lookup", who="carol").model_copy(update={"text": "Maybe [EMAIL_1]?"})
+    fake = FakeProvider(responses=[first, "It is [EMAIL_1]."])
+    response = await outermost(fake).complete("Who is carol?", tools=[lookup])
+    assert fake.requests[1].messages[-1].content == "found [EMAIL_1]"
+    assert response.tool_messages[0].content == "Maybe [EMAIL_1]?"
+    assert response.tool_messages[1].content == f"found {CAROL}"
+    assert response.text == f"It is {CAROL}."
+
+
+async def test_tool_error_message_is_masked_and_stays_an_error() -> None:
+    async def lookup(who: str) -> str:
+        """Look someone up."""
+        raise LookupError(f"no account for {CAROL}")
+
+    fake = FakeProvider(responses=[tool_call("lookup", who="carol"), "Sorry."])
+    response = await outermost(fake).complete("Find carol", tools=[lookup])
+    sent = fake.requests[1].messages[-1].content
+    assert sent == "Error: tool 'lookup' raised LookupError: no account for [EMAIL_1]"
+    assert response.tool_messages[1].content == sent.replace("[EMAIL_1]", CAROL)
+
+
+async def test_a_tools_own_timeout_still_applies() -> None:
+    async def slow() -> str:
+        """Take a while."""
+        await anyio.sleep(5)
+        return "late"
+
+    fake = FakeProvider(responses=[tool_call("slow"), "Gave up."])
+    tool = tool_from_function(slow, timeout=0.05)
+    with anyio.fail_after(2):
+        await outermost(fake).ask(f"I am {EMAIL}", tools=[tool])
+    assert "did not finish within 0.05 seconds" in fake.requests[1].messages[-1].content
+
+
+async def test_tool_turns_the_caller_sends_are_masked() -> None:
+    fake = FakeProvider("ok")
+    convo = [
+        Message(role="user", content="Mail carol."),
+        Message(
+            role="assistant",
+            tool_calls=(ToolCall(id="c1", name="send", arguments={"to": CAROL}),),
+        ),
+        Message(role="tool", content=f"sent to {CAROL_PHONE}", tool_call_id="c1", name="send"),
+    ]
+    await outermost(fake).ask(convo)
+    sent = fake.last_request.messages
+    assert sent[1].tool_calls[0].arguments == {"to": "[EMAIL_1]"}
+    assert sent[2].content == "sent to [PHONE_1]"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["555.123.4567", "1-800-555-0199", "06 12 34 56 78", "06.12.34.56.78", "+44 20 7946 0958"],
+)
+def test_phone_pattern_matches_more_formats(text: str) -> None:
+    match = PHONE_PATTERN.search(f"call {text} now")
+    assert match is not None
+    assert match[0] == text
+
+
+@pytest.mark.parametrize("text", ["01.02.2024", "10.0.0.1", "1.800.55", "555.123.45678"])
+def test_phone_pattern_leaves_dotted_dates_and_addresses(text: str) -> None:
+    assert PHONE_PATTERN.search(f"see {text} here") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("jörg@example.de", "jörg@example.de"),
+        ("bob@bücher.de", "bob@bücher.de"),
+        ("alice@example.com-thanks", "alice@example.com"),
+        ("alice@xn--bcher-kva.de", "alice@xn--bcher-kva.de"),
+        ("user@例え.jp", "user@例え.jp"),
+    ],
+)
+def test_email_pattern_international_and_followed_by_a_dash(text: str, expected: str) -> None:
+    match = EMAIL_PATTERN.search(f"write to {text} please")
+    assert (match[0] if match else None) == expected
+
+
+class ScriptedStreams:
+    """Streams each script in turn: its text chunks, then a final chunk with its tool calls."""
+
+    name = "scripted"
+
+    def __init__(self, *scripts: tuple[list[str], tuple[ToolCall, ...]]) -> None:
+        self.scripts = list(scripts)
+        self.requests: list[LLMRequest] = []
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        raise NotImplementedError
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
+        self.requests.append(request)
+        texts, calls = self.scripts.pop(0)
+        for text in texts:
+            yield StreamChunk(text=text)
+        yield StreamChunk(finish_reason="stop", model="m", tool_calls=calls)
+
+
+async def test_stream_placeholder_issued_by_a_tool_is_unmasked_when_split() -> None:
+    async def lookup() -> str:
+        """Look carol up."""
+        return CAROL
+
+    provider = ScriptedStreams(
+        (["Looking [", "up]. "], (ToolCall(id="c1", name="lookup"),)),
+        (["It is [EM", "AIL_", "1] ok"], ()),
+    )
+    client = Aether(provider, middleware=[PIIRedactionMiddleware()], with_retry=False)
+    texts = [
+        chunk.text async for chunk in client.stream("Who is carol?", tools=[lookup]) if chunk.text
+    ]
+    assert provider.requests[1].messages[-1].content == "[EMAIL_1]"
+    assert texts == ["Looking [", "up]. ", "It is ", f"{CAROL} ok"]

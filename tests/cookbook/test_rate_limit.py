@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import anyio
 import pytest
 
-from aether import Aether, LLMResponse
+from aether import Aether, EventBus, LLMRequest, LLMResponse, RetryPolicy, ToolCall
+from aether.errors import ServerError
 from aether.extensions.llm.fake import FakeProvider
+from aether.middleware.events import EventsMiddleware
+from aether.middleware.retry import RetryMiddleware
+from aether.middleware.tool_loop import ToolLoopMiddleware
 from middleware.rate_limit import RateLimitMiddleware, TokenBucket
 
 from ._doubles import ManualClock
@@ -114,6 +120,37 @@ async def test_an_over_estimate_is_given_back(clock: ManualClock) -> None:
     assert clock.sleeps == []
 
 
+async def test_tokens_given_back_wake_the_waiting_call(clock: ManualClock) -> None:
+    released = anyio.Event()
+    sent: list[str] = []
+
+    async def answer(request: LLMRequest) -> LLMResponse:
+        prompt = request.messages[-1].content
+        sent.append(prompt)
+        if prompt == "long":
+            await released.wait()
+        return LLMResponse(text="ok", model="fake-model", input_tokens=5, output_tokens=5)
+
+    limiter = RateLimitMiddleware(
+        tokens_per_minute=100,
+        estimate=lambda request: request.max_tokens or 0,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    client = Aether(FakeProvider(responder=answer), stack=[limiter])
+    async with anyio.create_task_group() as group:
+        group.start_soon(partial(client.ask, "long", max_tokens=90))
+        await anyio.wait_all_tasks_blocked()
+        group.start_soon(partial(client.ask, "short", max_tokens=50))
+        await anyio.wait_all_tasks_blocked()
+        # 10 tokens left, 50 needed: 24 s of refill, unless the first call gives some back.
+        assert (sent, clock.sleeps) == (["long"], [pytest.approx(24.0)])
+        released.set()  # it used 10 of its 90: 80 come back
+        await anyio.wait_all_tasks_blocked()
+        assert sent == ["long", "short"]
+    assert clock.now == 0
+
+
 async def test_an_under_estimate_is_taken_from_the_bucket(clock: ManualClock) -> None:
     fake = fake_using(tokens=60)
     limiter = RateLimitMiddleware(
@@ -195,6 +232,59 @@ async def test_real_clock_spaces_calls_evenly() -> None:
     elapsed = anyio.current_time() - started
     assert prompts(fake) == ["0", "1", "2", "3", "4"]
     assert 0.19 <= elapsed < 2.0
+
+
+async def ping() -> str:
+    """Ping."""
+    return "pong"
+
+
+def busy_then_a_tool_call_then_an_answer() -> FakeProvider:
+    """Three model calls for one logical call: a retried failure, a tool round, the answer."""
+    tool_call = LLMResponse(
+        text="",
+        model="fake-model",
+        finish_reason="tool_calls",
+        tool_calls=(ToolCall(id="c1", name="ping"),),
+    )
+    return FakeProvider(responses=[ServerError("busy"), tool_call, "done"])
+
+
+async def no_backoff(seconds: float) -> None:
+    del seconds
+
+
+async def test_limiter_outermost_lets_tool_rounds_and_retries_through(clock: ManualClock) -> None:
+    fake = busy_then_a_tool_call_then_an_answer()
+    limiter = RateLimitMiddleware(requests_per_minute=60, burst=1, clock=clock, sleep=clock.sleep)
+    client = Aether(fake, middleware=[limiter], retry=RetryPolicy(base_delay=0))
+    assert await client.ask("go", tools=[ping]) == "done"
+    # Three model calls within the same second, one turn taken: nobody waited.
+    assert (len(fake.requests), clock.sleeps) == (3, [])
+
+
+async def test_limiter_below_the_tool_loop_and_retry_spaces_every_model_call(
+    clock: ManualClock,
+) -> None:
+    fake = busy_then_a_tool_call_then_an_answer()
+    events = EventBus()
+    client = Aether(
+        fake,
+        events=events,
+        stack=[
+            ToolLoopMiddleware(events),
+            RetryMiddleware(sleep=no_backoff),
+            RateLimitMiddleware(requests_per_minute=60, burst=1, clock=clock, sleep=clock.sleep),
+            EventsMiddleware(events),
+        ],
+    )
+    async with anyio.create_task_group() as group:
+        group.start_soon(partial(client.ask, "go", tools=[ping]))
+        for expected in (1, 2, 3):
+            await anyio.wait_all_tasks_blocked()
+            assert len(fake.requests) == expected  # the attempt, the retry, the tool round
+            await clock.advance(1)
+    assert clock.sleeps == [pytest.approx(1.0), pytest.approx(1.0)]
 
 
 def test_limiter_without_a_limit_is_refused() -> None:
