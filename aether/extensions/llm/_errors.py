@@ -8,7 +8,7 @@ said and what to do next; the API key is scrubbed from anything a server echoes 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -86,6 +86,16 @@ def _redacted(value: Any, secrets: list[str]) -> Any:
     return value
 
 
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and the exceptions chained under it (cause, else context), each once."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
 def scrub_secrets(error: BaseException, secrets: Iterable[str | None]) -> None:
     """Redact ``secrets`` in place from ``error`` and the exceptions chained to it.
 
@@ -97,10 +107,7 @@ def scrub_secrets(error: BaseException, secrets: Iterable[str | None]) -> None:
     own causes.
     """
     keys = [secret for secret in secrets if secret and len(secret) >= 4]
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while keys and current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in _chain(error) if keys else ():
         try:
             current.args = _redacted(current.args, keys)
             for name, value in list(vars(current).items()):
@@ -108,21 +115,12 @@ def scrub_secrets(error: BaseException, secrets: Iterable[str | None]) -> None:
                     setattr(current, name, _redacted(value, keys))
         except (AttributeError, TypeError):  # an exception type that cannot be changed
             pass
-        current = current.__cause__ or current.__context__
 
 
 def still_shows_secrets(error: BaseException, secrets: Iterable[str | None]) -> bool:
     """Whether the text of ``error`` or of an exception chained to it shows a secret."""
     keys = [secret for secret in secrets if secret and len(secret) >= 4]
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while keys and current is not None and id(current) not in seen:
-        seen.add(id(current))
-        text = f"{current!s} {current!r}"
-        if any(key in text for key in keys):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
+    return any(key in f"{current!s} {current!r}" for current in _chain(error) for key in keys)
 
 
 def _advice(cls: type[ProviderError], key_env: str) -> str:
@@ -213,14 +211,10 @@ def _described(cause: BaseException) -> str:
     httpx wraps socket errors in errors of its own that often say nothing (a reset on
     asyncio is a bare ``ReadError``); the words are on the ``OSError`` underneath.
     """
-    seen: set[int] = set()
-    current: BaseException | None = cause
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in _chain(cause):
         text = str(current).strip()
         if text:
             return f"{type(cause).__name__}: {text}"
-        current = current.__cause__ or current.__context__
     return type(cause).__name__
 
 
