@@ -171,13 +171,21 @@ def parse_message(data: object, *, provider: str, fallback_model: str) -> LLMRes
 
 
 class MessageStreamState:
-    """Folds Messages stream events into text deltas and, at the end, the final chunk."""
+    """Folds Messages stream events into text deltas and, at the end, the final chunk.
 
-    __slots__ = ("_provider", "_stopped", "_tools", "finish", "model", "usage")
+    Only ``tool_use`` blocks are the client's tool calls. Server tools (web search, code
+    execution, the MCP connector, the advisor) stream ``server_tool_use`` and
+    ``mcp_tool_use`` blocks with ``input_json_delta`` events of their own, and their
+    results as ``*_tool_result`` blocks: Anthropic ran them, so their input is never
+    assembled into a call, as `parse_message` ignores them in a whole message.
+    """
+
+    __slots__ = ("_client_blocks", "_provider", "_stopped", "_tools", "finish", "model", "usage")
 
     def __init__(self, provider: str) -> None:
         self._provider = provider
         self._tools = ToolCallAssembler()
+        self._client_blocks: set[object] = set()
         self._stopped = False
         self.finish: object = None
         self.model: str | None = None
@@ -197,12 +205,15 @@ class MessageStreamState:
                 text = delta.get("text")
                 return text if isinstance(text, str) and text else None
             if delta_kind == "input_json_delta":
-                self._tools.add(event.get("index"), arguments=delta.get("partial_json"))
+                index = event.get("index")
+                if index in self._client_blocks:
+                    self._tools.add(index, arguments=delta.get("partial_json"))
             return None
         if kind == "content_block_start":
             block = event.get("content_block")
             if isinstance(block, dict) and block.get("type") == "tool_use":
                 index = event.get("index")
+                self._client_blocks.add(index)
                 self._tools.add(index, call_id=block.get("id"), name=block.get("name"))
                 self._tools.set_arguments(index, block.get("input"))
             return None
