@@ -31,9 +31,11 @@ ADD = Tool(
 
 
 def _text(index: int, text: str) -> list[dict[str, Any]]:
+    block = {"type": "text", "text": ""}
+    delta = {"type": "text_delta", "text": text}
     return [
-        {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}},
-        {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": text}},
+        {"type": "content_block_start", "index": index, "content_block": block},
+        {"type": "content_block_delta", "index": index, "delta": delta},
         {"type": "content_block_stop", "index": index},
     ]
 
@@ -251,8 +253,8 @@ async def test_the_tool_loop_runs_no_phantom_call_for_server_tools() -> None:
         return a
 
     provider, sent = _provider(_sse(_events(*SERVER_BLOCKS)))
-    async with Aether(provider) as client:
-        async with aclosing(client.stream_text("Weather in Paris?", tools=[add])) as stream:
-            deltas = [delta async for delta in stream]
+    client = Aether(provider)
+    async with client, aclosing(client.stream_text("Weather in Paris?", tools=[add])) as stream:
+        deltas = [delta async for delta in stream]
     assert "".join(deltas) == "Let me look that up.It is sunny."
     assert (len(sent), calls) == (1, [])

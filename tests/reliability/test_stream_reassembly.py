@@ -19,10 +19,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from aether.errors import ServerError
 from aether.extensions.llm._sse import ServerSentEvent, SSEParser
 from aether.extensions.llm._tool_calls import ToolCallAssembler
 from aether.llm.contracts import LLMRequest, Message, StreamChunk, Tool, ToolCall
-from aether.testing.wire import MockServer, ScriptedReply, ScriptedToolCall, WireFormat
+from aether.testing.wire import (
+    MockServer,
+    ScriptedReply,
+    ScriptedToolCall,
+    StreamErrorEvent,
+    WireFormat,
+)
 from aether.testing.wires import BUILTIN_WIRES
 
 FINITE = st.floats(allow_nan=False, allow_infinity=False)
@@ -156,6 +163,25 @@ def test_any_split_of_an_sse_byte_stream_parses_to_the_same_events(
     assert events == expected
 
 
+@settings(max_examples=150, deadline=None)
+@given(event_streams(), st.data())
+def test_each_event_ends_where_feed_with_ends_says(
+    stream: tuple[list[ServerSentEvent], bytes], data: st.DataObject
+) -> None:
+    # The bytes read so far, up to an event's end, hold exactly the events up to it.
+    expected, body = stream
+    parser = SSEParser()
+    sent = b""
+    seen: list[ServerSentEvent] = []
+    for piece in cut_bytes(data.draw, body):
+        for event, end in parser.feed_with_ends(piece):
+            seen.append(event)
+            replay = SSEParser()
+            assert replay.feed(sent + piece[:end]) == seen
+        sent += piece
+    assert seen + parser.flush() == expected
+
+
 # -- the real adapters, through their wire formats -----------------------------------------
 
 
@@ -212,4 +238,51 @@ async def test_any_split_of_a_vendor_stream_yields_the_same_text_and_calls(
         ToolCall(id=call.id, name=call.name, arguments=json.loads(call.argument_text))
         for call in reply.tool_calls
     )
+    assert server.open_streams == 0
+
+
+@st.composite
+def texts_then_an_error(draw: st.DrawFn) -> StreamErrorEvent:
+    texts = draw(st.lists(st.text(min_size=1, max_size=15), min_size=1, max_size=3))
+    return StreamErrorEvent(text=tuple(texts), message="the server is overloaded")
+
+
+async def _until_the_error(provider: Any, *, expected: type[Exception]) -> list[str]:
+    request = LLMRequest(messages=(Message(role="user", content="go"),))
+    received: list[str] = []
+    try:
+        with pytest.raises(expected):
+            async with aclosing(provider.stream(request)) as stream:
+                async for chunk in stream:
+                    received.append(chunk.text)
+    finally:
+        await provider.aclose()
+    return received
+
+
+@pytest.mark.parametrize("wire", BUILTIN_WIRES, ids=lambda wire: wire.name)
+async def test_text_and_an_error_event_in_one_read_reach_the_caller_in_order(
+    wire: WireFormat,
+) -> None:
+    server = MockServer(wire, [StreamErrorEvent(text=("maybe",))])
+    server.split_body = lambda body: [body]  # every event in a single network read
+    received = await _until_the_error(wire.build_provider(server), expected=ServerError)
+    assert received == ["maybe"]
+    assert server.open_streams == 0
+
+
+@pytest.mark.parametrize("wire", BUILTIN_WIRES, ids=lambda wire: wire.name)
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(item=texts_then_an_error(), data=st.data())
+async def test_any_split_delivers_the_text_before_the_error_event(
+    wire: WireFormat, item: StreamErrorEvent, data: st.DataObject
+) -> None:
+    server = MockServer(wire, [item])
+    server.split_body = lambda body: cut_bytes(data.draw, body, most=20)
+    received = await _until_the_error(wire.build_provider(server), expected=ServerError)
+    assert received == list(item.text)
     assert server.open_streams == 0

@@ -9,7 +9,7 @@ error statuses) and the adapter reads the JSON itself, skipping the SDK's typed 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, ClassVar, Final, Protocol
 
 import anyio
@@ -277,12 +277,15 @@ class JsonPostProvider(SdkProvider):
             async for raw in raw_chunks:
                 if ended:
                     continue  # drain the body, so the connection can be reused
-                texts, ended = self._consume(state, parser.feed(raw))
-                for text in texts:
+                for text in self._texts(state, parser.feed(raw)):
+                    if text is END:
+                        ended = True
+                        break
                     yield StreamChunk(text=text)
             if not ended:
-                texts, ended = self._consume(state, parser.flush())
-                for text in texts:
+                for text in self._texts(state, parser.flush()):
+                    if text is END:
+                        break
                     yield StreamChunk(text=text)
         except Exception as error:
             raise self._translate(error)  # noqa: B904 - _translate chains the cause
@@ -291,14 +294,18 @@ class JsonPostProvider(SdkProvider):
                 await release_body(raw_chunks, response.aclose)
         yield state.final(body["model"])
 
-    def _consume(self, state: StreamState, events: list[ServerSentEvent]) -> tuple[list[str], bool]:
-        texts: list[str] = []
+    def _texts(self, state: StreamState, events: list[ServerSentEvent]) -> Iterator[Any]:
+        """The text deltas of ``events``, one at a time, then `END` if the stream ended.
+
+        One at a time, so each text reaches the caller before the next event is read:
+        an error event in the same network read raises only after the text before it.
+        """
         for event in events:
             payload = self._event_payload(event)
             if payload is END:
-                return texts, True
+                yield END
+                return
             if payload is not None:
                 text = state.feed(payload)
                 if text:
-                    texts.append(text)
-        return texts, False
+                    yield text

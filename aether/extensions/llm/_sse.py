@@ -57,6 +57,33 @@ class SSEParser:
                 events.append(event)
         return events
 
+    def feed_with_ends(self, chunk: bytes) -> list[tuple[ServerSentEvent, int]]:
+        """Like `feed`, with the offset in ``chunk`` just past each event's last line.
+
+        Passing on the bytes before ``chunk[:end]`` and ``chunk[:end]`` itself gives
+        another SSE reader every event up to that one and none after it (an event ended
+        by a lone ``\\r`` needs the next byte too, to tell it from ``\\r\\n``), so a
+        reader can pass on exactly the events before a given one.
+        """
+        held = len(self._buffer)
+        buffer = self._buffer + chunk
+        kept = b""
+        if buffer.endswith(b"\r"):
+            buffer, kept = buffer[:-1], b"\r"
+        lines = buffer.splitlines(keepends=True)
+        if lines and not lines[-1].endswith((b"\n", b"\r")):
+            kept = lines.pop() + kept
+        self._buffer = kept
+        events: list[tuple[ServerSentEvent, int]] = []
+        position = -held
+        for raw in lines:
+            position += len(raw)
+            event = self._line(raw.rstrip(b"\r\n").decode("utf-8"))
+            if event is not None:
+                lone_cr = raw.endswith(b"\r")  # a "\r\n" would have been one line
+                events.append((event, max(position + lone_cr, 0)))
+        return events
+
     def flush(self) -> list[ServerSentEvent]:
         """Finish the stream: dispatch a last event that had no blank line after it."""
         events = self.feed(b"\n") if self._buffer else []

@@ -62,10 +62,10 @@ class StreamGuard:
         if isinstance(response.stream, httpx2.AsyncByteStream):
             response.stream = _GuardedBody(response.stream, self)
 
-    def inspect(self, events: list[ServerSentEvent]) -> None:
-        for event in events:
-            if event.data:
-                self._check(json.loads(event.data))
+    def inspect(self, event: ServerSentEvent) -> None:
+        """Check one event; raise Aether's error for an error event or broken data."""
+        if event.data:
+            self._check(json.loads(event.data))
 
     def abandon(self) -> None:
         """Make the guarded bodies end at their next read."""
@@ -91,9 +91,20 @@ class _GuardedBody(httpx2.AsyncByteStream):
                 try:
                     chunk = await anext(iterator)
                 except StopAsyncIteration:
-                    self._guard.inspect(self._parser.flush())
+                    for event in self._parser.flush():
+                        self._guard.inspect(event)
                     return
-                self._guard.inspect(self._parser.feed(chunk))
+                passed = 0
+                for event, end in self._parser.feed_with_ends(chunk):
+                    try:
+                        self._guard.inspect(event)
+                    except Exception:
+                        # The events before this one reach the SDK (and their text the
+                        # caller) first; then the stream fails from the bottom.
+                        if passed:
+                            yield chunk[:passed]
+                        raise
+                    passed = end
                 yield chunk
         finally:
             await release_body(iterator, self._inner.aclose)
