@@ -7,8 +7,10 @@ said and what to do next; the API key is scrubbed from anything a server echoes 
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -30,7 +32,10 @@ from aether.extensions.llm._http import retry_after_seconds
 
 __all__ = [
     "CONTENT_FILTER_CODES",
+    "ErrorDetail",
+    "classify",
     "connection_error",
+    "error_detail",
     "event_error",
     "malformed",
     "missing_api_key",
@@ -123,6 +128,12 @@ def still_shows_secrets(error: BaseException, secrets: Iterable[str | None]) -> 
     return any(key in f"{current!s} {current!r}" for current in _chain(error) for key in keys)
 
 
+def _sentence(text: str) -> str:
+    """``text`` as a sentence: stripped, ending in one stop (servers often end in one)."""
+    text = text.strip() or "no details given"
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
+
+
 def _advice(cls: type[ProviderError], key_env: str) -> str:
     for base in cls.__mro__:
         if base in _ADVICE:
@@ -160,40 +171,188 @@ def status_error(
     wait = retry_after_seconds(headers)
     if wait is None:
         wait = retry_after
-    detail = redact(detail.strip() or "no details given", secrets)
-    message = f"{provider} answered HTTP {status}: {detail}. {_advice(cls, key_env)}".strip()
+    text = redact(_sentence(detail), secrets)
+    message = f"{provider} answered HTTP {status}: {text} {_advice(cls, key_env)}".strip()
     return cls(message, provider=provider, status_code=status, retry_after=wait)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetail:
+    """What a vendor's error body says: the message, and every signal of what failed.
+
+    Attributes:
+        message: The server's message (with any upstream detail it carried).
+        code: The vendor's error code as text (``tool_use_failed``, ``INVALID_ARGUMENT``).
+        type: The vendor's error type (``invalid_request_error``, ``overloaded_error``).
+        status: An HTTP status the body declares (``"code": 400``, ``"status_code": 429``).
+    """
+
+    message: str
+    code: str | None = None
+    type: str | None = None
+    status: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The signals, for a message: ``invalid_request_error, tool_use_failed, 400``."""
+        parts = [part for part in (self.type, self.code) if part]
+        if self.status is not None:
+            parts.append(str(self.status))
+        return ", ".join(dict.fromkeys(parts))
+
+
+_UPSTREAM_LIMIT = 500
+"""Characters of an upstream error (OpenRouter's ``metadata.raw``) kept in a message."""
+
+
+def _http_status(value: object) -> int | None:
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 400 <= value <= 599:
+        return value
+    return None
+
+
+def _upstream(metadata: object) -> str | None:
+    """The upstream provider's own error, which gateways such as OpenRouter pass on."""
+    if not isinstance(metadata, dict) or metadata.get("raw") in (None, ""):
+        return None
+    raw = metadata["raw"]
+    text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
+    text = " ".join(text.split())
+    if len(text) > _UPSTREAM_LIMIT:
+        text = text[: _UPSTREAM_LIMIT - 3] + "..."
+    name = metadata.get("provider_name")
+    who = name if isinstance(name, str) and name else "The upstream provider"
+    return f"{who} said: {text}"
+
+
+def error_detail(body: object, fallback: str) -> ErrorDetail:
+    """The `ErrorDetail` of an error body in any of the shapes vendors use.
+
+    Reads ``{"error": {...}}`` or the inner object itself: ``message``, ``type``, a
+    textual ``code`` (or Google's ``status`` name), and an HTTP status from a numeric
+    ``code`` or ``status_code``. A gateway's upstream detail (``metadata.raw``) joins the
+    message. A plain string body is the message.
+    """
+    if isinstance(body, str) and body:
+        return ErrorDetail(body)
+    if not isinstance(body, dict):
+        return ErrorDetail(fallback)
+    inner = body.get("error", body)
+    if isinstance(inner, str) and inner:
+        return ErrorDetail(inner)
+    if not isinstance(inner, dict):
+        return ErrorDetail(fallback)
+    message = inner.get("message")
+    message = message if isinstance(message, str) and message.strip() else fallback
+    upstream = _upstream(inner.get("metadata"))
+    if upstream and upstream not in message:
+        message = f"{_sentence(message)} {upstream}"
+    code = inner.get("code")
+    status = _http_status(code) or _http_status(inner.get("status_code"))
+    named = inner.get("status")  # Google: "INVALID_ARGUMENT" beside a numeric code
+    text_code = code if isinstance(code, str) and not code.isdigit() else None
+    if text_code is None and isinstance(named, str) and named:
+        text_code = named
+    status = status or _http_status(named)
+    kind = inner.get("type")
+    return ErrorDetail(
+        message,
+        code=text_code,
+        type=kind if isinstance(kind, str) and kind else None,
+        status=status,
+    )
+
+
+_KNOWN: dict[str, type[ProviderError]] = {
+    **dict.fromkeys(CONTENT_FILTER_CODES, ContentFilterError),
+    **dict.fromkeys(
+        ("rate_limit_exceeded", "rate_limit_error", "rate_limited", "too_many_requests",
+         "resource_exhausted", "insufficient_quota", "quota_exceeded"),
+        RateLimitError,
+    ),
+    **dict.fromkeys(
+        ("invalid_api_key", "authentication_error", "permission_error", "permission_denied",
+         "unauthenticated", "unauthorized", "forbidden"),
+        AuthenticationError,
+    ),
+    **dict.fromkeys(
+        ("invalid_request_error", "invalid_argument", "failed_precondition", "out_of_range",
+         "not_found", "not_found_error", "model_not_found", "context_length_exceeded",
+         "request_too_large", "tool_use_failed", "invalid_prompt", "bad_request"),
+        BadRequestError,
+    ),
+    **dict.fromkeys(
+        ("timeout", "timeout_error", "deadline_exceeded", "request_timeout"),
+        RequestTimeoutError,
+    ),
+    **dict.fromkeys(
+        ("server_error", "api_error", "overloaded_error", "internal", "internal_error",
+         "internal_server_error", "unavailable", "service_unavailable", "bad_gateway"),
+        ServerError,
+    ),
+}  # fmt: skip
+"""Error codes and types whose meaning is known, lower-cased."""
+
+
+def _by_words(kind: str) -> type[ProviderError] | None:
+    if "rate_limit" in kind or "quota" in kind or "exhausted" in kind:
+        return RateLimitError
+    if "authentication" in kind or "permission" in kind:
+        return AuthenticationError
+    if "invalid_request" in kind or "not_found" in kind or "too_large" in kind:
+        return BadRequestError
+    if "timeout" in kind:
+        return RequestTimeoutError
+    return None
+
+
+def classify(detail: ErrorDetail) -> type[ProviderError]:
+    """The Aether class for an error with no HTTP status of its own (an event in a stream).
+
+    The most specific signal wins: a known code, then the HTTP status the body declares
+    (a content-filter code still makes a 4xx a `ContentFilterError`), then a known type,
+    then words in the code or type. An error nothing identifies is a `ServerError`:
+    retryable, so a stream that fails before any content can still be retried.
+    """
+    code = (detail.code or "").lower()
+    kind = (detail.type or "").lower()
+    found = _KNOWN.get(code)
+    if found is ContentFilterError and detail.status is not None and detail.status >= 500:
+        found = None
+    if found is not None:
+        return found
+    if detail.status is not None:
+        return error_for_status(detail.status)
+    return _KNOWN.get(kind) or _by_words(code) or _by_words(kind) or ServerError
 
 
 def event_error(
     *,
     provider: str,
-    error_type: str | None,
-    detail: str,
+    detail: str | ErrorDetail,
     secrets: Iterable[str | None],
     key_env: str,
+    error_type: str | None = None,
 ) -> ProviderError:
     """The Aether error for an error event inside a stream (no HTTP status of its own).
 
-    An unknown type is a `ServerError`: retryable, so a stream that fails before any
-    content can still be retried.
+    Args:
+        provider: The provider's name.
+        detail: What the event said: an `ErrorDetail` (classified by `classify`), or
+            just its message, with ``error_type`` as its only signal.
+        secrets: Values to scrub from the message (the API key).
+        key_env: The variable holding the key, named in the advice for auth errors.
+        error_type: The vendor's error type or code, when ``detail`` is a message.
     """
-    kind = (error_type or "").lower()
-    cls: type[ProviderError] = ServerError
-    if kind in CONTENT_FILTER_CODES:
-        cls = ContentFilterError
-    elif "rate_limit" in kind or "quota" in kind or "exhausted" in kind:
-        cls = RateLimitError
-    elif "authentication" in kind or "permission" in kind:
-        cls = AuthenticationError
-    elif "invalid_request" in kind or "not_found" in kind or "too_large" in kind:
-        cls = BadRequestError
-    elif "timeout" in kind:
-        cls = RequestTimeoutError
-    detail = redact(detail.strip() or "no details given", secrets)
-    label = f" ({error_type})" if error_type else ""
-    message = f"{provider} sent an error event mid-stream{label}: {detail}. "
-    return cls(message + _advice(cls, key_env), provider=provider)
+    if isinstance(detail, str):
+        detail = ErrorDetail(detail, type=error_type)
+    cls = classify(detail)
+    text = redact(_sentence(detail.message), secrets)
+    label = f" ({detail.label})" if detail.label else ""
+    message = f"{provider} sent an error event mid-stream{label}: {text} "
+    return cls((message + _advice(cls, key_env)).strip(), provider=provider)
 
 
 def malformed(provider: str, detail: str) -> MalformedResponseError:

@@ -17,6 +17,7 @@ import anyio
 from aether.errors import ProviderError, RequestTimeoutError
 from aether.extensions.llm._errors import (
     connection_error,
+    error_detail,
     event_error,
     malformed,
     scrub_secrets,
@@ -176,11 +177,6 @@ class JsonPostProvider(SdkProvider):
             options["http_client"] = http_client
         return options
 
-    @staticmethod
-    def _error_detail(body: object, fallback: str) -> tuple[str, str | None]:
-        """The server's message and its error code or type, from a vendor error body."""
-        raise NotImplementedError
-
     def _map_error(self, error: Exception) -> Exception:
         if isinstance(error, ProviderError):
             return error
@@ -195,24 +191,22 @@ class JsonPostProvider(SdkProvider):
         if isinstance(error, vendor.APIConnectionError):
             return connection_error(self.name, error.__cause__ or error)
         if isinstance(error, vendor.APIStatusError):
-            detail, code = self._error_detail(error.body, error.message)
+            detail = error_detail(error.body, error.message)
             return status_error(
                 provider=self.name,
                 status=error.status_code,
-                detail=detail,
+                detail=detail.message,
                 headers=error.response.headers,
                 secrets=secrets,
                 key_env=self.api_key_env,
-                code=code,
+                code=detail.code or detail.type,
             )
         if isinstance(error, vendor.APIResponseValidationError):
             return malformed(self.name, str(error))
         if isinstance(error, vendor.APIError):  # an error event inside a 200 stream
-            detail, code = self._error_detail(error.body, error.message)
             return event_error(
                 provider=self.name,
-                error_type=code,
-                detail=detail,
+                detail=error_detail(error.body, error.message),
                 secrets=secrets,
                 key_env=self.api_key_env,
             )

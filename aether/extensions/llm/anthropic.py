@@ -17,6 +17,7 @@ from typing import Any
 from aether.errors import ConfigurationError
 from aether.extensions.llm._anthropic_wire import MessageStreamState, build_body, parse_message
 from aether.extensions.llm._errors import (
+    error_detail,
     event_error,
     missing_api_key,
 )
@@ -45,22 +46,6 @@ def _import_sdk() -> Any:
     return anthropic
 
 
-def _error_detail(body: object, fallback: str) -> tuple[str, str | None]:
-    """The server's message and error type from an Anthropic error body."""
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict):
-            message = error.get("message")
-            kind = error.get("type")
-            return (
-                message if isinstance(message, str) else fallback,
-                kind if isinstance(kind, str) else None,
-            )
-    if isinstance(body, str) and body:
-        return body, None
-    return fallback, None
-
-
 class AnthropicProvider(JsonPostProvider):
     """Claude through the Anthropic Messages API.
 
@@ -81,8 +66,6 @@ class AnthropicProvider(JsonPostProvider):
         ConfigurationError: If no API key is known, or both ``http_client`` and
             ``transport`` were given.
     """
-
-    _error_detail = staticmethod(_error_detail)
 
     name = "anthropic"
     api_key_env = "ANTHROPIC_API_KEY"
@@ -144,10 +127,9 @@ class AnthropicProvider(JsonPostProvider):
             return None
         payload = json.loads(event.data)
         if event.event == "error":
-            detail, error_type = _error_detail(payload, "the server sent an error event")
+            detail = error_detail(payload, "the server sent an error event")
             raise event_error(
                 provider=self.name,
-                error_type=error_type,
                 detail=detail,
                 secrets=(self._api_key,),
                 key_env=self.api_key_env,

@@ -19,6 +19,7 @@ from typing import Any
 
 from aether.errors import BadRequestError, ConfigurationError, ProviderError
 from aether.extensions.llm._errors import (
+    error_detail,
     event_error,
     malformed,
     missing_api_key,
@@ -262,15 +263,12 @@ class GeminiProvider(SdkProvider):
     ) -> ProviderError:
         body = details.get("error", details)
         body = body if isinstance(body, dict) else {}
+        detail = error_detail(details, fallback)
         if not isinstance(status, int):
-            status = body.get("code")
-        message = body.get("message")
-        kind = body.get("status")
-        detail = message if isinstance(message, str) and message else fallback
+            status = detail.status
         if not isinstance(status, int) or status < 400:
             return event_error(
                 provider=self.name,
-                error_type=kind if isinstance(kind, str) else None,
                 detail=detail,
                 secrets=(self._api_key,),
                 key_env=self.api_key_env,
@@ -278,11 +276,11 @@ class GeminiProvider(SdkProvider):
         return status_error(
             provider=self.name,
             status=status,
-            detail=detail,
+            detail=detail.message,
             headers=headers,
             secrets=(self._api_key,),
             key_env=self.api_key_env,
-            code=kind if isinstance(kind, str) else None,
+            code=detail.code or detail.type,
             retry_after=_retry_delay(body) if status == 429 else None,
         )
 

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from aether.errors import ConfigurationError
 from aether.extensions.llm._errors import (
+    error_detail,
     event_error,
     missing_api_key,
 )
@@ -46,20 +47,6 @@ def _import_sdk() -> Any:
             name="openai",
         ) from error
     return openai
-
-
-def _error_detail(body: object, fallback: str) -> tuple[str, str | None]:
-    """The server's error message and its code or type, from an OpenAI error body."""
-    if isinstance(body, dict):
-        message = body.get("message")
-        code = body.get("code") or body.get("type")
-        return (
-            message if isinstance(message, str) else fallback,
-            code if isinstance(code, str) else None,
-        )
-    if isinstance(body, str) and body:
-        return body, None
-    return fallback, None
 
 
 class OpenAIProvider(JsonPostProvider):
@@ -89,8 +76,6 @@ class OpenAIProvider(JsonPostProvider):
         ConfigurationError: If no API key is known and no ``base_url`` is set, or both
             ``http_client`` and ``transport`` were given.
     """
-
-    _error_detail = staticmethod(_error_detail)
 
     name = "openai"
     api_key_env = "OPENAI_API_KEY"
@@ -167,10 +152,9 @@ class OpenAIProvider(JsonPostProvider):
             return END
         payload = json.loads(event.data)
         if isinstance(payload, dict) and payload.get("error"):
-            detail, code = _error_detail(payload["error"], "the server sent an error event")
+            detail = error_detail(payload["error"], "the server sent an error event")
             raise event_error(
                 provider=self.name,
-                error_type=code,
                 detail=detail,
                 secrets=(self._api_key,),
                 key_env=self.api_key_env,
