@@ -258,3 +258,125 @@ async def test_the_tool_loop_runs_no_phantom_call_for_server_tools() -> None:
         deltas = [delta async for delta in stream]
     assert "".join(deltas) == "Let me look that up.It is sunny."
     assert (len(sent), calls) == (1, [])
+
+
+# -- usage.iterations: what the provider bills ---------------------------------------------
+
+COMPACTED_USAGE = {
+    # The top level counts the answer only; the compaction that summarised the
+    # conversation first is billed too, and reported in ``iterations`` alone.
+    "input_tokens": 23000,
+    "output_tokens": 1000,
+    "cache_read_input_tokens": 0,
+    "cache_creation_input_tokens": 0,
+    "iterations": [
+        {
+            "type": "compaction",
+            "input_tokens": 180000,
+            "output_tokens": 3500,
+            "cache_read_input_tokens": 0,
+            "cache_creation_input_tokens": 0,
+        },
+        {
+            "type": "message",
+            "input_tokens": 23000,
+            "output_tokens": 1000,
+            "cache_read_input_tokens": 0,
+            "cache_creation_input_tokens": 0,
+        },
+    ],
+}
+
+ADVISED_USAGE = {
+    "input_tokens": 412,
+    "output_tokens": 531,
+    "cache_read_input_tokens": 8000,
+    "cache_creation_input_tokens": 120,
+    "iterations": [
+        {
+            "type": "message",
+            "input_tokens": 200,
+            "output_tokens": 31,
+            "cache_read_input_tokens": 4000,
+            "cache_creation_input_tokens": 120,
+        },
+        {
+            "type": "advisor_message",
+            "model": "claude-opus-4-6",
+            "input_tokens": 4823,
+            "output_tokens": 1612,
+            "cache_read_input_tokens": 0,
+            "cache_creation_input_tokens": 0,
+        },
+        {
+            "type": "message",
+            "input_tokens": 212,
+            "output_tokens": 500,
+            "cache_read_input_tokens": 4000,
+            "cache_creation_input_tokens": 0,
+        },
+    ],
+}
+
+# (input with cache reads and writes, output, cache reads, cache writes)
+BILLED = {
+    "compaction": (203000, 4500, 0, 0),
+    "advisor": (200 + 4000 + 120 + 4823 + 212 + 4000, 31 + 1612 + 500, 8000, 120),
+}
+USAGES = {"compaction": COMPACTED_USAGE, "advisor": ADVISED_USAGE}
+
+
+def _counts(item: Any) -> tuple[int | None, ...]:
+    return (
+        item.input_tokens,
+        item.output_tokens,
+        item.cached_input_tokens,
+        item.cache_write_tokens,
+    )
+
+
+@pytest.mark.parametrize("case", ["compaction", "advisor"])
+async def test_a_call_counts_every_billed_iteration(case: str) -> None:
+    message = {
+        "id": "msg_01",
+        "type": "message",
+        "role": "assistant",
+        "model": MODEL,
+        "content": [
+            {"type": "compaction", "content": "Summary: ..."},
+            {"type": "text", "text": "Hi"},
+        ],
+        "stop_reason": "end_turn",
+        "usage": USAGES[case],
+    }
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(200, json=message))
+    provider = AnthropicProvider(api_key="sk-ant-test", transport=transport)
+    response = await provider.complete(_request())
+    await provider.aclose()
+    assert (response.text, _counts(response)) == ("Hi", BILLED[case])
+
+
+@pytest.mark.parametrize("case", ["compaction", "advisor"])
+async def test_a_stream_counts_every_billed_iteration(case: str) -> None:
+    usage = USAGES[case]
+    events = _events()
+    events[0]["message"]["usage"] = {"input_tokens": usage["input_tokens"], "output_tokens": 1}
+    events[-2]["usage"] = usage  # message_delta carries the cumulative usage, iterations too
+    provider, _ = _provider(_sse(events))
+    chunks = await _stream(provider)
+    await provider.aclose()
+    assert _counts(chunks[-1]) == BILLED[case]
+
+
+async def test_client_usage_counts_the_compaction() -> None:
+    events = _events()
+    events[-2]["usage"] = COMPACTED_USAGE
+    provider, _ = _provider(_sse(events))
+    async with Aether(provider) as client:
+        async with aclosing(client.stream_text("Weather in Paris?")) as stream:
+            async for _delta in stream:
+                pass
+        assert (client.usage.total_input_tokens, client.usage.total_output_tokens) == (
+            203000,
+            4500,
+        )

@@ -3,7 +3,9 @@
 System messages become the top-level ``system`` parameter; a ``tool`` turn becomes a
 ``tool_result`` block in a user turn; consecutive turns of one role are merged into one,
 as the API expects. Anthropic counts cache reads and writes apart from ``input_tokens``;
-Aether's ``input_tokens`` includes them (the convention of every other provider).
+Aether's ``input_tokens`` includes them (the convention of every other provider). When
+``usage.iterations`` is present (compaction, server tools, the advisor tool), the counts
+are its sum: the top-level counts leave out billed iterations.
 """
 
 from __future__ import annotations
@@ -123,16 +125,38 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+def _billed(usage: dict[str, Any]) -> list[dict[str, Any]]:
+    """The usage records that were billed: every entry of ``iterations``, if any.
+
+    With compaction, server tools or the advisor tool, one request samples several
+    times, each entry of ``usage.iterations`` one sampling. The top-level counts cover
+    the ``message`` entries only: a compaction's tokens, and an advisor's (run on the
+    advisor model), are billed but appear in ``iterations`` alone. Their sum is the bill.
+    """
+    iterations = usage.get("iterations")
+    if isinstance(iterations, list):
+        entries = [entry for entry in iterations if isinstance(entry, dict)]
+        if entries:
+            return entries
+    return [usage]
+
+
 def usage_fields(usage: object) -> dict[str, int]:
-    """Aether's token counts from an Anthropic ``usage`` object."""
+    """Aether's token counts from an Anthropic ``usage`` object, iterations included.
+
+    Tokens of iterations run on another model (the advisor's) are counted here with the
+    rest, and so priced at the response model's rates: a request's usage names one model.
+    """
     if not isinstance(usage, dict):
         return {}
-    cache_write = _int(usage.get("cache_creation_input_tokens"))
-    cache_read = _int(usage.get("cache_read_input_tokens"))
+    billed = _billed(usage)
+    cache_write = sum(_int(entry.get("cache_creation_input_tokens")) for entry in billed)
+    cache_read = sum(_int(entry.get("cache_read_input_tokens")) for entry in billed)
+    uncached = sum(_int(entry.get("input_tokens")) for entry in billed)
     details = usage.get("output_tokens_details")
     return {
-        "input_tokens": _int(usage.get("input_tokens")) + cache_write + cache_read,
-        "output_tokens": _int(usage.get("output_tokens")),
+        "input_tokens": uncached + cache_write + cache_read,
+        "output_tokens": sum(_int(entry.get("output_tokens")) for entry in billed),
         "cached_input_tokens": cache_read,
         "cache_write_tokens": cache_write,
         "reasoning_tokens": _int(details.get("thinking_tokens"))
