@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
@@ -62,13 +62,16 @@ class _Reader:
 class LoopbackServer:
     """Serves ``mock`` (its script, its wire format) on a loopback port.
 
+    ``mock`` may be any callable that answers an ``httpx2.Request`` as a `MockServer`
+    does (with an ``httpx2.Response``, or an awaitable for a request held unanswered).
+
     Attributes:
         open_connections: Connections the client has not closed yet.
         closed_connections: Connections that ended (the client left, or a reset).
         resets: Connections the server reset (a `ConnectionReset` in the script).
     """
 
-    def __init__(self, mock: MockServer) -> None:
+    def __init__(self, mock: MockServer | Callable[[httpx2.Request], Any]) -> None:
         self.mock = mock
         self.port = 0
         self.open_connections = 0

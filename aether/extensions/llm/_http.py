@@ -145,13 +145,16 @@ def resolve_http_client(
     transport: Any,
     timeout: Any,
     always: bool = False,
+    default: Callable[..., Any] | None = None,
 ) -> tuple[Any, bool]:
     """The HTTP client an adapter hands its SDK, and whether the adapter owns it.
 
     A client the user passed is used as is and stays theirs to close. A transport gets
     a new ``httpx2.AsyncClient`` around it, owned (and closed) by the adapter. With
-    neither, ``always`` builds a default client; otherwise ``None`` lets the SDK build
-    its own.
+    neither, ``default`` (the SDK's own default client class, so its settings hold)
+    builds one, else ``always`` builds a plain one; otherwise ``None`` lets the SDK
+    build its own. The adapter needs the client in hand to guard it (see
+    `aether.extensions.llm._origin_guard`).
 
     Raises:
         ConfigurationError: If both a client and a transport were given.
@@ -163,6 +166,8 @@ def resolve_http_client(
         )
     if http_client is not None:
         return http_client, False
+    if transport is None and default is not None:
+        return (default() if timeout is None else default(timeout=timeout)), True
     if transport is None and not always:
         return None, True
     import httpx2

@@ -26,6 +26,7 @@ from aether.extensions.llm._errors import (
     transport_error,
 )
 from aether.extensions.llm._http import CLEANUP_TIMEOUT, release_body
+from aether.extensions.llm._origin_guard import OriginGuard, install_origin_guard
 from aether.extensions.llm._requests import merge_options, vendor_options
 from aether.extensions.llm._sse import ServerSentEvent, SSEParser
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
@@ -108,12 +109,20 @@ class SdkProvider:
         secrets = (self._api_key,)
         scrub_secrets(error, secrets)
         mapped = self._map_error(error)
-        if mapped is error:
-            return error
+        if mapped is error or mapped is error.__cause__:
+            return mapped  # Aether's own error (a hook's), which the SDK wrapped
         scrub_secrets(mapped, secrets)
         mapped.__cause__ = None if still_shows_secrets(error, secrets) else error
         mapped.__suppress_context__ = True
         return mapped
+
+    def _guard_origin(self, client: Any) -> None:
+        """Keep the key and headers with ``base_url``'s origin on ``client``.
+
+        Call once ``base_url`` is known; see `aether.extensions.llm._origin_guard`.
+        """
+        guard = OriginGuard(provider=self.name, base_url=self.base_url, secret=self._api_key)
+        install_origin_guard(client, guard)
 
     def _ensure_open(self) -> None:
         if self._closed:
@@ -189,6 +198,8 @@ class JsonPostProvider(SdkProvider):
                 provider=self.name,
             )
         if isinstance(error, vendor.APIConnectionError):
+            if isinstance(error.__cause__, ProviderError):  # raised by the origin guard
+                return error.__cause__
             return connection_error(self.name, error.__cause__ or error)
         if isinstance(error, vendor.APIStatusError):
             detail = error_detail(error.body, error.message)

@@ -92,7 +92,11 @@ class AnthropicProvider(JsonPostProvider):
         self.default_model = default_model
         self.default_max_tokens = default_max_tokens
         client, self._owns_http_client = resolve_http_client(
-            provider=self.name, http_client=http_client, transport=transport, timeout=timeout
+            provider=self.name,
+            http_client=http_client,
+            transport=transport,
+            timeout=timeout,
+            default=anthropic.DefaultAsyncHttpxClient,
         )
         kwargs = self._client_options(
             api_key=api_key,
@@ -106,6 +110,7 @@ class AnthropicProvider(JsonPostProvider):
         except (anthropic.AnthropicError, TypeError) as error:  # TypeError: an httpx client
             raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
         self.base_url = str(self._sdk.base_url)
+        self._guard_origin(client)
 
     def _body(self, request: LLMRequest, *, model: str, stream: bool) -> dict[str, Any]:
         return build_body(

@@ -142,6 +142,7 @@ class GeminiProvider(SdkProvider):
             raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
         options = getattr(getattr(self._sdk, "_api_client", None), "_http_options", None)
         self.base_url = str(getattr(options, "base_url", None) or base_url)
+        self._guard_origin(client)
 
     def _prepare(self, request: LLMRequest) -> tuple[str, list[Any], Any]:
         self._ensure_open()

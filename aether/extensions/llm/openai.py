@@ -111,7 +111,11 @@ class OpenAIProvider(JsonPostProvider):
         self._api_key = api_key
         self.default_model = default_model
         client, self._owns_http_client = resolve_http_client(
-            provider=self.name, http_client=http_client, transport=transport, timeout=timeout
+            provider=self.name,
+            http_client=http_client,
+            transport=transport,
+            timeout=timeout,
+            default=openai.DefaultAsyncHttpxClient,
         )
         kwargs = self._client_options(
             api_key=api_key,
@@ -127,6 +131,7 @@ class OpenAIProvider(JsonPostProvider):
         except openai.OpenAIError as error:
             raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
         self.base_url = str(self._sdk.base_url)
+        self._guard_origin(client)
         if max_tokens_field is None:
             official = _OFFICIAL_HOST in self.base_url
             max_tokens_field = "max_completion_tokens" if official else "max_tokens"
