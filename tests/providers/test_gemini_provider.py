@@ -239,6 +239,29 @@ async def test_invalid_escape_hatch_options_are_a_bad_request() -> None:
     await provider.aclose()
 
 
+@pytest.mark.parametrize("mode", ["complete", "stream"])
+async def test_each_phase_of_an_httpx2_timeout_holds(mode: str) -> None:
+    # google-genai sends one number per request, which httpx applies to every phase: a
+    # short read timeout would also cut a connect that a loaded machine makes slowly.
+    provider, server = _serve(ScriptedReply(text=("ok",)), timeout=httpx2.Timeout(7.0, read=0.25))
+    request = LLMRequest(messages=(USER,))
+    if mode == "complete":
+        await provider.complete(request)
+    else:
+        async for _chunk in provider.stream(request):
+            pass
+    await provider.aclose()
+    timeouts = server.http_request.extensions["timeout"]
+    assert timeouts == {"connect": 7.0, "read": 0.25, "write": 7.0, "pool": 7.0}
+
+
+async def test_a_number_timeout_is_every_phase() -> None:
+    provider, server = _serve(ScriptedReply(text=("ok",)), timeout=3)
+    await provider.complete(LLMRequest(messages=(USER,)))
+    await provider.aclose()
+    assert set(server.http_request.extensions["timeout"].values()) == {3.0}
+
+
 async def test_aclose_leaves_a_user_client_open() -> None:
     client = httpx2.AsyncClient(
         transport=httpx2.MockTransport(lambda request: httpx2.Response(200))

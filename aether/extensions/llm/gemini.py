@@ -36,6 +36,7 @@ from aether.extensions.llm._gemini_wire import (
     usage_fields,
 )
 from aether.extensions.llm._http import (
+    DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_TIMEOUT,
     parse_duration,
     refusing_sync_client,
@@ -78,9 +79,10 @@ class GeminiProvider(SdkProvider):
             response hook to it, which acts only on its own streams.
         transport: An ``httpx2`` async transport; the provider builds and owns a client
             around it.
-        timeout: Seconds (or an ``httpx2.Timeout``, whose read timeout counts) per
-            request; 600 s when omitted. google-genai sets it on every request, so it
-            applies to a client you pass in too.
+        timeout: Seconds for every phase of a request, or an ``httpx2.Timeout`` whose
+            phases (connect, read, write, pool) each hold; 600 s (5 s to connect) when
+            omitted. Set on every request the provider sends, through a client you pass
+            in too.
         default_headers: Headers sent with every request.
 
     Raises:
@@ -120,6 +122,7 @@ class GeminiProvider(SdkProvider):
             always=True,
         )
         install_guard_hook(client)
+        _install_phase_timeouts(client, timeout, secret=api_key)
         self._http_client = client
         seconds = timeout_seconds(timeout) if timeout is not None else DEFAULT_TIMEOUT
         http_options = types.HttpOptions(
@@ -293,6 +296,43 @@ class GeminiProvider(SdkProvider):
         if not self._closed:
             self._sdk.close()  # the SDK's idle sync client
         await super().aclose()
+
+
+class _PhaseTimeouts:
+    """A request hook that gives the provider's requests each phase of its timeout.
+
+    google-genai puts one number on every request, which httpx applies to connect, read,
+    write and pool alike: a short read timeout would also cut a connect that a loaded
+    machine is slow to complete. The provider's requests (those carrying its key) get the
+    phases of the ``httpx2.Timeout`` it was given instead (by default 600 s, 5 s to
+    connect, as the other adapters have). A number stays one number for every phase.
+    """
+
+    __slots__ = ("_phases", "_secret")
+
+    def __init__(self, phases: dict[str, float | None], secret: str) -> None:
+        self._phases = phases
+        self._secret = secret
+
+    async def __call__(self, request: Any) -> None:
+        if any(self._secret in value for value in request.headers.values()):
+            request.extensions["timeout"] = dict(self._phases)
+
+    def __repr__(self) -> str:
+        return f"_PhaseTimeouts({self._phases!r})"
+
+
+def _install_phase_timeouts(client: Any, timeout: Any, *, secret: str) -> None:
+    if timeout is None:
+        phases = {"connect": DEFAULT_CONNECT_TIMEOUT, "read": DEFAULT_TIMEOUT}
+        phases |= {"write": DEFAULT_TIMEOUT, "pool": DEFAULT_TIMEOUT}
+    elif callable(getattr(timeout, "as_dict", None)):
+        phases = dict(timeout.as_dict())
+    else:
+        return
+    hooks = client.event_hooks
+    request_hooks = list(hooks.get("request", []))
+    client.event_hooks = {**hooks, "request": [*request_hooks, _PhaseTimeouts(phases, secret)]}
 
 
 def _retry_delay(body: object) -> float | None:
