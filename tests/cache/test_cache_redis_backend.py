@@ -13,7 +13,7 @@ import anyio
 import pytest
 from _cache_helpers import answer, cached_pipeline, provider, request
 
-from aether import Aether, ConfigurationError, ServerError
+from aether import Aether, ConfigurationError, LLMRequest, LLMResponse, ServerError
 from aether.extensions.llm.fake import FakeProvider
 from aether.extensions.redis import RedisClient
 from aether.middleware.cache import CacheEntry, RedisCacheBackend
@@ -59,10 +59,16 @@ async def test_without_ttl_entries_do_not_expire(redis_client: RedisClient) -> N
 async def test_an_expired_answer_is_asked_again(redis_client: RedisClient) -> None:
     backend = RedisCacheBackend(redis_client, namespace=f"test-{uuid.uuid4().hex}", ttl=0.05)
     fake = provider()
-    pipeline, _ = cached_pipeline(backend, fake)
+    pipeline, cache = cached_pipeline(backend, fake)
     await pipeline.complete(request())
     await pipeline.complete(request())
-    await anyio.sleep(0.15)
+    assert len(fake.requests) == 1
+    entry = backend.entry_key(cache.key(request()))
+    with anyio.fail_after(5):  # Redis expires the entry on its own clock: wait for that
+        while True:
+            if not await redis_client.execute("EXISTS", entry):
+                break
+            await anyio.sleep(0.01)
     await pipeline.complete(request())
     assert len(fake.requests) == 2
 
@@ -105,16 +111,23 @@ async def test_two_clients_make_one_provider_call_for_a_cold_key(redis_url: str)
 
 
 async def test_a_lock_left_by_a_dead_process_frees_itself(backend: RedisCacheBackend) -> None:
-    fake = provider()
+    holders: list[object] = []
+
+    async def answer_noting_the_lock(sent: LLMRequest) -> LLMResponse:
+        holders.append(await backend.redis.execute("GET", lock))
+        return answer()
+
+    fake = FakeProvider(responder=answer_noting_the_lock)
     pipeline, cache = cached_pipeline(backend, fake, poll_interval=0.02)
     lock = backend.lock_key(cache.key(request()))
     await backend.redis.execute("SET", lock, "dead-process", "PX", 200)
-    started = anyio.current_time()
     with anyio.fail_after(5):
         response = await pipeline.complete(request())
-    assert anyio.current_time() - started >= 0.15
     assert response.text == "Paris is the capital of France."
-    assert len(fake.requests) == 1
+    # The provider was called once, by a caller holding a lock of its own: only after
+    # the dead process's lock had expired.
+    assert len(holders) == 1
+    assert holders[0] not in (None, b"dead-process")
 
 
 async def test_a_waiting_process_takes_over_when_the_leader_fails(redis_url: str) -> None:
@@ -123,7 +136,14 @@ async def test_a_waiting_process_takes_over_when_the_leader_fails(redis_url: str
         RedisCacheBackend(redis_url, namespace=namespace) as backend_a,
         RedisCacheBackend(redis_url, namespace=namespace) as backend_b,
     ):
-        failing = FakeProvider(responses=[ServerError("down")], delay=0.1)
+        leading = anyio.Event()
+
+        async def fail_once_in_the_lead(sent: LLMRequest) -> LLMResponse:
+            leading.set()  # the leader holds the lock now
+            await anyio.sleep(0.05)
+            raise ServerError("down")
+
+        failing = FakeProvider(responder=fail_once_in_the_lead)
         working = provider()
         leader, _ = cached_pipeline(backend_a, failing)
         waiter, _ = cached_pipeline(backend_b, working, poll_interval=0.02)
@@ -134,7 +154,7 @@ async def test_a_waiting_process_takes_over_when_the_leader_fails(redis_url: str
                 await leader.complete(request())
 
         async def wait() -> None:
-            await anyio.sleep(0.03)
+            await leading.wait()
             results.append((await waiter.complete(request())).text)
 
         with anyio.fail_after(5):

@@ -140,12 +140,12 @@ async def test_a_waiter_stops_waiting_after_lock_timeout(cache_backend: CacheBac
         async with anyio.create_task_group() as group:
             group.start_soon(pipeline.complete, request())
             await anyio.sleep(0.01)
-            started = anyio.current_time()
             response = await pipeline.complete(request())
-            waited = anyio.current_time() - started
+            leader_still_held = not release.is_set()
             release.set()
     assert response.text == "Paris is the capital of France."
-    assert 0.04 <= waited < 1.0
+    # It gave up on the leader (still held) and called the provider itself.
+    assert leader_still_held
     assert len(fake.requests) == 2
     assert cache.stats.misses == 2
 
