@@ -2,13 +2,16 @@
 
 Unknown tools, arguments that are not a JSON object, arguments that do not fit the
 signature, exceptions raised by the tool and timeouts all end as a `ToolResult` with
-``is_error=True`` and a message saying what went wrong and what to do. Only
-cancellation (and ``BaseException`` such as ``KeyboardInterrupt``) propagates.
+``is_error=True`` and a message saying what went wrong and what to do. Only the
+caller's cancellation (and ``BaseException`` such as ``KeyboardInterrupt``) propagates: a
+cancellation exception that a tool raises while nobody cancelled its call is a failure.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -56,6 +59,24 @@ def tool_content(value: Any) -> str:
         return pydantic_core.to_json(value, fallback=str).decode()
     except (TypeError, ValueError, pydantic_core.PydanticSerializationError):
         return str(value)
+
+
+def _cancelled_by_the_caller() -> bool:
+    """Whether the running task is being cancelled, rather than a tool raising the class.
+
+    An anyio cancel scope around the call shows as an effective deadline of -inf on both
+    backends; on asyncio, a plain ``task.cancel()`` shows as a pending cancel request.
+    """
+    if anyio.current_effective_deadline() == -math.inf:
+        return True
+    asyncio = sys.modules.get("asyncio")  # never imported here: only read if running
+    if asyncio is None:
+        return False
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no asyncio loop in this thread: trio
+        return False
+    return task is not None and task.cancelling() > 0
 
 
 def _malformed_arguments(call: ToolCall) -> ToolArgumentsError:
@@ -135,6 +156,15 @@ async def run_tool_call(
                     )
         except Exception as raised:
             error = raised
+        except anyio.get_cancelled_exc_class() as cancelled:
+            if _cancelled_by_the_caller():
+                raise
+            error = ToolError(
+                f"tool {call.name!r} raised {type(cancelled).__name__}, but nothing cancelled "
+                f"the call (a cancellation the tool raised itself, or one that escaped its own "
+                f"cancel scope), so the call failed"
+            )
+            error.__cause__ = cancelled
     if error is not None:
         content = _error_content(call, error)
     result = ToolResult(

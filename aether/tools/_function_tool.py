@@ -5,21 +5,32 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import math
+import threading
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
-from anyio.lowlevel import RunVar
+import anyio.from_thread
+import anyio.to_thread
+from anyio.lowlevel import RunVar, current_token
 from pydantic import ValidationError
 
 from aether.errors import ConfigurationError, ToolArgumentsError
 from aether.llm.contracts import Tool
 from aether.tools.schema import FunctionSchema, function_schema
 
-__all__ = ["FunctionHandler", "cached_tool", "tool_from_function", "tool_timeout"]
+__all__ = [
+    "FunctionHandler",
+    "cached_tool",
+    "run_in_tool_thread",
+    "tool_from_function",
+    "tool_timeout",
+]
 
 _MAX_INPUT_REPR = 80
+_T = TypeVar("_T")
 
 
 def _describe_validation_error(tool_name: str, error: ValidationError) -> str:
@@ -43,7 +54,8 @@ class FunctionHandler:
 
     Async functions are awaited; sync ones run in a worker thread, so a slow one never
     blocks the event loop. When a sync tool is cancelled (timeout or caller), the
-    thread is abandoned: it finishes on its own and its result is dropped.
+    thread is abandoned: it finishes on its own, its result is dropped, and it keeps
+    its slot in the tools' thread pool until then (see `run_in_tool_thread`).
     """
 
     __slots__ = ("__weakref__", "function", "is_async", "schema", "timeout")
@@ -72,11 +84,7 @@ class FunctionHandler:
             raise ToolArgumentsError(_describe_validation_error(self.schema.name, error)) from error
         if self.is_async:
             return await self.function(*args, **kwargs)
-        return await anyio.to_thread.run_sync(
-            functools.partial(self.function, *args, **kwargs),
-            abandon_on_cancel=True,
-            limiter=tool_thread_limiter(),
-        )
+        return await run_in_tool_thread(functools.partial(self.function, *args, **kwargs))
 
     def __repr__(self) -> str:
         return f"FunctionHandler({getattr(self.function, '__qualname__', self.function)!r})"
@@ -86,6 +94,7 @@ SYNC_TOOL_THREADS = 32
 """Worker threads sync tools may use at once, per event loop."""
 
 _tool_threads: RunVar[anyio.CapacityLimiter] = RunVar("aether_tool_threads")
+_uncapped_threads: RunVar[anyio.CapacityLimiter] = RunVar("aether_uncapped_tool_threads")
 
 
 def tool_thread_limiter() -> anyio.CapacityLimiter:
@@ -101,6 +110,91 @@ def tool_thread_limiter() -> anyio.CapacityLimiter:
         limiter = anyio.CapacityLimiter(SYNC_TOOL_THREADS)
         _tool_threads.set(limiter)
         return limiter
+
+
+def _uncapped() -> anyio.CapacityLimiter:
+    # The cap is the tools' own slots (held until each thread ends): this limiter only
+    # keeps their threads out of anyio's default pool.
+    try:
+        return _uncapped_threads.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(math.inf)
+        _uncapped_threads.set(limiter)
+        return limiter
+
+
+class _Slot:
+    """One of the tools' thread slots, released when its thread is done with the tool.
+
+    anyio lets go of a limiter's token as soon as an abandoned call is cancelled (on
+    asyncio; trio keeps it until the thread ends), so timed-out tools would pile up
+    threads past the cap. The slot is taken here instead, and given back by whichever
+    side finishes last: the caller when the tool returned or never started, the thread
+    (through the event loop) when the caller gave up while the tool was running.
+    """
+
+    __slots__ = ("_limiter", "_lock", "_state", "_token")
+
+    def __init__(self, limiter: anyio.CapacityLimiter) -> None:
+        self._limiter = limiter
+        self._token = current_token()
+        self._lock = threading.Lock()
+        self._state = "waiting"  # then "running", and "done" or "abandoned"
+
+    def work(self, function: Callable[[], _T]) -> Callable[[], _T | None]:
+        """``function`` as the thread runs it: not at all if the caller already gave up."""
+
+        def run() -> _T | None:
+            with self._lock:
+                if self._state == "abandoned":
+                    return None
+                self._state = "running"
+            try:
+                return function()
+            finally:
+                with self._lock:
+                    abandoned = self._state == "abandoned"
+                    self._state = "done"
+                if abandoned:
+                    self._release_from_the_thread()
+
+        return run
+
+    def abandon(self) -> None:
+        """The caller stopped waiting: release now, unless the tool is still running."""
+        with self._lock:
+            running = self._state == "running"
+            self._state = "abandoned"
+        if not running:
+            self._limiter.release_on_behalf_of(self)
+
+    def release(self) -> None:
+        """The tool returned to its caller: release now."""
+        self._limiter.release_on_behalf_of(self)
+
+    def _release_from_the_thread(self) -> None:
+        # If the event loop has ended, the limiter has gone with it: nothing to release.
+        with contextlib.suppress(Exception):
+            anyio.from_thread.run_sync(self._limiter.release_on_behalf_of, self, token=self._token)
+
+
+async def run_in_tool_thread(function: Callable[[], _T]) -> _T:
+    """Run ``function`` in a worker thread, in one of the tools' `SYNC_TOOL_THREADS` slots.
+
+    When the caller is cancelled (a timeout), the thread is abandoned: it finishes on its
+    own, its result is dropped, and it keeps its slot until it ends.
+    """
+    slot = _Slot(tool_thread_limiter())
+    await slot._limiter.acquire_on_behalf_of(slot)
+    try:
+        result = await anyio.to_thread.run_sync(
+            slot.work(function), abandon_on_cancel=True, limiter=_uncapped()
+        )
+    except BaseException:
+        slot.abandon()
+        raise
+    slot.release()
+    return result  # type: ignore[return-value]  # None only when abandoned
 
 
 def tool_timeout(tool: Tool) -> float | None:

@@ -323,6 +323,7 @@ class _PhaseTimeouts:
 
 
 def _install_phase_timeouts(client: Any, timeout: Any, *, secret: str) -> None:
+    phases: dict[str, float | None]
     if timeout is None:
         phases = {"connect": DEFAULT_CONNECT_TIMEOUT, "read": DEFAULT_TIMEOUT}
         phases |= {"write": DEFAULT_TIMEOUT, "pool": DEFAULT_TIMEOUT}
