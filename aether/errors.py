@@ -240,11 +240,18 @@ class SessionError(AetherError):
 
 
 class SessionCorruptedError(SessionError):
-    """A stored history cannot be read. It is left untouched, never overwritten."""
+    """A stored history cannot be read. It is left untouched, never overwritten.
 
-    def __init__(self, message: str, *, session_id: str) -> None:
+    Attributes:
+        session_id: The session whose history it is.
+        record: Which stored message could not be read (0 is the oldest), when the
+            store keeps one record per message; ``None`` otherwise.
+    """
+
+    def __init__(self, message: str, *, session_id: str, record: int | None = None) -> None:
         super().__init__(message)
         self.session_id = session_id
+        self.record = record
 
 
 _STATUS_CLASSES: dict[int, type[ProviderError]] = {

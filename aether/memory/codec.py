@@ -51,38 +51,52 @@ def encode_history(messages: Sequence[Message]) -> str:
     )
 
 
-def _corrupted(session_id: str, what: str) -> SessionCorruptedError:
+def _corrupted(session_id: str, what: str, place: tuple[int, int] | None) -> SessionCorruptedError:
+    where = f"record {place[0]} of {place[1]}: " if place is not None else ""
     return SessionCorruptedError(
-        f"the stored history of session {session_id!r} cannot be read ({what}); it was left "
-        f"untouched. Inspect or delete it (store.delete) to start that session afresh.",
+        f"the stored history of session {session_id!r} cannot be read ({where}{what}); it was "
+        f"left untouched. Inspect or delete it (store.delete) to start that session afresh.",
         session_id=session_id,
+        record=place[0] if place is not None else None,
     )
 
 
-def _envelope(session_id: str, data: str | bytes, key: str) -> Any:
+def _envelope(
+    session_id: str, data: str | bytes, key: str, place: tuple[int, int] | None = None
+) -> Any:
     try:
-        document = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise _corrupted(session_id, f"not JSON: {error}") from error
+        text = data.decode("utf-8") if isinstance(data, bytes | bytearray | memoryview) else data
+    except UnicodeDecodeError as error:
+        raise _corrupted(session_id, f"not JSON: it is not UTF-8 text ({error})", place) from None
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise _corrupted(session_id, f"not JSON: {error}", place) from error
+    except RecursionError:
+        # Deeper than Python's recursion limit: no message of Aether's is.
+        raise _corrupted(session_id, "JSON nested too deeply to read", place) from None
     if not isinstance(document, dict) or key not in document:
-        raise _corrupted(session_id, f"not an Aether record: no {key!r} field")
+        raise _corrupted(session_id, f"not an Aether record: no {key!r} field", place)
     version = document.get("v")
     if version != FORMAT_VERSION:
         raise _corrupted(
             session_id,
             f"format version {version!r}, and this Aether reads version {FORMAT_VERSION}; "
             f"a newer Aether may have written it",
+            place,
         )
     return document[key]
 
 
-def _message(session_id: str, data: Any) -> Message:
+def _message(session_id: str, data: Any, place: tuple[int, int] | None = None) -> Message:
     try:
         return Message.model_validate(data)
     except ValidationError as error:
         raise _corrupted(
-            session_id, f"not a valid message: {error.error_count()} problem(s)"
+            session_id, f"not a valid message: {error.error_count()} problem(s)", place
         ) from error
+    except RecursionError:
+        raise _corrupted(session_id, "a message nested too deeply to read", place) from None
 
 
 def decode_message(session_id: str, data: str | bytes) -> Message:
@@ -95,8 +109,19 @@ def decode_message(session_id: str, data: str | bytes) -> Message:
 
 
 def decode_messages(session_id: str, items: Iterable[str | bytes]) -> list[Message]:
-    """Read a sequence of `encode_message` records, oldest first."""
-    return [decode_message(session_id, item) for item in items]
+    """Read a sequence of `encode_message` records, oldest first.
+
+    Raises:
+        SessionCorruptedError: If a record cannot be read; it names the record (its
+            position, 0 the oldest) in its message and in ``record``.
+    """
+    records = list(items)
+    total = len(records)
+    messages = []
+    for position, item in enumerate(records):
+        place = (position, total)
+        messages.append(_message(session_id, _envelope(session_id, item, "message", place), place))
+    return messages
 
 
 def decode_history(session_id: str, data: str | bytes) -> list[Message]:
@@ -107,5 +132,6 @@ def decode_history(session_id: str, data: str | bytes) -> list[Message]:
     """
     items = _envelope(session_id, data, "messages")
     if not isinstance(items, list):
-        raise _corrupted(session_id, "'messages' is not a list")
-    return [_message(session_id, item) for item in items]
+        raise _corrupted(session_id, "'messages' is not a list", None)
+    total = len(items)
+    return [_message(session_id, item, (position, total)) for position, item in enumerate(items)]

@@ -11,6 +11,7 @@ from aether.memory.codec import (
     FORMAT_VERSION,
     decode_history,
     decode_message,
+    decode_messages,
     encode_history,
     encode_message,
 )
@@ -58,3 +59,24 @@ def test_unreadable_records_raise_corrupted_naming_the_session(
 def test_a_history_whose_messages_are_not_a_list_raises_corrupted() -> None:
     with pytest.raises(SessionCorruptedError, match="not a list"):
         decode_history("alice", '{"v": 1, "messages": {"role": "user"}}')
+
+
+DEEP = '{"v": 1, "message": {"role": "user", "x": ' + "[" * 100_000 + "]" * 100_000 + "}}"
+
+
+def test_a_record_nested_deeper_than_python_goes_is_corrupted() -> None:
+    with pytest.raises(SessionCorruptedError, match="nested too deeply") as caught:
+        decode_message("alice", DEEP)
+    assert caught.value.session_id == "alice"
+
+
+def test_a_record_that_is_not_utf8_is_corrupted() -> None:
+    with pytest.raises(SessionCorruptedError, match="not UTF-8"):
+        decode_message("alice", b'{"v": 1, "message": {"role": "user", "content": "\xff"}}')
+
+
+def test_the_unreadable_record_is_named() -> None:
+    good = encode_message(sample_history()[0])
+    with pytest.raises(SessionCorruptedError, match="record 2 of 3") as caught:
+        decode_messages("alice", [good, good, DEEP])
+    assert (caught.value.session_id, caught.value.record) == ("alice", 2)

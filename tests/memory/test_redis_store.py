@@ -59,6 +59,29 @@ async def test_a_corrupt_element_raises_and_is_left_untouched(
     assert await redis_store.redis.execute("LRANGE", redis_store.key("s"), 0, -1) == [b"not json"]
 
 
+@pytest.mark.parametrize(
+    ("stored", "reason"),
+    [
+        (
+            '{"v": 1, "message": {"role": "user", "x": ' + "[" * 100_000 + "]" * 100_000 + "}}",
+            "nested too deeply",
+        ),
+        (b'{"v": 1, "message": {"role": "user", "content": "caf\xe9"}}', "not UTF-8"),
+    ],
+    ids=["nested-too-deeply", "not-utf8"],
+)
+async def test_an_unreadable_element_is_corrupted_naming_it(
+    redis_store: RedisSessionStore, stored: str | bytes, reason: str
+) -> None:
+    await redis_store.save("s", [Message(role="user", content="hi")])
+    await redis_store.redis.execute("RPUSH", redis_store.key("s"), stored)
+    with pytest.raises(SessionCorruptedError, match=reason) as caught:
+        await redis_store.load("s")
+    assert (caught.value.session_id, caught.value.record) == ("s", 1)
+    assert "record 1 of 2" in str(caught.value)
+    await redis_store.delete("s")
+
+
 async def test_a_key_of_another_type_raises_corrupted(redis_store: RedisSessionStore) -> None:
     await redis_store.redis.execute("SET", redis_store.key("s"), "a string")
     with pytest.raises(SessionCorruptedError, match="other than a list"):

@@ -54,6 +54,39 @@ async def test_a_corrupt_row_raises_and_is_left_untouched(tmp_path: Path) -> Non
         ]
 
 
+DEEP = '{"v": 1, "message": {"role": "user", "x": ' + "[" * 100_000 + "]" * 100_000 + "}}"
+
+
+@pytest.mark.parametrize(
+    ("stored", "reason"),
+    [
+        (DEEP, "nested too deeply"),
+        (b'{"v": 1, "message": {"role": "user", "content": "caf\xe9"}}', "not UTF-8"),
+    ],
+    ids=["nested-too-deeply", "not-utf8"],
+)
+async def test_an_unreadable_record_is_corrupted_naming_it(
+    tmp_path: Path, stored: str | bytes, reason: str
+) -> None:
+    path = tmp_path / "sessions.db"
+    async with SQLiteSessionStore(path) as store:
+        await store.save(
+            "s", [Message(role="user", content="hi"), Message(role="user", content="x")]
+        )
+    with sqlite3.connect(path) as connection:
+        # Stored as TEXT, as another program with another encoding (or damage) leaves it.
+        connection.execute(
+            "UPDATE aether_session_messages SET data = CAST(? AS TEXT) WHERE position = 1",
+            (stored,),
+        )
+    async with SQLiteSessionStore(path) as store:
+        with pytest.raises(SessionCorruptedError, match=reason) as caught:
+            await store.load("s")
+    assert (caught.value.session_id, caught.value.record) == ("s", 1)
+    assert "'s'" in str(caught.value)
+    assert "record 1 of 2" in str(caught.value)
+
+
 async def test_a_file_that_is_not_a_database_raises_corrupted(tmp_path: Path) -> None:
     path = tmp_path / "sessions.db"
     path.write_bytes(b"this is not an sqlite database, not at all" * 100)

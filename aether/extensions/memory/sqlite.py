@@ -155,9 +155,12 @@ class SQLiteSessionStore:
             SessionCorruptedError: If a stored message cannot be read.
         """
 
-        def work(connection: sqlite3.Connection) -> list[str]:
+        def work(connection: sqlite3.Connection) -> list[bytes]:
+            # As bytes: a row that is not UTF-8 text (written by another program, or
+            # damaged) is then the codec's to report, naming it, rather than sqlite3's.
             rows = connection.execute(
-                f"SELECT data FROM {self.table} WHERE session_id = ? ORDER BY position",
+                f"SELECT CAST(data AS BLOB) FROM {self.table} WHERE session_id = ? "
+                f"ORDER BY position",
                 (session_id,),
             ).fetchall()
             return [row[0] for row in rows]
