@@ -100,6 +100,10 @@ def server() -> Iterator[Server]:
                 self.wfile.write(b"\x28\xb5\x2f\xfd")
             elif path == "/hex-charset":
                 self.reply(200, b"hello", "text/plain; charset=hex")
+            elif path == "/charset":
+                # A charset the codec machinery knows but cannot decode this body with.
+                body = "caf\u00e9 cr\u00e8me".encode()
+                self.reply(200, body, f"text/plain; charset={query['name'][0]}")
             elif path == "/slow":
                 state.release.wait(5)
                 self.reply(200, b"late")
@@ -252,6 +256,12 @@ async def test_encodings_it_did_not_ask_for_are_reported_not_decoded(server: Ser
 async def test_a_charset_that_is_not_a_text_encoding_is_read_as_utf8(server: Server) -> None:
     content = await fetch_url(server.url("/hex-charset"), allow_hosts=["127.0.0.1"])
     assert content.endswith("\n\nhello")
+
+
+@pytest.mark.parametrize("charset", ["idna", "undefined", "punycode", "utf-16", "utf-32"])
+async def test_a_charset_whose_decoder_fails_is_read_as_utf8(server: Server, charset: str) -> None:
+    content = await fetch_url(server.url(f"/charset?name={charset}"), allow_hosts=["127.0.0.1"])
+    assert content.endswith("\n\ncaf\u00e9 cr\u00e8me")
 
 
 async def test_error_status_is_content_not_an_exception(server: Server) -> None:

@@ -22,7 +22,9 @@ The body is cut at ``AETHER_HTTP_TOOL_MAX_BYTES`` (after decompression) with a m
 the whole fetch must finish within ``AETHER_HTTP_TOOL_TIMEOUT`` seconds. Only gzip and
 deflate are accepted and decoded, in bounded steps, so a decompression bomb costs no more
 than a long body; another encoding is reported, not shown. A charset that is not a text
-encoding (``hex``, ``bz2_codec``) is ignored for UTF-8.
+encoding (``hex``, ``bz2_codec``), names no document encoding (``idna``, ``punycode``,
+``undefined``) or cannot decode the body (UTF-16 without its byte-order mark) gives way to
+UTF-8.
 """
 
 from __future__ import annotations
@@ -257,6 +259,10 @@ async def _read_limited(response: httpx.Response, limit: int) -> tuple[bytes, bo
     return bytes(body), truncated
 
 
+_NOT_DOCUMENT_CHARSETS = frozenset({"idna", "punycode", "undefined"})
+"""Codecs Python knows by name that no document is written in (host names, a stub)."""
+
+
 def _text_decoder(encoding: str | None) -> codecs.IncrementalDecoder:
     # A charset the server names may be any codec Python knows, bytes-to-bytes ones
     # included (hex, bz2_codec...): only text encodings are used, else UTF-8.
@@ -264,9 +270,21 @@ def _text_decoder(encoding: str | None) -> codecs.IncrementalDecoder:
         info = codecs.lookup(encoding or "utf-8")
     except LookupError:
         info = codecs.lookup("utf-8")
-    if not getattr(info, "_is_text_encoding", True):
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_DOCUMENT_CHARSETS:
         info = codecs.lookup("utf-8")
     return info.incrementaldecoder(errors="replace")
+
+
+def _decoded(body: bytes, encoding: str | None, *, final: bool) -> str:
+    """``body`` as text in ``encoding``, else UTF-8 (with replacements) if that fails.
+
+    Some decoders refuse the ``replace`` error handler or the body itself (UTF-16 and
+    UTF-32 without their byte-order mark); a codec's own decoder may raise anything.
+    """
+    try:
+        return _text_decoder(encoding).decode(body, final=final)
+    except Exception:
+        return codecs.getincrementaldecoder("utf-8")(errors="replace").decode(body, final=final)
 
 
 async def _render(response: httpx.Response, url: httpx.URL, limit: int, hops: int) -> str:
@@ -282,7 +300,7 @@ async def _render(response: httpx.Response, url: httpx.URL, limit: int, hops: in
     if not _is_text(content_type, body[:1024]):
         size = f"more than {limit}" if truncated else str(len(body))
         return f"{head}[binary content of {size} bytes; not shown]"
-    text = _text_decoder(response.charset_encoding).decode(body, final=not truncated)
+    text = _decoded(body, response.charset_encoding, final=not truncated)
     if truncated:
         text += (
             f"\n\n[truncated: the body is longer than {limit} bytes; only the first {limit} "
