@@ -3,7 +3,8 @@
 The first caller for a key registers a flight before its first await and reads the
 backend (with a `SharedCacheBackend`, it also waits for or takes the backend's lock, so
 processes agree too). Later callers wait on the flight. The flight is settled exactly
-once: with the entry (waiters serve it as a hit), with the error (waiters raise it), or
+once: with the entry (waiters serve it as a hit), with the error (waiters raise a copy of
+it, with the leader's traceback), or
 with nothing when the leader was cancelled or its stream abandoned (a waiter takes over).
 Nobody waits longer than ``lock_timeout``. Backend errors are logged and counted, and the
 request goes on without the cache.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from types import TracebackType
 
 import anyio
 
@@ -65,6 +67,7 @@ class _Flight:
     done: anyio.Event | None = None
     entry: CacheEntry | None = None
     error: Exception | None = None
+    traceback: TracebackType | None = None
     settled: bool = False
 
 
@@ -199,7 +202,11 @@ class SingleFlight:
             return
         flight.settled = True
         flight.entry = entry
-        flight.error = error
+        if error is not None:
+            # A snapshot: what the leader's caller does to its error later (a note, a
+            # traceback growing as it unwinds) never reaches the waiters.
+            flight.traceback = error.__traceback__
+            flight.error = _own_copy(error, flight.traceback)
         if self.flights.get(lease.key) is flight:
             del self.flights[lease.key]
         if flight.done is not None:
@@ -265,5 +272,33 @@ async def _wait(flight: _Flight, deadline: float) -> CacheEntry | _TimedOut | No
     if scope.cancelled_caught:
         return _TIMED_OUT
     if flight.error is not None:
-        raise flight.error
+        raise _own_copy(flight.error, flight.traceback)
     return flight.entry
+
+
+def _own_copy(error: Exception, traceback: TracebackType | None) -> Exception:
+    """``error`` for one waiter: a copy of its own, with the traceback saved at settling.
+
+    Raising one exception object in every waiter would add each waiter's frames to its
+    one traceback (hundreds of waiters, thousands of frames), and one caller's notes
+    would show in all. CPython's asyncio futures had the first problem and now re-raise
+    with the traceback saved when the exception was set; waiters here also get a copy
+    (class, arguments, attributes, notes, cause). An exception that cannot be copied is
+    shared, its traceback reset to the saved one.
+    """
+    cls = type(error)
+    try:
+        clone = cls.__new__(cls, *error.args)
+        clone.args = error.args
+        if hasattr(error, "__dict__"):
+            clone.__dict__.update(vars(error))
+    except Exception:  # a class that cannot be built this way
+        clone = error
+    else:
+        clone.__cause__ = error.__cause__
+        clone.__context__ = error.__context__
+        clone.__suppress_context__ = error.__suppress_context__
+        notes = getattr(error, "__notes__", None)
+        if isinstance(notes, list):
+            clone.__notes__ = list(notes)
+    return clone.with_traceback(traceback)

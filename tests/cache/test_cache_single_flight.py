@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from contextlib import aclosing, suppress
 
 import anyio
@@ -70,6 +71,51 @@ async def test_waiters_get_the_error_of_the_call_they_waited_for(
     assert len(fake.requests) == 1
     assert len(errors) == 5
     assert {str(error) for error in errors} == {"down"}
+
+
+class _Down(ServerError):
+    """A provider error with a note and a cause, as adapters raise them."""
+
+
+@pytest.mark.parametrize("mode", ["call", "stream"])
+async def test_each_waiter_gets_its_own_error_with_a_bounded_traceback(
+    cache_backend: CacheBackend, mode: str
+) -> None:
+    cause = ConnectionResetError(104, "reset by peer")
+    failure = _Down("down", provider="fake", status_code=503)
+    failure.__cause__ = cause
+    fake = FakeProvider(responses=[failure], delay=0.05)
+    pipeline, _ = cached_pipeline(cache_backend, fake)
+    errors: list[ServerError] = []
+
+    async def ask() -> None:
+        try:
+            if mode == "call":
+                await pipeline.complete(request())
+            else:
+                async with aclosing(pipeline.stream(request())) as stream:
+                    async for _chunk in stream:
+                        pass
+        except ServerError as error:
+            error.add_note("seen by one caller")
+            errors.append(error)
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            for _ in range(60):
+                group.start_soon(ask)
+    assert len(fake.requests) == 1
+    assert len(errors) == 60
+    # One object per caller, each the same error: class, message, fields and cause.
+    assert len({id(error) for error in errors}) == 60
+    assert {(type(error), error.message, error.status_code) for error in errors} == {
+        (_Down, "down", 503)
+    }
+    assert all(error.__cause__ is cause for error in errors)
+    assert all(error.__notes__ == ["seen by one caller"] for error in errors)
+    # No traceback grows with the number of waiters (one shared object's did).
+    depths = [len(traceback.extract_tb(error.__traceback__)) for error in errors]
+    assert max(depths) - min(depths) <= 10
 
 
 async def test_a_waiter_takes_over_when_the_leader_is_cancelled(
