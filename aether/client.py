@@ -265,6 +265,8 @@ class Aether:
             (layer for layer in stack if isinstance(layer, CacheMiddleware)), None
         )
         """The stack's response cache, to read ``cache.stats`` (``None`` if it has none)."""
+        if self.cache is not None:
+            self.cache._serve(provider)  # its keys hold who answers: endpoint, account
         self.pipeline: Pipeline = Pipeline(stack, provider)
         self.memory_store: SessionStore = (
             memory_store if memory_store is not None else InMemorySessionStore()

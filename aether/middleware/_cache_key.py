@@ -5,7 +5,9 @@ The key is the SHA-256 of a canonical JSON document holding:
 - a key-format version, so a release that changes what goes in starts afresh;
 - the mode (``call`` or ``stream``): a call and a stream of the same request are cached
   apart, so a hit gives back exactly what that mode produced;
-- the provider's name;
+- the provider's name, and who answers: its identity (endpoint and a fingerprint of the
+  account, see `aether.middleware.cache.provider_identity`), so two servers or accounts
+  behind one provider name never share an entry;
 - every field of the `LLMRequest` that is sent: ``model``, ``messages`` (roles, text,
   tool calls and their ids, tool-call ids and names of tool turns), ``tools`` (name,
   description and JSON Schema, in order), ``temperature``, ``max_tokens``, ``top_p``,
@@ -35,7 +37,8 @@ from aether.llm.contracts import LLMRequest
 
 __all__ = ["KEY_VERSION", "Mode", "cache_key"]
 
-KEY_VERSION = 1
+KEY_VERSION = 2
+"""2: the provider's identity joined the key."""
 
 Mode = Literal["call", "stream"]
 
@@ -60,8 +63,12 @@ def _canonical(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def cache_key(request: LLMRequest, *, mode: Mode, provider: str | None) -> str:
+def cache_key(
+    request: LLMRequest, *, mode: Mode, provider: str | None, identity: str | None = None
+) -> str:
     """The hex SHA-256 of ``request``'s canonical JSON, for ``mode`` and ``provider``.
+
+    ``identity`` says who answers (endpoint and account) when the name alone does not.
 
     Raises:
         ValueError: If the request holds values that have no JSON form (an object in
@@ -72,7 +79,13 @@ def cache_key(request: LLMRequest, *, mode: Mode, provider: str | None) -> str:
         # to_json could keep them apart (``{"x": inf}`` and ``{"x": None}``, one key).
         fields = _canonical(request.model_dump())
         text = to_json(
-            {"k": KEY_VERSION, "mode": mode, "provider": provider, "request": fields},
+            {
+                "k": KEY_VERSION,
+                "mode": mode,
+                "provider": provider,
+                "identity": identity,
+                "request": fields,
+            },
             inf_nan_mode="strings",
         )
     except Exception as error:  # pydantic's serialisation error names the field

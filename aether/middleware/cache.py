@@ -16,8 +16,9 @@ counts hits, misses and what the hits saved, and the request context's `CACHE_ST
 says what happened to the last model call.
 
 - The key (`CacheMiddleware.key`) hashes everything sent to the provider and nothing
-  else (see ``aether.middleware._cache_key``), with the provider's name and the mode: a
-  call and a stream are cached apart.
+  else (see ``aether.middleware._cache_key``), with the provider's name, who answers
+  (`provider_identity`: the endpoint and the account) and the mode: a call and a stream
+  are cached apart.
 - A call hit returns the stored response; a stream hit replays the stored chunks in
   order, the same final chunk last. Both report ``cost_usd=0.0``: nothing was billed.
 - Only complete answers are stored: never an error, a stream that failed or was
@@ -53,7 +54,7 @@ from aether.middleware._cache_entry import (
 from aether.middleware._cache_flight import CacheStats, Lease, SingleFlight
 from aether.middleware._cache_key import Mode, cache_key
 from aether.middleware._cache_memory import InMemoryCacheBackend
-from aether.pipeline import CallNext, StreamNext
+from aether.pipeline import CallNext, StreamNext, middleware_name
 
 if TYPE_CHECKING:
     from aether.middleware._cache_redis import RedisCacheBackend
@@ -73,6 +74,7 @@ __all__ = [
     "SharedCacheBackend",
     "decode_entry",
     "encode_entry",
+    "provider_identity",
 ]
 
 logger = logging.getLogger("aether.cache")
@@ -96,9 +98,11 @@ class CacheMiddleware:
 
     Args:
         backend: Where entries live; a new `InMemoryCacheBackend` by default.
-        provider: The provider's name, part of every key (``Aether(cache=...)`` sets it
-            to the client's provider). Give it when you build a stack yourself and share
-            a backend across providers.
+        provider: The provider whose answers it caches, or only its name. Its name and
+            its identity (`provider_identity`: endpoint and account) are part of every
+            key, so providers that answer differently never share an entry.
+            ``Aether(...)`` gives the cache in its stack the client's provider; give it
+            when you build a pipeline yourself.
         lock_timeout: Seconds a caller waits for an identical request in flight before
             calling the provider itself; also the expiry of a `SharedCacheBackend` lock,
             so a crashed process holds up the others at most this long.
@@ -112,13 +116,13 @@ class CacheMiddleware:
 
     name = "Cache"
 
-    __slots__ = ("_flights", "_warned_unkeyable", "backend", "provider", "stats")
+    __slots__ = ("_flights", "_identity", "_warned_unkeyable", "backend", "provider", "stats")
 
     def __init__(
         self,
         backend: CacheBackend | None = None,
         *,
-        provider: str | None = None,
+        provider: object = None,
         lock_timeout: float = 120.0,
         poll_interval: float = 0.1,
     ) -> None:
@@ -137,7 +141,14 @@ class CacheMiddleware:
         if problems:
             raise ConfigurationError("; ".join(problems), problems=problems)
         self.backend: CacheBackend = backend if backend is not None else InMemoryCacheBackend()
-        self.provider = provider
+        self.provider: str | None = None
+        """The provider's name, as the key holds it."""
+        self._identity: str | None = None
+        if isinstance(provider, str):
+            self.provider = provider
+        elif provider is not None:
+            self.provider = middleware_name(provider)
+            self._identity = provider_identity(provider)
         self.stats = CacheStats()
         self._flights = SingleFlight(
             self.backend, stats=self.stats, lock_timeout=lock_timeout, poll_interval=poll_interval
@@ -162,7 +173,26 @@ class CacheMiddleware:
         Raises:
             ValueError: If the request has no JSON form (see `_cache_key.cache_key`).
         """
-        return cache_key(request, mode="stream" if stream else "call", provider=self.provider)
+        mode: Mode = "stream" if stream else "call"
+        return cache_key(request, mode=mode, provider=self.provider, identity=self._identity)
+
+    def _serve(self, provider: object) -> None:
+        """Key by ``provider``'s identity: ``Aether(...)`` calls it for its cache.
+
+        Raises:
+            ConfigurationError: If this cache already keys by another provider's
+                identity: one middleware cannot keep two answerers' entries apart.
+        """
+        identity = provider_identity(provider)
+        if self._identity is None:
+            self._identity = identity
+        elif self._identity != identity:
+            raise ConfigurationError(
+                f"this CacheMiddleware caches the answers of {self._identity!r}, so it "
+                f"cannot also cache those of {identity!r}, which another endpoint or "
+                f"account gives: give each provider its own CacheMiddleware (they can "
+                f"share one backend; their keys stay apart)"
+            )
 
     async def invalidate(self, request: LLMRequest, *, stream: bool = False) -> None:
         """Forget the stored answer to ``request`` in the given mode."""
@@ -180,7 +210,7 @@ class CacheMiddleware:
 
     def _key_for(self, request: LLMRequest, mode: Mode) -> str | None:
         try:
-            return cache_key(request, mode=mode, provider=self.provider)
+            return cache_key(request, mode=mode, provider=self.provider, identity=self._identity)
         except ValueError as error:
             if not self._warned_unkeyable:
                 self._warned_unkeyable = True
@@ -291,6 +321,22 @@ class CacheMiddleware:
             f"CacheMiddleware(backend={self.backend!r}, provider={self.provider!r}, "
             f"lock_timeout={self.lock_timeout!r})"
         )
+
+
+def provider_identity(provider: object) -> str:
+    """Who answers ``provider``'s requests: what the cache key holds beside its name.
+
+    A provider's ``cache_identity`` string when it has one (the built-in ones: name,
+    endpoint and a fingerprint of the account, never the key). Otherwise its name, with
+    its ``base_url`` when it has one. A provider of your own whose answers depend on an
+    account or anything else should set ``cache_identity`` (and keep secrets out of it).
+    """
+    identity = getattr(provider, "cache_identity", None)
+    if isinstance(identity, str) and identity:
+        return identity
+    name = middleware_name(provider)
+    base_url = getattr(provider, "base_url", None)
+    return f"{name} {base_url}" if isinstance(base_url, str) and base_url else name
 
 
 def _replay(entry: CacheEntry) -> Iterator[StreamChunk]:

@@ -8,6 +8,8 @@ error statuses) and the adapter reads the JSON itself, skipping the SDK's typed 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, ClassVar, Final, Protocol
@@ -43,6 +45,9 @@ END: Final = object()
 """Returned by `JsonPostProvider._event_payload` for the event that ends a stream."""
 
 _REQUEST_OPTION_KEYS = ("extra_headers", "extra_query", "extra_body", "timeout")
+
+_IDENTITY_KEY = b"aether cache identity v1"
+"""Keys the account fingerprint: a hash of an API key that is Aether's alone to make."""
 
 
 def split_request_options(extra: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -88,11 +93,26 @@ class SdkProvider:
     _api_key: str
     _owns_http_client: bool
     _closed: bool = False
+    _account: tuple[object, ...] = ()
+    """What, beside the key, decides whose account answers (organization, headers...)."""
 
     @property
     def sdk(self) -> Any:
         """The vendor SDK's client, for features Aether does not wrap."""
         return self._sdk
+
+    @property
+    def cache_identity(self) -> str:
+        """Who answers this provider's requests, for the response cache's key.
+
+        The provider's name, its endpoint and a fingerprint of its account: an HMAC of
+        the API key with what else selects the account (organization, project, API
+        version, default headers), never the key itself. Two providers with the same
+        identity give the same answer to the same request.
+        """
+        material = json.dumps([self._api_key, *self._account], default=str, sort_keys=True)
+        digest = hmac.new(_IDENTITY_KEY, material.encode(), hashlib.sha256).hexdigest()
+        return f"{self.name} {self.base_url} account:{digest[:32]}"
 
     def _map_error(self, error: Exception) -> Exception:
         raise NotImplementedError

@@ -111,6 +111,7 @@ class AnthropicProvider(JsonPostProvider):
             raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
         self.base_url = str(self._sdk.base_url)
         self._guard_origin(client)
+        self._account = (self._sdk.auth_token, dict(default_headers or {}))
 
     def _body(self, request: LLMRequest, *, model: str, stream: bool) -> dict[str, Any]:
         return build_body(

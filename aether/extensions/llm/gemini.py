@@ -146,6 +146,8 @@ class GeminiProvider(SdkProvider):
         options = getattr(getattr(self._sdk, "_api_client", None), "_http_options", None)
         self.base_url = str(getattr(options, "base_url", None) or base_url)
         self._guard_origin(client)
+        version = getattr(options, "api_version", None) or api_version
+        self._account = (version, dict(default_headers or {}))
 
     def _prepare(self, request: LLMRequest) -> tuple[str, list[Any], Any]:
         self._ensure_open()

@@ -132,6 +132,8 @@ class OpenAIProvider(JsonPostProvider):
             raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
         self.base_url = str(self._sdk.base_url)
         self._guard_origin(client)
+        sdk = self._sdk
+        self._account = (sdk.organization, sdk.project, dict(default_headers or {}))
         if max_tokens_field is None:
             official = _OFFICIAL_HOST in self.base_url
             max_tokens_field = "max_completion_tokens" if official else "max_tokens"
