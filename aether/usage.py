@@ -3,6 +3,13 @@
 Cost tracking records one entry per billed provider call (a stream counts once, from its
 final chunk). Updates are synchronous, with no await in between, so concurrent calls on
 one event loop never lose an update.
+
+An unknown price is ``None``, never 0: a `TokenUsage` (``usage.total``, each
+``usage.by_model[m]``) none of whose calls had a known price has ``cost_usd=None``;
+otherwise ``cost_usd`` sums the known prices, and ``unpriced_requests`` beside it counts
+the calls it leaves out. ``usage.total_cost_usd`` is the one figure that is always a
+number, so ``f"{usage.total_cost_usd:.6f}"`` works for every client: the dollars of the
+priced calls (0.0 when none was priced); read ``usage.unpriced_requests`` with it.
 """
 
 from __future__ import annotations
@@ -14,10 +21,11 @@ __all__ = ["TokenUsage", "Usage"]
 
 @dataclass(slots=True)
 class TokenUsage:
-    """Counters for one model.
+    """Counters for one model (or, as ``usage.total``, for every model).
 
-    ``cost_usd`` sums the priced requests only; ``unpriced_requests`` counts those whose
-    price is unknown (their tokens are still counted).
+    ``cost_usd`` sums the prices of the requests whose price is known, and is ``None``
+    while none is (requests were counted, none priced): unknown, never 0.
+    ``unpriced_requests`` counts the requests left out of it (their tokens are counted).
     """
 
     requests: int = 0
@@ -26,7 +34,7 @@ class TokenUsage:
     cached_input_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float | None = 0.0
     unpriced_requests: int = 0
 
     def add(
@@ -48,8 +56,10 @@ class TokenUsage:
         self.reasoning_tokens += reasoning_tokens
         if cost_usd is None:
             self.unpriced_requests += 1
+            if self.unpriced_requests == self.requests:
+                self.cost_usd = None  # nothing counted here has a known price
         else:
-            self.cost_usd += cost_usd
+            self.cost_usd = (self.cost_usd or 0.0) + cost_usd
 
 
 @dataclass(slots=True)
@@ -126,8 +136,13 @@ class Usage:
 
     @property
     def total_cost_usd(self) -> float:
-        """Dollars spent on calls whose price is known (see ``unpriced_requests``)."""
-        return self.total.cost_usd
+        """Dollars spent on the calls whose price is known; 0.0 while none is.
+
+        Always a number, so it formats (``f"{usage.total_cost_usd:.6f}"``). It leaves
+        out the calls counted in ``unpriced_requests``; ``usage.total.cost_usd`` is
+        ``None`` while every call was unpriced.
+        """
+        return self.total.cost_usd or 0.0
 
     @property
     def unpriced_requests(self) -> int:

@@ -198,6 +198,40 @@ async def test_unknown_model_is_counted_as_unpriced_with_its_tokens() -> None:
     assert client.usage.total_cost_usd == 0.0
 
 
+async def test_a_model_never_priced_costs_none_not_zero_and_the_total_still_prints() -> None:
+    fake = FakeProvider(responses=[answer("no-such-model-7b")] * 2)
+    client = Aether(fake)
+    for _ in range(2):
+        await client.complete("hi", model="no-such-model-7b")
+    usage = client.usage
+    assert usage.by_model["no-such-model-7b"].cost_usd is None
+    assert usage.by_model["no-such-model-7b"].unpriced_requests == 2
+    assert usage.total.cost_usd is None
+    # The README's line works for every client: the total is the priced calls' dollars,
+    # and unpriced_requests says what it leaves out.
+    assert f"Spent ${usage.total_cost_usd:.6f}" == "Spent $0.000000"
+    assert usage.unpriced_requests == 2
+
+
+async def test_priced_and_unpriced_models_are_told_apart() -> None:
+    fake = FakeProvider(responses=[answer("gpt-4o-mini"), answer("no-such-model-7b")])
+    client = Aether(fake)
+    await client.complete("hi", model="gpt-4o-mini")
+    await client.complete("hi", model="no-such-model-7b")
+    usage = client.usage
+    priced = usage.by_model["gpt-4o-mini"].cost_usd
+    assert priced is not None
+    assert priced > 0
+    assert usage.by_model["no-such-model-7b"].cost_usd is None
+    assert (usage.total.cost_usd, usage.total_cost_usd) == (priced, priced)
+    assert (usage.unpriced_requests, usage.by_model["gpt-4o-mini"].unpriced_requests) == (1, 0)
+
+
+def test_a_fresh_usage_has_spent_nothing() -> None:
+    client = Aether(FakeProvider("ok"))
+    assert (client.usage.total.cost_usd, client.usage.total_cost_usd) == (0.0, 0.0)
+
+
 def test_price_library_failure_leaves_the_model_unpriced_and_logged(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
