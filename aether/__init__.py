@@ -33,6 +33,7 @@ from aether.errors import (
     ToolLoopLimitError,
 )
 from aether.events import EventBus
+from aether.extensions.llm.builder import default_stack
 from aether.extensions.llm.registry import register_provider
 from aether.llm.contracts import (
     LLMProvider,
@@ -99,6 +100,7 @@ __all__ = [
     "Usage",
     "__version__",
     "calls_only",
+    "default_stack",
     "on_request",
     "register",
     "register_provider",
