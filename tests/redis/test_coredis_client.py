@@ -127,8 +127,6 @@ async def test_errors_map_to_aethers(redis_url: str) -> None:
         await handle.aclose()
 
 
-@pytest.mark.usefixtures("failed_redis_connections")
-@pytest.mark.filterwarnings("ignore:Unclosed <MemoryObject:ResourceWarning")
 async def test_an_unreachable_server_is_a_connection_error() -> None:
     async with create_redis_client("redis://127.0.0.1:1/0", connect_timeout=1) as client:
         with pytest.raises(RedisConnectionError), redis_errors("redis://127.0.0.1:1/0"):
