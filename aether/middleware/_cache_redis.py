@@ -19,10 +19,8 @@ import logging
 import re
 from types import TracebackType
 
-from coredis.commands import Script
-
 from aether.errors import ConfigurationError
-from aether.extensions.redis import CoredisClient, RedisHandle
+from aether.extensions.redis import CoredisClient, LuaScript, RedisHandle
 from aether.middleware._cache_entry import CacheEntry, decode_entry, encode_entry
 
 __all__ = ["RedisCacheBackend"]
@@ -31,8 +29,8 @@ logger = logging.getLogger("aether.cache")
 
 # KEYS: entry, lock. ARGV: token, lock_ttl_ms. Returns {1, data}, {2} (locked for us,
 # now or by an earlier send of this same call) or {0} (someone else holds the lock).
-_GET_OR_LOCK: Script[bytes] = Script(
-    script="""
+_GET_OR_LOCK = LuaScript(
+    """
 local data = redis.call('GET', KEYS[1])
 if data then
   return {1, data}
@@ -48,8 +46,8 @@ return {0}
 )
 
 # KEYS: entry, lock. ARGV: value, ttl_ms (0: none), token.
-_SET_AND_UNLOCK: Script[bytes] = Script(
-    script="""
+_SET_AND_UNLOCK = LuaScript(
+    """
 if tonumber(ARGV[2]) > 0 then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 else
@@ -63,8 +61,8 @@ return 1
 )
 
 # KEYS: lock. ARGV: token.
-_UNLOCK: Script[bytes] = Script(
-    script="""
+_UNLOCK = LuaScript(
+    """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
@@ -183,7 +181,7 @@ class RedisCacheBackend:
         arguments: list[str | int] = [token, _milliseconds(lock_ttl)]
         for _ in range(2):
             with self._handle.errors():
-                reply: object = await _GET_OR_LOCK(keys, arguments, self.redis)
+                reply: object = await _GET_OR_LOCK(self.redis, keys, arguments)
             if not isinstance(reply, list) or not reply:
                 raise ValueError(f"unexpected reply from the cache lock script: {reply!r}")
             if reply[0] == 2:
@@ -199,12 +197,12 @@ class RedisCacheBackend:
         """Store ``entry``, then release the lock if ``token`` still holds it."""
         keys = [self.entry_key(key), self.lock_key(key)]
         with self._handle.errors():
-            await _SET_AND_UNLOCK(keys, [encode_entry(entry), self._ttl_ms, token], self.redis)
+            await _SET_AND_UNLOCK(self.redis, keys, [encode_entry(entry), self._ttl_ms, token])
 
     async def unlock(self, key: str, *, token: str) -> None:
         """Release the lock if ``token`` still holds it."""
         with self._handle.errors():
-            await _UNLOCK([self.lock_key(key)], [token], self.redis)
+            await _UNLOCK(self.redis, [self.lock_key(key)], [token])
 
     async def clear(self) -> None:
         """Delete every entry of this namespace (locks expire on their own)."""

@@ -10,6 +10,7 @@ from coredis.retry import NoRetryPolicy
 
 from aether import ConfigurationError
 from aether.extensions.redis import (
+    LuaScript,
     RedisConnectionError,
     RedisHandle,
     RedisNotOpenError,
@@ -147,3 +148,21 @@ async def test_a_script_runs_on_the_local_cluster(
     assert await script(keys=keys, args=["v"]) == [b"v", b"v"]
     shards = await cluster.cluster_shards()
     assert len(shards) == 3  # three primaries share the 16384 slots
+
+
+@pytest.mark.parametrize("name", ["RedisClient", "RedisScript", "Reply", "RedisProtocolError"])
+def test_a_removed_name_says_what_replaces_it(name: str) -> None:
+    with pytest.raises(ImportError, match="moved to coredis; use"):
+        exec(f"from aether.extensions.redis import {name}", {})
+
+
+@pytest.mark.redis
+async def test_lua_scripts_load_themselves_where_missing(
+    redis_cluster_client: coredis.RedisCluster[bytes],
+) -> None:
+    script = LuaScript(f"return {{KEYS[1], ARGV[1], '{uuid.uuid4().hex}'}}")
+    await redis_cluster_client.script_flush()
+    first = await script(redis_cluster_client, ["{t}:k"], ["v"])
+    second = await script(redis_cluster_client, ["{t}:k"], ["v"])
+    assert first == second
+    assert first[:2] == [b"{t}:k", b"v"]

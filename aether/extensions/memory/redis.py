@@ -23,11 +23,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import TypeVar
 
-from coredis.commands import Script
-
 from aether.errors import ConfigurationError, SessionCorruptedError, SessionError
 from aether.extensions.redis import (
     CoredisClient,
+    LuaScript,
     RedisConnectionError,
     RedisError,
     RedisHandle,
@@ -50,8 +49,8 @@ TURN_IDS_TTL_MS = 600_000
 # KEYS: history, turn ids. ARGV: ttl_ms, turn_id, prefix_count, prefix..., messages...
 # (pushed 1000 at a time: Lua's unpack has a stack limit of a few thousand values).
 # Returns the history's length, negated when the turn was already stored.
-_APPEND: Script[bytes] = Script(
-    script=f"""
+_APPEND = LuaScript(
+    f"""
 local key = KEYS[1]
 local ttl = tonumber(ARGV[1])
 if redis.call('LPOS', KEYS[2], ARGV[2]) then
@@ -75,8 +74,8 @@ return redis.call('LLEN', key)
 )
 
 # KEYS: history. ARGV: ttl_ms, messages...
-_SAVE: Script[bytes] = Script(
-    script="""
+_SAVE = LuaScript(
+    """
 local key = KEYS[1]
 local ttl = tonumber(ARGV[1])
 redis.call('DEL', key)
@@ -194,7 +193,7 @@ class RedisSessionStore:
         encoded = [encode_message(message) for message in messages]
 
         async def work() -> object:
-            return await _SAVE([self.key(session_id)], [self._ttl_ms, *encoded], self.redis)
+            return await _SAVE(self.redis, [self.key(session_id)], [self._ttl_ms, *encoded])
 
         await self._run(session_id, "save", work)
 
@@ -224,10 +223,10 @@ class RedisSessionStore:
         async def work() -> object:
             try:
                 with self._handle.errors():
-                    return await _APPEND(keys, arguments, self.redis)
+                    return await _APPEND(self.redis, keys, arguments)
             except RedisConnectionError:
                 pass  # It may or may not have run: the turn id makes a second try safe.
-            return await _APPEND(keys, arguments, self.redis)
+            return await _APPEND(self.redis, keys, arguments)
 
         await self._run(session_id, "append to", work)
 
