@@ -166,9 +166,6 @@ class InMemoryBudgetBackend:
     async def reset(self, key: str) -> None:
         self._entries.pop(key, None)
 
-    async def aclose(self) -> None:
-        """Nothing to release; here so every backend can be closed alike."""
-
     def __repr__(self) -> str:
         return f"InMemoryBudgetBackend(keys={len(self._entries)})"
 

@@ -171,9 +171,6 @@ class RedisBudgetBackend:
         """
         await self.shared.run(_RESET_SCRIPT, self._keys(key), [])
 
-    async def aclose(self) -> None:
-        """Nothing to release: the Redis client is its owner's to close."""
-
     def __repr__(self) -> str:
         return (
             f"RedisBudgetBackend(namespace={self.shared.namespace!r}, fail_open={self.fail_open})"

@@ -345,9 +345,6 @@ class RedisCircuitBackend:
         """This process's view of the circuit ``key``."""
         return SharedCircuit(self, key, threshold, cooldown)
 
-    async def aclose(self) -> None:
-        """Nothing to release: the Redis client is its owner's to close."""
-
     def __repr__(self) -> str:
         return (
             f"RedisCircuitBackend(namespace={self.shared.namespace!r}, refresh={self.refresh}, "

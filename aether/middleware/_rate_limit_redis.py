@@ -92,9 +92,6 @@ class RedisRateLimitBackend:
         keys = [self.shared.key(key, use.limit) for use in uses]
         await self.shared.run(ADJUST_SCRIPT, keys, self._arguments(uses))
 
-    async def aclose(self) -> None:
-        """Nothing to release: the Redis client is its owner's to close."""
-
     def __repr__(self) -> str:
         return (
             f"RedisRateLimitBackend(namespace={self.shared.namespace!r}, "

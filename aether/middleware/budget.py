@@ -397,11 +397,5 @@ class BudgetMiddleware:
                     billed=final is not None or characters > 0,
                 )  # fmt: skip
 
-    async def aclose(self) -> None:
-        """Close the backend (a Redis backend closes a client it made itself)."""
-        aclose = getattr(self.backend, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
     def __repr__(self) -> str:
         return f"BudgetMiddleware({self.policy!r}, backend={self.backend!r})"

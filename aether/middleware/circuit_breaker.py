@@ -317,11 +317,6 @@ class CircuitBreakerMiddleware:
         finally:
             await aclose_stream(inner)
 
-    async def aclose(self) -> None:
-        """Close the backend, if it has anything to release."""
-        if self.backend is not None:
-            await self.backend.aclose()
-
     def __repr__(self) -> str:
         return (
             f"CircuitBreakerMiddleware(failure_threshold={self.policy.failure_threshold}, "

@@ -160,9 +160,6 @@ class InMemoryRateLimitBackend:
         for use in uses:
             self._tats[key, use.limit] = _gcra.adjust(self._tats.get((key, use.limit)), use, now)
 
-    async def aclose(self) -> None:
-        """Nothing to release; here so every backend can be closed alike."""
-
     def __repr__(self) -> str:
         return f"InMemoryRateLimitBackend(keys={len(self._tats)})"
 
@@ -275,12 +272,6 @@ class RateLimitMiddleware:
                 yield chunk
         finally:
             await aclose_stream(inner)
-
-    async def aclose(self) -> None:
-        """Close the backend (a Redis backend closes a client it made itself)."""
-        aclose = getattr(self.backend, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
     def __repr__(self) -> str:
         return f"RateLimitMiddleware({self.policy!r}, backend={self.backend!r})"
