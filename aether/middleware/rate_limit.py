@@ -66,6 +66,9 @@ __all__ = [
 _CLEANUP_TIMEOUT = 1.0
 """Seconds a cancelled call may spend giving its booking back."""
 
+_EPSILON = 1e-6
+"""Waits shorter than this are rounding, not waits."""
+
 
 def estimate_tokens(request: LLMRequest) -> int:
     """A tokenizer-free estimate: a token per four characters of prompt, plus ``max_tokens``."""
@@ -220,7 +223,7 @@ class RateLimitMiddleware:
             if _fails_open(self.backend, error):
                 return False
             raise
-        if wait > 0:
+        if wait > _EPSILON:
             try:
                 await self._sleep(wait)
             except BaseException:
