@@ -27,9 +27,7 @@ def make_backend(kind: str, clock: Callable[[], float], request: pytest.FixtureR
     if kind == "memory":
         return InMemoryRateLimitBackend(clock=clock)
     redis = request.getfixturevalue("shared_redis")
-    return RedisRateLimitBackend(
-        redis, namespace=request.getfixturevalue("namespace"), clock=clock
-    )
+    return RedisRateLimitBackend(redis, namespace=request.getfixturevalue("namespace"), clock=clock)
 
 
 @pytest.fixture
