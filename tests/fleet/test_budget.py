@@ -51,7 +51,7 @@ def test_policy_reports_every_problem() -> None:
     with pytest.raises(ConfigurationError) as caught:
         BudgetPolicy(max_cost_usd=-1, period=0)
     assert len(caught.value.problems) == 2
-    with pytest.raises(ConfigurationError, match="max_cost_usd=..., max_tokens=..."):
+    with pytest.raises(ConfigurationError, match=r"max_cost_usd=\.\.\., max_tokens=\.\.\."):
         BudgetPolicy(per="user_id")
 
 

@@ -21,6 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BACKENDS = ("asyncio", "trio", "asyncio", "trio")
+WORKER = "tests.fleet._fleet_worker"
 
 
 class Fleet:
@@ -28,13 +29,12 @@ class Fleet:
         self.namespace = f"fleet-{uuid.uuid4().hex}"
         self.processes = [
             subprocess.Popen(
-                [sys.executable, "-m", "tests.fleet._fleet_worker", backend, url,
-                 self.namespace, kind],
+                [sys.executable, "-m", WORKER, backend, url, self.namespace, kind],
                 cwd=ROOT,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
-            )  # fmt: skip
+            )
             for backend in BACKENDS
         ]
         for process in self.processes:

@@ -53,7 +53,7 @@ def test_policy_reports_every_problem() -> None:
     with pytest.raises(ConfigurationError) as caught:
         RateLimitPolicy(requests_per_minute=-1, burst_seconds=0)
     assert len(caught.value.problems) == 2
-    with pytest.raises(ConfigurationError, match="requests_per_minute=..., tokens_per_minute"):
+    with pytest.raises(ConfigurationError, match=r"requests_per_minute=\.\.\., tokens_per_minute"):
         RateLimitPolicy()
 
 
