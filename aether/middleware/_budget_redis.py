@@ -57,7 +57,9 @@ class RedisBudgetBackend:
     """Keeps budgets in Redis, so every process charges and checks the same ledgers.
 
     Args:
-        redis: A ``coredis.Redis`` or ``coredis.RedisCluster`` client, entered by you.
+        redis: An open ``coredis.Redis`` or ``coredis.RedisCluster`` client (yours to
+            close), or a URL (``redis://...``, ``redis+cluster://...``): then open the
+            backend (``async with backend:``) around its use.
         namespace: The first part of every key.
         fail_open: While Redis is unreachable, let calls go unchecked and uncharged
             (``True``), or refuse them with `SharedStateError` (``False``, the default:
@@ -170,6 +172,17 @@ class RedisBudgetBackend:
             SharedStateError: Redis is unreachable.
         """
         await self.shared.run(_RESET_SCRIPT, self._keys(key), [])
+
+    async def __aenter__(self) -> RedisBudgetBackend:
+        await self.shared.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the Redis client if this backend made it from a URL."""
+        await self.shared.aclose()
 
     def __repr__(self) -> str:
         return (

@@ -294,7 +294,9 @@ class RedisCircuitBackend:
     """Keeps circuit breaker state in Redis: ``CircuitBreakerMiddleware(backend=...)``.
 
     Args:
-        redis: A ``coredis.Redis`` or ``coredis.RedisCluster`` client, entered by you.
+        redis: An open ``coredis.Redis`` or ``coredis.RedisCluster`` client (yours to
+            close), or a URL (``redis://...``, ``redis+cluster://...``): then open the
+            backend (``async with backend:``) around its use.
         namespace: The first part of every key.
         refresh: Seconds a process trusts its view of a closed circuit; the bound on how
             late it sees another process open it. 0 reads Redis on every call.
@@ -344,6 +346,17 @@ class RedisCircuitBackend:
     def circuit(self, key: str, threshold: int, cooldown: float) -> SharedCircuit:
         """This process's view of the circuit ``key``."""
         return SharedCircuit(self, key, threshold, cooldown)
+
+    async def __aenter__(self) -> RedisCircuitBackend:
+        await self.shared.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the Redis client if this backend made it from a URL."""
+        await self.shared.aclose()
 
     def __repr__(self) -> str:
         return (

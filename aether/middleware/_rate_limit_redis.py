@@ -30,7 +30,9 @@ class RedisRateLimitBackend:
             )
 
     Args:
-        redis: A ``coredis.Redis`` or ``coredis.RedisCluster`` client, entered by you.
+        redis: An open ``coredis.Redis`` or ``coredis.RedisCluster`` client (yours to
+            close), or a URL (``redis://...``, ``redis+cluster://...``): then open the
+            backend (``async with backend:``) around its use.
         namespace: The first part of every key.
         fail_open: While Redis is unreachable, let calls go without waiting (``True``,
             the default) or refuse them with `SharedStateError` (``False``).
@@ -91,6 +93,17 @@ class RedisRateLimitBackend:
         """
         keys = [self.shared.key(key, use.limit) for use in uses]
         await self.shared.run(ADJUST_SCRIPT, keys, self._arguments(uses))
+
+    async def __aenter__(self) -> RedisRateLimitBackend:
+        await self.shared.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the Redis client if this backend made it from a URL."""
+        await self.shared.aclose()
 
     def __repr__(self) -> str:
         return (

@@ -1,7 +1,9 @@
 """What the Redis backends of rate limiting, budgets and the circuit breaker share.
 
 `SharedRedis` runs one feature's Lua scripts on a ``coredis`` client (single node or
-Cluster, on asyncio and trio), bounds each round trip, and turns an unreachable Redis
+Cluster, on asyncio and trio; a URL is made into one by
+`aether.extensions.redis.create_redis_client`), bounds each round trip, and turns an
+unreachable Redis
 into one outcome the feature decides on: `SharedStateError` when it fails closed, a
 quiet "go on without it" when it fails open. After a failure it does not try Redis again
 for ``retry_interval`` seconds, so a dead server costs one failed round trip per interval,
@@ -24,32 +26,17 @@ import anyio
 
 from aether.errors import ConfigurationError, SharedStateError
 
-__all__ = ["SharedRedis", "float_text", "unavailable_errors"]
+__all__ = ["SharedRedis"]
 
 logger = logging.getLogger("aether.shared_state")
 
-
-def unavailable_errors() -> tuple[type[BaseException], ...]:
-    """The exceptions that mean "Redis cannot be reached right now"."""
-    from coredis import exceptions
-
-    return (
-        exceptions.ConnectionError,
-        exceptions.ClusterError,
-        exceptions.ClusterDownError,
-        exceptions.TryAgainError,
-        exceptions.ClusterRoutingError,
-        TimeoutError,
-        OSError,
-        anyio.BrokenResourceError,
-        anyio.ClosedResourceError,
-        anyio.EndOfStream,
-    )
-
-
-def float_text(value: float) -> str:
-    """A float as Redis arguments carry it, exact to the last bit."""
-    return repr(float(value))
+_TRANSPORT_ERRORS = (
+    TimeoutError,
+    OSError,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    anyio.EndOfStream,
+)
 
 
 def _escaped(text: str) -> str:
@@ -60,8 +47,9 @@ class SharedRedis:
     """One feature's view of a Redis client: keys, scripts, timeouts and outages.
 
     Args:
-        redis: A ``coredis.Redis`` or ``coredis.RedisCluster``, entered
-            (``async with redis:``) by its owner.
+        redis: An open ``coredis.Redis`` or ``coredis.RedisCluster`` (its owner opens
+            and closes it), or a URL (``redis://``, ``redis+cluster://``...): the client
+            is then made and opened by `open` and closed by `aclose`.
         namespace: The first part of every key, so several apps can share one server.
         feature: ``rate_limit``, ``budget`` or ``circuit_breaker``.
         fail_open: What an unreachable Redis means: go on without it (``True``) or
@@ -77,8 +65,8 @@ class SharedRedis:
         "_scripts",
         "fail_open",
         "feature",
+        "handle",
         "namespace",
-        "redis",
         "retry_interval",
         "timeout",
     )
@@ -101,14 +89,12 @@ class SharedRedis:
             problems.append(f"timeout must be a number of seconds above 0, not {timeout!r}")
         if not (isinstance(retry_interval, int | float) and retry_interval >= 0):
             problems.append(f"retry_interval must be 0 or more seconds, not {retry_interval!r}")
-        if not callable(getattr(redis, "register_script", None)):
-            problems.append(
-                f"redis must be a coredis client (coredis.Redis or coredis.RedisCluster), "
-                f"not {type(redis).__name__}"
-            )
         if problems:
             raise ConfigurationError("; ".join(problems), problems=problems)
-        self.redis = redis
+        from aether.extensions.redis import RedisHandle  # the redis extra, on demand
+
+        what = "Redis" + "".join(part.title() for part in feature.split("_")) + "Backend"
+        self.handle = RedisHandle(redis, what=what)
         self.namespace = namespace
         self.feature = feature
         self.fail_open = fail_open
@@ -158,18 +144,31 @@ class SharedRedis:
                 f"{self.retry_interval:g}s); the call was refused without the shared state",
                 feature=self.feature,
             )
+        from aether.extensions.redis import RedisError, RedisNotOpenError, RedisReplyError
+
+        client = self.handle.client  # RedisNotOpenError, with the fix, if never opened
         script = self._scripts.get(source)
         if script is None:
-            script = self._scripts[source] = self.redis.register_script(source)
+            script = self._scripts[source] = client.register_script(source)
         try:
-            with anyio.fail_after(self.timeout):
+            with anyio.fail_after(self.timeout), self.handle.errors():
                 reply = await script(list(keys), [str(arg) for arg in args])
-        except unavailable_errors() as error:
+        except (RedisNotOpenError, RedisReplyError):
+            raise  # a client closed under us, or a script bug: not an outage
+        except (RedisError, *_TRANSPORT_ERRORS) as error:
             raise self._unavailable(error) from error
         if self._down_until is not None:
             self._down_until = None
             logger.info("Redis answers again for %s", self.feature)
         return reply
+
+    async def open(self) -> None:
+        """Make and open the client, if this was given a URL."""
+        await self.handle.open()
+
+    async def aclose(self) -> None:
+        """Close the client, if this made it from a URL."""
+        await self.handle.aclose()
 
     def __repr__(self) -> str:
         return (

@@ -1,23 +1,26 @@
 """One process of the fleet tests: 25 concurrent tasks sharing limits through Redis.
 
-Usage: python -m tests.fleet._fleet_worker BACKEND REDIS_URL NAMESPACE KIND
+Usage: python -m tests.fleet._fleet_worker BACKEND
 
-KIND is ``node`` or ``cluster``. The worker prints "ready", then answers one JSON command
-per stdin line with one JSON line. Time is virtual (see ``_virtual_time``) or set by the
-parent (``clock``), so no outcome depends on how fast this machine is.
+The worker prints "ready", then answers one JSON command per stdin line with one JSON
+line; ``{"op": "connect", "url": ..., "namespace": ...}`` (a single node or a
+``redis+cluster://`` URL) comes first, and again to move to another server. Time is
+virtual (see ``_virtual_time``) or set by the parent (``clock``), so no outcome depends
+on how fast this machine is.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from contextlib import AsyncExitStack
 from typing import Any
 
 import anyio
-import coredis
 
 from aether import Aether, CircuitBreakerPolicy, CircuitOpenError, ModelPricing, ServerError
 from aether.extensions.llm.fake import FakeProvider
+from aether.extensions.redis import create_redis_client, release_cluster_layout
 from aether.middleware import CircuitBreakerMiddleware, CostTrackingMiddleware
 from aether.middleware.budget import (
     BudgetMiddleware,
@@ -142,17 +145,23 @@ class Worker:
         return result
 
 
-async def main(url: str, namespace: str, kind: str) -> None:
-    client = (
-        coredis.RedisCluster.from_url(url) if kind == "cluster" else coredis.Redis.from_url(url)
-    )
-    async with client:
-        worker = Worker(client, namespace)
-        print("ready", flush=True)
+async def main() -> None:
+    print("ready", flush=True)
+    async with AsyncExitStack() as stack:
+        worker: Worker | None = None
         while line := await anyio.to_thread.run_sync(sys.stdin.readline):
-            print(json.dumps(await worker.run(json.loads(line))), flush=True)
+            command = json.loads(line)
+            if command["op"] == "connect":
+                await stack.aclose()
+                client = create_redis_client(command["url"])
+                stack.callback(release_cluster_layout, client)  # after the client closes
+                await stack.enter_async_context(client)
+                worker = Worker(client, command["namespace"])
+                print("{}", flush=True)
+                continue
+            assert worker is not None, "send a connect command first"
+            print(json.dumps(await worker.run(command)), flush=True)
 
 
 if __name__ == "__main__":
-    backend, url, namespace, kind = sys.argv[1:]
-    anyio.run(main, url, namespace, kind, backend=backend)
+    anyio.run(main, backend=sys.argv[1])

@@ -25,11 +25,12 @@ WORKER = "tests.fleet._fleet_worker"
 
 
 class Fleet:
-    def __init__(self, url: str, kind: str) -> None:
-        self.namespace = f"fleet-{uuid.uuid4().hex}"
+    """Four worker processes, started once and moved from server to server."""
+
+    def __init__(self) -> None:
         self.processes = [
             subprocess.Popen(
-                [sys.executable, "-m", WORKER, backend, url, self.namespace, kind],
+                [sys.executable, "-m", WORKER, backend],
                 cwd=ROOT,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -40,6 +41,10 @@ class Fleet:
         for process in self.processes:
             assert process.stdout is not None
             assert process.stdout.readline().strip() == "ready"
+
+    def connect(self, url: str) -> None:
+        """Point every worker at ``url``, under a fresh namespace."""
+        self.send({"op": "connect", "url": url, "namespace": f"fleet-{uuid.uuid4().hex}"})
 
     def send(self, command: dict[str, Any], workers: range | None = None) -> list[Any]:
         """Send ``command`` to the workers at once; their replies, in order."""
@@ -66,12 +71,20 @@ class Fleet:
             process.stdout.close()
 
 
-@pytest.fixture(scope="module", params=["node"])
-def fleet(request: pytest.FixtureRequest) -> Iterator[Fleet]:
-    url = request.getfixturevalue("redis_url")
-    started = Fleet(url, request.param)
+@pytest.fixture(scope="module")
+def workers() -> Iterator[Fleet]:
+    started = Fleet()
     yield started
     started.close()
+
+
+@pytest.fixture(params=["node", "cluster"])
+def fleet(workers: Fleet, request: pytest.FixtureRequest) -> Fleet:
+    """The workers, connected to a single Redis or to a Redis Cluster of three nodes."""
+    workers.connect(
+        request.getfixturevalue("redis_url" if request.param == "node" else "redis_cluster_url")
+    )
+    return workers
 
 
 def test_the_rpm_limit_holds_fleet_wide(fleet: Fleet) -> None:
@@ -93,7 +106,8 @@ def test_a_budget_is_never_overshot_by_more_than_one_reservation(fleet: Fleet) -
     reservation = replies[0]["reservation_usd"]
     assert 0.5 <= spent <= 0.5 + reservation
     assert sum(reply["refused"] for reply in replies) == 100  # every task stopped, refused
-    assert all(reply["calls"] > 0 for reply in replies)  # every process took part
+    calls = sum(reply["calls"] for reply in replies)
+    assert spent == pytest.approx(calls * 0.006)  # each call charged once, fleet-wide
 
 
 def test_the_breaker_opens_in_every_process_after_failures_seen_by_one(fleet: Fleet) -> None:
