@@ -8,7 +8,14 @@ from typing import Any
 import anyio
 import pytest
 
-from aether import Aether, ConfigurationError, LLMResponse, MiddlewareError, ModelPricing
+from aether import (
+    Aether,
+    ConfigurationError,
+    LLMResponse,
+    MiddlewareError,
+    ModelPricing,
+    ServerError,
+)
 from aether.extensions.llm.fake import FakeProvider
 from aether.middleware.budget import (
     BudgetLimits,
@@ -172,3 +179,27 @@ def budget_of(client: Aether) -> BudgetMiddleware:
     owner = getattr(layer, "__self__", None)
     assert isinstance(owner, BudgetMiddleware)
     return owner
+
+
+async def test_a_failed_call_is_not_charged_and_frees_its_reservation(backend: Any) -> None:
+    fake = FakeProvider(responses=[ServerError("down")], default_model="m")
+    client, _ = budgeted(backend, fake, max_tokens=100)
+    with pytest.raises(ServerError):
+        await client.ask("hi", model="m")
+    ledger = await budget_of(client).ledger("all")
+    assert (ledger.calls, ledger.tokens, ledger.in_flight, ledger.reserved_tokens) == (0, 0, 0, 0)
+
+
+async def test_a_cancelled_call_frees_its_reservation(backend: Any) -> None:
+    client, _ = budgeted(backend, FakeProvider("slow", delay=5), max_tokens=10_000)
+    with anyio.move_on_after(0.05):
+        await client.ask("hi")
+    ledger = await budget_of(client).ledger("all")
+    assert (ledger.calls, ledger.in_flight, ledger.reserved_tokens) == (0, 0, 0)
+
+
+async def test_a_model_without_a_price_counts_tokens_and_is_flagged(backend: Any) -> None:
+    client, _ = budgeted(backend, FakeProvider("a b", default_model="unknown-x"), max_tokens=100)
+    await client.ask("hi", model="unknown-x")
+    ledger = await budget_of(client).ledger("all")
+    assert (ledger.tokens, ledger.unpriced_calls, ledger.cost_usd) == (3, 1, 0.0)
