@@ -37,14 +37,22 @@ from aether.events import EventBus
 from aether.extensions.llm.builder import default_stack
 from aether.extensions.llm.registry import register_provider
 from aether.llm.contracts import (
+    AudioPart,
+    DocumentPart,
+    ImagePart,
     LLMProvider,
     LLMRequest,
     LLMResponse,
     Message,
+    ProviderPart,
+    ReasoningPart,
     StreamChunk,
+    TextPart,
+    TokenCounts,
     Tool,
     ToolCall,
     ToolResult,
+    part_from_path,
 )
 from aether.memory.contracts import SessionStore
 from aether.memory.session import Session
@@ -61,6 +69,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Aether",
     "AetherError",
+    "AudioPart",
     "AuthenticationError",
     "BadRequestError",
     "BudgetExceededError",
@@ -69,7 +78,9 @@ __all__ = [
     "CircuitOpenError",
     "ConfigurationError",
     "ContentFilterError",
+    "DocumentPart",
     "EventBus",
+    "ImagePart",
     "LLMProvider",
     "LLMRequest",
     "LLMResponse",
@@ -82,7 +93,9 @@ __all__ = [
     "ProviderConfig",
     "ProviderConnectionError",
     "ProviderError",
+    "ProviderPart",
     "RateLimitError",
+    "ReasoningPart",
     "RequestTimeoutError",
     "RetryPolicy",
     "ServerError",
@@ -92,6 +105,8 @@ __all__ = [
     "SessionStore",
     "SharedStateError",
     "StreamChunk",
+    "TextPart",
+    "TokenCounts",
     "TokenUsage",
     "Tool",
     "ToolArgumentsError",
@@ -104,6 +119,7 @@ __all__ = [
     "calls_only",
     "default_stack",
     "on_request",
+    "part_from_path",
     "register",
     "register_provider",
     "register_tool",

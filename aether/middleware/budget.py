@@ -191,7 +191,7 @@ class BudgetBackend(Protocol):
 
 
 def _prompt_tokens(request: LLMRequest) -> int:
-    return math.ceil(sum(len(message.content) for message in request.messages) / 4)
+    return math.ceil(sum(len(message.text) for message in request.messages) / 4)
 
 
 class BudgetMiddleware:

@@ -303,7 +303,7 @@ class HedgingMiddleware:
                 cost = self.pricer.price_response(answer, requested_model=loser_request.model)
             return answer.input_tokens, answer.output_tokens, cost
         # Cancelled mid-way: its prompt, and whatever text it had streamed.
-        prompt = math.ceil(sum(len(message.content) for message in loser_request.messages) / 4)
+        prompt = math.ceil(sum(len(message.text) for message in loser_request.messages) / 4)
         text = sum(len(chunk.text) for chunk in race.held.get(loser, ()) if chunk.kind == "text")
         output = math.ceil(text / 4)
         cost = self.pricer.price(loser_request.model, input_tokens=prompt, output_tokens=output)

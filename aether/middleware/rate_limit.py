@@ -72,7 +72,7 @@ _EPSILON = 1e-6
 
 def estimate_tokens(request: LLMRequest) -> int:
     """A tokenizer-free estimate: a token per four characters of prompt, plus ``max_tokens``."""
-    characters = sum(len(message.content) for message in request.messages)
+    characters = sum(len(message.text) for message in request.messages)
     return math.ceil(characters / 4) + (request.max_tokens or 0)
 
 
