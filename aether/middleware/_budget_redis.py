@@ -77,7 +77,7 @@ class RedisBudgetBackend:
         *,
         namespace: str = "aether",
         fail_open: bool = False,
-        timeout: float = 1.0,
+        timeout: float = 2.0,
         retry_interval: float = 1.0,
         clock: Callable[[], float] | None = None,
     ) -> None:

@@ -320,7 +320,7 @@ class RedisCircuitBackend:
         refresh: float = 1.0,
         fail_open: bool = True,
         probe_lease: float = 120.0,
-        timeout: float = 1.0,
+        timeout: float = 2.0,
         retry_interval: float = 1.0,
         clock: Callable[[], float] | None = None,
     ) -> None:

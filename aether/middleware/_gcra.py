@@ -7,7 +7,9 @@ units, a call taking ``amount`` units may go at ``TAT - (capacity - amount) * in
 interval``. It is a token bucket kept as one timestamp, so a shared limiter needs one key
 per limit and one atomic script, whatever the rate.
 
-A call is never refused: `reserve` books the earliest time at which every limit lets it
+A call is never refused: `reserve` first gives back what earlier calls of the process
+did not use (``given_back``, carried along so that giving back costs no round trip of
+its own), then books the earliest time at which every limit lets it
 go, for all of them at once, and returns how long to wait. Callers are served in the
 order they reach the limiter (the script, or the event loop, is the queue), the bound
 holds whoever waits and whoever does not, and one call costs one round trip, with no
@@ -36,12 +38,14 @@ class LimitUse:
         interval: Seconds it takes to earn one unit back.
         capacity: Units the bucket holds (the burst).
         amount: Units the call takes (signed in `adjust`).
+        given_back: Units earlier calls did not use, returned before booking.
     """
 
     limit: str
     interval: float
     capacity: float
     amount: float
+    given_back: float = 0.0
 
 
 def reserve(
@@ -52,6 +56,7 @@ def reserve(
     current = []
     for tat, use in zip(tats, uses, strict=True):
         tat = now if tat is None or tat < now else tat
+        tat = max(tat - use.given_back * use.interval, now)
         current.append(tat)
         allowed = tat - (use.capacity - min(use.amount, use.capacity)) * use.interval
         go = max(go, allowed)
@@ -68,8 +73,8 @@ def adjust(tat: float | None, use: LimitUse, now: float) -> float:
 
 
 # KEYS: one per limit. ARGV[1]: now in seconds (negative: the server's clock), then per
-# limit: interval, capacity, amount. Returns the wait in seconds, as text (Lua numbers
-# come back as integers otherwise).
+# limit: interval, capacity, amount, given back. Returns the wait in seconds, as text
+# (Lua numbers come back as integers otherwise).
 RESERVE_SCRIPT = """
 local now = tonumber(ARGV[1])
 if now < 0 then
@@ -79,18 +84,19 @@ end
 local go = now
 local tats = {}
 for i = 1, #KEYS do
-  local interval = tonumber(ARGV[3 * i - 1])
-  local capacity = tonumber(ARGV[3 * i])
-  local amount = tonumber(ARGV[3 * i + 1])
+  local interval = tonumber(ARGV[4 * i - 2])
+  local capacity = tonumber(ARGV[4 * i - 1])
+  local amount = tonumber(ARGV[4 * i])
   local tat = tonumber(redis.call('GET', KEYS[i]) or now)
   if tat < now then tat = now end
+  tat = math.max(tat - tonumber(ARGV[4 * i + 1]) * interval, now)
   tats[i] = tat
   local allowed = tat - (capacity - math.min(amount, capacity)) * interval
   if allowed > go then go = allowed end
 end
 for i = 1, #KEYS do
-  local interval = tonumber(ARGV[3 * i - 1])
-  local amount = tonumber(ARGV[3 * i + 1])
+  local interval = tonumber(ARGV[4 * i - 2])
+  local amount = tonumber(ARGV[4 * i])
   local tat = math.max(tats[i], go) + amount * interval
   local ttl = math.ceil((tat - now + 60) * 1000)
   redis.call('SET', KEYS[i], string.format('%.17g', tat), 'PX', ttl)
@@ -106,8 +112,8 @@ if now < 0 then
   now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 for i = 1, #KEYS do
-  local interval = tonumber(ARGV[3 * i - 1])
-  local amount = tonumber(ARGV[3 * i + 1])
+  local interval = tonumber(ARGV[4 * i - 2])
+  local amount = tonumber(ARGV[4 * i])
   local tat = tonumber(redis.call('GET', KEYS[i]) or now)
   if tat < now then tat = now end
   tat = math.max(tat + amount * interval, now)

@@ -50,7 +50,7 @@ class RedisRateLimitBackend:
         *,
         namespace: str = "aether",
         fail_open: bool = True,
-        timeout: float = 1.0,
+        timeout: float = 2.0,
         retry_interval: float = 1.0,
         clock: Callable[[], float] | None = None,
     ) -> None:
@@ -72,7 +72,12 @@ class RedisRateLimitBackend:
     def _arguments(self, uses: Sequence[LimitUse]) -> list[object]:
         arguments: list[object] = [repr(self._clock()) if self._clock is not None else "-1"]
         for use in uses:
-            arguments += [repr(use.interval), repr(use.capacity), repr(use.amount)]
+            arguments += [
+                repr(use.interval),
+                repr(use.capacity),
+                repr(use.amount),
+                repr(use.given_back),
+            ]
         return arguments
 
     async def reserve(self, key: str, uses: Sequence[LimitUse]) -> float:

@@ -78,7 +78,7 @@ class SharedRedis:
         namespace: str,
         feature: str,
         fail_open: bool,
-        timeout: float = 1.0,
+        timeout: float = 2.0,
         retry_interval: float = 1.0,
         clock: Callable[[], float] = anyio.current_time,
     ) -> None:

@@ -41,7 +41,7 @@ import anyio
 
 from aether.config import number_problem
 from aether.errors import ConfigurationError
-from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
+from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk, TokenCounts
 from aether.llm.streaming import aclose_stream
 from aether.middleware.fallback import as_pipeline, carries_content, is_provider_outage
 from aether.pipeline import CallNext, StreamNext
@@ -328,13 +328,9 @@ class HedgingMiddleware:
             loser_cost_usd=loser_cost,
         )
         total = cost + loser_cost if cost is not None and loser_cost is not None else cost
-        return answer.model_copy(
-            update={
-                "input_tokens": (answer.input_tokens or 0) + input_tokens,
-                "output_tokens": (answer.output_tokens or 0) + output_tokens,
-                "cost_usd": total,
-            }
-        )
+        loser_tokens = TokenCounts(input=input_tokens, output=output_tokens)
+        tokens = answer.tokens + loser_tokens if answer.tokens is not None else loser_tokens
+        return answer.model_copy(update={"tokens": tokens, "cost_usd": total})
 
     def __repr__(self) -> str:
         return f"HedgingMiddleware(delay={self.delay!r})"

@@ -20,9 +20,11 @@ burst would let a sliding minute see twice the limit.
 
 Tokens are estimated before the call (a token per four characters of prompt plus
 ``max_tokens``, as providers count a request) and corrected from the usage the answer
-reports: an over-estimate is given back, an under-estimate taken, so later calls wait
-for it. A call that fails keeps what it took (the provider counted it); a call cancelled
-while it waits gives its booking back. A waiting call keeps the slot it booked: tokens
+reports: an under-estimate is taken at once (one more round trip), so later calls wait
+for it; an over-estimate is given back with the process's next booking of that key, so
+the usual case (``max_tokens`` set, fewer used) costs one round trip a call. A call
+that fails keeps what it took (the provider counted it); a call cancelled while it
+waits gives its booking back. A waiting call keeps the slot it booked: tokens
 given back serve the calls that arrive after.
 
 Placement: below retry in the default stack (`default_stack(rate_limit=...)`), so every
@@ -183,7 +185,7 @@ class RateLimitMiddleware:
 
     name = "RateLimit"
 
-    __slots__ = ("_estimate", "_key", "_sleep", "backend", "policy", "provider")
+    __slots__ = ("_estimate", "_given_back", "_key", "_sleep", "backend", "policy", "provider")
 
     def __init__(
         self,
@@ -208,6 +210,8 @@ class RateLimitMiddleware:
         self._key = key
         self._estimate = estimate
         self._sleep = sleep
+        # Tokens calls did not use, per key: given back with the next booking.
+        self._given_back: dict[str, float] = {}
 
     def key_for(self, request: LLMRequest) -> str:
         """The key whose limits ``request`` takes from."""
@@ -217,6 +221,14 @@ class RateLimitMiddleware:
 
     async def _acquire(self, key: str, uses: list[LimitUse]) -> bool:
         """Wait for the call's turn; False when a fail-open backend could not be asked."""
+        given_back = self._given_back.pop(key, 0.0)
+        if given_back:
+            uses = [
+                LimitUse(use.limit, use.interval, use.capacity, use.amount, given_back)
+                if use.limit == "tokens"
+                else use
+                for use in uses
+            ]
         try:
             wait = await self.backend.reserve(key, uses)
         except SharedStateError as error:
@@ -241,9 +253,14 @@ class RateLimitMiddleware:
                 raise
 
     async def _correct(self, key: str, estimated: int, used: int) -> None:
-        tokens = [use for use in self.policy.uses(used - estimated) if use.limit == "tokens"]
-        if tokens and used != estimated:
-            await self._adjust(key, tokens)
+        if self.policy.tokens_per_minute is None or used == estimated:
+            return
+        if used < estimated:
+            self._given_back[key] = self._given_back.get(key, 0.0) + estimated - used
+            return
+        await self._adjust(
+            key, [use for use in self.policy.uses(used - estimated) if use.limit == "tokens"]
+        )
 
     async def call(self, request: LLMRequest, call_next: CallNext) -> LLMResponse:
         """Send ``request`` once the limits allow it.

@@ -39,6 +39,8 @@ from aether.usage import Usage
 from tests.fleet import _virtual_time as virtual_time
 
 TASKS = 25
+STRICT = {"fail_open": False, "timeout": 30.0}
+"""A loaded machine may be slow, never "down": any Redis failure fails the test loudly."""
 PRICES = {"m": ModelPricing(input_per_mtok=1000, output_per_mtok=1000)}  # $0.001 a token
 
 
@@ -50,7 +52,9 @@ class Worker:
         breaker = CircuitBreakerMiddleware(
             CircuitBreakerPolicy(failure_threshold=3, cooldown=10.0),
             provider="fake",
-            backend=RedisCircuitBackend(redis, namespace=namespace, clock=lambda: self.now),
+            backend=RedisCircuitBackend(
+                redis, namespace=namespace, clock=lambda: self.now, **STRICT
+            ),
         )
         self.failing = False
         self.breaker_requests = 0
@@ -70,7 +74,7 @@ class Worker:
         limiter = RateLimitMiddleware(
             RateLimitPolicy(requests_per_minute=command["rpm"]),
             backend=RedisRateLimitBackend(
-                self.redis, namespace=self.namespace, clock=virtual_time.clock
+                self.redis, namespace=self.namespace, clock=virtual_time.clock, **STRICT
             ),
             sleep=virtual_time.sleep,
         )
@@ -91,7 +95,7 @@ class Worker:
         usage = Usage()
         budget = BudgetMiddleware(
             BudgetPolicy(max_cost_usd=command["budget_usd"]),
-            backend=RedisBudgetBackend(self.redis, namespace=self.namespace),
+            backend=RedisBudgetBackend(self.redis, namespace=self.namespace, **STRICT),
             pricer=pricer,
         )
         fake = FakeProvider("one two three four", default_model="m", delay=0.001)

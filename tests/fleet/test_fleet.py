@@ -12,6 +12,7 @@ import bisect
 import json
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,15 +29,17 @@ class Fleet:
     """Four worker processes, started once and moved from server to server."""
 
     def __init__(self) -> None:
+        self.errors = [tempfile.TemporaryFile("w+") for _ in BACKENDS]  # noqa: SIM115
         self.processes = [
             subprocess.Popen(
                 [sys.executable, "-m", WORKER, backend],
                 cwd=ROOT,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
+                stderr=errors,
                 text=True,
             )
-            for backend in BACKENDS
+            for backend, errors in zip(BACKENDS, self.errors, strict=True)
         ]
         for process in self.processes:
             assert process.stdout is not None
@@ -57,7 +60,10 @@ class Fleet:
         for process in chosen:
             assert process.stdout is not None
             line = process.stdout.readline()
-            assert line, f"a fleet worker died (exit code {process.wait()})"
+            if not line:
+                errors = self.errors[self.processes.index(process)]
+                errors.seek(0)
+                pytest.fail(f"a fleet worker died ({process.wait()}):\n{errors.read()[-3000:]}")
             replies.append(json.loads(line))
         return replies
 
@@ -69,6 +75,8 @@ class Fleet:
             process.wait(timeout=30)
             assert process.stdout is not None
             process.stdout.close()
+        for errors in self.errors:
+            errors.close()
 
 
 @pytest.fixture(scope="module")

@@ -174,7 +174,7 @@ async def test_redis_schedules_on_the_servers_clock(shared_redis: Any, namespace
 
     middleware = RateLimitMiddleware(
         RateLimitPolicy(requests_per_minute=1),
-        backend=RedisRateLimitBackend(shared_redis, namespace=namespace),
+        backend=RedisRateLimitBackend(shared_redis, namespace=namespace, fail_open=False),
         sleep=note,
     )
     client = Aether(FakeProvider("ok"), stack=[middleware])

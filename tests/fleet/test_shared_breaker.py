@@ -36,7 +36,9 @@ def process(
         cooldown=10.0,
         on_state_change=changes.append if changes is not None else None,
     )
-    backend = RedisCircuitBackend(redis, namespace=namespace, refresh=refresh, clock=clock)
+    backend = RedisCircuitBackend(
+        redis, namespace=namespace, refresh=refresh, clock=clock, fail_open=False
+    )
     breaker = CircuitBreakerMiddleware(policy, provider="fake", backend=backend)
     return Aether(fake, stack=[breaker]), breaker
 
