@@ -19,7 +19,7 @@ from aether.middleware._budget_ledger import (
     BudgetLedger,
     BudgetLimits,
 )
-from aether.middleware._shared_redis import SharedRedis
+from aether.middleware._shared_redis import RedisBackend
 
 __all__ = ["RedisBudgetBackend"]
 
@@ -53,7 +53,7 @@ def _ledger(values: list[Any]) -> BudgetLedger:
     )
 
 
-class RedisBudgetBackend:
+class RedisBudgetBackend(RedisBackend):
     """Keeps budgets in Redis, so every process charges and checks the same ledgers.
 
     Args:
@@ -69,7 +69,9 @@ class RedisBudgetBackend:
         clock: Seconds on a clock every process shares, instead of Redis's own ``TIME``.
     """
 
-    __slots__ = ("_clock", "shared")
+    feature = "budget"
+
+    __slots__ = ()
 
     def __init__(
         self,
@@ -81,26 +83,17 @@ class RedisBudgetBackend:
         retry_interval: float = 1.0,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self.shared = SharedRedis(
+        super().__init__(
             redis,
             namespace=namespace,
-            feature="budget",
             fail_open=fail_open,
             timeout=timeout,
             retry_interval=retry_interval,
+            clock=clock,
         )
-        self._clock = clock
-
-    @property
-    def fail_open(self) -> bool:
-        """Whether calls go on unchecked while Redis is unreachable."""
-        return self.shared.fail_open
 
     def _keys(self, key: str) -> list[str]:
         return [self.shared.key(key, part) for part in ("ledger", "holds", "held")]
-
-    def _now(self) -> str:
-        return repr(self._clock()) if self._clock is not None else "-1"
 
     async def reserve(
         self,
@@ -121,7 +114,7 @@ class RedisBudgetBackend:
             ADMIT_SCRIPT,
             self._keys(key),
             [
-                self._now(),
+                self.now_argument(),
                 tokens,
                 repr(usd) if usd is not None else "-1",
                 limits.max_tokens if limits.max_tokens is not None else -1,
@@ -149,7 +142,7 @@ class RedisBudgetBackend:
             SETTLE_SCRIPT,
             self._keys(key),
             [
-                self._now(),
+                self.now_argument(),
                 reservation,
                 tokens,
                 repr(cost_usd) if cost_usd is not None else "-1",
@@ -172,19 +165,3 @@ class RedisBudgetBackend:
             SharedStateError: Redis is unreachable.
         """
         await self.shared.run(_RESET_SCRIPT, self._keys(key), [])
-
-    async def __aenter__(self) -> RedisBudgetBackend:
-        await self.shared.open()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the Redis client if this backend made it from a URL."""
-        await self.shared.aclose()
-
-    def __repr__(self) -> str:
-        return (
-            f"RedisBudgetBackend(namespace={self.shared.namespace!r}, fail_open={self.fail_open})"
-        )

@@ -30,7 +30,7 @@ import anyio
 
 from aether.errors import CircuitOpenError, SharedStateError
 from aether.middleware._circuit import Circuit, CircuitState, Ticket, Transition
-from aether.middleware._shared_redis import SharedRedis
+from aether.middleware._shared_redis import RedisBackend
 
 __all__ = ["RedisCircuitBackend", "SharedCircuit"]
 
@@ -162,14 +162,10 @@ class SharedCircuit:
             return CircuitState.HALF_OPEN
         return view.state
 
-    def _now_argument(self) -> str:
-        clock = self._backend.shared_clock
-        return repr(clock()) if clock is not None else "-1"
-
     async def _run(self, script: str, *arguments: object) -> list[Any]:
         backend = self._backend
         reply = await backend.shared.run(
-            script, [backend.shared.key(self.key)], [self._now_argument(), *arguments]
+            script, [backend.shared.key(self.key)], [backend.now_argument(), *arguments]
         )
         return list(reply)
 
@@ -290,7 +286,7 @@ async def _ignore(transition: Transition) -> None:
     return None
 
 
-class RedisCircuitBackend:
+class RedisCircuitBackend(RedisBackend):
     """Keeps circuit breaker state in Redis: ``CircuitBreakerMiddleware(backend=...)``.
 
     Args:
@@ -310,7 +306,9 @@ class RedisCircuitBackend:
             the local monotonic clock (tests pass a clock they control).
     """
 
-    __slots__ = ("clock", "probe_lease", "refresh", "shared", "shared_clock")
+    feature = "circuit_breaker"
+
+    __slots__ = ("clock", "probe_lease", "refresh")
 
     def __init__(
         self,
@@ -324,42 +322,21 @@ class RedisCircuitBackend:
         retry_interval: float = 1.0,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self.clock: Callable[[], float] = clock if clock is not None else anyio.current_time
-        self.shared_clock = clock
-        self.shared = SharedRedis(
+        super().__init__(
             redis,
             namespace=namespace,
-            feature="circuit_breaker",
             fail_open=fail_open,
             timeout=timeout,
             retry_interval=retry_interval,
-            clock=self.clock,
+            clock=clock,
         )
+        self.clock: Callable[[], float] = clock if clock is not None else anyio.current_time
         self.refresh = refresh
         self.probe_lease = probe_lease
-
-    @property
-    def fail_open(self) -> bool:
-        """Whether each process breaks circuits alone while Redis is unreachable."""
-        return self.shared.fail_open
 
     def circuit(self, key: str, threshold: int, cooldown: float) -> SharedCircuit:
         """This process's view of the circuit ``key``."""
         return SharedCircuit(self, key, threshold, cooldown)
 
-    async def __aenter__(self) -> RedisCircuitBackend:
-        await self.shared.open()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the Redis client if this backend made it from a URL."""
-        await self.shared.aclose()
-
     def __repr__(self) -> str:
-        return (
-            f"RedisCircuitBackend(namespace={self.shared.namespace!r}, refresh={self.refresh}, "
-            f"fail_open={self.fail_open})"
-        )
+        return f"{super().__repr__()[:-1]}, refresh={self.refresh})"

@@ -13,12 +13,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aether.middleware._gcra import ADJUST_SCRIPT, RESERVE_SCRIPT, LimitUse
-from aether.middleware._shared_redis import SharedRedis
+from aether.middleware._shared_redis import RedisBackend
 
 __all__ = ["RedisRateLimitBackend"]
 
 
-class RedisRateLimitBackend:
+class RedisRateLimitBackend(RedisBackend):
     """Keeps rate limits in Redis, so a fleet of processes holds them together.
 
     ::
@@ -42,7 +42,9 @@ class RedisRateLimitBackend:
             (tests pass a clock they control).
     """
 
-    __slots__ = ("_clock", "shared")
+    feature = "rate_limit"
+
+    __slots__ = ()
 
     def __init__(
         self,
@@ -54,23 +56,17 @@ class RedisRateLimitBackend:
         retry_interval: float = 1.0,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self.shared = SharedRedis(
+        super().__init__(
             redis,
             namespace=namespace,
-            feature="rate_limit",
             fail_open=fail_open,
             timeout=timeout,
             retry_interval=retry_interval,
+            clock=clock,
         )
-        self._clock = clock
-
-    @property
-    def fail_open(self) -> bool:
-        """Whether calls go on unlimited while Redis is unreachable."""
-        return self.shared.fail_open
 
     def _arguments(self, uses: Sequence[LimitUse]) -> list[object]:
-        arguments: list[object] = [repr(self._clock()) if self._clock is not None else "-1"]
+        arguments: list[object] = [self.now_argument()]
         for use in uses:
             arguments += [
                 repr(use.interval),
@@ -98,20 +94,3 @@ class RedisRateLimitBackend:
         """
         keys = [self.shared.key(key, use.limit) for use in uses]
         await self.shared.run(ADJUST_SCRIPT, keys, self._arguments(uses))
-
-    async def __aenter__(self) -> RedisRateLimitBackend:
-        await self.shared.open()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the Redis client if this backend made it from a URL."""
-        await self.shared.aclose()
-
-    def __repr__(self) -> str:
-        return (
-            f"RedisRateLimitBackend(namespace={self.shared.namespace!r}, "
-            f"fail_open={self.fail_open})"
-        )
