@@ -232,11 +232,6 @@ class CircuitBreakerMiddleware:
     # One path for both kinds of circuit: a local `Circuit` steps synchronously (no
     # await on the happy path); a `SharedCircuit` asks Redis when its view is stale.
 
-    async def _admit(self, circuit: Circuit | SharedCircuit) -> tuple[Ticket, Transition | None]:
-        if isinstance(circuit, Circuit):
-            return circuit.admit()
-        return await circuit.admit(self._notify), None
-
     async def _succeeded(self, circuit: Circuit | SharedCircuit, ticket: Ticket) -> None:
         if isinstance(circuit, Circuit):
             transition = circuit.succeeded(ticket)
@@ -272,7 +267,10 @@ class CircuitBreakerMiddleware:
             SharedStateError: A Redis backend that fails closed cannot reach Redis.
         """
         circuit = self._circuit(request)
-        ticket, transition = await self._admit(circuit)
+        if isinstance(circuit, Circuit):  # inline: the local happy path awaits nothing
+            ticket, transition = circuit.admit()
+        else:
+            ticket, transition = await circuit.admit(self._notify), None
         try:
             # Inside the try: a cancellation during an async state-change callback must
             # still release a half-open probe ticket, or the circuit stays probing forever.
@@ -285,7 +283,12 @@ class CircuitBreakerMiddleware:
         except BaseException:
             await self._release(circuit, ticket)
             raise
-        await self._succeeded(circuit, ticket)
+        if isinstance(circuit, Circuit):
+            transition = circuit.succeeded(ticket)
+            if transition is not None:
+                await self._notify(transition)
+        else:
+            await circuit.succeeded(ticket, self._notify)
         return response
 
     async def stream(
@@ -293,7 +296,10 @@ class CircuitBreakerMiddleware:
     ) -> AsyncIterator[StreamChunk]:
         """Stream ``request`` unless its circuit is open (see `call`)."""
         circuit = self._circuit(request)
-        ticket, transition = await self._admit(circuit)
+        if isinstance(circuit, Circuit):  # inline: the local happy path awaits nothing
+            ticket, transition = circuit.admit()
+        else:
+            ticket, transition = await circuit.admit(self._notify), None
         settled = False
         inner = call_next(request)
         try:

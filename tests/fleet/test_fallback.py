@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import pytest
 
@@ -234,3 +236,33 @@ async def test_default_stack_gives_each_backup_its_own_breaker() -> None:
     with pytest.raises(CircuitOpenError):  # both circuits open: nothing is sent anywhere
         await client.ask("hi")
     assert len(backup.requests) == 2
+
+
+async def test_a_circuit_opened_by_another_process_is_skipped_at_once(
+    shared_redis: Any, namespace: str
+) -> None:
+    def process(primary: FakeProvider, backup: FakeProvider) -> Aether:
+        stack = default_stack(
+            provider="fake",
+            retry=False,
+            circuit_breaker=CircuitBreakerPolicy(failure_threshold=2),
+            fallback=[backup],
+            shared=shared_redis,
+            shared_namespace=namespace,
+        )
+        return Aether(primary, stack=stack)
+
+    first = process(
+        FakeProvider(responses=[ServerError("a"), ServerError("b")]), FakeProvider("b1")
+    )
+    for _ in range(2):
+        assert await first.ask("hi") == "b1"  # failures seen by this process only
+    primary, backup = FakeProvider("never"), FakeProvider("from backup")
+    second = process(primary, backup)
+    for mode in ("call", "stream"):
+        if mode == "call":
+            assert await second.ask("hi") == "from backup"
+        else:
+            assert "".join([delta async for delta in second.stream_text("hi")]) == "from backup"
+    assert primary.requests == []  # the open circuit was seen in Redis: never called
+    assert backup.last_request.context["fallback_from"] == ["CircuitOpenError"]
