@@ -166,3 +166,18 @@ async def test_a_probe_lease_of_a_dead_process_runs_out(
 async def test_a_circuits_key_is_one_hash_tag(shared_redis: Any) -> None:
     backend = RedisCircuitBackend(shared_redis, namespace="app")
     assert backend.shared.key("openai:gpt-4o") == "{app:circuit_breaker:openai:gpt-4o}"
+
+
+async def test_each_features_record_lands_in_one_cluster_slot(shared_redis: Any) -> None:
+    from aether.extensions.redis import hash_slot
+    from aether.middleware.budget import RedisBudgetBackend
+    from aether.middleware.rate_limit import RedisRateLimitBackend
+
+    limiter = RedisRateLimitBackend(shared_redis, namespace="app").shared
+    budget = RedisBudgetBackend(shared_redis, namespace="app").shared
+    groups = [
+        [limiter.key("openai:gpt-4o", part) for part in ("requests", "tokens")],
+        [budget.key("user_id=al}ice{", part) for part in ("ledger", "holds", "held")],
+    ]
+    assert [len({hash_slot(key) for key in keys}) for keys in groups] == [1, 1]
+    assert hash_slot(groups[0][0]) != hash_slot(limiter.key("openai:gpt-4o-mini", "requests"))
