@@ -7,16 +7,17 @@ server saw.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from aether import Aether
 from aether.errors import BadRequestError
-from aether.testing.wire import MockServer, ScriptedError, ScriptedReply
+from aether.testing.wire import MockServer, ScriptedReply
 from aether.testing.wires import ANTHROPIC_WIRE
+
+from . import _sampling_support as sampling
+from ._sampling_support import BOTH_MODES, Call
 
 pytestmark = pytest.mark.anyio
 
@@ -26,20 +27,7 @@ ADAPTIVE = {"anthropic": {"thinking": {"type": "adaptive"}}}
 
 
 def client_for(*script: Any, **options: Any) -> tuple[Aether, MockServer]:
-    server = MockServer(ANTHROPIC_WIRE, script)
-    return Aether(ANTHROPIC_WIRE.build_provider(server, **options)), server
-
-
-async def ask(client: Aether, **options: Any) -> str:
-    return await client.ask("hi", **options)
-
-
-async def stream(client: Aether, **options: Any) -> str:
-    return "".join([delta async for delta in client.stream_text("hi", **options)])
-
-
-Call = Callable[..., Awaitable[str]]
-BOTH_MODES = pytest.mark.parametrize("call", [ask, stream], ids=["complete", "stream"])
+    return sampling.client_for(ANTHROPIC_WIRE, *script, **options)
 
 
 @BOTH_MODES
@@ -113,44 +101,4 @@ async def test_top_p_with_thinking_must_be_at_least_0_95() -> None:
         await client.ask("hi", top_p=0.5, provider_options=ADAPTIVE)
     await client.ask("hi", top_p=0.97, temperature=1.0, provider_options=ADAPTIVE)
     assert [(request.temperature, request.top_p) for request in server.requests] == [(1.0, 0.97)]
-    await client.aclose()
-
-
-async def test_a_set_temperature_on_a_model_without_sampling_is_refused_before_sending() -> None:
-    client, server = client_for(REPLY)
-    with pytest.raises(BadRequestError, match=r"'claude-opus-4-7' takes no temperature"):
-        await client.ask("hi", model="claude-opus-4-7", temperature=0.3)
-    assert server.requests == []
-    await client.aclose()
-
-
-@BOTH_MODES
-async def test_a_set_temperature_the_server_refuses_is_one_clear_error_never_retried(
-    call: Call,
-) -> None:
-    client, server = client_for(ScriptedError(400, "temperature: range: 0..1"), REPLY)
-    with pytest.raises(BadRequestError) as raised:
-        await call(client, model="claude-next", temperature=0.9)
-    message = str(raised.value)
-    assert "'claude-next' refused temperature=0.9, which this call set" in message
-    assert "range: 0..1" in message
-    assert "Leave temperature unset" in message
-    assert (len(server.requests), raised.value.retryable) == (1, False)
-    await client.aclose()
-
-
-@BOTH_MODES
-async def test_an_unknown_model_refusing_the_default_is_resent_once_then_never_sent_it(
-    call: Call, caplog: pytest.LogCaptureFixture
-) -> None:
-    deprecated = ScriptedError(400, "`temperature` is deprecated for this model.")
-    client, server = client_for(deprecated, REPLY, REPLY)
-    with caplog.at_level(logging.WARNING, logger="aether.providers"):
-        assert await call(client, model="claude-next") == "ok"
-        assert await call(client, model="claude-next") == "ok"
-    assert [request.temperature for request in server.requests] == [0.7, None, None]
-    logged = [r.getMessage() for r in caplog.records if r.name == "aether.providers"]
-    assert len(logged) == 1
-    assert "'claude-next' refused the default temperature=0.7" in logged[0]
-    assert client.usage.total_requests == 2
     await client.aclose()

@@ -7,17 +7,17 @@ would have seen.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from aether import Aether
 from aether.errors import BadRequestError, ConfigurationError
-from aether.events import REQUEST_COMPLETE, REQUEST_ERROR, REQUEST_START
 from aether.testing.wire import MockServer, ScriptedError, ScriptedReply
 from aether.testing.wires import OPENAI_WIRE
+
+from . import _sampling_support as sampling
+from ._sampling_support import BOTH_MODES, Call, openai_refusal
 
 pytestmark = pytest.mark.anyio
 
@@ -25,40 +25,8 @@ REPLY = ScriptedReply(text=("ok",))
 GATEWAY = "https://gateway.example/v1"
 
 
-def refusal(param: str = "temperature", value: float = 0.7) -> ScriptedError:
-    """The 400 OpenAI answers for a sampling value a reasoning model refuses."""
-    if param == "max_tokens":
-        return ScriptedError(
-            400,
-            "Unsupported parameter: 'max_tokens' is not supported with this model. Use "
-            "'max_completion_tokens' instead.",
-            code="unsupported_parameter",
-            param="max_tokens",
-        )
-    return ScriptedError(
-        400,
-        f"Unsupported value: '{param}' does not support {value} with this model. Only the "
-        f"default (1) value is supported.",
-        code="unsupported_value",
-        param=param,
-    )
-
-
 def client_for(*script: Any, **options: Any) -> tuple[Aether, MockServer]:
-    server = MockServer(OPENAI_WIRE, script)
-    return Aether(OPENAI_WIRE.build_provider(server, **options)), server
-
-
-async def ask(client: Aether, **options: Any) -> str:
-    return await client.ask("hi", **options)
-
-
-async def stream(client: Aether, **options: Any) -> str:
-    return "".join([delta async for delta in client.stream_text("hi", **options)])
-
-
-Call = Callable[..., Awaitable[str]]
-BOTH_MODES = pytest.mark.parametrize("call", [ask, stream], ids=["complete", "stream"])
+    return sampling.client_for(OPENAI_WIRE, *script, **options)
 
 
 @BOTH_MODES
@@ -104,22 +72,6 @@ async def test_a_temperature_the_call_sets_is_sent_as_given() -> None:
     await client.aclose()
 
 
-@BOTH_MODES
-async def test_a_known_reasoning_model_refuses_a_set_temperature_before_sending(
-    call: Call,
-) -> None:
-    client, server = client_for(REPLY)
-    with pytest.raises(BadRequestError) as raised:
-        await call(client, model="o3", temperature=0.2)
-    message = str(raised.value)
-    assert "'o3'" in message
-    assert "temperature=0.2" in message
-    assert "Leave temperature unset" in message
-    assert "nothing was sent" in message
-    assert (len(server.requests), raised.value.retryable) == (0, False)
-    await client.aclose()
-
-
 async def test_a_known_reasoning_model_refuses_a_set_top_p_before_sending() -> None:
     client, server = client_for(REPLY)
     with pytest.raises(BadRequestError, match=r"'o4-mini' takes no top_p .*top_p=0\.5"):
@@ -128,45 +80,8 @@ async def test_a_known_reasoning_model_refuses_a_set_top_p_before_sending() -> N
     await client.aclose()
 
 
-@BOTH_MODES
-async def test_a_set_temperature_the_server_refuses_is_one_clear_error_never_retried(
-    call: Call,
-) -> None:
-    client, server = client_for(refusal(value=0.2), REPLY, REPLY)
-    with pytest.raises(BadRequestError) as raised:
-        await call(client, model="acme-reasoner", temperature=0.2)
-    message = str(raised.value)
-    assert "'acme-reasoner' refused temperature=0.2, which this call set" in message
-    assert "Only the default (1) value is supported" in message  # the server's words
-    assert "Leave temperature unset for this model" in message
-    assert (raised.value.status_code, raised.value.retryable) == (400, False)
-    assert len(server.requests) == 1
-    await client.aclose()
-
-
-@BOTH_MODES
-async def test_an_unknown_model_refusing_the_default_is_resent_once_then_never_sent_it(
-    call: Call, caplog: pytest.LogCaptureFixture
-) -> None:
-    client, server = client_for(refusal(), REPLY, REPLY)
-    events: list[str] = []
-    for name in (REQUEST_START, REQUEST_COMPLETE, REQUEST_ERROR):
-        client.on(name, lambda event, name=name: events.append(name))
-    with caplog.at_level(logging.WARNING, logger="aether.providers"):
-        assert await call(client, model="acme-reasoner") == "ok"
-        assert await call(client, model="acme-reasoner") == "ok"
-    assert [request.temperature for request in server.requests] == [0.7, None, None]
-    warnings = [r.getMessage() for r in caplog.records if r.name == "aether.providers"]
-    assert len(warnings) == 1
-    assert "'acme-reasoner' refused the default temperature=0.7" in warnings[0]
-    # The resend is below the stack: two calls, two billed answers, no error events.
-    assert client.usage.total_requests == 2
-    assert events == [REQUEST_START, REQUEST_COMPLETE] * 2
-    await client.aclose()
-
-
 async def test_the_refusal_is_remembered_per_model_and_per_client() -> None:
-    client, server = client_for(refusal(), REPLY, REPLY, REPLY)
+    client, server = client_for(openai_refusal(), REPLY, REPLY, REPLY)
     await client.ask("hi", model="acme-reasoner")
     await client.ask("hi", model="acme-chat")
     other, other_server = client_for(REPLY)
@@ -187,7 +102,7 @@ async def test_a_refusal_of_something_else_is_not_resent() -> None:
 
 
 async def test_max_tokens_refused_behind_a_gateway_is_renamed_once_and_remembered() -> None:
-    client, server = client_for(refusal("max_tokens"), REPLY, REPLY, base_url=GATEWAY)
+    client, server = client_for(openai_refusal("max_tokens"), REPLY, REPLY, base_url=GATEWAY)
     await client.ask("hi", model="acme-reasoner", max_tokens=40, temperature=0.3)
     await client.ask("hi", model="acme-reasoner", max_tokens=40, temperature=0.3)
     fields = [
@@ -200,7 +115,7 @@ async def test_max_tokens_refused_behind_a_gateway_is_renamed_once_and_remembere
 
 
 async def test_a_max_tokens_field_you_chose_is_never_renamed() -> None:
-    client, server = client_for(refusal("max_tokens"), REPLY, max_tokens_field="max_tokens")
+    client, server = client_for(openai_refusal("max_tokens"), REPLY, max_tokens_field="max_tokens")
     with pytest.raises(BadRequestError, match="max_tokens"):
         await client.ask("hi", model="o3", max_tokens=40)
     assert len(server.requests) == 1

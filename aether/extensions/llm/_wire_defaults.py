@@ -135,9 +135,9 @@ class SamplingRules:
                 self._support[model] = known
         return known
 
-    def refused(self, model: str) -> frozenset[str]:
-        """The keys ``model`` refused from this provider so far."""
-        return frozenset(self._refused.get(model, ()))
+    def refused(self, model: str, key: str) -> bool:
+        """Whether ``model`` refused ``key`` from this provider before."""
+        return key in self._refused.get(model, ())
 
     def learn(
         self,

@@ -160,9 +160,8 @@ class OpenAIProvider(JsonPostProvider):
     def _max_tokens_field(self, model: str) -> str:
         if self._max_tokens_field_given or self.max_tokens_field == _REASONING_MAX_TOKENS:
             return self.max_tokens_field
-        if self._sampling.support(model) != "defaults" or "max_tokens" in self._sampling.refused(
-            model
-        ):
+        reasoning = self._sampling.support(model) != "defaults"
+        if reasoning or self._sampling.refused(model, "max_tokens"):
             return _REASONING_MAX_TOKENS
         return self.max_tokens_field
 
