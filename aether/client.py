@@ -114,7 +114,8 @@ class CallOptions(TypedDict, total=False):
 
     Attributes:
         model: Overrides the client's default model for this call.
-        temperature: Overrides ``AETHER_DEFAULT_TEMPERATURE`` for this call.
+        temperature: Overrides ``AETHER_DEFAULT_TEMPERATURE`` for this call, and is
+            sent as given even to models that do not get the default.
         max_tokens: Caps generated tokens.
         top_p: Nucleus sampling.
         stop: Stop sequences.
