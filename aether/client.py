@@ -15,7 +15,7 @@ from aether._stream_events import observe_stream, observes_streams
 from aether.config import ProviderConfig
 from aether.errors import ConfigurationError
 from aether.events import EventBus
-from aether.extensions.llm.builder import build_default_stack
+from aether.extensions.llm.builder import default_stack
 from aether.extensions.llm.factory import create_provider
 from aether.extensions.memory.in_memory import InMemorySessionStore
 from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk, Tool
@@ -26,7 +26,9 @@ from aether.memory.window import HistoryWindow, approximate_tokens
 from aether.middleware.cache import CACHE_CONTROL, CacheBackend, CacheControl, CacheMiddleware
 from aether.middleware.circuit_breaker import CircuitBreakerMiddleware, CircuitBreakerPolicy
 from aether.middleware.cost import CostTrackingMiddleware
+from aether.middleware.events import EventsMiddleware
 from aether.middleware.retry import RetryPolicy
+from aether.middleware.tool_loop import ToolLoopMiddleware
 from aether.pipeline import Pipeline, middleware_name
 from aether.pricing import ModelPricing
 from aether.tools.registry import ToolLike, resolve_tools
@@ -238,20 +240,26 @@ class Aether:
         if stack is None:
             stack = [
                 *middleware,
-                *build_default_stack(
+                *default_stack(
+                    provider=self.provider_name,
                     events=self.events,
                     usage=self.usage,
-                    provider_name=self.provider_name,
-                    with_retry=with_retry,
-                    with_circuit_breaker=with_circuit_breaker,
-                    with_cost_tracking=with_cost_tracking,
-                    retry=retry,
-                    circuit_breaker=circuit_breaker,
+                    retry=(retry or True) if with_retry else False,
+                    circuit_breaker=(circuit_breaker or True) if with_circuit_breaker else False,
+                    cost_tracking=with_cost_tracking,
                     budget_usd=budget_usd,
                     prices=prices,
-                    cache=_cache_layer(cache, self.provider_name),
+                    cache=cache,
                 ),
             ]
+        elif events is None:
+            # A stack of your own: client.on(...) subscribes to the bus its layers emit on.
+            self.events = next(
+                (layer.events for layer in stack if isinstance(layer, ToolLoopMiddleware)
+                 and layer.events is not None),
+                next((layer.bus for layer in stack if isinstance(layer, EventsMiddleware)),
+                     self.events),
+            )  # fmt: skip
         cost_tracking = next(
             (layer for layer in stack if isinstance(layer, CostTrackingMiddleware)), None
         )
@@ -480,15 +488,3 @@ class Aether:
             f"pipeline={self.pipeline!r})"
         )
 
-
-def _cache_layer(
-    cache: CacheMiddleware | CacheBackend | bool | None, provider_name: str
-) -> CacheMiddleware | None:
-    # Identity checks: an empty in-memory backend is falsy (it has a length).
-    if cache is None or cache is False:
-        return None
-    if isinstance(cache, CacheMiddleware):
-        return cache
-    if cache is True:
-        return CacheMiddleware(provider=provider_name)
-    return CacheMiddleware(cache, provider=provider_name)

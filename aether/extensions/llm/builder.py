@@ -13,14 +13,19 @@ exhausted counts as one failure, not one per attempt. Events sit inside retry, s
 attempt is its own request.start/complete/error. The response cache (opt-in) sits inside
 the tool loop, so each model call is cached and tools still run, and outside cost
 tracking, so a hit is not a billed request.
+
+`default_stack` is the public builder: ``Aether(stack=default_stack(...))`` gives the
+default stack with your choices, and a new built-in capability becomes one more keyword
+here rather than one more keyword on ``Aether(...)``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from aether.errors import ConfigurationError
 from aether.events import EventBus
-from aether.middleware.cache import CacheMiddleware
+from aether.middleware.cache import CacheBackend, CacheMiddleware
 from aether.middleware.circuit_breaker import CircuitBreakerMiddleware, CircuitBreakerPolicy
 from aether.middleware.cost import CostTrackingMiddleware
 from aether.middleware.events import EventsMiddleware
@@ -29,7 +34,81 @@ from aether.middleware.tool_loop import ToolLoopMiddleware
 from aether.pricing import ModelPricing, Pricer
 from aether.usage import Usage
 
-__all__ = ["build_default_stack"]
+__all__ = ["build_default_stack", "default_stack"]
+
+
+def _cache_layer(
+    cache: CacheMiddleware | CacheBackend | bool | None, provider: str | None
+) -> CacheMiddleware | None:
+    # Identity checks: an empty in-memory backend is falsy (it has a length).
+    if cache is None or cache is False:
+        return None
+    if isinstance(cache, CacheMiddleware):
+        return cache
+    if cache is True:
+        return CacheMiddleware(provider=provider)
+    return CacheMiddleware(cache, provider=provider)
+
+
+def default_stack(
+    *,
+    provider: str | None = None,
+    events: EventBus | None = None,
+    usage: Usage | None = None,
+    retry: RetryPolicy | bool = True,
+    circuit_breaker: CircuitBreakerPolicy | bool = True,
+    cost_tracking: bool = True,
+    budget_usd: float | None = None,
+    prices: Mapping[str, ModelPricing] | None = None,
+    cache: CacheMiddleware | CacheBackend | bool | None = None,
+) -> list[object]:
+    """The built-in middlewares of ``Aether()``, outermost first, for ``stack=[...]``.
+
+    ::
+
+        client = Aether(provider, stack=[audit, *default_stack(provider="openai", cache=True)])
+
+    ``Aether(...)`` reads what it reports from the stack it is given: ``client.usage`` is
+    the cost layer's, ``client.events`` the bus of the tool loop and events layers,
+    ``client.circuit_breaker`` and ``client.cache`` the layers themselves.
+
+    Args:
+        provider: The provider's name, for circuit keys, price lookups and cache keys
+            (``Aether()`` passes its own; without it, models are priced by name alone).
+        events: The bus the tool loop and the events layer emit on; a new one if omitted.
+        usage: Where cost tracking counts; a new `Usage` if omitted.
+        retry: A `RetryPolicy`, ``True`` for the default one, ``False`` for no retry.
+        circuit_breaker: A `CircuitBreakerPolicy`, ``True`` for the default one,
+            ``False`` for no breaker.
+        cost_tracking: Count tokens and dollars (``False`` leaves the layer out).
+        budget_usd: Refuse calls once this many dollars are spent.
+        prices: Your prices by model name, over genai-prices'.
+        cache: ``True`` for an in-memory response cache, a backend, or a
+            `CacheMiddleware`; placed right inside the tool loop.
+
+    Raises:
+        ConfigurationError: If ``budget_usd`` or ``prices`` is given without cost tracking.
+    """
+    if not cost_tracking and (budget_usd is not None or prices is not None):
+        raise ConfigurationError(
+            "budget_usd=... and prices=... need cost tracking: drop them or keep cost_tracking=True"
+        )
+    bus = events if events is not None else EventBus()
+    pricer = Pricer(prices, provider=provider) if cost_tracking else None
+    stack: list[object] = [ToolLoopMiddleware(bus)]
+    cache_layer = _cache_layer(cache, provider)
+    if cache_layer is not None:
+        stack.append(cache_layer)
+    if pricer is not None:
+        counted = usage if usage is not None else Usage()
+        stack.append(CostTrackingMiddleware(counted, pricer=pricer, budget_usd=budget_usd))
+    if circuit_breaker is not False:
+        policy = None if circuit_breaker is True else circuit_breaker
+        stack.append(CircuitBreakerMiddleware(policy, provider=provider))
+    if retry is not False:
+        stack.append(RetryMiddleware(None if retry is True else retry))
+    stack.append(EventsMiddleware(bus, pricer=pricer))
+    return stack
 
 
 def build_default_stack(
@@ -46,30 +125,15 @@ def build_default_stack(
     prices: Mapping[str, ModelPricing] | None = None,
     cache: CacheMiddleware | None = None,
 ) -> list[object]:
-    """The built-in middlewares of ``Aether()``, outermost first (the provider excluded).
-
-    Args:
-        events: The bus the events middleware emits on.
-        usage: Where cost tracking counts.
-        provider_name: The provider's name, for circuit keys and price lookups.
-        with_retry: Include retry.
-        with_circuit_breaker: Include the circuit breaker.
-        with_cost_tracking: Include cost tracking.
-        retry: The retry policy (the default `RetryPolicy` if not given).
-        circuit_breaker: The breaker policy (the default one if not given).
-        budget_usd: Cost tracking's budget.
-        prices: Your prices by model name, over genai-prices'.
-        cache: The response cache, placed right inside the tool loop.
-    """
-    pricer = Pricer(prices, provider=provider_name) if with_cost_tracking else None
-    stack: list[object] = [ToolLoopMiddleware(events)]
-    if cache is not None:
-        stack.append(cache)
-    if pricer is not None:
-        stack.append(CostTrackingMiddleware(usage, pricer=pricer, budget_usd=budget_usd))
-    if with_circuit_breaker:
-        stack.append(CircuitBreakerMiddleware(circuit_breaker, provider=provider_name))
-    if with_retry:
-        stack.append(RetryMiddleware(retry))
-    stack.append(EventsMiddleware(events, pricer=pricer))
-    return stack
+    """`default_stack` in the terms of ``Aether(with_retry=..., ...)`` (kept for them)."""
+    return default_stack(
+        provider=provider_name,
+        events=events,
+        usage=usage,
+        retry=(retry or True) if with_retry else False,
+        circuit_breaker=(circuit_breaker or True) if with_circuit_breaker else False,
+        cost_tracking=with_cost_tracking,
+        budget_usd=budget_usd,
+        prices=prices,
+        cache=cache,
+    )
