@@ -164,3 +164,12 @@ async def test_no_default_temperature_when_the_variable_says_none(
     await client.ask("hi", model="acme-model")
     assert ("temperature" in server.last.body, client.request("hi").defaults) == (False, {})
     await client.aclose()
+
+
+async def test_a_call_that_asks_for_reasoning_gets_no_default_temperature() -> None:
+    client, server = client_for(REPLY, REPLY)
+    thinking = client.request("hi", model="acme-model").model_copy(update={"reasoning": "high"})
+    await client.complete(thinking)
+    await client.complete(thinking.model_copy(update={"reasoning": "none"}))
+    assert [request.temperature for request in server.requests] == [None, 0.7]
+    await client.aclose()

@@ -6,15 +6,17 @@ recorded in `LLMRequest.defaults`; the adapter also picks some things itself (Op
 `SamplingRules.apply` decides, per model:
 
 - a default is sent only where the model takes it (`sampling_support` says
-  ``"defaults"``, extended thinking is off, the model has not refused it before);
+  ``"defaults"``, extended thinking is off, the call asks for no ``reasoning``, the
+  model has not refused it before);
 - a value the call set is sent as given, unless the model is known to refuse it: then
   a `BadRequestError` naming the model, the parameter and the fix, and nothing is sent.
 
 If the server still refuses something Aether chose (an unknown reasoning model),
 `PreparedCall.drop_refused` takes it out (or renames it) for one resend, and
 `SamplingRules` remembers the refusal for the model, logging it once. Anything the call
-set is never retried. Issue 13's ``reasoning=`` option needs nothing more: the rules read
-the finished body, so thinking turned on there counts like thinking from the escape hatch.
+set is never retried. The ``reasoning=`` request option needs nothing more: the rules read
+the finished body, so thinking turned on there counts like thinking from the escape hatch,
+and a call that asks for reasoning gets no sampling default on any provider.
 """
 
 from __future__ import annotations
@@ -216,10 +218,12 @@ class SamplingRules:
         if not defaulted:
             return
         refused = self._refused.get(call.model, ())
+        reasoning = request.reasoning is not None and request.reasoning not in ("none", 0)
         for key, value in defaulted.items():
             if (
                 support != "defaults"
                 or thinking
+                or reasoning
                 or key in refused
                 or (one_of and call.explicit)
                 or (key == "temperature" and value > temperature_max)
