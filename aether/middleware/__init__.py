@@ -2,7 +2,9 @@
 
 The default stack of ``Aether()``, outermost first: `ToolLoopMiddleware` →
 [`CacheMiddleware`, opt-in] → `CostTrackingMiddleware` → `CircuitBreakerMiddleware` →
-`RetryMiddleware` → `EventsMiddleware` → provider.
+`RetryMiddleware` → `EventsMiddleware` → provider. `TelemetryMiddleware` (opt-in) sits
+outermost, with its ``model_calls`` and ``attempts`` layers inside the tool loop and
+inside retry.
 """
 
 from aether.middleware.cache import CacheMiddleware
@@ -15,6 +17,7 @@ from aether.middleware.circuit_breaker import (
 from aether.middleware.cost import CostTrackingMiddleware
 from aether.middleware.events import EventsMiddleware
 from aether.middleware.retry import RetryMiddleware, RetryPolicy
+from aether.middleware.telemetry import TelemetryMiddleware
 from aether.middleware.tool_loop import ToolLoopMiddleware
 
 __all__ = [
@@ -27,5 +30,6 @@ __all__ = [
     "EventsMiddleware",
     "RetryMiddleware",
     "RetryPolicy",
+    "TelemetryMiddleware",
     "ToolLoopMiddleware",
 ]

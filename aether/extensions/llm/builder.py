@@ -2,8 +2,8 @@
 
 Outermost first::
 
-    [your middleware=...] → ToolLoop → [Cache] → CostTracking → CircuitBreaker → Retry
-                          → Events → provider
+    [your middleware=...] → [Telemetry] → ToolLoop → [Telemetry.model_calls] → [Cache]
+        → CostTracking → CircuitBreaker → Retry → [Telemetry.attempts] → Events → provider
 
 The tool loop is outermost of the built-ins: each iteration re-enters the chain below it,
 so cost counts, retry retries and events fire once per model call. Cost tracking is next
@@ -12,7 +12,9 @@ before anything else runs. The breaker sits outside retry, so a call whose retri
 exhausted counts as one failure, not one per attempt. Events sit inside retry, so each
 attempt is its own request.start/complete/error. The response cache (opt-in) sits inside
 the tool loop, so each model call is cached and tools still run, and outside cost
-tracking, so a hit is not a billed request.
+tracking, so a hit is not a billed request. Telemetry (opt-in) sits at three depths, one
+per thing it records: the logical request, each model call, each retry attempt (see
+`aether.middleware.telemetry`).
 
 `default_stack` is the public builder: ``Aether(stack=default_stack(...))`` gives the
 default stack with your choices, and a new built-in capability becomes one more keyword
@@ -30,6 +32,7 @@ from aether.middleware.circuit_breaker import CircuitBreakerMiddleware, CircuitB
 from aether.middleware.cost import CostTrackingMiddleware
 from aether.middleware.events import EventsMiddleware
 from aether.middleware.retry import RetryMiddleware, RetryPolicy
+from aether.middleware.telemetry import TelemetryMiddleware
 from aether.middleware.tool_loop import ToolLoopMiddleware
 from aether.pricing import ModelPricing, Pricer
 from aether.usage import Usage
@@ -50,6 +53,20 @@ def _cache_layer(
     return CacheMiddleware(cache, provider=provider)
 
 
+def _telemetry_layer(
+    telemetry: TelemetryMiddleware | bool, provider: str | None
+) -> TelemetryMiddleware | None:
+    if isinstance(telemetry, TelemetryMiddleware):
+        return telemetry
+    if telemetry is True:
+        return TelemetryMiddleware(provider=provider)
+    if telemetry is False:
+        return None
+    raise ConfigurationError(
+        f"telemetry= takes True, False or a TelemetryMiddleware, not {telemetry!r}"
+    )
+
+
 def default_stack(
     *,
     provider: str | None = None,
@@ -61,6 +78,7 @@ def default_stack(
     budget_usd: float | None = None,
     prices: Mapping[str, ModelPricing] | None = None,
     cache: CacheMiddleware | CacheBackend | bool | None = None,
+    telemetry: TelemetryMiddleware | bool = False,
 ) -> list[object]:
     """The built-in middlewares of ``Aether()``, outermost first, for ``stack=[...]``.
 
@@ -85,9 +103,13 @@ def default_stack(
         prices: Your prices by model name, over genai-prices'.
         cache: ``True`` for an in-memory response cache, a backend, or a
             `CacheMiddleware`; placed right inside the tool loop.
+        telemetry: ``True`` for OpenTelemetry spans and metrics on the global providers,
+            or a `TelemetryMiddleware`; placed outermost, with its ``model_calls`` layer
+            right inside the tool loop and its ``attempts`` layer right inside retry.
 
     Raises:
-        ConfigurationError: If ``budget_usd`` or ``prices`` is given without cost tracking.
+        ConfigurationError: If ``budget_usd`` or ``prices`` is given without cost tracking,
+            or ``telemetry`` is neither a bool nor a `TelemetryMiddleware`.
     """
     if not cost_tracking and (budget_usd is not None or prices is not None):
         raise ConfigurationError(
@@ -96,7 +118,10 @@ def default_stack(
         )
     bus = events if events is not None else EventBus()
     pricer = Pricer(prices, provider=provider) if cost_tracking else None
+    traced = _telemetry_layer(telemetry, provider)
     stack: list[object] = [ToolLoopMiddleware(bus)]
+    if traced is not None:
+        stack = [traced, *stack, traced.model_calls]
     cache_layer = _cache_layer(cache, provider)
     if cache_layer is not None:
         stack.append(cache_layer)
@@ -108,6 +133,8 @@ def default_stack(
         stack.append(CircuitBreakerMiddleware(policy, provider=provider))
     if retry is not False:
         stack.append(RetryMiddleware(None if retry is True else retry))
+        if traced is not None:
+            stack.append(traced.attempts)
     stack.append(EventsMiddleware(bus, pricer=pricer))
     return stack
 
