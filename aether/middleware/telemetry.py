@@ -371,8 +371,11 @@ async def _traced_stream(
                 recorder.detach(token)
         op.first_chunk = time.perf_counter()
         while True:
-            if text is not None and chunk.kind == "text":
-                text.append(chunk.text)
+            if text is not None:
+                if chunk.kind == "text":
+                    text.append(chunk.text)
+                else:
+                    text.clear()  # the answer is the text after the last tool chunk
             if chunk.finish_reason is not None:
                 # Before the final chunk is yielded: a consumer may stop right there.
                 finish(chunk)
