@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -160,3 +161,21 @@ def test_repr_names_the_layers() -> None:
     telemetry = TelemetryMiddleware(provider="openai")
     assert repr(telemetry) == "TelemetryMiddleware(provider='openai', capture_content=False)"
     assert repr(telemetry.attempts).endswith(".attempts")
+
+
+def test_readme_console_exporter_example_prints_the_chat_span() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    after = readme.split("<!-- example: telemetry-console -->", 1)[1]
+    code = after.split("```python\n", 1)[1].split("```", 1)[0]
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "LLM_PROVIDER": "fake"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "What is the capital of France?" in done.stdout  # the Fake provider's answer
+    assert '"name": "chat fake-model"' in done.stdout
+    assert '"gen_ai.operation.name": "chat"' in done.stdout
