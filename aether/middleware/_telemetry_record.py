@@ -228,10 +228,12 @@ class Recorder:
             end[names.RESPONSE_ID] = final.response_id
         if final.finish_reason:
             end[names.RESPONSE_FINISH_REASONS] = (final.finish_reason,)
-        input_tokens = final.input_tokens or 0
-        output_tokens = final.output_tokens or 0
-        end[names.USAGE_INPUT_TOKENS] = input_tokens
-        end[names.USAGE_OUTPUT_TOKENS] = output_tokens
+        input_tokens = final.input_tokens
+        output_tokens = final.output_tokens
+        if input_tokens is not None:  # a stream's final chunk may not know its usage
+            end[names.USAGE_INPUT_TOKENS] = input_tokens
+        if output_tokens is not None:
+            end[names.USAGE_OUTPUT_TOKENS] = output_tokens
         if final.cached_input_tokens:
             end[names.USAGE_CACHE_READ_INPUT_TOKENS] = final.cached_input_tokens
         if final.cache_write_tokens:
@@ -260,9 +262,9 @@ class Recorder:
             self.first_chunk.record(op.first_chunk - op.started, attributes)
         if not count_tokens or cache_hit:
             return  # a cache hit billed nothing; a parent's tokens are its children's
-        if final.input_tokens is not None:
+        if input_tokens is not None:
             self.tokens.record(input_tokens, {**attributes, names.TOKEN_TYPE: names.TOKEN_INPUT})
-        if final.output_tokens is not None:
+        if output_tokens is not None:
             self.tokens.record(output_tokens, {**attributes, names.TOKEN_TYPE: names.TOKEN_OUTPUT})
         if final.cost_usd is not None:
             self.cost.record(final.cost_usd, attributes)

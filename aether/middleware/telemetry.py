@@ -52,28 +52,30 @@ yet, a module attribute is read per call so one configured later is picked up.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import anyio
-
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk, ToolCall
-from aether.llm.streaming import aclose_stream
 from aether.middleware import _telemetry_names as names
 from aether.middleware._context import ATTEMPT
 from aether.middleware._telemetry_content import Redactor, arguments_json
+from aether.middleware._telemetry_layers import (
+    AttemptLayer,
+    ModelCallLayer,
+    RequestTrace,
+    cache_hit,
+    fail,
+    traced_stream,
+)
 from aether.middleware._telemetry_record import Operation, Recorder
 from aether.middleware._tool_rounds import TOOL_WRAPPERS
-from aether.middleware.cache import CACHE_STATUS
 from aether.pipeline import CallNext, StreamNext
 from aether.tools._dispatch import DispatchOutcome
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
-    from opentelemetry.trace import Span, TracerProvider
+    from opentelemetry.trace import TracerProvider
 
 __all__ = ["TelemetryMiddleware"]
 
@@ -100,14 +102,6 @@ def _provider_name(provider: str | None, host: str | None) -> str | None:
         if host == suffix.lstrip(".") or (host and host.endswith(suffix)):
             return name
     return names.PROVIDERS.get(provider, provider) if provider else None
-
-
-@dataclass(slots=True)
-class _RequestTrace:
-    """The request context's record of an open ``invoke_agent`` span."""
-
-    span: Span
-    model_calls: int = 0
 
 
 class TelemetryMiddleware:
@@ -160,9 +154,9 @@ class TelemetryMiddleware:
         self._key = f"aether.telemetry:{id(self):x}"
         self._recorder: Recorder | None = None
         self._modules: tuple[Any, Any] | None = None
-        self.model_calls = _ModelCallLayer(self)
+        self.model_calls = ModelCallLayer(self)
         """The layer for right inside the tool loop: a ``chat`` span per model call."""
-        self.attempts = _AttemptLayer(self)
+        self.attempts = AttemptLayer(self)
         """The layer for right inside retry: an ``exception`` event per failed attempt."""
         try:
             from opentelemetry import trace
@@ -230,7 +224,7 @@ class TelemetryMiddleware:
             return recorder.model_call(request, names.CHAT, parent=None, stream=stream)
         op = recorder.model_call(request, names.INVOKE_AGENT, parent=None, stream=stream)
         context = request.context
-        context[self._key] = _RequestTrace(op.span)
+        context[self._key] = RequestTrace(op.span)
         wrappers = context.get(TOOL_WRAPPERS, ())
         if self._tool_span not in wrappers:
             context[TOOL_WRAPPERS] = (*wrappers, self._tool_span)
@@ -242,14 +236,14 @@ class TelemetryMiddleware:
             recorder.finish(
                 op,
                 final,
-                cache_hit=_cache_hit(context),
+                cache_hit=cache_hit(context),
                 attempts=context.get(ATTEMPT),
             )
             return
         trace = context.get(self._key)
         # The tokens of a tool loop are its model calls'; counted here only when no
         # model_calls layer below counted them.
-        counted = isinstance(trace, _RequestTrace) and trace.model_calls > 0
+        counted = isinstance(trace, RequestTrace) and trace.model_calls > 0
         recorder.finish(op, final, count_tokens=not counted)
 
     async def _call(
@@ -260,7 +254,7 @@ class TelemetryMiddleware:
         try:
             response = await call_next(request)
         except BaseException as error:
-            _fail(recorder, op, error)
+            fail(recorder, op, error)
             raise
         finally:
             recorder.detach(token)
@@ -273,7 +267,7 @@ class TelemetryMiddleware:
         if recorder is None:
             return call_next(request)
         op = self._open(recorder, request, stream=True)
-        return _traced_stream(
+        return traced_stream(
             recorder,
             op,
             call_next(request),
@@ -310,13 +304,13 @@ class TelemetryMiddleware:
             names.EXECUTE_TOOL,
             attributes,
             kind="internal",
-            parent=trace.span if isinstance(trace, _RequestTrace) else None,
+            parent=trace.span if isinstance(trace, RequestTrace) else None,
         )
         token = recorder.attach(op.span)
         try:
             outcome = await dispatch()
         except BaseException as error:
-            _fail(recorder, op, error)
+            fail(recorder, op, error)
             raise
         finally:
             recorder.detach(token)
@@ -335,213 +329,3 @@ class TelemetryMiddleware:
             f"TelemetryMiddleware(provider={self.provider!r}, "
             f"capture_content={self.capture_content!r})"
         )
-
-
-def _cache_hit(context: dict[str, Any]) -> bool | None:
-    status = context.get(CACHE_STATUS)
-    return None if status is None else status == "hit"
-
-
-def _fail(recorder: Recorder, op: Operation, error: BaseException) -> None:
-    recorder.fail(op, error, cancelled=isinstance(error, anyio.get_cancelled_exc_class()))
-
-
-async def _traced_stream(
-    recorder: Recorder,
-    op: Operation,
-    inner: AsyncIterator[StreamChunk],
-    finish: Callable[[StreamChunk], None],
-    *,
-    attach: bool,
-) -> AsyncIterator[StreamChunk]:
-    """``inner`` unchanged, with ``op`` ended at the final chunk, an error, or the close.
-
-    The span is made current only while the first chunk is awaited (the handshake, where
-    retry's attempts run), never across a ``yield``.
-    """
-    text = op.text
-    try:
-        token = recorder.attach(op.span) if attach else None
-        try:
-            chunk = await inner.__anext__()
-        except StopAsyncIteration:
-            return
-        finally:
-            if token is not None:
-                recorder.detach(token)
-        op.first_chunk = time.perf_counter()
-        while True:
-            if text is not None:
-                if chunk.kind == "text":
-                    text.append(chunk.text)
-                else:
-                    text.clear()  # the answer is the text after the last tool chunk
-            if chunk.finish_reason is not None:
-                # Before the final chunk is yielded: a consumer may stop right there.
-                finish(chunk)
-            yield chunk
-            try:
-                chunk = await inner.__anext__()
-            except StopAsyncIteration:
-                return
-    except GeneratorExit:
-        recorder.abandon(op)
-        raise
-    except BaseException as error:
-        _fail(recorder, op, error)
-        raise
-    finally:
-        if not op.ended:
-            recorder.abandon(op, "incomplete")  # the inner stream ended without a final chunk
-        await aclose_stream(inner)
-
-
-class _ModelCallLayer:
-    """``TelemetryMiddleware.model_calls``: a ``chat {model}`` span per model call of a loop.
-
-    Requests without tools pass through: the outer layer's ``chat`` span is their one
-    model call. Each span's parent is the request's ``invoke_agent`` span; whether the
-    response cache answered it is read from ``request.context[CACHE_STATUS]``.
-    """
-
-    name = "Telemetry.model_calls"
-
-    __slots__ = ("_owner",)
-
-    def __init__(self, owner: TelemetryMiddleware) -> None:
-        self._owner = owner
-
-    def _open(self, recorder: Recorder, request: LLMRequest, *, stream: bool) -> Operation:
-        trace = request.context.get(self._owner._key)
-        parent = None
-        if isinstance(trace, _RequestTrace):
-            trace.model_calls += 1
-            parent = trace.span
-        return recorder.model_call(request, names.CHAT, parent=parent, stream=stream)
-
-    def _finish(self, recorder: Recorder, request: LLMRequest, op: Operation, final: Any) -> None:
-        context = request.context
-        recorder.finish(op, final, cache_hit=_cache_hit(context), attempts=context.get(ATTEMPT))
-
-    def call(self, request: LLMRequest, call_next: CallNext) -> Awaitable[LLMResponse]:
-        """Record one model call of a tool loop."""
-        recorder = self._owner._recorder
-        if recorder is None or not request.tools:
-            return call_next(request)
-        return self._call(recorder, request, call_next)
-
-    async def _call(
-        self, recorder: Recorder, request: LLMRequest, call_next: CallNext
-    ) -> LLMResponse:
-        op = self._open(recorder, request, stream=False)
-        token = recorder.attach(op.span)
-        try:
-            response = await call_next(request)
-        except BaseException as error:
-            _fail(recorder, op, error)
-            raise
-        finally:
-            recorder.detach(token)
-        self._finish(recorder, request, op, response)
-        return response
-
-    def stream(self, request: LLMRequest, call_next: StreamNext) -> AsyncIterator[StreamChunk]:
-        """Record one streamed model call of a tool loop."""
-        recorder = self._owner._recorder
-        if recorder is None or not request.tools:
-            return call_next(request)
-        op = self._open(recorder, request, stream=True)
-        return _traced_stream(
-            recorder,
-            op,
-            call_next(request),
-            lambda final: self._finish(recorder, request, op, final),
-            attach=True,
-        )
-
-    def __repr__(self) -> str:
-        return f"{self._owner!r}.model_calls"
-
-
-class _AttemptLayer:
-    """``TelemetryMiddleware.attempts``: each failed attempt as an event on the current span.
-
-    Inside retry, every attempt passes here; one that fails adds an ``exception`` event
-    (type, Aether's message, ``aether.attempt``) to the current span, the model call's.
-    A stream is watched until its first chunk, the only part retry repeats.
-    """
-
-    name = "Telemetry.attempts"
-
-    __slots__ = ("_owner",)
-
-    def __init__(self, owner: TelemetryMiddleware) -> None:
-        self._owner = owner
-
-    def _record(self, request: LLMRequest, error: BaseException) -> None:
-        recorder = self._owner._recorder
-        if recorder is None:
-            return
-        from opentelemetry import trace
-
-        span = trace.get_current_span()
-        if span.is_recording():
-            recorder.exception_event(span, error, request.context.get(ATTEMPT))
-
-    def call(self, request: LLMRequest, call_next: CallNext) -> Awaitable[LLMResponse]:
-        """Pass the attempt on; record it if it fails."""
-        if self._owner._recorder is None:
-            return call_next(request)
-        return self._call(request, call_next)
-
-    async def _call(self, request: LLMRequest, call_next: CallNext) -> LLMResponse:
-        try:
-            return await call_next(request)
-        except Exception as error:
-            self._record(request, error)
-            raise
-
-    def stream(self, request: LLMRequest, call_next: StreamNext) -> AsyncIterator[StreamChunk]:
-        """Pass the attempt's stream on; record it if it fails before its first chunk."""
-        if self._owner._recorder is None:
-            return call_next(request)
-        return _FirstChunkWatch(self, request, call_next(request))
-
-    def __repr__(self) -> str:
-        return f"{self._owner!r}.attempts"
-
-
-class _FirstChunkWatch:
-    """A stream that records a failure before its first chunk, then steps aside."""
-
-    __slots__ = ("_inner", "_layer", "_request", "_started")
-
-    def __init__(
-        self, layer: _AttemptLayer, request: LLMRequest, inner: AsyncIterator[StreamChunk]
-    ) -> None:
-        self._layer = layer
-        self._request = request
-        self._inner = inner
-        self._started = False
-
-    def __aiter__(self) -> _FirstChunkWatch:
-        return self
-
-    def __anext__(self) -> Awaitable[StreamChunk]:
-        if self._started:
-            return self._inner.__anext__()
-        self._started = True
-        return self._first()
-
-    async def _first(self) -> StreamChunk:
-        try:
-            return await self._inner.__anext__()
-        except StopAsyncIteration:
-            raise
-        except Exception as error:
-            self._layer._record(self._request, error)
-            raise
-
-    async def aclose(self) -> None:
-        """Close the inner stream."""
-        await aclose_stream(self._inner)
