@@ -32,6 +32,7 @@ __all__ = [
     "RequestTrace",
     "cache_hit",
     "fail",
+    "traced_call",
     "traced_stream",
 ]
 
@@ -58,6 +59,27 @@ def cache_hit(context: dict[str, Any]) -> bool | None:
 
 def fail(recorder: Recorder, op: Operation, error: BaseException) -> None:
     recorder.fail(op, error, cancelled=isinstance(error, anyio.get_cancelled_exc_class()))
+
+
+async def traced_call(
+    recorder: Recorder,
+    request: LLMRequest,
+    call_next: CallNext,
+    open_operation: Callable[[], Operation],
+    finish: Callable[[Operation, LLMResponse], None],
+) -> LLMResponse:
+    """Await ``call_next(request)`` inside a span, current while the call runs."""
+    op = open_operation()
+    token = recorder.attach(op.span)
+    try:
+        response = await call_next(request)
+    except BaseException as error:
+        fail(recorder, op, error)
+        raise
+    finally:
+        recorder.detach(token)
+    finish(op, response)
+    return response
 
 
 async def traced_stream(
@@ -142,22 +164,13 @@ class ModelCallLayer:
         recorder = self._owner._recorder
         if recorder is None or not request.tools:
             return call_next(request)
-        return self._call(recorder, request, call_next)
-
-    async def _call(
-        self, recorder: Recorder, request: LLMRequest, call_next: CallNext
-    ) -> LLMResponse:
-        op = self._open(recorder, request, stream=False)
-        token = recorder.attach(op.span)
-        try:
-            response = await call_next(request)
-        except BaseException as error:
-            fail(recorder, op, error)
-            raise
-        finally:
-            recorder.detach(token)
-        self._finish(recorder, request, op, response)
-        return response
+        return traced_call(
+            recorder,
+            request,
+            call_next,
+            lambda: self._open(recorder, request, stream=False),
+            lambda op, response: self._finish(recorder, request, op, response),
+        )
 
     def stream(self, request: LLMRequest, call_next: StreamNext) -> AsyncIterator[StreamChunk]:
         """Record one streamed model call of a tool loop."""

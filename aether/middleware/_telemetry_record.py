@@ -33,6 +33,25 @@ Final = LLMResponse | StreamChunk
 """What ends a model call: the response, or a stream's final chunk (same field names)."""
 
 
+_HISTOGRAMS: tuple[tuple[str, str, str, tuple[float, ...]], ...] = (
+    (names.OPERATION_DURATION, "s", "GenAI operation duration.", names.SECONDS_BUCKETS),
+    (names.TOKEN_USAGE, "{token}", "Number of input and output tokens used.", names.TOKEN_BUCKETS),
+    (
+        names.TIME_TO_FIRST_CHUNK,
+        "s",
+        "Time to receive the first chunk of a streamed response.",
+        names.SECONDS_BUCKETS,
+    ),
+    (
+        names.COST,
+        "{USD}",
+        "The dollars each model call cost, as Aether's cost tracking priced it.",
+        names.COST_BUCKETS,
+    ),
+)
+"""Each histogram: name, unit, description, bucket boundaries."""
+
+
 def error_type(error: BaseException) -> str:
     """``error.type``: the exception's class name (low-cardinality, as the conventions ask)."""
     return type(error).__qualname__
@@ -88,30 +107,16 @@ class Recorder:
 
         self.tracer = tracer_provider.get_tracer("aether", version)
         meter = meter_provider.get_meter("aether", version)
-        self.duration = meter.create_histogram(
-            names.OPERATION_DURATION,
-            unit="s",
-            description="GenAI operation duration.",
-            explicit_bucket_boundaries_advisory=list(names.SECONDS_BUCKETS),
-        )
-        self.tokens = meter.create_histogram(
-            names.TOKEN_USAGE,
-            unit="{token}",
-            description="Number of input and output tokens used.",
-            explicit_bucket_boundaries_advisory=list(names.TOKEN_BUCKETS),
-        )
-        self.first_chunk = meter.create_histogram(
-            names.TIME_TO_FIRST_CHUNK,
-            unit="s",
-            description="Time to receive the first chunk of a streamed response.",
-            explicit_bucket_boundaries_advisory=list(names.SECONDS_BUCKETS),
-        )
-        self.cost = meter.create_histogram(
-            names.COST,
-            unit="{USD}",
-            description="The dollars each model call cost, as Aether's cost tracking priced it.",
-            explicit_bucket_boundaries_advisory=list(names.COST_BUCKETS),
-        )
+        histograms = {
+            name: meter.create_histogram(
+                name, unit=unit, description=text, explicit_bucket_boundaries_advisory=list(buckets)
+            )
+            for name, unit, text, buckets in _HISTOGRAMS
+        }
+        self.duration = histograms[names.OPERATION_DURATION]
+        self.tokens = histograms[names.TOKEN_USAGE]
+        self.first_chunk = histograms[names.TIME_TO_FIRST_CHUNK]
+        self.cost = histograms[names.COST]
         self._attach = context.attach
         self._detach = context.detach
         self._in_context = trace.set_span_in_context

@@ -66,6 +66,7 @@ from aether.middleware._telemetry_layers import (
     RequestTrace,
     cache_hit,
     fail,
+    traced_call,
     traced_stream,
 )
 from aether.middleware._telemetry_record import Operation, Recorder
@@ -217,7 +218,13 @@ class TelemetryMiddleware:
         recorder = self._recorder or self._resolve()
         if recorder is None:
             return call_next(request)
-        return self._call(recorder, request, call_next)
+        return traced_call(
+            recorder,
+            request,
+            call_next,
+            lambda: self._open(recorder, request, stream=False),
+            lambda op, response: self._finish(recorder, request, op, response),
+        )
 
     def _open(self, recorder: Recorder, request: LLMRequest, *, stream: bool) -> Operation:
         if not request.tools:
@@ -245,21 +252,6 @@ class TelemetryMiddleware:
         # model_calls layer below counted them.
         counted = isinstance(trace, RequestTrace) and trace.model_calls > 0
         recorder.finish(op, final, count_tokens=not counted)
-
-    async def _call(
-        self, recorder: Recorder, request: LLMRequest, call_next: CallNext
-    ) -> LLMResponse:
-        op = self._open(recorder, request, stream=False)
-        token = recorder.attach(op.span)
-        try:
-            response = await call_next(request)
-        except BaseException as error:
-            fail(recorder, op, error)
-            raise
-        finally:
-            recorder.detach(token)
-        self._finish(recorder, request, op, response)
-        return response
 
     def stream(self, request: LLMRequest, call_next: StreamNext) -> AsyncIterator[StreamChunk]:
         """Record the logical stream, from its start to its end, cancellation or abandonment."""
