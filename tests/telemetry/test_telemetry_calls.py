@@ -233,3 +233,21 @@ async def test_cancelled_call_is_recorded(otel: Otel) -> None:
     found = dict(span.attributes or {})
     assert found[aether_names.OUTCOME] == "cancelled"
     assert found[error_attributes.ERROR_TYPE] == anyio.get_cancelled_exc_class().__qualname__
+
+
+async def test_each_model_call_of_a_tool_loop_is_marked_hit_or_miss(otel: Otel) -> None:
+    calls = (ToolCall(id="c1", name="now"),)
+    fake = FakeProvider(responses=[_answer("", tool_calls=calls), _answer("noon")])
+
+    async def now(arguments: dict[str, object]) -> str:
+        return "12:00"
+
+    client = Aether(fake, telemetry=otel.middleware(), cache=True)
+    for _ in range(2):
+        assert await client.ask("time?", tools=[Tool(name="now", handler=now)]) == "noon"
+    chats = otel.named("chat fake-model")
+    assert [(span.attributes or {})[aether_names.CACHE_HIT] for span in chats] == [
+        False, False, True, True,
+    ]  # fmt: skip
+    assert len(otel.named("execute_tool now")) == 2  # the tool still runs on a hit
+    assert len(fake.requests) == 2

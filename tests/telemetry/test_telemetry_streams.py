@@ -160,3 +160,15 @@ async def test_tool_loop_stream_nests_every_span_under_the_request(otel: Otel) -
     assert agent.end_time and all(
         span.end_time and span.end_time <= agent.end_time for span in children
     )
+
+
+async def test_streamed_cache_hit_is_marked(otel: Otel) -> None:
+    client = Aether(FakeProvider(responses=[ANSWER]), telemetry=otel.middleware(), cache=True)
+    for _ in range(2):
+        assert "".join([delta async for delta in client.stream_text("count")]) == "one two three"
+    first, second = otel.named("chat fake-model")
+    assert (first.attributes or {})[aether_names.CACHE_HIT] is False
+    assert (second.attributes or {})[aether_names.CACHE_HIT] is True
+    assert aether_names.OUTCOME not in (second.attributes or {})
+    tokens = otel.points(gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE)
+    assert sum(point.sum for point in tokens) == 6  # the first stream's 3 + 3 only
