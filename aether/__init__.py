@@ -36,14 +36,22 @@ from aether.events import EventBus
 from aether.extensions.llm.builder import default_stack
 from aether.extensions.llm.registry import register_provider
 from aether.llm.contracts import (
+    AudioPart,
+    DocumentPart,
+    ImagePart,
     LLMProvider,
     LLMRequest,
     LLMResponse,
     Message,
+    ProviderPart,
+    ReasoningPart,
     StreamChunk,
+    TextPart,
+    TokenCounts,
     Tool,
     ToolCall,
     ToolResult,
+    part_from_path,
 )
 from aether.memory.contracts import SessionStore
 from aether.memory.session import Session
@@ -60,6 +68,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Aether",
     "AetherError",
+    "AudioPart",
     "AuthenticationError",
     "BadRequestError",
     "BudgetExceededError",
@@ -68,7 +77,9 @@ __all__ = [
     "CircuitOpenError",
     "ConfigurationError",
     "ContentFilterError",
+    "DocumentPart",
     "EventBus",
+    "ImagePart",
     "LLMProvider",
     "LLMRequest",
     "LLMResponse",
@@ -81,7 +92,9 @@ __all__ = [
     "ProviderConfig",
     "ProviderConnectionError",
     "ProviderError",
+    "ProviderPart",
     "RateLimitError",
+    "ReasoningPart",
     "RequestTimeoutError",
     "RetryPolicy",
     "ServerError",
@@ -90,6 +103,8 @@ __all__ = [
     "SessionError",
     "SessionStore",
     "StreamChunk",
+    "TextPart",
+    "TokenCounts",
     "TokenUsage",
     "Tool",
     "ToolArgumentsError",
@@ -102,6 +117,7 @@ __all__ = [
     "calls_only",
     "default_stack",
     "on_request",
+    "part_from_path",
     "register",
     "register_provider",
     "register_tool",

@@ -2,11 +2,14 @@
 
 ``gen_ai.input.messages`` and ``gen_ai.output.messages`` are lists of
 ``{"role": ..., "parts": [...]}``; a part is ``{"type": "text", "content": ...}``,
-``{"type": "tool_call", "id", "name", "arguments"}`` or ``{"type": "tool_call_response",
-"id", "response"}``. Spans carry them as JSON strings (the conventions allow that where
-attributes cannot be structured, as in Python). A message whose content is not a plain
-string (content parts) is written part by part: text parts as text, any other part as
-``{"type": <its type>}`` with its text if it has some, never raw bytes.
+``{"type": "tool_call", "id", "name", "arguments"}``, ``{"type": "tool_call_response",
+"id", "response"}`` or ``{"type": "reasoning", "content"}``. Spans carry them as JSON
+strings (the conventions allow that where attributes cannot be structured, as in
+Python). Media parts are written by reference, never their bytes: a URL as
+``{"type": "uri", "modality", "mime_type", "uri"}`` (without its query, which can hold a
+signature), inline data as ``{"type": "image" | "audio" | "document", "modality",
+"mime_type", "size"}``; a provider-native part as ``{"type": <its kind>}``. Reasoning
+signatures are never written.
 
 Everything written passes through `Redactor`: API keys found in the environment
 (variables named like ``*_API_KEY``, ``*_TOKEN``, ``*_SECRET``) are replaced wherever
@@ -21,6 +24,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from aether.llm.contracts import LLMRequest, Message, Tool, ToolCall
 
@@ -29,6 +33,7 @@ __all__ = [
     "arguments_json",
     "input_messages",
     "output_messages",
+    "result_text",
     "tool_definitions",
 ]
 
@@ -77,21 +82,32 @@ def _call_part(call: ToolCall) -> dict[str, Any]:
     return {"type": "tool_call", "id": call.id, "name": call.name, "arguments": arguments}
 
 
+def _part(part: object) -> dict[str, Any]:
+    if isinstance(part, str):
+        return {"type": "text", "content": part}
+    kind = getattr(part, "type", None)
+    if kind == "text":
+        return {"type": "text", "content": getattr(part, "text", "")}
+    if kind == "reasoning":
+        return {"type": "reasoning", "content": getattr(part, "text", "")}
+    if kind in ("image", "audio", "document"):
+        media_type = getattr(part, "media_type", None)
+        url = getattr(part, "url", None)
+        if isinstance(url, str):
+            # A signed URL's query can be a credential: keep the resource, not the query.
+            bare = urlsplit(url)._replace(query="", fragment="").geturl()
+            return {"type": "uri", "modality": kind, "mime_type": media_type, "uri": bare}
+        data = getattr(part, "data", None)
+        size = len(data) if isinstance(data, bytes) else 0
+        return {"type": kind, "modality": kind, "mime_type": media_type, "size": size}
+    return {"type": str(getattr(part, "kind", None) or kind or "unknown")}
+
+
 def _content_parts(content: object) -> list[dict[str, Any]]:
+    """Text as one text part; a tuple of parts part by part (media by reference or size)."""
     if isinstance(content, str):
         return [{"type": "text", "content": content}] if content else []
-    parts: list[dict[str, Any]] = []
-    for part in content if isinstance(content, Sequence) else ():
-        kind = getattr(part, "type", None) or getattr(part, "kind", None) or "text"
-        text = part if isinstance(part, str) else getattr(part, "text", None)
-        if kind == "text" and isinstance(text, str):
-            parts.append({"type": "text", "content": text})
-        else:
-            described: dict[str, Any] = {"type": str(kind)}
-            if isinstance(text, str):
-                described["content"] = text
-            parts.append(described)
-    return parts
+    return [_part(part) for part in content] if isinstance(content, Sequence) else []
 
 
 def _message(message: Message) -> dict[str, Any]:
@@ -116,9 +132,11 @@ def input_messages(request: LLMRequest) -> str:
     return _json([_message(message) for message in request.messages])
 
 
-def output_messages(text: str, tool_calls: Sequence[ToolCall], finish_reason: str | None) -> str:
+def output_messages(
+    content: str | Sequence[object], tool_calls: Sequence[ToolCall], finish_reason: str | None
+) -> str:
     """``gen_ai.output.messages``: the one answer (choice) the model gave."""
-    parts = [*_content_parts(text), *map(_call_part, tool_calls)]
+    parts = [*_content_parts(content), *map(_call_part, tool_calls)]
     return _json([{"role": "assistant", "parts": parts, "finish_reason": finish_reason or ""}])
 
 
@@ -135,6 +153,11 @@ def tool_definitions(tools: Sequence[Tool]) -> str:
             for tool in tools
         ]
     )
+
+
+def result_text(content: str | Sequence[object]) -> str:
+    """``gen_ai.tool.call.result``: a tool's text, or its content parts as JSON."""
+    return content if isinstance(content, str) else _json(_content_parts(content))
 
 
 def arguments_json(call: ToolCall) -> str:

@@ -110,7 +110,7 @@ async def traced_stream(
             if text is not None:
                 if chunk.kind == "text":
                     text.append(chunk.text)
-                else:
+                elif chunk.kind in ("tool_call", "tool_result"):
                     text.clear()  # the answer is the text after the last tool chunk
             if chunk.finish_reason is not None:
                 # Before the final chunk is yielded: a consumer may stop right there.

@@ -254,9 +254,11 @@ class Recorder:
         if op.first_chunk is not None:
             end[names.RESPONSE_TIME_TO_FIRST_CHUNK] = op.first_chunk - op.started
         if self.capture_content:
-            text = "".join(op.text) if op.text is not None else getattr(final, "text", "")
+            content: Any = final.parts or (
+                "".join(op.text) if op.text is not None else getattr(final, "text", "")
+            )
             end[names.OUTPUT_MESSAGES] = self.redact(
-                output_messages(text, final.tool_calls, final.finish_reason)
+                output_messages(content, final.tool_calls, final.finish_reason)
             )
         span = op.span
         span.set_attributes(end)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -22,6 +22,7 @@ from aether.llm.contracts import (
     LLMResponse,
     Message,
     StreamChunk,
+    TokenCounts,
     Tool,
     ToolCall,
     ToolResult,
@@ -66,11 +67,7 @@ class Totals:
     (unknown), never a partial sum.
     """
 
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_input_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
+    tokens: TokenCounts = field(default_factory=TokenCounts)
     cost_usd: float | None = 0.0
 
     def _add_cost(self, cost: float | None) -> None:
@@ -78,32 +75,18 @@ class Totals:
 
     def add(self, response: LLMResponse) -> None:
         """Count one iteration's response."""
-        self.input_tokens += response.input_tokens
-        self.output_tokens += response.output_tokens
-        self.cached_input_tokens += response.cached_input_tokens
-        self.cache_write_tokens += response.cache_write_tokens
-        self.reasoning_tokens += response.reasoning_tokens
+        self.tokens = self.tokens + response.tokens
         self._add_cost(response.cost_usd)
 
     def add_final(self, chunk: StreamChunk) -> None:
         """Count one iteration's final stream chunk."""
-        self.input_tokens += chunk.input_tokens or 0
-        self.output_tokens += chunk.output_tokens or 0
-        self.cached_input_tokens += chunk.cached_input_tokens or 0
-        self.cache_write_tokens += chunk.cache_write_tokens or 0
-        self.reasoning_tokens += chunk.reasoning_tokens or 0
+        if chunk.tokens is not None:
+            self.tokens = self.tokens + chunk.tokens
         self._add_cost(chunk.cost_usd)
 
     def fields(self) -> dict[str, Any]:
         """The sums, as the update for a response or final chunk."""
-        return {
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cached_input_tokens": self.cached_input_tokens,
-            "cache_write_tokens": self.cache_write_tokens,
-            "reasoning_tokens": self.reasoning_tokens,
-            "cost_usd": self.cost_usd,
-        }
+        return {"tokens": self.tokens, "cost_usd": self.cost_usd}
 
 
 def _wrapped(

@@ -59,7 +59,7 @@ from urllib.parse import urlsplit
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk, ToolCall
 from aether.middleware import _telemetry_names as names
 from aether.middleware._context import ATTEMPT
-from aether.middleware._telemetry_content import Redactor, arguments_json
+from aether.middleware._telemetry_content import Redactor, arguments_json, result_text
 from aether.middleware._telemetry_layers import (
     AttemptLayer,
     ModelCallLayer,
@@ -310,7 +310,9 @@ class TelemetryMiddleware:
             recorder.fail(op, outcome.error)
             return outcome
         if recorder.capture_content:
-            op.span.set_attribute(names.TOOL_CALL_RESULT, recorder.redact(outcome.result.content))
+            op.span.set_attribute(
+                names.TOOL_CALL_RESULT, recorder.redact(result_text(outcome.result.content))
+            )
         op.ended = True
         op.span.end()
         recorder.duration.record(outcome.duration_seconds, op.metric_attributes)

@@ -176,7 +176,8 @@ async def test_tool_loop_nests_model_calls_and_parallel_tools(otel: Otel) -> Non
         assert found[gen_ai.GEN_AI_TOOL_DESCRIPTION] == f"The {name} tool"
         assert current[name] == span_id(span)  # the tool ran inside its own span
     left, right = tools
-    assert left.start_time < right.end_time and right.start_time < left.end_time  # overlap
+    assert left.start_time < right.end_time
+    assert right.start_time < left.end_time
     assert (agent.attributes or {})[gen_ai.GEN_AI_USAGE_INPUT_TOKENS] == 20
     tokens = otel.points(gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE)
     input_sum = sum(p.sum for p in tokens if (p.attributes or {})["gen_ai.token.type"] == "input")

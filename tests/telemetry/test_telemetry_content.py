@@ -91,3 +91,42 @@ async def test_no_api_key_reaches_an_attribute_or_a_status(
     for secret in (OPENAI_WIRE.api_key, "svc-0123456789-secret", other_key):
         assert secret not in recorded  # ...without its keys
     assert "[REDACTED]" in recorded
+
+
+async def test_content_parts_are_captured_by_reference_never_bytes(otel: Otel) -> None:
+    from aether.llm.content import ImagePart, ReasoningPart, TextPart
+
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    answer = LLMResponse(
+        text="A cat.",
+        model="m",
+        parts=(
+            ReasoningPart(text="Looks feline.", signature="sig-opaque"),
+            TextPart(text="A cat."),
+        ),
+    )
+    telemetry = otel.middleware(capture_content=True)
+    client = Aether(FakeProvider(responses=[answer]), telemetry=telemetry)
+    prompt = Message(
+        role="user",
+        content=(
+            TextPart(text="What is this?"),
+            ImagePart(data=png),
+            ImagePart(url="https://files.example/cat.png?X-Amz-Signature=abc123secret"),
+        ),
+    )
+    await client.ask([prompt])
+    found = dict(otel.one("chat fake-model").attributes or {})
+    [sent] = json.loads(str(found[gen_ai.GEN_AI_INPUT_MESSAGES]))
+    assert sent["parts"] == [
+        {"type": "text", "content": "What is this?"},
+        {"type": "image", "modality": "image", "mime_type": "image/png", "size": len(png)},
+        {"type": "uri", "modality": "image", "mime_type": "image/png",
+         "uri": "https://files.example/cat.png"},
+    ]  # fmt: skip
+    [answered] = json.loads(str(found[gen_ai.GEN_AI_OUTPUT_MESSAGES]))
+    assert answered["parts"] == [
+        {"type": "reasoning", "content": "Looks feline."},
+        {"type": "text", "content": "A cat."},
+    ]
+    assert "sig-opaque" not in json.dumps(found)

@@ -52,7 +52,7 @@ def test_no_attempts_layer_without_retry_and_no_layers_by_default() -> None:
 
 
 def test_telemetry_keyword_conflicts_are_reported() -> None:
-    with pytest.raises(ConfigurationError, match="telemetry=... has no effect with stack"):
+    with pytest.raises(ConfigurationError, match=r"telemetry=\.\.\. has no effect with stack"):
         Aether(FakeProvider(), stack=default_stack(), telemetry=True)
     with pytest.raises(ConfigurationError, match="telemetry= takes True, False or a Tele"):
         default_stack(telemetry="yes")  # type: ignore[arg-type]

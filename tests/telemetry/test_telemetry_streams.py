@@ -36,7 +36,8 @@ async def test_stream_span_runs_from_start_to_final_chunk(otel: Otel) -> None:
     assert aether_names.OUTCOME not in found
     first_chunk = found[gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK]
     assert isinstance(first_chunk, float)
-    assert span.end_time and span.start_time
+    assert span.end_time
+    assert span.start_time
     assert 0 < first_chunk <= (span.end_time - span.start_time) / 1e9
     [point] = otel.points(gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK)
     assert point.count == 1
@@ -157,7 +158,8 @@ async def test_tool_loop_stream_nests_every_span_under_the_request(otel: Otel) -
     assert found[gen_ai.GEN_AI_USAGE_INPUT_TOKENS] == 7
     assert "All done." in str(found[gen_ai.GEN_AI_OUTPUT_MESSAGES])
     assert "Let me check." not in str(found[gen_ai.GEN_AI_OUTPUT_MESSAGES])
-    assert agent.end_time and all(
+    assert agent.end_time
+    assert all(
         span.end_time and span.end_time <= agent.end_time for span in children
     )
 

@@ -113,8 +113,7 @@ def default_stack(
     """
     if not cost_tracking and (budget_usd is not None or prices is not None):
         raise ConfigurationError(
-            "budget_usd=... and prices=... need cost tracking: drop them or keep "
-            "cost_tracking=True"
+            "budget_usd=... and prices=... need cost tracking: drop them or keep cost_tracking=True"
         )
     bus = events if events is not None else EventBus()
     pricer = Pricer(prices, provider=provider) if cost_tracking else None
