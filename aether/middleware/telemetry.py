@@ -82,6 +82,9 @@ __all__ = ["TelemetryMiddleware"]
 
 logger = logging.getLogger("aether.telemetry")
 
+_warned_missing = False
+"""Whether the missing-package warning was logged (once per process)."""
+
 
 def _server(base_url: str | None) -> dict[str, Any]:
     """``server.address`` and ``server.port`` of a base URL (never its credentials or path)."""
@@ -163,10 +166,13 @@ class TelemetryMiddleware:
             from opentelemetry import trace
             from opentelemetry.metrics import _internal as metrics_internal
         except ImportError:
-            logger.warning(
-                "TelemetryMiddleware records nothing: opentelemetry-api is not installed "
-                "(pip install 'aether-llm[otel]')"
-            )
+            global _warned_missing
+            if not _warned_missing:
+                _warned_missing = True
+                logger.warning(
+                    "TelemetryMiddleware records nothing: opentelemetry-api is not installed "
+                    "(pip install 'aether-llm[otel]')"
+                )
             return
         self._modules = (trace, metrics_internal)
         self._resolve()

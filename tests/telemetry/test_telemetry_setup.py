@@ -121,6 +121,7 @@ def test_without_opentelemetry_nothing_is_imported_and_nothing_breaks() -> None:
         logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format="%(message)s")
         from aether.extensions.llm.fake import FakeProvider
         client = aether.Aether(FakeProvider("fine"), telemetry=True)
+        aether.Aether(FakeProvider("again"), telemetry=True)  # warned once per process
         print(anyio.run(client.ask, "hi"))
         """
     )
