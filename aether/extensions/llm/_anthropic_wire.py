@@ -90,14 +90,19 @@ def build_body(
 ) -> dict[str, Any]:
     """The JSON body of ``POST /v1/messages`` for ``request`` (before the escape hatch).
 
-    Temperature and top_p are not sent: the Messages API version the SDK speaks has no
-    sampling parameters (send them through ``provider_options`` if your endpoint does).
+    Temperature and top_p go in the body: the SDK no longer takes them as arguments,
+    but the API does, on the models that take sampling parameters. The adapter's
+    sampling rules then leave out the defaults a model does not take.
     """
     body: dict[str, Any] = {
         "model": model,
         "max_tokens": request.max_tokens if request.max_tokens is not None else max_tokens,
         "messages": _messages(request.messages, provider),
     }
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
     system = system_text(request.messages)
     if system is not None:
         body["system"] = system
