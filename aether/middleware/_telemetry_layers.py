@@ -32,6 +32,7 @@ __all__ = [
     "RequestTrace",
     "cache_hit",
     "fail",
+    "stream_span",
     "traced_call",
     "traced_stream",
 ]
@@ -42,6 +43,16 @@ class Owner(Protocol):
 
     _recorder: Recorder | None
     _key: str
+
+
+class SpanMaker(Protocol):
+    """A layer that opens a span for a request and ends it with the response."""
+
+    def _open(self, recorder: Recorder, request: LLMRequest, *, stream: bool) -> Operation: ...
+
+    def _finish(
+        self, recorder: Recorder, request: LLMRequest, op: Operation, final: Any
+    ) -> None: ...
 
 
 @dataclass(slots=True)
@@ -62,14 +73,10 @@ def fail(recorder: Recorder, op: Operation, error: BaseException) -> None:
 
 
 async def traced_call(
-    recorder: Recorder,
-    request: LLMRequest,
-    call_next: CallNext,
-    open_operation: Callable[[], Operation],
-    finish: Callable[[Operation, LLMResponse], None],
+    maker: SpanMaker, recorder: Recorder, request: LLMRequest, call_next: CallNext
 ) -> LLMResponse:
-    """Await ``call_next(request)`` inside a span, current while the call runs."""
-    op = open_operation()
+    """Await ``call_next(request)`` inside ``maker``'s span, current while the call runs."""
+    op = maker._open(recorder, request, stream=False)
     token = recorder.attach(op.span)
     try:
         response = await call_next(request)
@@ -78,8 +85,27 @@ async def traced_call(
         raise
     finally:
         recorder.detach(token)
-    finish(op, response)
+    maker._finish(recorder, request, op, response)
     return response
+
+
+def stream_span(
+    maker: SpanMaker,
+    recorder: Recorder,
+    request: LLMRequest,
+    call_next: StreamNext,
+    *,
+    attach: bool,
+) -> AsyncIterator[StreamChunk]:
+    """``call_next(request)`` inside ``maker``'s span (see `traced_stream`)."""
+    op = maker._open(recorder, request, stream=True)
+    return traced_stream(
+        recorder,
+        op,
+        call_next(request),
+        lambda final: maker._finish(recorder, request, op, final),
+        attach=attach,
+    )
 
 
 async def traced_stream(
@@ -164,27 +190,14 @@ class ModelCallLayer:
         recorder = self._owner._recorder
         if recorder is None or not request.tools:
             return call_next(request)
-        return traced_call(
-            recorder,
-            request,
-            call_next,
-            lambda: self._open(recorder, request, stream=False),
-            lambda op, response: self._finish(recorder, request, op, response),
-        )
+        return traced_call(self, recorder, request, call_next)
 
     def stream(self, request: LLMRequest, call_next: StreamNext) -> AsyncIterator[StreamChunk]:
         """Record one streamed model call of a tool loop."""
         recorder = self._owner._recorder
         if recorder is None or not request.tools:
             return call_next(request)
-        op = self._open(recorder, request, stream=True)
-        return traced_stream(
-            recorder,
-            op,
-            call_next(request),
-            lambda final: self._finish(recorder, request, op, final),
-            attach=True,
-        )
+        return stream_span(self, recorder, request, call_next, attach=True)
 
     def __repr__(self) -> str:
         return f"{self._owner!r}.model_calls"

@@ -66,8 +66,8 @@ from aether.middleware._telemetry_layers import (
     RequestTrace,
     cache_hit,
     fail,
+    stream_span,
     traced_call,
-    traced_stream,
 )
 from aether.middleware._telemetry_record import Operation, Recorder
 from aether.middleware._tool_rounds import TOOL_WRAPPERS
@@ -224,13 +224,7 @@ class TelemetryMiddleware:
         recorder = self._recorder or self._resolve()
         if recorder is None:
             return call_next(request)
-        return traced_call(
-            recorder,
-            request,
-            call_next,
-            lambda: self._open(recorder, request, stream=False),
-            lambda op, response: self._finish(recorder, request, op, response),
-        )
+        return traced_call(self, recorder, request, call_next)
 
     def _open(self, recorder: Recorder, request: LLMRequest, *, stream: bool) -> Operation:
         if not request.tools:
@@ -264,14 +258,10 @@ class TelemetryMiddleware:
         recorder = self._recorder or self._resolve()
         if recorder is None:
             return call_next(request)
-        op = self._open(recorder, request, stream=True)
-        return traced_stream(
-            recorder,
-            op,
-            call_next(request),
-            lambda final: self._finish(recorder, request, op, final),
-            attach=op.operation == names.CHAT,
-        )
+        # The chat span is current during the handshake (retry's attempts); invoke_agent
+        # is never current in a stream: its children are parented explicitly.
+        chat = not request.tools
+        return stream_span(self, recorder, request, call_next, attach=chat)
 
     # -- tools -----------------------------------------------------------------------------
 
