@@ -28,6 +28,7 @@ from aether.middleware.circuit_breaker import CircuitBreakerMiddleware, CircuitB
 from aether.middleware.cost import CostTrackingMiddleware
 from aether.middleware.events import EventsMiddleware
 from aether.middleware.retry import RetryPolicy
+from aether.middleware.telemetry import TelemetryMiddleware
 from aether.middleware.tool_loop import ToolLoopMiddleware
 from aether.pipeline import Pipeline, middleware_name
 from aether.pricing import ModelPricing
@@ -116,7 +117,8 @@ class CallOptions(TypedDict, total=False):
 
     Attributes:
         model: Overrides the client's default model for this call.
-        temperature: Overrides ``AETHER_DEFAULT_TEMPERATURE`` for this call.
+        temperature: Overrides ``AETHER_DEFAULT_TEMPERATURE`` for this call, and is
+            sent as given even to models that do not get the default.
         max_tokens: Caps generated tokens.
         top_p: Nucleus sampling.
         stop: Stop sequences.
@@ -173,6 +175,9 @@ class Aether:
             backend (`InMemoryCacheBackend`, `RedisCacheBackend`, your own), or a
             `CacheMiddleware` to share its single flight and stats across clients. It
             sits inside the tool loop and outside cost tracking.
+        telemetry: Record OpenTelemetry GenAI spans and metrics (off by default): ``True``
+            for the global tracer and meter providers, or a `TelemetryMiddleware` (your
+            providers, content capture). Needs ``aether-llm[otel]``.
 
     Raises:
         ConfigurationError: On conflicting arguments, an unknown provider, or a missing
@@ -197,6 +202,7 @@ class Aether:
         prices: Mapping[str, ModelPricing] | None = None,
         memory_store: SessionStore | None = None,
         cache: CacheMiddleware | CacheBackend | bool | None = None,
+        telemetry: TelemetryMiddleware | bool = False,
     ) -> None:
         problems = []
         if provider is not None and config is not None:
@@ -216,6 +222,11 @@ class Aether:
             problems.append(
                 "cache=... has no effect with stack=[...]: put a CacheMiddleware in the stack "
                 "list instead (inside the tool loop, outside cost tracking)"
+            )
+        if stack is not None and telemetry is not False:
+            problems.append(
+                "telemetry=... has no effect with stack=[...]: build the stack with "
+                "default_stack(telemetry=...) or put a TelemetryMiddleware in it"
             )
         if stack is not None and (
             middleware or not (with_retry and with_circuit_breaker and with_cost_tracking)
@@ -249,6 +260,14 @@ class Aether:
                     budget_usd=budget_usd,
                     prices=prices,
                     cache=cache,
+                    telemetry=(
+                        TelemetryMiddleware(
+                            provider=self.provider_name,
+                            base_url=getattr(provider, "base_url", None),
+                        )
+                        if telemetry is True
+                        else telemetry
+                    ),
                 ),
             ]
         elif events is None:
@@ -303,11 +322,15 @@ class Aether:
             messages: tuple[Message, ...] = (Message(role="user", content=prompt),)
         else:
             messages = _conversation(prompt)
+        temperature = options.get("temperature")
         fields: dict[str, Any] = {
             "messages": messages,
             "model": options.get("model") or self.default_model,
-            "temperature": settings.default_temperature(options.get("temperature")),
+            "temperature": settings.default_temperature(temperature),
         }
+        if temperature is None and fields["temperature"] is not None:
+            # Recorded, so an adapter can leave it out for a model that refuses it.
+            fields["defaults"] = {"temperature": fields["temperature"]}
         if options.keys() - _BASIC_OPTIONS:
             # Only the options given reach validation, which runs on every call.
             if options.keys() - _CALL_OPTIONS:
@@ -341,6 +364,8 @@ class Aether:
         for name in ("model", "temperature", "max_tokens", "top_p", "tool_choice"):
             if name in options:
                 update[name] = options[name]
+        if "temperature" in options and "temperature" in request.defaults:
+            update["defaults"] = {k: v for k, v in request.defaults.items() if k != "temperature"}
         if "stop" in options:
             update["stop"] = _stop_sequences(options["stop"])
         if "tools" in options:
@@ -480,4 +505,3 @@ class Aether:
             f"Aether(provider={self.provider_name!r}, model={self.default_model!r}, "
             f"pipeline={self.pipeline!r})"
         )
-

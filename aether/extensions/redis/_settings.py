@@ -125,8 +125,7 @@ def parse_redis_url(url: str) -> RedisSettings:
         )
     else:
         problems.append(
-            f"the scheme {parts.scheme!r} is not redis://, rediss://, unix:// or "
-            f"redis+cluster://"
+            f"the scheme {parts.scheme!r} is not redis://, rediss://, unix:// or redis+cluster://"
         )
         settings = RedisSettings()
     if problems:
