@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Final, Protocol
 
 import anyio
 
+from aether._loop_binding import LoopBound
 from aether.errors import ProviderError, RequestTimeoutError
 from aether.extensions.llm._errors import (
     connection_error,
@@ -24,7 +25,7 @@ from aether.extensions.llm._errors import (
     still_shows_secrets,
     transport_error,
 )
-from aether.extensions.llm._http import CLEANUP_TIMEOUT, release_body
+from aether.extensions.llm._http import CLEANUP_TIMEOUT, release_body, resolve_http_client
 from aether.extensions.llm._requests import merge_options, vendor_options
 from aether.extensions.llm._sse import ServerSentEvent, SSEParser
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
@@ -74,8 +75,15 @@ class StreamState(Protocol):
 class SdkProvider:
     """The lifecycle every SDK-backed adapter shares.
 
-    Subclasses set ``name``, ``api_key_env``, ``default_model``, ``base_url``, ``_sdk``,
-    ``_api_key`` and ``_owns_http_client`` in ``__init__``.
+    Subclasses set ``name``, ``api_key_env``, ``default_model``, ``base_url`` and
+    ``_api_key`` in ``__init__``, implement `_build_sdk`, and call `_start`.
+
+    The SDK client and the HTTP client under it belong to the event loop that uses them.
+    When the provider owns its HTTP client (it built it, around your transport or its
+    own), both are rebuilt on first use in a new event loop, and closed when the loop
+    that used them ends (see `aether._loop_binding`): one provider serves successive
+    ``asyncio.run`` and ``trio.run`` calls. An HTTP client you pass stays yours, on the
+    loops you use it on.
     """
 
     name: str
@@ -85,12 +93,69 @@ class SdkProvider:
     _sdk: Any
     _api_key: str
     _owns_http_client: bool
+    _connection: LoopBound[tuple[Any, Any]] | None = None
     _closed: bool = False
 
     @property
     def sdk(self) -> Any:
-        """The vendor SDK's client, for features Aether does not wrap."""
+        """The vendor SDK's client, for features Aether does not wrap.
+
+        When the provider owns its HTTP client, this is the client of the event loop that
+        used the provider last (each loop gets its own).
+        """
         return self._sdk
+
+    def _build_sdk(self, http_client: Any) -> Any:
+        """The vendor's async client, sending through ``http_client``."""
+        raise NotImplementedError
+
+    def _start(self, *, http_client: Any, transport: Any, timeout: Any) -> Any:
+        """Build the SDK client; return the HTTP client it sends through.
+
+        Raises:
+            ConfigurationError: If both ``http_client`` and ``transport`` were given, or
+                the SDK refuses its settings.
+        """
+        client, self._owns_http_client = resolve_http_client(
+            provider=self.name,
+            http_client=http_client,
+            transport=transport,
+            timeout=timeout,
+            always=True,
+        )
+        self._sdk = self._build_sdk(client)
+        if self._owns_http_client:
+
+            def connect() -> tuple[Any, Any]:
+                fresh, _ = resolve_http_client(
+                    provider=self.name,
+                    http_client=None,
+                    transport=transport,
+                    timeout=timeout,
+                    always=True,
+                )
+                return self._build_sdk(fresh), fresh
+
+            self._connection = LoopBound(
+                connect,
+                self._disconnect,
+                what=f"the {self.name} provider",
+                initial=(self._sdk, client),
+            )
+        return client
+
+    async def _sdk_for_loop(self) -> Any:
+        """The SDK client for the running event loop (checks the provider is open)."""
+        self._ensure_open()
+        if self._connection is None:
+            return self._sdk
+        sdk, _ = await self._connection.get()
+        self._sdk = sdk
+        return sdk
+
+    async def _disconnect(self, connection: tuple[Any, Any]) -> None:
+        sdk, _ = connection
+        await sdk.close()
 
     def _map_error(self, error: Exception) -> Exception:
         raise NotImplementedError
@@ -121,9 +186,6 @@ class SdkProvider:
                 provider=self.name,
             )
 
-    async def _close_sdk(self) -> None:
-        await self._sdk.close()
-
     async def aclose(self) -> None:
         """Close the SDK client and the HTTP client it owns (never one you passed in).
 
@@ -132,8 +194,8 @@ class SdkProvider:
         if self._closed:
             return
         self._closed = True
-        if self._owns_http_client:
-            await self._close_sdk()
+        if self._connection is not None:
+            await self._connection.aclose()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.default_model!r}, base_url={self.base_url!r})"
@@ -158,7 +220,6 @@ class JsonPostProvider(SdkProvider):
         api_key: str,
         base_url: str | None,
         timeout: Any,
-        http_client: Any,
         default_headers: Mapping[str, str] | None,
         **extra: Any,
     ) -> dict[str, Any]:
@@ -172,8 +233,6 @@ class JsonPostProvider(SdkProvider):
         }
         if timeout is not None:
             options["timeout"] = timeout
-        if http_client is not None:
-            options["http_client"] = http_client
         return options
 
     @staticmethod
@@ -234,7 +293,6 @@ class JsonPostProvider(SdkProvider):
         raise NotImplementedError
 
     def _prepare(self, request: LLMRequest, *, stream: bool) -> tuple[dict[str, Any], Any]:
-        self._ensure_open()
         body = self._body(request, model=request.model or self.default_model, stream=stream)
         options = dict(self._base_request_options)
         extra = vendor_options(request, self.name)
@@ -246,9 +304,10 @@ class JsonPostProvider(SdkProvider):
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         """Send ``request`` and return the whole answer."""
+        sdk = await self._sdk_for_loop()
         body, options = self._prepare(request, stream=False)
         try:
-            data = await self._sdk.post(self._path, body=body, cast_to=object, options=options)
+            data = await sdk.post(self._path, body=body, cast_to=object, options=options)
         except Exception as error:
             raise self._translate(error)  # noqa: B904 - _translate chains the cause
         return self._parse(data, fallback_model=body["model"])
@@ -257,9 +316,10 @@ class JsonPostProvider(SdkProvider):
         """Stream ``request``'s answer: text chunks, then a final chunk with usage."""
         import httpx2
 
+        sdk = await self._sdk_for_loop()
         body, options = self._prepare(request, stream=True)
         try:
-            response = await self._sdk.post(
+            response = await sdk.post(
                 self._path,
                 body=body,
                 cast_to=httpx2.Response,
