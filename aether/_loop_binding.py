@@ -97,7 +97,17 @@ class LoopBound(Generic[_T]):
             takes it instead of building one.
     """
 
-    __slots__ = ("_build", "_close", "_closed", "_keeper", "_lock", "_loop", "_value", "_what")
+    __slots__ = (
+        "_abandoned",
+        "_build",
+        "_close",
+        "_closed",
+        "_keeper",
+        "_lock",
+        "_loop",
+        "_value",
+        "_what",
+    )
 
     def __init__(
         self,
@@ -110,10 +120,11 @@ class LoopBound(Generic[_T]):
         self._build = build
         self._close = close
         self._what = what
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # `_drop` finishes the keeper, which takes it too
         self._loop: object | None = None
         self._value: _T | None = initial
         self._keeper: AsyncGenerator[None, None] | None = None
+        self._abandoned: _T | None = None
         self._closed = False
 
     @property
@@ -142,7 +153,7 @@ class LoopBound(Generic[_T]):
                     raise conflict(self._what)
                 # Closed without finalizing its async generators: nothing can close the
                 # old resource in its own loop any more. Drop it and start afresh.
-                self._loop, self._value, self._keeper = None, None, None
+                self._drop()
             if self._loop is loop and self._value is not None:
                 return self._value
             value = self._value if self._value is not None else self._build()
@@ -153,21 +164,41 @@ class LoopBound(Generic[_T]):
         await keeper.asend(None)
         return value
 
+    def _drop(self) -> None:
+        keeper, self._keeper = self._keeper, None
+        self._abandoned, self._loop, self._value = self._value, None, None
+        if keeper is not None:
+            # Finish the generator here, without awaiting: its loop is gone, and left to
+            # the garbage collector it would ask that closed loop to finalize it.
+            closing = keeper.aclose()
+            try:
+                closing.send(None)
+            except StopIteration:
+                pass
+            else:  # pragma: no cover - the abandoned path awaits nothing
+                closing.close()
+
     async def _keep(self, value: _T) -> AsyncGenerator[None, None]:
         try:
             yield
         finally:
-            with self._lock:
-                if self._value is value:
-                    self._loop, self._value, self._keeper = None, None, None
-            # The loop is ending (or the owner closing): runs in a cancelled scope on trio.
-            with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
-                try:
-                    await self._close(value)
-                except Exception:  # a close that fails must not break the loop's shutdown
-                    logger.warning(
-                        "closing %s at the end of its event loop failed", self._what, exc_info=True
-                    )
+            await self._release(value)
+
+    async def _release(self, value: _T) -> None:
+        with self._lock:
+            if self._abandoned is value:
+                self._abandoned = None
+                return  # dropped by `_drop`: its loop ended without finalizing it
+            if self._value is value:
+                self._loop, self._value, self._keeper = None, None, None
+        # The loop is ending (or the owner closing): on trio this runs in a cancelled scope.
+        with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
+            try:
+                await self._close(value)
+            except Exception:  # a close that fails must not break the loop's shutdown
+                logger.warning(
+                    "closing %s at the end of its event loop failed", self._what, exc_info=True
+                )
 
     async def aclose(self) -> None:
         """Close the resource now and build no more. Calling it twice does nothing more.
@@ -183,7 +214,7 @@ class LoopBound(Generic[_T]):
                 raise conflict(self._what)
             self._closed = True
             if keeper is None or loop is not current_loop():
-                self._loop, self._value, self._keeper = None, None, None
+                self._drop()
                 keeper = None
         if keeper is not None:
             await keeper.aclose()  # its `finally` closes the resource
