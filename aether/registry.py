@@ -58,7 +58,7 @@ def same_definition(existing: Any, new: Any) -> bool:
     if existing is new:
         return True
     if isinstance(existing, str) or isinstance(new, str):
-        return existing == new
+        return bool(existing == new)
     qualname = getattr(new, "__qualname__", None)
     module = getattr(new, "__module__", None)
     return (
