@@ -27,13 +27,14 @@ AETHER_HTTP_TOOL_ALLOW_HOSTS   (none)     comma-separated host names, IPs or net
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 __all__ = [
     "DEFAULT_FILE_TOOL_MAX_BYTES",
@@ -254,6 +255,21 @@ class ProviderConfig(BaseModel):
     model: str | None = None
     base_url: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_misspelt_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.keys() - cls.model_fields:
+            fields = sorted(cls.model_fields)
+            advice = []
+            for name in sorted(map(str, data.keys() - cls.model_fields)):
+                close = difflib.get_close_matches(name, fields, n=1)
+                advice.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
+            raise ValueError(
+                f"unknown ProviderConfig field {', '.join(advice)}; the fields are "
+                f"{', '.join(fields)} (constructor arguments of the provider go in options)"
+            )
+        return data
 
     def __repr_args__(self) -> Any:
         for name, value in super().__repr_args__():
