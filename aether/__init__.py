@@ -51,6 +51,7 @@ from aether.middleware.retry import RetryPolicy
 from aether.pipeline import Pipeline, calls_only, on_request, streams_only
 from aether.pricing import ModelPricing
 from aether.registry import register
+from aether.sync import SyncAether
 from aether.tools import register_tool
 from aether.usage import TokenUsage, Usage
 
@@ -89,6 +90,7 @@ __all__ = [
     "SessionError",
     "SessionStore",
     "StreamChunk",
+    "SyncAether",
     "TokenUsage",
     "Tool",
     "ToolArgumentsError",
