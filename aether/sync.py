@@ -30,12 +30,11 @@ import inspect
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Any, Concatenate, Final, ParamSpec, TypeVar, Unpack, cast
+from typing import TYPE_CHECKING, Any, Concatenate, Final, ParamSpec, TypeVar, Unpack, cast
 
-from anyio.from_thread import BlockingPortal, start_blocking_portal
+import anyio
 
 from aether.client import Aether, CallOptions, Prompt
 from aether.events import EventBus
@@ -45,6 +44,11 @@ from aether.middleware.cache import CacheMiddleware
 from aether.middleware.circuit_breaker import CircuitBreakerMiddleware
 from aether.pipeline import Pipeline
 from aether.usage import Usage
+
+if TYPE_CHECKING:  # anyio.from_thread is imported on first use: `import aether` stays light
+    from concurrent.futures import Future
+
+    from anyio.from_thread import BlockingPortal
 
 __all__ = ["SyncAether", "SyncSession"]
 
@@ -69,13 +73,42 @@ def _same_arguments_as(
     return apply
 
 
-async def _step(stream: AsyncIterator[_T]) -> _T | object:
-    # Not `anext(stream, default)`: on Python 3.11 a cancellation thrown into that
-    # wrapper can leave the generator marked as running, so it could not be closed.
-    try:
-        return await stream.__anext__()
-    except StopAsyncIteration:
-        return _END
+class _Stepper:
+    """Steps an async iterator on the loop, and closes it even while a step is running.
+
+    A Ctrl-C can land anywhere in the waiting thread, even while a step is being handed
+    to the loop, leaving the step running with no future to cancel. `close` cancels the
+    running step (if any), waits for it, then closes the iterator.
+    """
+
+    __slots__ = ("_done", "_scope", "_stream")
+
+    def __init__(self, stream: AsyncIterator[Any]) -> None:
+        self._stream = stream
+        self._scope: anyio.CancelScope | None = None
+        self._done: anyio.Event | None = None
+
+    async def step(self) -> Any:
+        # Not `anext(stream, default)`: on Python 3.11 a cancellation thrown into that
+        # wrapper can leave the generator marked as running, so it could not be closed.
+        self._done = anyio.Event()
+        try:
+            with anyio.CancelScope() as self._scope:
+                return await self._stream.__anext__()
+            return _END  # cancelled by `close`
+        except StopAsyncIteration:
+            return _END
+        finally:
+            self._scope = None
+            self._done.set()
+
+    async def close(self) -> None:
+        if self._scope is not None and self._done is not None:
+            self._scope.cancel()
+            await self._done.wait()
+        aclose = getattr(self._stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 class _LoopThread:
@@ -95,6 +128,8 @@ class _LoopThread:
         return self._portal is not None and not self._closed
 
     def _start(self) -> None:
+        from anyio.from_thread import start_blocking_portal
+
         context = start_blocking_portal("asyncio", name="aether-sync")
         self._portal = context.__enter__()
         self._context = context
@@ -137,16 +172,16 @@ class _LoopThread:
 
     def iterate(self, stream: AsyncIterator[_T]) -> Iterator[_T]:
         """Iterate ``stream`` one item per step on the loop; closing it closes ``stream``."""
+        stepper = _Stepper(stream)
         try:
             while True:
-                item = self.run(_step, stream)
+                item = self.run(stepper.step)
                 if item is _END:
                     return
                 yield cast(_T, item)
         finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None and self.running:
-                self.run(aclose)
+            if self.running:
+                self.run(stepper.close)
 
     def stop(self, client: Aether | None = None) -> None:
         """Close ``client`` on the loop (if it ever ran), then stop the loop's thread."""
