@@ -75,7 +75,8 @@ async def test_record_against_a_server_then_replay_offline(
         async with Aether(recorder, prices=PRICES) as client:
             recorded = await conversation(client, mode)
     assert recorded == ["Hello there.", "It is 42."]
-    assert len(mock.requests) == 3 and CALLS == [(17, 25)]
+    assert len(mock.requests) == 3
+    assert CALLS == [(17, 25)]
 
     text = path.read_text()
     assert wire.api_key not in text  # the key never reaches the file
