@@ -44,6 +44,7 @@ from aether.extensions.llm._http import (
 from aether.extensions.llm._requests import merge_options, vendor_options
 from aether.extensions.llm._sdk_provider import SdkProvider
 from aether.extensions.llm._stream_guard import StreamGuard, finish_sdk_stream, install_guard_hook
+from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk, ToolCall
 
 __all__ = ["DEFAULT_MODEL", "GeminiProvider"]
@@ -80,10 +81,13 @@ class GeminiProvider(SdkProvider):
             request; 600 s when omitted. google-genai sets it on every request, so it
             applies to a client you pass in too.
         default_headers: Headers sent with every request.
+        sampling: Your sampling rules, model-name pattern to ``"defaults"``,
+            ``"no_defaults"`` or ``"refuses"``, checked before the built-in ones (see
+            `aether.extensions.llm.sampling`).
 
     Raises:
-        ConfigurationError: If no API key is known, or both ``http_client`` and
-            ``transport`` were given.
+        ConfigurationError: If no API key is known, both ``http_client`` and
+            ``transport`` were given, or a sampling rule is invalid.
     """
 
     name = "gemini"
@@ -100,9 +104,11 @@ class GeminiProvider(SdkProvider):
         transport: Any = None,
         timeout: Any = None,
         default_headers: Mapping[str, str] | None = None,
+        sampling: Mapping[str, str] | None = None,
     ) -> None:
         genai, types, errors = _import_sdk()
         self._genai = genai
+        self._sampling = SamplingRules(self.name, sampling)
         self._types = types
         self._errors = errors
         api_key = api_key or os.environ.get(self.api_key_env) or None
@@ -151,6 +157,8 @@ class GeminiProvider(SdkProvider):
         extra = vendor_options(request, self.name)
         if extra:
             config = merge_options(config, extra)
+        model = request.model or self.default_model
+        self._sampling.apply(PreparedCall(config, {}, model), request, hatch=extra)
         try:
             typed_config = self._types.GenerateContentConfig.model_validate(config)
         except ValueError as error:
@@ -158,7 +166,7 @@ class GeminiProvider(SdkProvider):
                 f"provider_options[{self.name!r}] is not a valid GenerateContentConfig: {error}",
                 provider=self.name,
             ) from error
-        return request.model or self.default_model, contents, typed_config
+        return model, contents, typed_config
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         """Send ``request`` and return the whole answer."""
@@ -177,6 +185,7 @@ class GeminiProvider(SdkProvider):
         return LLMResponse(
             text=parts.text,
             model=version if isinstance(version, str) and version else model,
+            response_id=_response_id(response),
             tool_calls=tuple(parts.tool_calls),
             finish_reason=finish_reason(parts.finish, has_tool_calls=bool(parts.tool_calls)),
             provider=self.name,
@@ -194,6 +203,7 @@ class GeminiProvider(SdkProvider):
         finish: object = None
         usage: Any = None
         version: object = None
+        response_id: str | None = None
         try:
             with guard.active():
                 iterator = await sdk.aio.models.generate_content_stream(
@@ -209,6 +219,7 @@ class GeminiProvider(SdkProvider):
                 finish = parts.finish or finish
                 usage = getattr(response, "usage_metadata", None) or usage
                 version = getattr(response, "model_version", None) or version
+                response_id = response_id or _response_id(response)
                 if parts.text:
                     yield StreamChunk(text=parts.text)
                 suspended = False
@@ -225,6 +236,7 @@ class GeminiProvider(SdkProvider):
             model=version if isinstance(version, str) and version else model,
             tool_calls=tuple(calls),
             provider=self.name,
+            response_id=response_id,
             **usage_fields(usage),
         )
 
@@ -307,3 +319,8 @@ def _retry_delay(body: object) -> float | None:
         if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("RetryInfo"):
             return parse_duration(detail.get("retryDelay"))
     return None
+
+
+def _response_id(response: object) -> str | None:
+    value = getattr(response, "response_id", None)
+    return value if isinstance(value, str) and value else None
