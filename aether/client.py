@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import weakref
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
@@ -92,13 +91,9 @@ def _invalid_request(error: ValidationError) -> ConfigurationError:
 
 
 def _unknown_options(names: set[str]) -> TypeError:
-    advice = []
-    for name in sorted(names):
-        close = difflib.get_close_matches(name, sorted(_CALL_OPTIONS), n=1)
-        advice.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
     return TypeError(
-        f"unknown call option {', '.join(advice)}; the options are "
-        f"{', '.join(sorted(_CALL_OPTIONS))} (vendor-specific ones go in provider_options)"
+        f"unknown call option {settings.unknown_names(names, _CALL_OPTIONS)}; the options "
+        f"are {', '.join(sorted(_CALL_OPTIONS))} (vendor-specific ones go in provider_options)"
     )
 
 
@@ -534,12 +529,8 @@ Aether.__signature__ = inspect.signature(Aether.__init__).replace(  # type: igno
 
 
 def _unknown_arguments(owner: str, names: set[str]) -> TypeError:
-    advice = []
-    for name in sorted(names):
-        close = difflib.get_close_matches(name, sorted(_ARGUMENTS), n=1)
-        advice.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
     return TypeError(
-        f"{owner}() got unknown argument {', '.join(advice)}; the arguments are "
-        f"{', '.join(sorted(_ARGUMENTS))}"
+        f"{owner}() got unknown argument {settings.unknown_names(names, _ARGUMENTS)}; the "
+        f"arguments are {', '.join(sorted(_ARGUMENTS))}"
     )
 

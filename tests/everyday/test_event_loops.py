@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio  # noqa: TID251 - the test drives asyncio.run itself, as a script would
 import threading
-from contextlib import aclosing
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import aclosing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -101,27 +102,43 @@ def test_a_session_on_sqlite_moves_between_event_loops(wire: WireFormat, tmp_pat
         anyio.run(client.aclose, backend="asyncio")
 
 
+@contextmanager
+def another_loop_running(
+    hold: Callable[[Callable[[], Awaitable[None]]], Awaitable[None]],
+) -> Iterator[None]:
+    """Run ``hold(pause)`` on asyncio in another thread; the block runs while it pauses.
+
+    ``await pause()`` tells this thread to go on, and waits until the block has ended.
+    """
+    ready, finish = threading.Event(), threading.Event()
+
+    async def pause() -> None:
+        ready.set()
+        await anyio.to_thread.run_sync(finish.wait)
+
+    holder = threading.Thread(target=anyio.run, args=(hold, pause))
+    holder.start()
+    try:
+        assert ready.wait(5)
+        yield
+    finally:
+        finish.set()
+        holder.join()
+
+
 def test_two_running_loops_at_once_is_a_clear_error() -> None:
     from aether.testing.wires.openai import OPENAI_WIRE
 
     with threaded_server(OPENAI_WIRE, [ANSWER] * 3) as served:
         client = Aether(served.provider(), prices=PRICES)
-        used, finish = threading.Event(), threading.Event()
 
-        async def hold_the_client() -> None:
+        async def use_the_client(pause: Callable[[], Awaitable[None]]) -> None:
             await client.ask("hi")
-            used.set()
-            await anyio.to_thread.run_sync(finish.wait)
+            await pause()
 
-        holder = threading.Thread(target=anyio.run, args=(hold_the_client,))
-        holder.start()
-        try:
-            assert used.wait(5)
-            with pytest.raises(EventLoopConflictError, match="another event loop that is still"):
-                trio.run(client.ask, "from another loop")
-        finally:
-            finish.set()
-            holder.join()
+        expected = pytest.raises(EventLoopConflictError, match="another event loop that is still")
+        with another_loop_running(use_the_client), expected:
+            trio.run(client.ask, "from another loop")
         # Once the other loop has ended, this thread's loops may use the client.
         assert trio.run(client.ask, "now") == "Hello there."
         assert len(served.mock.requests) == 2
@@ -130,23 +147,15 @@ def test_two_running_loops_at_once_is_a_clear_error() -> None:
 def test_a_session_refuses_a_second_running_loop_while_a_turn_is_open() -> None:
     client = Aether(FakeProvider(responses=["one", "two"]))
     session = client.session("bob")
-    streaming, finish = threading.Event(), threading.Event()
 
-    async def hold_a_turn() -> None:
+    async def hold_a_turn(pause: Callable[[], Awaitable[None]]) -> None:
         async with aclosing(session.stream_text("hi")) as deltas:
             async for _ in deltas:
-                streaming.set()
-                await anyio.to_thread.run_sync(finish.wait)
+                await pause()  # the turn is open while the other thread tries
 
-    holder = threading.Thread(target=anyio.run, args=(hold_a_turn,))
-    holder.start()
-    try:
-        assert streaming.wait(5)
-        with pytest.raises(EventLoopConflictError, match="session 'bob'"):
-            trio.run(session.ask, "meanwhile")
-    finally:
-        finish.set()
-        holder.join()
+    expected = pytest.raises(EventLoopConflictError, match="session 'bob'")
+    with another_loop_running(hold_a_turn), expected:
+        trio.run(session.ask, "meanwhile")
     assert trio.run(session.ask, "after") == "two"
 
 
