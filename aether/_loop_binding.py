@@ -39,7 +39,7 @@ from typing import Generic, TypeVar
 import anyio
 import anyio.lowlevel
 
-from aether.errors import AetherError
+from aether.errors import EventLoopConflictError
 
 __all__ = [
     "EventLoopConflictError",
@@ -56,10 +56,6 @@ _T = TypeVar("_T")
 
 CLOSE_TIMEOUT = 5.0
 """Seconds a resource may take to close at its loop's end (shielded and bounded)."""
-
-
-class EventLoopConflictError(AetherError, RuntimeError):
-    """One client (or provider, or store) is in use by two event loops at the same time."""
 
 
 def current_loop() -> object:

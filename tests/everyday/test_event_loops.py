@@ -21,8 +21,8 @@ import anyio.lowlevel
 import pytest
 import trio
 
-from aether import Aether, ModelPricing
-from aether._loop_binding import EventLoopConflictError, LoopBound
+from aether import Aether, EventLoopConflictError, ModelPricing
+from aether._loop_binding import LoopBound
 from aether.extensions.llm.fake import FakeProvider
 from aether.extensions.memory.sqlite import SQLiteSessionStore
 from aether.testing.wire import Mode, ScriptedReply, WireFormat
