@@ -533,4 +533,3 @@ def _unknown_arguments(owner: str, names: set[str]) -> TypeError:
         f"{owner}() got unknown argument {settings.unknown_names(names, _ARGUMENTS)}; the "
         f"arguments are {', '.join(sorted(_ARGUMENTS))}"
     )
-
