@@ -19,6 +19,7 @@ from aether.errors import (
     CircuitOpenError,
     ConfigurationError,
     ContentFilterError,
+    EventLoopConflictError,
     MalformedResponseError,
     MiddlewareError,
     ProviderConnectionError,
@@ -28,21 +29,31 @@ from aether.errors import (
     ServerError,
     SessionCorruptedError,
     SessionError,
+    SharedStateError,
     ToolArgumentsError,
     ToolError,
     ToolLoopLimitError,
 )
 from aether.events import EventBus
+from aether.extensions.llm.builder import default_stack
 from aether.extensions.llm.registry import register_provider
 from aether.llm.contracts import (
+    AudioPart,
+    DocumentPart,
+    ImagePart,
     LLMProvider,
     LLMRequest,
     LLMResponse,
     Message,
+    ProviderPart,
+    ReasoningPart,
     StreamChunk,
+    TextPart,
+    TokenCounts,
     Tool,
     ToolCall,
     ToolResult,
+    part_from_path,
 )
 from aether.memory.contracts import SessionStore
 from aether.memory.session import Session
@@ -51,6 +62,7 @@ from aether.middleware.retry import RetryPolicy
 from aether.pipeline import Pipeline, calls_only, on_request, streams_only
 from aether.pricing import ModelPricing
 from aether.registry import register
+from aether.sync import SyncAether
 from aether.tools import register_tool
 from aether.usage import TokenUsage, Usage
 
@@ -59,6 +71,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Aether",
     "AetherError",
+    "AudioPart",
     "AuthenticationError",
     "BadRequestError",
     "BudgetExceededError",
@@ -67,7 +80,10 @@ __all__ = [
     "CircuitOpenError",
     "ConfigurationError",
     "ContentFilterError",
+    "DocumentPart",
     "EventBus",
+    "EventLoopConflictError",
+    "ImagePart",
     "LLMProvider",
     "LLMRequest",
     "LLMResponse",
@@ -80,7 +96,9 @@ __all__ = [
     "ProviderConfig",
     "ProviderConnectionError",
     "ProviderError",
+    "ProviderPart",
     "RateLimitError",
+    "ReasoningPart",
     "RequestTimeoutError",
     "RetryPolicy",
     "ServerError",
@@ -88,7 +106,11 @@ __all__ = [
     "SessionCorruptedError",
     "SessionError",
     "SessionStore",
+    "SharedStateError",
     "StreamChunk",
+    "SyncAether",
+    "TextPart",
+    "TokenCounts",
     "TokenUsage",
     "Tool",
     "ToolArgumentsError",
@@ -99,7 +121,9 @@ __all__ = [
     "Usage",
     "__version__",
     "calls_only",
+    "default_stack",
     "on_request",
+    "part_from_path",
     "register",
     "register_provider",
     "register_tool",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
+import inspect
 import weakref
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
@@ -15,7 +15,7 @@ from aether._stream_events import observe_stream, observes_streams
 from aether.config import ProviderConfig
 from aether.errors import ConfigurationError
 from aether.events import EventBus
-from aether.extensions.llm.builder import build_default_stack
+from aether.extensions.llm.builder import default_stack
 from aether.extensions.llm.factory import create_provider
 from aether.extensions.memory.in_memory import InMemorySessionStore
 from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk, Tool
@@ -26,7 +26,10 @@ from aether.memory.window import HistoryWindow, approximate_tokens
 from aether.middleware.cache import CACHE_CONTROL, CacheBackend, CacheControl, CacheMiddleware
 from aether.middleware.circuit_breaker import CircuitBreakerMiddleware, CircuitBreakerPolicy
 from aether.middleware.cost import CostTrackingMiddleware
+from aether.middleware.events import EventsMiddleware
 from aether.middleware.retry import RetryPolicy
+from aether.middleware.telemetry import TelemetryMiddleware
+from aether.middleware.tool_loop import ToolLoopMiddleware
 from aether.pipeline import Pipeline, middleware_name
 from aether.pricing import ModelPricing
 from aether.tools.registry import ToolLike, resolve_tools
@@ -88,13 +91,9 @@ def _invalid_request(error: ValidationError) -> ConfigurationError:
 
 
 def _unknown_options(names: set[str]) -> TypeError:
-    advice = []
-    for name in sorted(names):
-        close = difflib.get_close_matches(name, sorted(_CALL_OPTIONS), n=1)
-        advice.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
     return TypeError(
-        f"unknown call option {', '.join(advice)}; the options are "
-        f"{', '.join(sorted(_CALL_OPTIONS))} (vendor-specific ones go in provider_options)"
+        f"unknown call option {settings.unknown_names(names, _CALL_OPTIONS)}; the options "
+        f"are {', '.join(sorted(_CALL_OPTIONS))} (vendor-specific ones go in provider_options)"
     )
 
 
@@ -114,7 +113,8 @@ class CallOptions(TypedDict, total=False):
 
     Attributes:
         model: Overrides the client's default model for this call.
-        temperature: Overrides ``AETHER_DEFAULT_TEMPERATURE`` for this call.
+        temperature: Overrides ``AETHER_DEFAULT_TEMPERATURE`` for this call, and is
+            sent as given even to models that do not get the default.
         max_tokens: Caps generated tokens.
         top_p: Nucleus sampling.
         stop: Stop sequences.
@@ -171,11 +171,32 @@ class Aether:
             backend (`InMemoryCacheBackend`, `RedisCacheBackend`, your own), or a
             `CacheMiddleware` to share its single flight and stats across clients. It
             sits inside the tool loop and outside cost tracking.
+        telemetry: Record OpenTelemetry GenAI spans and metrics (off by default): ``True``
+            for the global tracer and meter providers, or a `TelemetryMiddleware` (your
+            providers, content capture). Needs ``aether-llm[otel]``.
+
+    Attributes:
+        usage: Tokens and cost counted so far (`Usage`): ``client.usage.total_cost_usd``.
+        pipeline: The composed stack; ``repr(client.pipeline)`` shows its order.
+        cache: The stack's response cache, to read ``cache.stats`` (``None`` without one).
+        circuit_breaker: The stack's circuit breaker, to read circuit states (``None``
+            without one).
+        events: The `EventBus` the client emits to (``client.on(...)`` subscribes).
+        provider: The provider at the bottom of the stack.
+        memory_store: Where sessions keep their histories.
 
     Raises:
         ConfigurationError: On conflicting arguments, an unknown provider, or a missing
             API key (the message names the variable to set).
+        TypeError: On an unknown argument, naming the likely one (``retries`` → ``retry``).
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Aether:
+        # Checked before __init__, whose own TypeError would suggest nothing (a subclass
+        # with an __init__ of its own checks its own arguments).
+        if cls.__init__ is Aether.__init__ and kwargs.keys() - _ARGUMENTS:
+            raise _unknown_arguments(cls.__name__, set(kwargs.keys() - _ARGUMENTS))
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -195,6 +216,7 @@ class Aether:
         prices: Mapping[str, ModelPricing] | None = None,
         memory_store: SessionStore | None = None,
         cache: CacheMiddleware | CacheBackend | bool | None = None,
+        telemetry: TelemetryMiddleware | bool = False,
     ) -> None:
         problems = []
         if provider is not None and config is not None:
@@ -214,6 +236,11 @@ class Aether:
             problems.append(
                 "cache=... has no effect with stack=[...]: put a CacheMiddleware in the stack "
                 "list instead (inside the tool loop, outside cost tracking)"
+            )
+        if stack is not None and telemetry is not False:
+            problems.append(
+                "telemetry=... has no effect with stack=[...]: build the stack with "
+                "default_stack(telemetry=...) or put a TelemetryMiddleware in it"
             )
         if stack is not None and (
             middleware or not (with_retry and with_circuit_breaker and with_cost_tracking)
@@ -237,20 +264,34 @@ class Aether:
         if stack is None:
             stack = [
                 *middleware,
-                *build_default_stack(
+                *default_stack(
+                    provider=self.provider_name,
                     events=self.events,
                     usage=self.usage,
-                    provider_name=self.provider_name,
-                    with_retry=with_retry,
-                    with_circuit_breaker=with_circuit_breaker,
-                    with_cost_tracking=with_cost_tracking,
-                    retry=retry,
-                    circuit_breaker=circuit_breaker,
+                    retry=(retry or True) if with_retry else False,
+                    circuit_breaker=(circuit_breaker or True) if with_circuit_breaker else False,
+                    cost_tracking=with_cost_tracking,
                     budget_usd=budget_usd,
                     prices=prices,
-                    cache=_cache_layer(cache, self.provider_name),
+                    cache=cache,
+                    telemetry=(
+                        TelemetryMiddleware(
+                            provider=self.provider_name,
+                            base_url=getattr(provider, "base_url", None),
+                        )
+                        if telemetry is True
+                        else telemetry
+                    ),
                 ),
             ]
+        elif events is None:
+            # A stack of your own: client.on(...) subscribes to the bus its layers emit on.
+            self.events = next(
+                (layer.events for layer in stack if isinstance(layer, ToolLoopMiddleware)
+                 and layer.events is not None),
+                next((layer.bus for layer in stack if isinstance(layer, EventsMiddleware)),
+                     self.events),
+            )  # fmt: skip
         cost_tracking = next(
             (layer for layer in stack if isinstance(layer, CostTrackingMiddleware)), None
         )
@@ -297,11 +338,15 @@ class Aether:
             messages: tuple[Message, ...] = (Message(role="user", content=prompt),)
         else:
             messages = _conversation(prompt)
+        temperature = options.get("temperature")
         fields: dict[str, Any] = {
             "messages": messages,
             "model": options.get("model") or self.default_model,
-            "temperature": settings.default_temperature(options.get("temperature")),
+            "temperature": settings.default_temperature(temperature),
         }
+        if temperature is None and fields["temperature"] is not None:
+            # Recorded, so an adapter can leave it out for a model that refuses it.
+            fields["defaults"] = {"temperature": fields["temperature"]}
         if options.keys() - _BASIC_OPTIONS:
             # Only the options given reach validation, which runs on every call.
             if options.keys() - _CALL_OPTIONS:
@@ -335,6 +380,8 @@ class Aether:
         for name in ("model", "temperature", "max_tokens", "top_p", "tool_choice"):
             if name in options:
                 update[name] = options[name]
+        if "temperature" in options and "temperature" in request.defaults:
+            update["defaults"] = {k: v for k, v in request.defaults.items() if k != "temperature"}
         if "stop" in options:
             update["stop"] = _stop_sequences(options["stop"])
         if "tools" in options:
@@ -372,8 +419,9 @@ class Aether:
     ) -> AsyncGenerator[StreamChunk, None]:
         """Stream the answer as `StreamChunk` objects, ending with a final chunk.
 
-        Close it early with ``contextlib.aclosing`` (or break out of the loop) and the
-        provider's HTTP stream is closed too.
+        To stop early, iterate it inside ``async with contextlib.aclosing(...)``: leaving
+        the block closes the provider's HTTP stream at once. A bare ``break`` leaves the
+        generator to be closed when it is garbage-collected, at no known point.
         """
         request = self.request(prompt, **options)
         inner = self._pipeline_for(options).stream(request)
@@ -476,14 +524,15 @@ class Aether:
         )
 
 
-def _cache_layer(
-    cache: CacheMiddleware | CacheBackend | bool | None, provider_name: str
-) -> CacheMiddleware | None:
-    # Identity checks: an empty in-memory backend is falsy (it has a length).
-    if cache is None or cache is False:
-        return None
-    if isinstance(cache, CacheMiddleware):
-        return cache
-    if cache is True:
-        return CacheMiddleware(provider=provider_name)
-    return CacheMiddleware(cache, provider=provider_name)
+_ARGUMENTS = frozenset(inspect.signature(Aether.__init__).parameters) - {"self", "provider"}
+Aether.__signature__ = inspect.signature(Aether.__init__).replace(  # type: ignore[attr-defined]
+    parameters=list(inspect.signature(Aether.__init__).parameters.values())[1:],
+    return_annotation=inspect.Signature.empty,
+)  # help() and inspect show __init__'s arguments, not __new__'s
+
+
+def _unknown_arguments(owner: str, names: set[str]) -> TypeError:
+    return TypeError(
+        f"{owner}() got unknown argument {settings.unknown_names(names, _ARGUMENTS)}; the "
+        f"arguments are {', '.join(sorted(_ARGUMENTS))}"
+    )

@@ -13,8 +13,8 @@ Variable                       Default    Affects
 LLM_PROVIDER                   openai     which provider ``Aether()`` builds
 OPENAI_API_KEY / ...           (none)     the chosen provider's API key
 OPENAI_MODEL / ...             provider   the provider's default model
-AETHER_DEFAULT_TEMPERATURE     0.7        temperature sent when a call gives none;
-                                          ``none`` sends no temperature at all
+AETHER_DEFAULT_TEMPERATURE     0.7        temperature sent when a call gives none, to
+                                          models that take one; ``none`` sends none
 AETHER_MAX_TOOL_ITERATIONS     10         tool-loop cap
 AETHER_HTTP_TOOL_TIMEOUT       10.0       seconds, for the ``http_get`` tool
 AETHER_HTTP_TOOL_MAX_BYTES     100000     body size before ``http_get`` truncates
@@ -27,13 +27,14 @@ AETHER_HTTP_TOOL_ALLOW_HOSTS   (none)     comma-separated host names, IPs or net
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 __all__ = [
     "DEFAULT_FILE_TOOL_MAX_BYTES",
@@ -52,6 +53,7 @@ __all__ = [
     "max_tool_iterations",
     "number_problem",
     "provider_name",
+    "unknown_names",
 ]
 
 logger = logging.getLogger("aether.config")
@@ -134,6 +136,16 @@ def number_problem(
     return None
 
 
+def unknown_names(names: Iterable[str], known: Iterable[str]) -> str:
+    """``'retries' (did you mean 'retry'?), 'foo'``: misspelt names with the likely ones."""
+    choices = sorted(known)
+    advice = []
+    for name in sorted(map(str, names)):
+        close = difflib.get_close_matches(name, choices, n=1)
+        advice.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
+    return ", ".join(advice)
+
+
 def _temperature(raw: str) -> float | None:
     if raw.lower() in ("none", "null", "unset"):
         return None
@@ -148,8 +160,9 @@ def provider_name() -> str:
 def default_temperature(override: float | None = None) -> float | None:
     """The temperature to send when a call gives none.
 
-    ``AETHER_DEFAULT_TEMPERATURE=none`` sends no temperature (some reasoning models
-    refuse any value but their own).
+    The facade records it in `LLMRequest.defaults`, and the adapters send it only to
+    models that take it (see `aether.extensions.llm.sampling`).
+    ``AETHER_DEFAULT_TEMPERATURE=none`` sends no default temperature to any model.
     """
     if override is not None:
         return override
@@ -254,6 +267,18 @@ class ProviderConfig(BaseModel):
     model: str | None = None
     base_url: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_misspelt_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.keys() - cls.model_fields:
+            raise ValueError(
+                f"unknown ProviderConfig field "
+                f"{unknown_names(data.keys() - cls.model_fields, cls.model_fields)}; the "
+                f"fields are {', '.join(sorted(cls.model_fields))} (constructor arguments "
+                f"of the provider go in options)"
+            )
+        return data
 
     def __repr_args__(self) -> Any:
         for name, value in super().__repr_args__():

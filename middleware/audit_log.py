@@ -168,20 +168,15 @@ def _request_record(request: LLMRequest) -> dict[str, Any]:
 
 
 def _response_record(response: LLMResponse) -> dict[str, Any]:
-    return response.model_dump(
-        mode="json",
-        include={
-            "text",
-            "model",
-            "provider",
-            "finish_reason",
-            "input_tokens",
-            "output_tokens",
-            "cached_input_tokens",
-            "cost_usd",
-            "tool_calls",
-        },
+    shown = {"text", "model", "provider", "finish_reason", "cost_usd", "tool_calls"}
+    record = response.model_dump(mode="json", include=shown)
+    tokens = response.tokens
+    record.update(
+        input_tokens=tokens.input,
+        output_tokens=tokens.output,
+        cached_input_tokens=tokens.cached_input,
     )
+    return record
 
 
 class JsonlAuditLog:

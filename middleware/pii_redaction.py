@@ -48,7 +48,17 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from typing import Any
 
 from aether.errors import ToolError
-from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk, Tool, ToolCall
+from aether.llm.contracts import (
+    Content,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    StreamChunk,
+    Tool,
+    ToolCall,
+    content_text,
+    map_content_text,
+)
 from aether.llm.streaming import aclose_stream
 from aether.pipeline import CallNext, StreamNext
 from aether.tools import dispatch_tool
@@ -219,15 +229,15 @@ class Redaction:
         if tool.handler is None:
             return tool
 
-        async def handler(arguments: dict[str, Any]) -> str:
+        async def handler(arguments: dict[str, Any]) -> Content:
             call = ToolCall(
                 id="redacted", name=tool.name, arguments=_map_strings(arguments, self.unmask)
             )
             result = await dispatch_tool(call, tools=[tool])
-            content = self.mask(result.content)
+            content = map_content_text(result.content, self.mask)
             if result.is_error:
                 # The loop writes "Error: <message>" for a ToolError: the same text, masked.
-                raise ToolError(content.removeprefix("Error: "))
+                raise ToolError(content_text(content).removeprefix("Error: "))
             return content
 
         return tool.model_copy(update={"handler": handler})
@@ -251,7 +261,7 @@ class Redaction:
         unmasked = []
         for turn in turns:
             if turn.role == "tool":
-                shown.update(_PLACEHOLDER.findall(turn.content))
+                shown.update(_PLACEHOLDER.findall(turn.text))
                 unmasked.append(_map_message(turn, self.unmask))
             else:
                 unmasked.append(_map_message(turn, lambda text: self.unmask(text, shown=shown)))
@@ -266,7 +276,7 @@ class Redaction:
             update["tool_call"] = _map_call(chunk.tool_call, self.unmask)
         if chunk.tool_result is not None:
             update["tool_result"] = chunk.tool_result.model_copy(
-                update={"content": self.unmask(chunk.tool_result.content)}
+                update={"content": map_content_text(chunk.tool_result.content, self.unmask)}
             )
         return chunk.model_copy(update=update)
 
@@ -392,7 +402,7 @@ def _map_call(call: ToolCall, function: Callable[[str], str]) -> ToolCall:
 
 
 def _map_message(message: Message, function: Callable[[str], str]) -> Message:
-    content = function(message.content)
+    content = map_content_text(message.content, function)
     calls = tuple(_map_call(call, function) for call in message.tool_calls)
     if content == message.content and all(
         new is old for new, old in zip(calls, message.tool_calls, strict=True)

@@ -4,38 +4,90 @@ Everything here is a frozen pydantic model: a middleware that wants a different 
 makes one with ``request.model_copy(update={...})``. The one mutable thing on purpose is
 `LLMRequest.context`, a dict shared by every copy of a request, so state that a middleware
 puts there survives the tool loop's re-entry into the chain below it.
+
+Content beyond text (images, audio, documents, reasoning, provider-native blocks) lives
+in `aether.llm.content` and is re-exported here; token counts travel as one
+`TokenCounts` value.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from aether.llm.content import (
+    AudioPart,
+    DocumentPart,
+    ImagePart,
+    Part,
+    ProviderPart,
+    ReasoningPart,
+    TextPart,
+    part_from_path,
+)
 
 __all__ = [
+    "AudioPart",
+    "Content",
+    "ContentItem",
+    "DocumentPart",
     "FinishReason",
+    "ImagePart",
     "LLMProvider",
     "LLMRequest",
     "LLMResponse",
     "Message",
+    "Part",
+    "ProviderPart",
+    "Reasoning",
+    "ReasoningPart",
     "Role",
     "StreamChunk",
     "StreamChunkKind",
+    "TextPart",
+    "TokenCounts",
     "Tool",
     "ToolCall",
     "ToolChoice",
     "ToolResult",
+    "content_text",
+    "map_content_text",
+    "part_from_path",
 ]
 
-Role = Literal["system", "user", "assistant", "tool"]
+Role = Literal["system", "developer", "user", "assistant", "tool"]
+"""``developer`` is OpenAI's name for instructions from the app; other providers read it
+as a system message."""
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "other"]
 """Why the model stopped, normalised across providers."""
 
 ToolChoice = Literal["auto", "none", "required"]
 
-StreamChunkKind = Literal["text", "tool_call", "tool_result"]
+StreamChunkKind = Literal["text", "reasoning", "tool_call", "tool_result"]
+
+Reasoning = Literal["none", "minimal", "low", "medium", "high"] | int
+"""How hard a reasoning model thinks: an effort level, or a budget of thinking tokens."""
+
+
+def _text_part(value: object) -> object:
+    return TextPart(text=value) if isinstance(value, str) else value
+
+
+ContentItem = Annotated[Part, BeforeValidator(_text_part)]
+"""A part; a plain string given in its place becomes a `TextPart`."""
+
+Content = str | tuple[ContentItem, ...]
+"""A message's content: text, or an ordered tuple of parts (a list is accepted)."""
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -49,6 +101,8 @@ class ToolCall(BaseModel):
         arguments: The parsed arguments.
         raw_arguments: The argument text as the model sent it, kept only when it was not a
             JSON object; the tool loop then answers the model with the parse error.
+        signature: An opaque provider signature attached to the call (Gemini's
+            ``thought_signature``), sent back with it unchanged.
     """
 
     model_config = _FROZEN
@@ -57,14 +111,40 @@ class ToolCall(BaseModel):
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
     raw_arguments: str | None = None
+    signature: str | None = None
+
+
+def content_text(content: Content) -> str:
+    """The text of ``content``: the string itself, or its text parts joined."""
+    if isinstance(content, str):
+        return content
+    return "".join(part.text for part in content if isinstance(part, TextPart))
+
+
+def map_content_text(content: Content, function: Callable[[str], str]) -> Content:
+    """``content`` with ``function`` applied to its text: the string, or each text part.
+
+    Other parts are kept as they are (a reasoning part's text is signed by its provider,
+    so changing it would break the signature).
+    """
+    if isinstance(content, str):
+        return function(content)
+    return tuple(
+        part.model_copy(update={"text": function(part.text)})
+        if isinstance(part, TextPart)
+        else part
+        for part in content
+    )
 
 
 class Message(BaseModel):
     """One turn of a conversation.
 
     Attributes:
-        role: ``system``, ``user``, ``assistant`` or ``tool``.
-        content: The text. An assistant turn that only calls tools has ``""``.
+        role: ``system``, ``developer``, ``user``, ``assistant`` or ``tool``.
+        content: The text, or an ordered tuple of parts (a list of parts and strings is
+            accepted; a string in it becomes a `TextPart`). An assistant turn that only
+            calls tools has ``""``.
         tool_calls: The tools an assistant turn asked for.
         tool_call_id: On a ``tool`` turn, the id of the call it answers.
         name: On a ``tool`` turn, the name of the tool that produced it.
@@ -73,10 +153,23 @@ class Message(BaseModel):
     model_config = _FROZEN
 
     role: Role
-    content: str = ""
+    content: Content = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The message's text: ``content`` itself, or its text parts joined."""
+        return content_text(self.content)
+
+    @property
+    def parts(self) -> tuple[Part, ...]:
+        """``content`` as parts (a non-empty string is one `TextPart`)."""
+        content = self.content
+        if isinstance(content, str):
+            return (TextPart(text=content),) if content else ()
+        return content
 
 
 class Tool(BaseModel):
@@ -98,14 +191,93 @@ class Tool(BaseModel):
 
 
 class ToolResult(BaseModel):
-    """What one tool dispatch produced, as the model will read it."""
+    """What one tool dispatch produced, as the model will read it.
+
+    ``content`` is text, or parts where the tool returned more than text (an image, say);
+    see the providers' docs for what each wire does with parts in a tool result.
+    """
 
     model_config = _FROZEN
 
     call_id: str
     name: str
-    content: str
+    content: Content
     is_error: bool = False
+
+    @property
+    def text(self) -> str:
+        """The result's text: ``content`` itself, or its text parts joined."""
+        return content_text(self.content)
+
+
+class TokenCounts(BaseModel):
+    """The tokens one response (or a sum of them) billed, by kind.
+
+    ``input`` includes cached and cache-write tokens, and ``output`` includes reasoning
+    tokens (the convention of every provider's bill); the other counts say how many of
+    them were of that kind. Counts add up with ``+``.
+
+    Attributes:
+        input: Prompt tokens billed, cached ones included.
+        output: Generated tokens billed, reasoning ones included.
+        cached_input: Of ``input``, how many were read from the provider's cache.
+        cache_write: Of ``input``, how many were written to the provider's cache.
+        reasoning: Of ``output``, how many were hidden reasoning.
+        input_audio: Of ``input``, how many were audio.
+        output_audio: Of ``output``, how many were audio.
+        input_image: Of ``input``, how many were images.
+    """
+
+    model_config = _FROZEN
+
+    input: int = 0
+    output: int = 0
+    cached_input: int = 0
+    cache_write: int = 0
+    reasoning: int = 0
+    input_audio: int = 0
+    output_audio: int = 0
+    input_image: int = 0
+
+    def __add__(self, other: TokenCounts) -> TokenCounts:
+        if not isinstance(other, TokenCounts):
+            return NotImplemented
+        return TokenCounts.model_construct(
+            **{name: getattr(self, name) + getattr(other, name) for name in _COUNT_NAMES}
+        )
+
+    @property
+    def total(self) -> int:
+        """Input and output tokens together."""
+        return self.input + self.output
+
+
+_COUNT_NAMES = tuple(TokenCounts.model_fields)
+
+_LEGACY_COUNTS = {
+    "input_tokens": "input",
+    "output_tokens": "output",
+    "cached_input_tokens": "cached_input",
+    "cache_write_tokens": "cache_write",
+    "reasoning_tokens": "reasoning",
+}
+"""The flat keyword arguments responses and chunks still take, and their count."""
+
+
+def _fold_counts(data: Any, *, absent_is_none: bool) -> Any:
+    """Move flat ``input_tokens=...`` keywords into ``tokens=TokenCounts(...)``."""
+    if not isinstance(data, dict) or data.keys().isdisjoint(_LEGACY_COUNTS):
+        return data
+    data = dict(data)
+    given = {_LEGACY_COUNTS[name]: data.pop(name) for name in list(data) if name in _LEGACY_COUNTS}
+    if "tokens" in data:
+        raise ValueError("give either tokens=TokenCounts(...) or input_tokens=..., not both")
+    known = {name: value for name, value in given.items() if value is not None}
+    if absent_is_none and not known:
+        data["tokens"] = None
+    else:
+        data["tokens"] = TokenCounts(**known)
+    return data
 
 
 class LLMRequest(BaseModel):
@@ -121,10 +293,17 @@ class LLMRequest(BaseModel):
         stop: Stop sequences.
         tools: Tools the model may call.
         tool_choice: ``auto``, ``none``, ``required`` or the name of one tool.
+        reasoning: How hard a reasoning model thinks: ``"none"``, ``"minimal"``,
+            ``"low"``, ``"medium"``, ``"high"``, or a budget of thinking tokens.
         provider_options: Vendor-specific parameters, keyed by provider name
             (``{"openai": {"seed": 7}}``); an adapter reads only its own key.
         context: Request-scoped state for middlewares. Shared by every copy of the
             request, so it survives the tool loop's re-entry. Never sent to a provider.
+        defaults: The fields Aether filled in from its settings rather than the caller,
+            with the values filled in (``{"temperature": 0.7}`` from
+            ``AETHER_DEFAULT_TEMPERATURE``). A field whose value still equals its entry
+            here is a default, which an adapter leaves out for a model that does not
+            take it; give the field another value and it counts as set.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -137,90 +316,179 @@ class LLMRequest(BaseModel):
     stop: tuple[str, ...] | None = None
     tools: tuple[Tool, ...] = ()
     tool_choice: ToolChoice | str | None = None
+    reasoning: Reasoning | None = None
     provider_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     context: dict[str, Any] = Field(default_factory=dict, exclude=True, repr=False)
+    defaults: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("reasoning", mode="before")
+    @classmethod
+    def _reasoning_budget(cls, value: object) -> object:
+        if isinstance(value, bool) or (isinstance(value, int) and value < 0):
+            raise ValueError(
+                f"reasoning takes 'none', 'minimal', 'low', 'medium', 'high' or a number of "
+                f"thinking tokens (0 or more), not {value!r}"
+            )
+        return value
 
 
 class LLMResponse(BaseModel):
     """A model's complete answer.
 
+    Token counts are one `TokenCounts` in ``tokens``; the flat keywords of earlier
+    releases (``LLMResponse(text=..., model=..., input_tokens=3, output_tokens=5)``) are
+    still accepted, and ``response.input_tokens`` and its siblings still read them.
+
     Attributes:
-        text: The assistant text.
+        text: The assistant's answer text (never its reasoning).
         model: The model name the server reported.
-        input_tokens: Prompt tokens billed, cached ones included.
-        output_tokens: Generated tokens billed, reasoning ones included.
-        cached_input_tokens: Of ``input_tokens``, how many were read from the cache.
-        cache_write_tokens: Of ``input_tokens``, how many were written to the cache.
-        reasoning_tokens: Of ``output_tokens``, how many were hidden reasoning.
+        tokens: What the response billed, by kind.
+        parts: The answer's ordered content when it holds more than text (reasoning with
+            its signature, provider-native blocks, media), text parts included; ``()``
+            for a plain text answer.
         tool_calls: Tools the model asked for.
         finish_reason: Why the model stopped, normalised.
         provider: The provider that answered.
         cost_usd: The price of this response, when cost tracking knows it.
         tool_messages: The internal turns the tool loop added (assistant tool calls and
             tool results), oldest first. Sessions keep them out of history.
+        response_id: The provider's id for this response (``chatcmpl-...``,
+            ``msg_...``), when it sent one.
     """
 
     model_config = _FROZEN
 
     text: str = ""
     model: str
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_input_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
+    tokens: TokenCounts = TokenCounts()
+    parts: tuple[Part, ...] = ()
     tool_calls: tuple[ToolCall, ...] = ()
     finish_reason: FinishReason | None = "stop"
     provider: str | None = None
     cost_usd: float | None = None
     tool_messages: tuple[Message, ...] = ()
+    response_id: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_counts(cls, data: Any) -> Any:
+        return _fold_counts(data, absent_is_none=False)
+
+    @property
+    def input_tokens(self) -> int:
+        """Prompt tokens billed, cached ones included (``tokens.input``)."""
+        return self.tokens.input
+
+    @property
+    def output_tokens(self) -> int:
+        """Generated tokens billed, reasoning ones included (``tokens.output``)."""
+        return self.tokens.output
+
+    @property
+    def cached_input_tokens(self) -> int:
+        """Of the input tokens, those read from the cache (``tokens.cached_input``)."""
+        return self.tokens.cached_input
+
+    @property
+    def cache_write_tokens(self) -> int:
+        """Of the input tokens, those written to the cache (``tokens.cache_write``)."""
+        return self.tokens.cache_write
+
+    @property
+    def reasoning_tokens(self) -> int:
+        """Of the output tokens, the hidden reasoning ones (``tokens.reasoning``)."""
+        return self.tokens.reasoning
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning text the provider showed (``""`` if none), parts joined."""
+        return "".join(part.text for part in self.parts if isinstance(part, ReasoningPart))
+
+    @property
+    def message(self) -> Message:
+        """The answer as the assistant turn to send back: parts, text and tool calls."""
+        return Message(
+            role="assistant", content=self.parts or self.text, tool_calls=self.tool_calls
+        )
 
 
 class StreamChunk(BaseModel):
     """One piece of a streamed answer.
 
-    A stream is text chunks, then one final chunk whose ``finish_reason`` is set and which
-    carries the token counts and the complete tool calls. When the tool loop runs inside
-    a stream, it also yields ``tool_call`` and ``tool_result`` chunks between the text.
+    A stream is text (and reasoning) chunks, then one final chunk whose ``finish_reason``
+    is set and which carries the token counts and the complete tool calls. When the tool
+    loop runs inside a stream, it also yields ``tool_call`` and ``tool_result`` chunks
+    between the text. Reasoning deltas come as ``reasoning`` chunks, never in ``text``.
 
     Attributes:
-        kind: ``text``, ``tool_call`` or ``tool_result``.
-        text: The text delta (``""`` on non-text chunks).
+        kind: ``text``, ``reasoning``, ``tool_call`` or ``tool_result``.
+        text: The text delta (``""`` on other chunks).
+        reasoning: On a ``reasoning`` chunk, the reasoning delta.
         finish_reason: Set on the final chunk only.
         model: The model name, on the final chunk.
-        input_tokens: On the final chunk; ``None`` before it.
-        output_tokens: On the final chunk; ``None`` before it.
-        cached_input_tokens: On the final chunk; ``None`` before it.
-        cache_write_tokens: On the final chunk; ``None`` before it.
-        reasoning_tokens: On the final chunk; ``None`` before it.
+        tokens: On the final chunk, what the stream billed; ``None`` before it (and on a
+            final chunk when the provider reported no usage). ``input_tokens`` and its
+            siblings read it, as they did when they were fields.
+        parts: On the final chunk, the answer's ordered content when it holds more than
+            text (as `LLMResponse.parts`).
         tool_calls: On the final chunk, the complete tool calls the model asked for.
         tool_call: On a ``tool_call`` chunk, the call about to run.
         tool_result: On a ``tool_result`` chunk, what the call returned.
         provider: The provider that answered, on the final chunk.
         cost_usd: The price of the stream, on the final chunk when cost tracking knows it.
+        response_id: The provider's id for the response, on the final chunk.
     """
 
     model_config = _FROZEN
 
     kind: StreamChunkKind = "text"
     text: str = ""
+    reasoning: str = ""
     finish_reason: FinishReason | None = None
     model: str | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cached_input_tokens: int | None = None
-    cache_write_tokens: int | None = None
-    reasoning_tokens: int | None = None
+    tokens: TokenCounts | None = None
+    parts: tuple[Part, ...] = ()
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call: ToolCall | None = None
     tool_result: ToolResult | None = None
     provider: str | None = None
     cost_usd: float | None = None
+    response_id: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_counts(cls, data: Any) -> Any:
+        return _fold_counts(data, absent_is_none=True)
 
     @property
     def is_final(self) -> bool:
         """Whether this is the stream's final chunk."""
         return self.finish_reason is not None
+
+    @property
+    def input_tokens(self) -> int | None:
+        """On the final chunk, ``tokens.input``; ``None`` before it."""
+        return self.tokens.input if self.tokens is not None else None
+
+    @property
+    def output_tokens(self) -> int | None:
+        """On the final chunk, ``tokens.output``; ``None`` before it."""
+        return self.tokens.output if self.tokens is not None else None
+
+    @property
+    def cached_input_tokens(self) -> int | None:
+        """On the final chunk, ``tokens.cached_input``; ``None`` before it."""
+        return self.tokens.cached_input if self.tokens is not None else None
+
+    @property
+    def cache_write_tokens(self) -> int | None:
+        """On the final chunk, ``tokens.cache_write``; ``None`` before it."""
+        return self.tokens.cache_write if self.tokens is not None else None
+
+    @property
+    def reasoning_tokens(self) -> int | None:
+        """On the final chunk, ``tokens.reasoning``; ``None`` before it."""
+        return self.tokens.reasoning if self.tokens is not None else None
 
 
 @runtime_checkable
@@ -230,7 +498,9 @@ class LLMProvider(Protocol):
     ``stream`` is an async generator yielding `StreamChunk`, ending with a final chunk.
     A provider that defines only ``complete`` still streams through Aether: the pipeline
     then yields its whole answer as one text chunk and a final chunk. Providers that hold
-    connections also define ``async def aclose(self) -> None``.
+    connections also define ``async def aclose(self) -> None``. A provider that talks to a
+    server says which with a ``base_url`` attribute (a string); telemetry reports its host
+    and port as ``server.address`` and ``server.port``.
     """
 
     async def complete(self, request: LLMRequest) -> LLMResponse: ...

@@ -82,7 +82,7 @@ class Session:
     @property
     def system(self) -> str | None:
         """The system message sent first on every turn (``None``: the stored one)."""
-        return self._system.content if self._system is not None else None
+        return self._system.text if self._system is not None else None
 
     def check_same(self, *, system: str | None, window: HistoryWindow) -> None:
         """Refuse to reopen this session with a different system message or window.

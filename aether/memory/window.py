@@ -31,7 +31,7 @@ def approximate_tokens(message: Message) -> int:
     Close to OpenAI's and Anthropic's tokenizers on English prose; pass your own counter
     (``tiktoken``, say) to `HistoryWindow` for exact budgets.
     """
-    text = message.content
+    text = message.text
     for call in message.tool_calls:
         text += call.name + str(call.arguments)
     return _MESSAGE_OVERHEAD + math.ceil(len(text) / 4)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -22,13 +22,41 @@ from aether.llm.contracts import (
     LLMResponse,
     Message,
     StreamChunk,
+    TokenCounts,
     Tool,
     ToolCall,
     ToolResult,
 )
-from aether.tools._dispatch import run_tool_call
+from aether.tools._dispatch import DispatchOutcome, run_tool_call
 
-__all__ = ["Totals", "dispatch_calls", "hands_back", "tool_messages", "with_ids"]
+__all__ = [
+    "TOOL_WRAPPERS",
+    "ToolWrapper",
+    "Totals",
+    "dispatch_calls",
+    "hands_back",
+    "tool_messages",
+    "with_ids",
+]
+
+TOOL_WRAPPERS = "aether.tool_wrappers"
+"""The request-context key of the wrappers around each tool dispatch (a tuple).
+
+A middleware outside the tool loop adds a `ToolWrapper` here (``context[TOOL_WRAPPERS] =
+(*context.get(TOOL_WRAPPERS, ()), wrapper)``); the loop then runs every tool call of that
+logical request through it, the first added outermost. Parallel calls each go through it
+in their own task.
+"""
+
+ToolWrapper = Callable[
+    [LLMRequest, ToolCall, Callable[[], Awaitable[DispatchOutcome]]], Awaitable[DispatchOutcome]
+]
+"""``async def wrapper(request, call, dispatch) -> DispatchOutcome``: awaits ``dispatch()``.
+
+``dispatch()`` runs the tool (failures included as content, never raised, except
+cancellation) and returns its `DispatchOutcome` (``result``, ``error``,
+``duration_seconds``); the wrapper returns it, or another outcome in its place.
+"""
 
 
 @dataclass(slots=True)
@@ -39,11 +67,7 @@ class Totals:
     (unknown), never a partial sum.
     """
 
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_input_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
+    tokens: TokenCounts = field(default_factory=TokenCounts)
     cost_usd: float | None = 0.0
 
     def _add_cost(self, cost: float | None) -> None:
@@ -51,32 +75,27 @@ class Totals:
 
     def add(self, response: LLMResponse) -> None:
         """Count one iteration's response."""
-        self.input_tokens += response.input_tokens
-        self.output_tokens += response.output_tokens
-        self.cached_input_tokens += response.cached_input_tokens
-        self.cache_write_tokens += response.cache_write_tokens
-        self.reasoning_tokens += response.reasoning_tokens
+        self.tokens = self.tokens + response.tokens
         self._add_cost(response.cost_usd)
 
     def add_final(self, chunk: StreamChunk) -> None:
         """Count one iteration's final stream chunk."""
-        self.input_tokens += chunk.input_tokens or 0
-        self.output_tokens += chunk.output_tokens or 0
-        self.cached_input_tokens += chunk.cached_input_tokens or 0
-        self.cache_write_tokens += chunk.cache_write_tokens or 0
-        self.reasoning_tokens += chunk.reasoning_tokens or 0
+        if chunk.tokens is not None:
+            self.tokens = self.tokens + chunk.tokens
         self._add_cost(chunk.cost_usd)
 
     def fields(self) -> dict[str, Any]:
         """The sums, as the update for a response or final chunk."""
-        return {
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cached_input_tokens": self.cached_input_tokens,
-            "cache_write_tokens": self.cache_write_tokens,
-            "reasoning_tokens": self.reasoning_tokens,
-            "cost_usd": self.cost_usd,
-        }
+        return {"tokens": self.tokens, "cost_usd": self.cost_usd}
+
+
+def _wrapped(
+    wrapper: ToolWrapper,
+    request: LLMRequest,
+    call: ToolCall,
+    dispatch: Callable[[], Awaitable[DispatchOutcome]],
+) -> Callable[[], Awaitable[DispatchOutcome]]:
+    return lambda: wrapper(request, call, dispatch)
 
 
 def with_ids(calls: tuple[ToolCall, ...], iteration: int) -> tuple[ToolCall, ...]:
@@ -128,11 +147,18 @@ async def dispatch_calls(
         for call in calls:
             await bus.emit(ToolStart(request=request, call=call))
     results: list[ToolResult | None] = [None] * len(calls)
+    wrappers: tuple[ToolWrapper, ...] = request.context.get(TOOL_WRAPPERS, ())
 
     async def run(index: int, call: ToolCall) -> None:
-        outcome = await run_tool_call(
-            call, tools.get(call.name), available=available, tool_timeout=tool_timeout
-        )
+        def dispatch() -> Awaitable[DispatchOutcome]:
+            return run_tool_call(
+                call, tools.get(call.name), available=available, tool_timeout=tool_timeout
+            )
+
+        step: Callable[[], Awaitable[DispatchOutcome]] = dispatch
+        for wrapper in reversed(wrappers):
+            step = _wrapped(wrapper, request, call, step)
+        outcome = await step()
         results[index] = outcome.result
         if bus is None:
             return

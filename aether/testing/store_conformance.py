@@ -184,7 +184,7 @@ class SessionStoreConformance:
         history = await appendable.load(session_id)
         assert len(history) == 100
         pairs = [tuple(history[position : position + 2]) for position in range(0, 100, 2)]
-        assert sorted(pairs, key=lambda pair: int(pair[0].content.split()[1])) == [
+        assert sorted(pairs, key=lambda pair: int(pair[0].text.split()[1])) == [
             _turn(index) for index in range(50)
         ]
 

@@ -92,14 +92,19 @@ def build_body(
 ) -> dict[str, Any]:
     """The JSON body of ``POST /v1/messages`` for ``request`` (before the escape hatch).
 
-    Temperature and top_p are not sent: the Messages API version the SDK speaks has no
-    sampling parameters (send them through ``provider_options`` if your endpoint does).
+    Temperature and top_p go in the body: the SDK no longer takes them as arguments,
+    but the API does, on the models that take sampling parameters. The adapter's
+    sampling rules then leave out the defaults a model does not take.
     """
     body: dict[str, Any] = {
         "model": model,
         "max_tokens": request.max_tokens if request.max_tokens is not None else max_tokens,
         "messages": _messages(request.messages, provider),
     }
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
     system = system_text(request.messages)
     if system is not None:
         body["system"] = system
@@ -187,6 +192,7 @@ def parse_message(data: object, *, provider: str, fallback_model: str) -> LLMRes
     return LLMResponse(
         text="".join(texts),
         model=model if isinstance(model, str) and model else fallback_model,
+        response_id=text_of(data.get("id")) or None,
         tool_calls=tuple(calls),
         finish_reason=_finish(data.get("stop_reason")),
         provider=provider,
@@ -204,7 +210,16 @@ class MessageStreamState:
     assembled into a call, as `parse_message` ignores them in a whole message.
     """
 
-    __slots__ = ("_client_blocks", "_provider", "_stopped", "_tools", "finish", "model", "usage")
+    __slots__ = (
+        "_client_blocks",
+        "_provider",
+        "_stopped",
+        "_tools",
+        "finish",
+        "model",
+        "response_id",
+        "usage",
+    )
 
     def __init__(self, provider: str) -> None:
         self._provider = provider
@@ -213,6 +228,7 @@ class MessageStreamState:
         self._stopped = False
         self.finish: object = None
         self.model: str | None = None
+        self.response_id: str | None = None
         self.usage: dict[str, Any] = {}
 
     def feed(self, event: object) -> str | None:
@@ -246,6 +262,7 @@ class MessageStreamState:
             if isinstance(message, dict):
                 if isinstance(message.get("model"), str):
                     self.model = message["model"]
+                self.response_id = text_of(message.get("id")) or None
                 self._merge_usage(message.get("usage"))
         elif kind == "message_delta":
             delta = event.get("delta")
@@ -275,5 +292,6 @@ class MessageStreamState:
             model=self.model or fallback_model,
             tool_calls=self._tools.calls(id_prefix="toolu"),
             provider=self._provider,
+            response_id=self.response_id,
             **usage,
         )

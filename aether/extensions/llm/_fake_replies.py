@@ -43,7 +43,7 @@ def default_reply(request: LLMRequest, *, model: str, provider: str) -> LLMRespo
     quotes the prompt and says how to reach a real model.
     """
     user = _last(request.messages, "user")
-    prompt = user.content if user is not None else ""
+    prompt = user.text if user is not None else ""
     last = request.messages[-1] if request.messages else None
     if last is not None and last.role == "tool":
         return f"The {last.name or 'tool'} tool returned {last.content}."

@@ -145,16 +145,14 @@ def resolve_http_client(
     transport: Any,
     timeout: Any,
     always: bool = False,
-    default: Callable[..., Any] | None = None,
 ) -> tuple[Any, bool]:
     """The HTTP client an adapter hands its SDK, and whether the adapter owns it.
 
     A client the user passed is used as is and stays theirs to close. A transport gets
     a new ``httpx2.AsyncClient`` around it, owned (and closed) by the adapter. With
-    neither, ``default`` (the SDK's own default client class, so its settings hold)
-    builds one, else ``always`` builds a plain one; otherwise ``None`` lets the SDK
-    build its own. The adapter needs the client in hand to guard it (see
-    `aether.extensions.llm._origin_guard`).
+    neither, ``always`` builds a default client (the SDKs' connection limits, proxies
+    from the environment, the process's shared TLS context); otherwise ``None`` lets the
+    SDK build its own.
 
     Raises:
         ConfigurationError: If both a client and a transport were given.
@@ -166,15 +164,21 @@ def resolve_http_client(
         )
     if http_client is not None:
         return http_client, False
-    if transport is None and default is not None:
-        return (default() if timeout is None else default(timeout=timeout)), True
     if transport is None and not always:
         return None, True
     import httpx2
 
     if timeout is None:
         timeout = httpx2.Timeout(DEFAULT_TIMEOUT, connect=DEFAULT_CONNECT_TIMEOUT)
-    client = httpx2.AsyncClient(transport=transport, timeout=timeout, follow_redirects=True)
+    client = httpx2.AsyncClient(
+        transport=transport,
+        timeout=timeout,
+        follow_redirects=True,
+        # The vendor SDKs' own limits; one TLS context for the process (building one
+        # loads the CA bundle, about 15 ms, and a client is built per event loop).
+        limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100),
+        verify=shared_ssl_context(),
+    )
     return client, True
 
 

@@ -4,7 +4,7 @@ The SDKs' HTTP clients follow redirects, and on a redirect to another origin htt
 httpx2) strip only ``Authorization``: Anthropic's ``x-api-key``, Gemini's
 ``x-goog-api-key`` and every header of ``default_headers`` (a gateway's token, say) would
 reach whatever server the ``Location`` names. Each adapter installs an `OriginGuard` on
-the client it sends through (one Aether built, the SDK's default, or one passed in): a
+every client it sends through (each one it builds, one per event loop, or yours): a
 response hook that refuses a redirect leading one of the provider's own requests to
 another origin, before anything is sent there. A redirect within the origin is followed.
 

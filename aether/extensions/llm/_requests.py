@@ -47,7 +47,7 @@ def merge_options(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, 
 
 def system_text(messages: Iterable[Message]) -> str | None:
     """Every system message's text, joined by blank lines (``None`` if there is none)."""
-    parts = [message.content for message in messages if message.role == "system"]
+    parts = [message.text for message in messages if message.role == "system"]
     return "\n\n".join(parts) if parts else None
 
 

@@ -16,21 +16,24 @@ from typing import Any, ClassVar, Final, Protocol
 
 import anyio
 
+from aether._loop_binding import LoopBound
 from aether.errors import ProviderError, RequestTimeoutError
 from aether.extensions.llm._errors import (
     connection_error,
     error_detail,
     event_error,
     malformed,
+    redact,
     scrub_secrets,
     status_error,
     still_shows_secrets,
     transport_error,
 )
-from aether.extensions.llm._http import CLEANUP_TIMEOUT, release_body
+from aether.extensions.llm._http import CLEANUP_TIMEOUT, release_body, resolve_http_client
 from aether.extensions.llm._origin_guard import OriginGuard, install_origin_guard
 from aether.extensions.llm._requests import merge_options, vendor_options
 from aether.extensions.llm._sse import ServerSentEvent, SSEParser
+from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 
 __all__ = [
@@ -81,8 +84,15 @@ class StreamState(Protocol):
 class SdkProvider:
     """The lifecycle every SDK-backed adapter shares.
 
-    Subclasses set ``name``, ``api_key_env``, ``default_model``, ``base_url``, ``_sdk``,
-    ``_api_key`` and ``_owns_http_client`` in ``__init__``.
+    Subclasses set ``name``, ``api_key_env``, ``default_model``, ``base_url`` and
+    ``_api_key`` in ``__init__``, implement `_build_sdk`, and call `_start`.
+
+    The SDK client and the HTTP client under it belong to the event loop that uses them.
+    When the provider owns its HTTP client (it built it, around your transport or its
+    own), both are rebuilt on first use in a new event loop, and closed when the loop
+    that used them ends (see `aether._loop_binding`): one provider serves successive
+    ``asyncio.run`` and ``trio.run`` calls. An HTTP client you pass stays yours, on the
+    loops you use it on.
     """
 
     name: str
@@ -92,13 +102,19 @@ class SdkProvider:
     _sdk: Any
     _api_key: str
     _owns_http_client: bool
+    _connection: LoopBound[tuple[Any, Any]] | None = None
+    _sampling: SamplingRules
     _closed: bool = False
     _account: tuple[object, ...] = ()
     """What, beside the key, decides whose account answers (organization, headers...)."""
 
     @property
     def sdk(self) -> Any:
-        """The vendor SDK's client, for features Aether does not wrap."""
+        """The vendor SDK's client, for features Aether does not wrap.
+
+        When the provider owns its HTTP client, this is the client of the event loop that
+        used the provider last (each loop gets its own).
+        """
         return self._sdk
 
     @property
@@ -113,6 +129,67 @@ class SdkProvider:
         material = json.dumps([self._api_key, *self._account], default=str, sort_keys=True)
         digest = hmac.new(_IDENTITY_KEY, material.encode(), hashlib.sha256).hexdigest()
         return f"{self.name} {self.base_url} account:{digest[:32]}"
+
+    def _guard_origin(self, client: Any) -> None:
+        """Keep the key and headers with ``base_url``'s origin on ``client``.
+
+        Call once ``base_url`` is known; see `aether.extensions.llm._origin_guard`.
+        """
+        guard = OriginGuard(provider=self.name, base_url=self.base_url, secret=self._api_key)
+        install_origin_guard(client, guard)
+
+    def _build_sdk(self, http_client: Any) -> Any:
+        """The vendor's async client, sending through ``http_client``."""
+        raise NotImplementedError
+
+    def _start(self, *, http_client: Any, transport: Any, timeout: Any) -> Any:
+        """Build the SDK client; return the HTTP client it sends through.
+
+        Raises:
+            ConfigurationError: If both ``http_client`` and ``transport`` were given, or
+                the SDK refuses its settings.
+        """
+        client, self._owns_http_client = resolve_http_client(
+            provider=self.name,
+            http_client=http_client,
+            transport=transport,
+            timeout=timeout,
+            always=True,
+        )
+        self._sdk = self._build_sdk(client)
+        if self._owns_http_client:
+
+            def connect() -> tuple[Any, Any]:
+                fresh, _ = resolve_http_client(
+                    provider=self.name,
+                    http_client=None,
+                    transport=transport,
+                    timeout=timeout,
+                    always=True,
+                )
+                self._guard_origin(fresh)  # the first client is guarded by the adapter
+                return self._build_sdk(fresh), fresh
+
+            self._connection = LoopBound(
+                connect,
+                self._disconnect,
+                what=f"the {self.name} provider",
+                initial=(self._sdk, client),
+            )
+        return client
+
+    async def _sdk_for_loop(self) -> Any:
+        """The SDK client for the running event loop (checks the provider is open)."""
+        self._ensure_open()
+        if self._connection is None:
+            return self._sdk
+        sdk, _ = await self._connection.get()
+        self._sdk = sdk
+        return sdk
+
+    async def _disconnect(self, connection: tuple[Any, Any]) -> None:
+        sdk, _ = connection
+        await sdk.close()
 
     def _map_error(self, error: Exception) -> Exception:
         raise NotImplementedError
@@ -136,23 +213,12 @@ class SdkProvider:
         mapped.__suppress_context__ = True
         return mapped
 
-    def _guard_origin(self, client: Any) -> None:
-        """Keep the key and headers with ``base_url``'s origin on ``client``.
-
-        Call once ``base_url`` is known; see `aether.extensions.llm._origin_guard`.
-        """
-        guard = OriginGuard(provider=self.name, base_url=self.base_url, secret=self._api_key)
-        install_origin_guard(client, guard)
-
     def _ensure_open(self) -> None:
         if self._closed:
             raise ProviderError(
                 f"the {self.name} provider is closed; build a new one to make more calls",
                 provider=self.name,
             )
-
-    async def _close_sdk(self) -> None:
-        await self._sdk.close()
 
     async def aclose(self) -> None:
         """Close the SDK client and the HTTP client it owns (never one you passed in).
@@ -162,8 +228,8 @@ class SdkProvider:
         if self._closed:
             return
         self._closed = True
-        if self._owns_http_client:
-            await self._close_sdk()
+        if self._connection is not None:
+            await self._connection.aclose()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.default_model!r}, base_url={self.base_url!r})"
@@ -188,7 +254,6 @@ class JsonPostProvider(SdkProvider):
         api_key: str,
         base_url: str | None,
         timeout: Any,
-        http_client: Any,
         default_headers: Mapping[str, str] | None,
         **extra: Any,
     ) -> dict[str, Any]:
@@ -202,8 +267,6 @@ class JsonPostProvider(SdkProvider):
         }
         if timeout is not None:
             options["timeout"] = timeout
-        if http_client is not None:
-            options["http_client"] = http_client
         return options
 
     def _map_error(self, error: Exception) -> Exception:
@@ -258,40 +321,80 @@ class JsonPostProvider(SdkProvider):
         """The JSON payload of one stream event: ``None`` to skip it, `END` to stop."""
         raise NotImplementedError
 
-    def _prepare(self, request: LLMRequest, *, stream: bool) -> tuple[dict[str, Any], Any]:
+    def _prepare(self, request: LLMRequest, *, stream: bool) -> PreparedCall:
         self._ensure_open()
-        body = self._body(request, model=request.model or self.default_model, stream=stream)
+        model = request.model or self.default_model
+        body = self._body(request, model=model, stream=stream)
         options = dict(self._base_request_options)
         extra = vendor_options(request, self.name)
+        extra_body: dict[str, Any] = {}
         if extra:
             extra_body, extra_options = split_request_options(extra)
             body = merge_options(body, extra_body)
             options.update(extra_options)
-        return body, options
+        call = PreparedCall(body, options, str(body.get("model") or model))
+        self._apply_sampling_rules(call, request, extra_body)
+        return call
+
+    def _apply_sampling_rules(
+        self, call: PreparedCall, request: LLMRequest, hatch: dict[str, Any]
+    ) -> None:
+        """Leave out the defaults the model does not take (see `SamplingRules.apply`)."""
+        self._sampling.apply(call, request, hatch=hatch)
+
+    async def _post(self, call: PreparedCall, **post: Any) -> Any:
+        """Post ``call``; resend it once per default of Aether's that the server refused.
+
+        The resend happens here, below the middlewares, so the stack sees one call: one
+        ``request.*`` event, one attempt for retry, one bill for cost tracking (a 400 is
+        not billed). A refused value the call set itself is raised, naming the fix.
+        """
+        sdk = await self._sdk_for_loop()
+        while True:
+            try:
+                return await sdk.post(self._path, body=call.body, options=call.options, **post)
+            except self._vendor.APIStatusError as error:
+                if call.drop_refused(error.status_code, error.body, self._sampling):
+                    continue
+                key = call.explicit_refusal(error.status_code, error.body)
+                if key is None:
+                    raise
+                raise self._refused_by_model(error, call, key)  # noqa: B904 - chained there
+
+    def _refused_by_model(self, error: Any, call: PreparedCall, key: str) -> Exception:
+        mapped = self._translate(error)
+        if not isinstance(mapped, ProviderError):
+            return mapped
+        self._sampling.learn(call.model, key, log=False)
+        detail = error_detail(error.body, error.message).message
+        value = call.explicit[key]
+        refused = type(mapped)(
+            f"{self.name} model {call.model!r} refused {key}={value!r}, which this call set "
+            f"({redact(detail.strip().rstrip('.'), (self._api_key,))}). Leave {key} unset for "
+            f"this model (Aether then sends none of its own); this call is not retried.",
+            provider=self.name,
+            status_code=mapped.status_code,
+        )
+        refused.__cause__ = mapped.__cause__
+        refused.__suppress_context__ = True
+        return refused
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         """Send ``request`` and return the whole answer."""
-        body, options = self._prepare(request, stream=False)
+        call = self._prepare(request, stream=False)
         try:
-            data = await self._sdk.post(self._path, body=body, cast_to=object, options=options)
+            data = await self._post(call, cast_to=object)
         except Exception as error:
             raise self._translate(error)  # noqa: B904 - _translate chains the cause
-        return self._parse(data, fallback_model=body["model"])
+        return self._parse(data, fallback_model=call.model)
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         """Stream ``request``'s answer: text chunks, then a final chunk with usage."""
         import httpx2
 
-        body, options = self._prepare(request, stream=True)
+        call = self._prepare(request, stream=True)
         try:
-            response = await self._sdk.post(
-                self._path,
-                body=body,
-                cast_to=httpx2.Response,
-                options=options,
-                stream=True,
-                stream_cls=None,
-            )
+            response = await self._post(call, cast_to=httpx2.Response, stream=True, stream_cls=None)
         except Exception as error:
             raise self._translate(error)  # noqa: B904 - _translate chains the cause
         state = self._stream_state()
@@ -317,7 +420,7 @@ class JsonPostProvider(SdkProvider):
         finally:
             with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
                 await release_body(raw_chunks, response.aclose)
-        yield state.final(body["model"])
+        yield state.final(call.model)
 
     def _texts(self, state: StreamState, events: list[ServerSentEvent]) -> Iterator[Any]:
         """The text deltas of ``events``, one at a time, then `END` if the stream ended.

@@ -21,9 +21,9 @@ from aether.extensions.llm._errors import (
     event_error,
     missing_api_key,
 )
-from aether.extensions.llm._http import resolve_http_client
 from aether.extensions.llm._sdk_provider import JsonPostProvider, StreamState
 from aether.extensions.llm._sse import ServerSentEvent
+from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules, thinking_enabled
 from aether.llm.contracts import LLMRequest, LLMResponse
 
 __all__ = ["DEFAULT_MAX_TOKENS", "DEFAULT_MODEL", "AnthropicProvider"]
@@ -60,11 +60,15 @@ class AnthropicProvider(JsonPostProvider):
             around it.
         timeout: Seconds (or an ``httpx2.Timeout``) per request; 600 s when omitted.
         default_headers: Headers sent with every request (beta flags, say).
-        default_max_tokens: ``max_tokens`` for requests that set none.
+        default_max_tokens: ``max_tokens`` for requests that set none (with extended
+            thinking on, added to ``thinking.budget_tokens``, which it must exceed).
+        sampling: Your sampling rules, model-name pattern to ``"defaults"``,
+            ``"no_defaults"`` or ``"refuses"``, checked before the built-in ones (see
+            `aether.extensions.llm.sampling`).
 
     Raises:
-        ConfigurationError: If no API key is known, or both ``http_client`` and
-            ``transport`` were given.
+        ConfigurationError: If no API key is known, both ``http_client`` and
+            ``transport`` were given, or a sampling rule is invalid.
     """
 
     name = "anthropic"
@@ -82,36 +86,34 @@ class AnthropicProvider(JsonPostProvider):
         timeout: Any = None,
         default_headers: Mapping[str, str] | None = None,
         default_max_tokens: int = DEFAULT_MAX_TOKENS,
+        sampling: Mapping[str, str] | None = None,
     ) -> None:
         anthropic = _import_sdk()
         self._vendor = anthropic
+        self._sampling = SamplingRules(self.name, sampling)
         api_key = api_key or os.environ.get(self.api_key_env) or None
         if api_key is None:
             raise missing_api_key(self.name, self.api_key_env, how="or pass api_key=...")
         self._api_key = api_key
         self.default_model = default_model
         self.default_max_tokens = default_max_tokens
-        client, self._owns_http_client = resolve_http_client(
-            provider=self.name,
-            http_client=http_client,
-            transport=transport,
-            timeout=timeout,
-            default=anthropic.DefaultAsyncHttpxClient,
-        )
-        kwargs = self._client_options(
+        self._sdk_options = self._client_options(
             api_key=api_key,
             base_url=base_url,
             timeout=timeout,
-            http_client=client,
             default_headers=default_headers,
         )
-        try:
-            self._sdk = anthropic.AsyncAnthropic(**kwargs)
-        except (anthropic.AnthropicError, TypeError) as error:  # TypeError: an httpx client
-            raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
+        client = self._start(http_client=http_client, transport=transport, timeout=timeout)
         self.base_url = str(self._sdk.base_url)
         self._guard_origin(client)
         self._account = (self._sdk.auth_token, dict(default_headers or {}))
+
+    def _build_sdk(self, http_client: Any) -> Any:
+        anthropic = self._vendor
+        try:
+            return anthropic.AsyncAnthropic(**self._sdk_options, http_client=http_client)
+        except (anthropic.AnthropicError, TypeError) as error:  # TypeError: an httpx client
+            raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
 
     def _body(self, request: LLMRequest, *, model: str, stream: bool) -> dict[str, Any]:
         return build_body(
@@ -121,6 +123,24 @@ class AnthropicProvider(JsonPostProvider):
             max_tokens=self.default_max_tokens,
             stream=stream,
         )
+
+    def _apply_sampling_rules(
+        self, call: PreparedCall, request: LLMRequest, hatch: dict[str, Any]
+    ) -> None:
+        thinking = thinking_enabled(call.body)
+        # Claude takes temperature from 0 to 1, and asks for temperature or top_p, not both.
+        self._sampling.apply(
+            call, request, hatch=hatch, thinking=thinking, temperature_max=1.0, one_of=True
+        )
+        budget = call.body["thinking"].get("budget_tokens") if thinking else None
+        if (
+            isinstance(budget, int)
+            and request.max_tokens is None
+            and "max_tokens" not in hatch
+            and call.body.get("max_tokens", 0) <= budget
+        ):
+            # max_tokens must exceed the thinking budget: the default leaves room to answer.
+            call.body["max_tokens"] = budget + self.default_max_tokens
 
     def _parse(self, data: object, *, fallback_model: str) -> LLMResponse:
         return parse_message(data, provider=self.name, fallback_model=fallback_model)

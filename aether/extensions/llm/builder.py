@@ -2,8 +2,8 @@
 
 Outermost first::
 
-    [your middleware=...] → ToolLoop → [Cache] → CostTracking → CircuitBreaker → Retry
-                          → Events → provider
+    [your middleware=...] → [Telemetry] → ToolLoop → [Telemetry.model_calls] → [Cache]
+        → CostTracking → CircuitBreaker → Retry → [Telemetry.attempts] → Events → provider
 
 The tool loop is outermost of the built-ins: each iteration re-enters the chain below it,
 so cost counts, retry retries and events fire once per model call. Cost tracking is next
@@ -12,24 +12,239 @@ before anything else runs. The breaker sits outside retry, so a call whose retri
 exhausted counts as one failure, not one per attempt. Events sit inside retry, so each
 attempt is its own request.start/complete/error. The response cache (opt-in) sits inside
 the tool loop, so each model call is cached and tools still run, and outside cost
-tracking, so a hit is not a billed request.
+tracking, so a hit is not a billed request. Telemetry (opt-in) sits at three depths, one
+per thing it records: the logical request, each model call, each retry attempt (see
+`aether.middleware.telemetry`).
+
+The fleet features sit where they act once per model call: a per-key budget with cost
+tracking (just above it, so it sees priced answers and refuses before anything is sent),
+fallback or hedging below cost tracking (one model call whichever provider answers, each
+provider with its own breaker, retry and limiter), and the rate limiter below retry (every
+attempt that reaches a provider waits its turn; a call the breaker refuses takes no
+slot)::
+
+    ToolLoop → [Cache] → [Budget] → CostTracking → [Fallback | Hedging]
+             → CircuitBreaker → Retry → [RateLimit] → Events → provider
+
+``shared=redis`` keeps the rate limits, budgets and breaker state in Redis, so a fleet
+of processes holds one set of limits (see docs/deployment.md).
+
+`default_stack` is the public builder: ``Aether(stack=default_stack(...))`` gives the
+default stack with your choices, and a new built-in capability becomes one more keyword
+here rather than one more keyword on ``Aether(...)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+from aether.errors import ConfigurationError
 from aether.events import EventBus
-from aether.middleware.cache import CacheMiddleware
-from aether.middleware.circuit_breaker import CircuitBreakerMiddleware, CircuitBreakerPolicy
+from aether.middleware.budget import BudgetMiddleware, BudgetPolicy, RedisBudgetBackend
+from aether.middleware.cache import CacheBackend, CacheMiddleware
+from aether.middleware.circuit_breaker import (
+    CircuitBreakerMiddleware,
+    CircuitBreakerPolicy,
+    RedisCircuitBackend,
+)
 from aether.middleware.cost import CostTrackingMiddleware
 from aether.middleware.events import EventsMiddleware
+from aether.middleware.fallback import FallbackMiddleware
+from aether.middleware.hedging import HedgingMiddleware, LatencyPercentile
+from aether.middleware.rate_limit import (
+    RateLimitMiddleware,
+    RateLimitPolicy,
+    RedisRateLimitBackend,
+)
 from aether.middleware.retry import RetryMiddleware, RetryPolicy
+from aether.middleware.telemetry import TelemetryMiddleware
 from aether.middleware.tool_loop import ToolLoopMiddleware
+from aether.pipeline import Pipeline, middleware_name
 from aether.pricing import ModelPricing, Pricer
 from aether.usage import Usage
 
-__all__ = ["build_default_stack"]
+__all__ = ["build_default_stack", "default_stack"]
+
+
+def _cache_layer(
+    cache: CacheMiddleware | CacheBackend | bool | None, provider: str | None
+) -> CacheMiddleware | None:
+    # Identity checks: an empty in-memory backend is falsy (it has a length).
+    if cache is None or cache is False:
+        return None
+    if isinstance(cache, CacheMiddleware):
+        return cache
+    if cache is True:
+        return CacheMiddleware(provider=provider)
+    return CacheMiddleware(cache, provider=provider)
+
+
+def _telemetry_layer(
+    telemetry: TelemetryMiddleware | bool, provider: str | None
+) -> TelemetryMiddleware | None:
+    if isinstance(telemetry, TelemetryMiddleware):
+        return telemetry
+    if telemetry is True:
+        return TelemetryMiddleware(provider=provider)
+    if telemetry is False:
+        return None
+    raise ConfigurationError(
+        f"telemetry= takes True, False or a TelemetryMiddleware, not {telemetry!r}"
+    )
+
+
+def default_stack(
+    *,
+    provider: str | None = None,
+    events: EventBus | None = None,
+    usage: Usage | None = None,
+    retry: RetryPolicy | bool = True,
+    circuit_breaker: CircuitBreakerPolicy | bool = True,
+    cost_tracking: bool = True,
+    budget_usd: float | None = None,
+    prices: Mapping[str, ModelPricing] | None = None,
+    cache: CacheMiddleware | CacheBackend | bool | None = None,
+    rate_limit: RateLimitPolicy | RateLimitMiddleware | None = None,
+    budget: BudgetPolicy | BudgetMiddleware | None = None,
+    fallback: Sequence[Any] = (),
+    hedge: Any = None,
+    hedge_delay: float | LatencyPercentile = 1.0,
+    shared: Any = None,
+    shared_namespace: str = "aether",
+    telemetry: TelemetryMiddleware | bool = False,
+) -> list[object]:
+    """The built-in middlewares of ``Aether()``, outermost first, for ``stack=[...]``.
+
+    ::
+
+        client = Aether(provider, stack=[audit, *default_stack(provider="openai", cache=True)])
+
+    ``Aether(...)`` reads what it reports from the stack it is given: ``client.usage`` is
+    the cost layer's, ``client.events`` the bus of the tool loop and events layers,
+    ``client.circuit_breaker`` and ``client.cache`` the layers themselves.
+
+    Args:
+        provider: The provider's name, for circuit keys, price lookups and cache keys
+            (``Aether()`` passes its own; without it, models are priced by name alone).
+        events: The bus the tool loop and the events layer emit on; a new one if omitted.
+        usage: Where cost tracking counts; a new `Usage` if omitted.
+        retry: A `RetryPolicy`, ``True`` for the default one, ``False`` for no retry.
+        circuit_breaker: A `CircuitBreakerPolicy`, ``True`` for the default one,
+            ``False`` for no breaker.
+        cost_tracking: Count tokens and dollars (``False`` leaves the layer out).
+        budget_usd: Refuse calls once this many dollars are spent.
+        prices: Your prices by model name, over genai-prices'.
+        cache: ``True`` for an in-memory response cache, a backend, or a
+            `CacheMiddleware`; placed right inside the tool loop.
+        rate_limit: A `RateLimitPolicy` (or a ready `RateLimitMiddleware`): calls wait
+            to stay under it, per provider and model; each backup gets the same limits
+            under its own name.
+        budget: A `BudgetPolicy` (or a ready `BudgetMiddleware`): dollars and tokens per
+            key, checked before each model call.
+        fallback: Providers or pipelines to try, in order, when the provider fails
+            before any content. A provider gets its own breaker, retry, rate limiter
+            and events layer; a pipeline is used as it is.
+        hedge: A provider or pipeline to race against the provider once it is slow.
+        hedge_delay: Seconds before hedging, or a `LatencyPercentile`.
+        shared: A ``coredis.Redis`` or ``coredis.RedisCluster`` client (entered by you):
+            the rate limits, budgets and circuit breaker states are kept there, shared
+            by every process using it, with each feature's default failure mode.
+        shared_namespace: The first part of the keys kept in ``shared``.
+        telemetry: ``True`` for OpenTelemetry spans and metrics on the global providers,
+            or a `TelemetryMiddleware`; placed outermost, with its ``model_calls`` layer
+            right inside the tool loop and its ``attempts`` layer right inside retry.
+
+    Raises:
+        ConfigurationError: If ``budget_usd`` or ``prices`` is given without cost
+            tracking, both ``fallback`` and ``hedge`` are given, or ``telemetry`` is
+            neither a bool nor a `TelemetryMiddleware`.
+    """
+    if not cost_tracking and (budget_usd is not None or prices is not None):
+        raise ConfigurationError(
+            "budget_usd=... and prices=... need cost tracking: drop them or keep cost_tracking=True"
+        )
+    if fallback and hedge is not None:
+        raise ConfigurationError(
+            "give fallback=[...] or hedge=..., not both: hedging already falls back to "
+            "its backup when the provider fails (compose them by hand with stack=[...])"
+        )
+    bus = events if events is not None else EventBus()
+    pricer = Pricer(prices, provider=provider) if cost_tracking else None
+    fleet = _Fleet(shared, shared_namespace)
+    traced = _telemetry_layer(telemetry, provider)
+    stack: list[object] = [ToolLoopMiddleware(bus)]
+    if traced is not None:
+        stack = [traced, *stack, traced.model_calls]
+    cache_layer = _cache_layer(cache, provider)
+    if cache_layer is not None:
+        stack.append(cache_layer)
+    if budget is not None:
+        stack.append(fleet.budget(budget, pricer))
+    if pricer is not None:
+        counted = usage if usage is not None else Usage()
+        stack.append(CostTrackingMiddleware(counted, pricer=pricer, budget_usd=budget_usd))
+
+    def provider_layers(name: str | None) -> list[object]:
+        layers: list[object] = []
+        if circuit_breaker is not False:
+            policy = None if circuit_breaker is True else circuit_breaker
+            layers.append(CircuitBreakerMiddleware(policy, provider=name, backend=fleet.circuits()))
+        if retry is not False:
+            layers.append(RetryMiddleware(None if retry is True else retry))
+            if traced is not None:
+                layers.append(traced.attempts)
+        if rate_limit is not None:
+            layers.append(fleet.rate_limit(rate_limit, name))
+        layers.append(EventsMiddleware(bus, pricer=pricer))
+        return layers
+
+    def branch(target: Any) -> Pipeline:
+        if isinstance(target, Pipeline):
+            return target
+        return Pipeline(provider_layers(middleware_name(target)), target)
+
+    if fallback:
+        stack.append(FallbackMiddleware([branch(target) for target in fallback]))
+    if hedge is not None:
+        stack.append(HedgingMiddleware(branch(hedge), delay=hedge_delay, pricer=pricer))
+    return stack + provider_layers(provider)
+
+
+class _Fleet:
+    """Builds each feature's layer with its Redis backend when state is shared."""
+
+    __slots__ = ("_circuits", "namespace", "redis")
+
+    def __init__(self, redis: Any, namespace: str) -> None:
+        self.redis = redis
+        self.namespace = namespace
+        self._circuits: RedisCircuitBackend | None = None
+
+    def circuits(self) -> RedisCircuitBackend | None:
+        if self.redis is not None and self._circuits is None:
+            self._circuits = RedisCircuitBackend(self.redis, namespace=self.namespace)
+        return self._circuits
+
+    def rate_limit(
+        self, given: RateLimitPolicy | RateLimitMiddleware, provider: str | None
+    ) -> RateLimitMiddleware:
+        if isinstance(given, RateLimitMiddleware):
+            return given
+        backend = None
+        if self.redis is not None:
+            backend = RedisRateLimitBackend(self.redis, namespace=self.namespace)
+        return RateLimitMiddleware(given, backend=backend, provider=provider)
+
+    def budget(
+        self, given: BudgetPolicy | BudgetMiddleware, pricer: Pricer | None
+    ) -> BudgetMiddleware:
+        if isinstance(given, BudgetMiddleware):
+            return given
+        backend = None
+        if self.redis is not None:
+            backend = RedisBudgetBackend(self.redis, namespace=self.namespace)
+        return BudgetMiddleware(given, backend=backend, pricer=pricer)
 
 
 def build_default_stack(
@@ -46,30 +261,15 @@ def build_default_stack(
     prices: Mapping[str, ModelPricing] | None = None,
     cache: CacheMiddleware | None = None,
 ) -> list[object]:
-    """The built-in middlewares of ``Aether()``, outermost first (the provider excluded).
-
-    Args:
-        events: The bus the events middleware emits on.
-        usage: Where cost tracking counts.
-        provider_name: The provider's name, for circuit keys and price lookups.
-        with_retry: Include retry.
-        with_circuit_breaker: Include the circuit breaker.
-        with_cost_tracking: Include cost tracking.
-        retry: The retry policy (the default `RetryPolicy` if not given).
-        circuit_breaker: The breaker policy (the default one if not given).
-        budget_usd: Cost tracking's budget.
-        prices: Your prices by model name, over genai-prices'.
-        cache: The response cache, placed right inside the tool loop.
-    """
-    pricer = Pricer(prices, provider=provider_name) if with_cost_tracking else None
-    stack: list[object] = [ToolLoopMiddleware(events)]
-    if cache is not None:
-        stack.append(cache)
-    if pricer is not None:
-        stack.append(CostTrackingMiddleware(usage, pricer=pricer, budget_usd=budget_usd))
-    if with_circuit_breaker:
-        stack.append(CircuitBreakerMiddleware(circuit_breaker, provider=provider_name))
-    if with_retry:
-        stack.append(RetryMiddleware(retry))
-    stack.append(EventsMiddleware(events, pricer=pricer))
-    return stack
+    """`default_stack` in the terms of ``Aether(with_retry=..., ...)`` (kept for them)."""
+    return default_stack(
+        provider=provider_name,
+        events=events,
+        usage=usage,
+        retry=(retry or True) if with_retry else False,
+        circuit_breaker=(circuit_breaker or True) if with_circuit_breaker else False,
+        cost_tracking=with_cost_tracking,
+        budget_usd=budget_usd,
+        prices=prices,
+        cache=cache,
+    )

@@ -61,7 +61,7 @@ class FakeScriptExhaustedError(AetherError, RuntimeError):
 
 def count_words(messages: Iterable[Message]) -> int:
     """A deterministic stand-in for a tokenizer: whitespace-separated words."""
-    return sum(len(message.content.split()) for message in messages)
+    return sum(len(message.text.split()) for message in messages)
 
 
 class FakeProvider:

@@ -40,13 +40,13 @@ from aether.extensions.llm._http import (
     DEFAULT_TIMEOUT,
     parse_duration,
     refusing_sync_client,
-    resolve_http_client,
     shared_ssl_context,
     timeout_seconds,
 )
 from aether.extensions.llm._requests import merge_options, vendor_options
 from aether.extensions.llm._sdk_provider import SdkProvider
 from aether.extensions.llm._stream_guard import StreamGuard, finish_sdk_stream, install_guard_hook
+from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk, ToolCall
 
 __all__ = ["DEFAULT_MODEL", "GeminiProvider"]
@@ -84,10 +84,13 @@ class GeminiProvider(SdkProvider):
             omitted. Set on every request the provider sends, through a client you pass
             in too.
         default_headers: Headers sent with every request.
+        sampling: Your sampling rules, model-name pattern to ``"defaults"``,
+            ``"no_defaults"`` or ``"refuses"``, checked before the built-in ones (see
+            `aether.extensions.llm.sampling`).
 
     Raises:
-        ConfigurationError: If no API key is known, or both ``http_client`` and
-            ``transport`` were given.
+        ConfigurationError: If no API key is known, both ``http_client`` and
+            ``transport`` were given, or a sampling rule is invalid.
     """
 
     name = "gemini"
@@ -104,8 +107,11 @@ class GeminiProvider(SdkProvider):
         transport: Any = None,
         timeout: Any = None,
         default_headers: Mapping[str, str] | None = None,
+        sampling: Mapping[str, str] | None = None,
     ) -> None:
         genai, types, errors = _import_sdk()
+        self._genai = genai
+        self._sampling = SamplingRules(self.name, sampling)
         self._types = types
         self._errors = errors
         api_key = api_key or os.environ.get(self.api_key_env) or None
@@ -114,23 +120,30 @@ class GeminiProvider(SdkProvider):
         self._api_key = api_key
         self.default_model = default_model
         self._signatures = SignatureCache()
-        client, self._owns_http_client = resolve_http_client(
-            provider=self.name,
-            http_client=http_client,
-            transport=transport,
-            timeout=timeout,
-            always=True,
+        self._settings = (base_url, api_version, dict(default_headers) if default_headers else None)
+        self._timeout_ms = int(
+            (timeout_seconds(timeout) if timeout is not None else DEFAULT_TIMEOUT) * 1000
         )
-        install_guard_hook(client)
-        _install_phase_timeouts(client, timeout, secret=api_key)
-        self._http_client = client
-        seconds = timeout_seconds(timeout) if timeout is not None else DEFAULT_TIMEOUT
-        http_options = types.HttpOptions(
+        self._timeout = timeout
+        self._http_client = self._start(
+            http_client=http_client, transport=transport, timeout=timeout
+        )
+        options = getattr(getattr(self._sdk, "_api_client", None), "_http_options", None)
+        self.base_url = str(getattr(options, "base_url", None) or base_url)
+        self._guard_origin(self._http_client)
+        version = getattr(options, "api_version", None) or api_version
+        self._account = (version, dict(default_headers or {}))
+
+    def _build_sdk(self, http_client: Any) -> Any:
+        install_guard_hook(http_client)
+        _install_phase_timeouts(http_client, self._timeout, secret=self._api_key)
+        base_url, api_version, headers = self._settings
+        http_options = self._types.HttpOptions(
             base_url=base_url,
             api_version=api_version,
-            headers=dict(default_headers) if default_headers else None,
-            timeout=int(seconds * 1000),
-            httpx_async_client=client,
+            headers=headers,
+            timeout=self._timeout_ms,
+            httpx_async_client=http_client,
             # Without these, every client loads two CA bundles (about 250 ms): one for a
             # sync client Aether never uses, one for the Live API's websockets.
             httpx_client=refusing_sync_client(
@@ -140,17 +153,11 @@ class GeminiProvider(SdkProvider):
             async_client_args={"ssl": shared_ssl_context()},
         )
         try:
-            self._sdk = genai.Client(api_key=api_key, http_options=http_options)
+            return self._genai.Client(api_key=self._api_key, http_options=http_options)
         except ValueError as error:
             raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
-        options = getattr(getattr(self._sdk, "_api_client", None), "_http_options", None)
-        self.base_url = str(getattr(options, "base_url", None) or base_url)
-        self._guard_origin(client)
-        version = getattr(options, "api_version", None) or api_version
-        self._account = (version, dict(default_headers or {}))
 
     def _prepare(self, request: LLMRequest) -> tuple[str, list[Any], Any]:
-        self._ensure_open()
         contents = build_contents(
             self._types, request.messages, provider=self.name, signatures=self._signatures
         )
@@ -158,6 +165,8 @@ class GeminiProvider(SdkProvider):
         extra = vendor_options(request, self.name)
         if extra:
             config = merge_options(config, extra)
+        model = request.model or self.default_model
+        self._sampling.apply(PreparedCall(config, {}, model), request, hatch=extra)
         try:
             typed_config = self._types.GenerateContentConfig.model_validate(config)
         except ValueError as error:
@@ -165,13 +174,14 @@ class GeminiProvider(SdkProvider):
                 f"provider_options[{self.name!r}] is not a valid GenerateContentConfig: {error}",
                 provider=self.name,
             ) from error
-        return request.model or self.default_model, contents, typed_config
+        return model, contents, typed_config
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         """Send ``request`` and return the whole answer."""
+        sdk = await self._sdk_for_loop()
         model, contents, config = self._prepare(request)
         try:
-            response = await self._sdk.aio.models.generate_content(
+            response = await sdk.aio.models.generate_content(
                 model=model, contents=contents, config=config
             )
             parts = read_candidate(
@@ -183,6 +193,7 @@ class GeminiProvider(SdkProvider):
         return LLMResponse(
             text=parts.text,
             model=version if isinstance(version, str) and version else model,
+            response_id=_response_id(response),
             tool_calls=tuple(parts.tool_calls),
             finish_reason=finish_reason(parts.finish, has_tool_calls=bool(parts.tool_calls)),
             provider=self.name,
@@ -191,6 +202,7 @@ class GeminiProvider(SdkProvider):
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         """Stream ``request``'s answer: text chunks, then a final chunk with usage."""
+        sdk = await self._sdk_for_loop()
         model, contents, config = self._prepare(request)
         guard = StreamGuard(self._check_event)
         iterator: Any = None
@@ -199,9 +211,10 @@ class GeminiProvider(SdkProvider):
         finish: object = None
         usage: Any = None
         version: object = None
+        response_id: str | None = None
         try:
             with guard.active():
-                iterator = await self._sdk.aio.models.generate_content_stream(
+                iterator = await sdk.aio.models.generate_content_stream(
                     model=model, contents=contents, config=config
                 )
                 response = await anext(iterator, None)
@@ -214,6 +227,7 @@ class GeminiProvider(SdkProvider):
                 finish = parts.finish or finish
                 usage = getattr(response, "usage_metadata", None) or usage
                 version = getattr(response, "model_version", None) or version
+                response_id = response_id or _response_id(response)
                 if parts.text:
                     yield StreamChunk(text=parts.text)
                 suspended = False
@@ -230,6 +244,7 @@ class GeminiProvider(SdkProvider):
             model=version if isinstance(version, str) and version else model,
             tool_calls=tuple(calls),
             provider=self.name,
+            response_id=response_id,
             **usage_fields(usage),
         )
 
@@ -290,13 +305,15 @@ class GeminiProvider(SdkProvider):
             retry_after=_retry_delay(body) if status == 429 else None,
         )
 
-    async def _close_sdk(self) -> None:
-        await self._http_client.aclose()
+    async def _disconnect(self, connection: tuple[Any, Any]) -> None:
+        sdk, http_client = connection
+        sdk.close()  # the SDK's idle sync client
+        await http_client.aclose()
 
     async def aclose(self) -> None:
         """Close the HTTP client the provider owns (never one you passed in)."""
-        if not self._closed:
-            self._sdk.close()  # the SDK's idle sync client
+        if not self._closed and self._connection is None:
+            self._sdk.close()  # the SDK's idle sync client; your HTTP client stays open
         await super().aclose()
 
 
@@ -345,3 +362,8 @@ def _retry_delay(body: object) -> float | None:
         if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("RetryInfo"):
             return parse_duration(detail.get("retryDelay"))
     return None
+
+
+def _response_id(response: object) -> str | None:
+    value = getattr(response, "response_id", None)
+    return value if isinstance(value, str) and value else None

@@ -24,10 +24,10 @@ from aether.extensions.llm._errors import (
     event_error,
     missing_api_key,
 )
-from aether.extensions.llm._http import resolve_http_client
 from aether.extensions.llm._openai_wire import ChatStreamState, build_body, parse_completion
 from aether.extensions.llm._sdk_provider import END, JsonPostProvider, StreamState
 from aether.extensions.llm._sse import ServerSentEvent
+from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules
 from aether.llm.contracts import LLMRequest, LLMResponse
 
 __all__ = ["DEFAULT_MODEL", "OpenAIProvider"]
@@ -35,6 +35,7 @@ __all__ = ["DEFAULT_MODEL", "OpenAIProvider"]
 DEFAULT_MODEL = "gpt-4o-mini"
 
 _OFFICIAL_HOST = "api.openai.com"
+_REASONING_MAX_TOKENS = "max_completion_tokens"
 _KEYLESS_PLACEHOLDER = "not-needed"
 
 
@@ -68,13 +69,18 @@ class OpenAIProvider(JsonPostProvider):
         organization: The OpenAI organization id, if any.
         project: The OpenAI project id, if any.
         default_headers: Headers sent with every request.
-        max_tokens_field: Where `LLMRequest.max_tokens` goes: ``max_completion_tokens``
-            (what OpenAI's reasoning models require) on OpenAI itself, ``max_tokens``
-            (what every compatible server knows) elsewhere, unless set here.
+        max_tokens_field: Where `LLMRequest.max_tokens` goes, for every model. When
+            omitted: ``max_completion_tokens`` (what OpenAI's reasoning models require)
+            on OpenAI itself; elsewhere ``max_tokens`` (what every compatible server
+            knows), except for models the sampling rules do not mark ``"defaults"``
+            (reasoning models) and models that refused ``max_tokens`` before.
+        sampling: Your sampling rules, model-name pattern to ``"defaults"``,
+            ``"no_defaults"`` or ``"refuses"``, checked before the built-in ones (see
+            `aether.extensions.llm.sampling`).
 
     Raises:
-        ConfigurationError: If no API key is known and no ``base_url`` is set, or both
-            ``http_client`` and ``transport`` were given.
+        ConfigurationError: If no API key is known and no ``base_url`` is set, both
+            ``http_client`` and ``transport`` were given, or a sampling rule is invalid.
     """
 
     name = "openai"
@@ -95,9 +101,11 @@ class OpenAIProvider(JsonPostProvider):
         project: str | None = None,
         default_headers: Mapping[str, str] | None = None,
         max_tokens_field: str | None = None,
+        sampling: Mapping[str, str] | None = None,
     ) -> None:
         openai = _import_sdk()
         self._vendor = openai
+        self._sampling = SamplingRules(self.name, sampling)
         base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         api_key = api_key or os.environ.get(self.api_key_env) or None
         if api_key is None:
@@ -110,43 +118,59 @@ class OpenAIProvider(JsonPostProvider):
             api_key = _KEYLESS_PLACEHOLDER
         self._api_key = api_key
         self.default_model = default_model
-        client, self._owns_http_client = resolve_http_client(
-            provider=self.name,
-            http_client=http_client,
-            transport=transport,
-            timeout=timeout,
-            default=openai.DefaultAsyncHttpxClient,
-        )
-        kwargs = self._client_options(
+        self._sdk_options = self._client_options(
             api_key=api_key,
             base_url=base_url,
             timeout=timeout,
-            http_client=client,
             default_headers=default_headers,
             organization=organization,
             project=project,
         )
-        try:
-            self._sdk = openai.AsyncOpenAI(**kwargs)
-        except openai.OpenAIError as error:
-            raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
+        client = self._start(http_client=http_client, transport=transport, timeout=timeout)
         self.base_url = str(self._sdk.base_url)
         self._guard_origin(client)
         sdk = self._sdk
         self._account = (sdk.organization, sdk.project, dict(default_headers or {}))
+        self._max_tokens_field_given = max_tokens_field is not None
         if max_tokens_field is None:
             official = _OFFICIAL_HOST in self.base_url
             max_tokens_field = "max_completion_tokens" if official else "max_tokens"
         self.max_tokens_field = max_tokens_field
+
+    def _build_sdk(self, http_client: Any) -> Any:
+        try:
+            return self._vendor.AsyncOpenAI(**self._sdk_options, http_client=http_client)
+        except self._vendor.OpenAIError as error:
+            raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
+
+    def _max_tokens_field(self, model: str) -> str:
+        if self._max_tokens_field_given or self.max_tokens_field == _REASONING_MAX_TOKENS:
+            return self.max_tokens_field
+        reasoning = self._sampling.support(model) != "defaults"
+        if reasoning or self._sampling.refused(model, "max_tokens"):
+            return _REASONING_MAX_TOKENS
+        return self.max_tokens_field
 
     def _body(self, request: LLMRequest, *, model: str, stream: bool) -> dict[str, Any]:
         return build_body(
             request,
             model=model,
             provider=self.name,
-            max_tokens_field=self.max_tokens_field,
+            max_tokens_field=self._max_tokens_field(model),
             stream=stream,
         )
+
+    def _apply_sampling_rules(
+        self, call: PreparedCall, request: LLMRequest, hatch: dict[str, Any]
+    ) -> None:
+        self._sampling.apply(call, request, hatch=hatch)
+        if (
+            "max_tokens" in call.body
+            and "max_tokens" not in hatch
+            and not self._max_tokens_field_given
+        ):
+            # The field's name is Aether's choice: a server that refuses it gets the other.
+            call.renames["max_tokens"] = _REASONING_MAX_TOKENS
 
     def _parse(self, data: object, *, fallback_model: str) -> LLMResponse:
         return parse_completion(data, provider=self.name, fallback_model=fallback_model)
