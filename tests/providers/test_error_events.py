@@ -130,33 +130,32 @@ async def test_an_error_event_is_classified_by_every_signal(
     assert raised.retryable == expected.retryable
 
 
-async def test_a_client_error_event_before_any_text_is_not_retried() -> None:
+@pytest.mark.parametrize(
+    ("error", "expected", "attempts"),
+    [
+        (
+            {"type": "invalid_request_error", "code": "tool_use_failed", "status_code": 400},
+            BadRequestError,
+            1,
+        ),
+        ({}, ServerError, 3),
+    ],
+    ids=["client-error-not-retried", "unknown-still-retried"],
+)
+async def test_an_error_event_before_any_text_is_retried_by_its_class(
+    error: dict[str, Any], expected: type[ProviderError], attempts: int
+) -> None:
     sent: list[httpx2.Request] = []
-    error = {"type": "invalid_request_error", "code": "tool_use_failed", "status_code": 400}
     body = f"data: {json.dumps({'error': {**error, 'message': 'bad call'}})}\n\n".encode()
     provider = OpenAIProvider(
         api_key="sk-test", transport=httpx2.MockTransport(_stream_handler(body, sent))
     )
     async with Aether(provider, retry=RETRY) as client:
-        with pytest.raises(BadRequestError):
+        with pytest.raises(expected):
             async with aclosing(client.stream_text("hi")) as stream:
                 async for _delta in stream:
                     pass
-    assert len(sent) == 1
-
-
-async def test_an_unknown_error_event_before_any_text_is_still_retried() -> None:
-    sent: list[httpx2.Request] = []
-    body = f"data: {json.dumps({'error': {'message': 'hiccup'}})}\n\n".encode()
-    provider = OpenAIProvider(
-        api_key="sk-test", transport=httpx2.MockTransport(_stream_handler(body, sent))
-    )
-    async with Aether(provider, retry=RETRY) as client:
-        with pytest.raises(ServerError):
-            async with aclosing(client.stream_text("hi")) as stream:
-                async for _delta in stream:
-                    pass
-    assert len(sent) == 3
+    assert len(sent) == attempts
 
 
 ANTHROPIC_EVENTS = [
