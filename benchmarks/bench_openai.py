@@ -92,6 +92,12 @@ building, most of the rest h11 decoding each chunk of the HTTP body. At 500 conc
 calls, httpcore2's pool checks every open connection on each request event
 (`_assign_requests_to_connections` → `has_expired`), about 40% of the CPU: that column
 measures the SDK's HTTP stack, which Aether and the SDK share.
+
+The origin guard (a response hook that refuses redirects to another origin, about 1 µs
+a response) and the SSE loop that yields each event's text before reading the next were
+checked by an A/B in one session against the tree before them, two rounds each without
+the peers: per stream chunk 0.15-0.18× the SDK before and 0.16-0.17× after, per call
+0.64-0.70× before and 0.65-0.79× after, within the noise of the rounds.
 """
 
 WORKER_TIMEOUT = 900.0

@@ -22,7 +22,11 @@ two bare model calls through an empty pipeline: what the loop itself adds for ea
 iteration (building the conversation, validating the arguments, running the tool,
 events off). "no tools" rows are the loop as a pass-through on a request without tools,
 minus the same request through an empty pipeline. `dispatch_tool` rows are one
-dispatch of the no-op tool on its own; a sync tool runs in a worker thread.
+dispatch of the no-op tool on its own; a sync tool runs in a worker thread, holding one
+of the tools' 32 slots until its thread ends (so timed-out tools cannot pile up past
+the cap). That slot costs about 5 µs a sync dispatch: an A/B in one session, the best of
+six alternating runs of 2,000 sequential dispatches (wall time), measured 53 µs on
+asyncio and 62 µs on trio before, 58 and 67 µs with it.
 """
 
 
