@@ -20,6 +20,7 @@ from aether.llm.contracts import (
     LLMResponse,
     Message,
     StreamChunk,
+    TokenCounts,
     ToolCall,
 )
 
@@ -123,22 +124,21 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def usage_fields(usage: object) -> dict[str, int]:
-    """Aether's token counts from an Anthropic ``usage`` object."""
+def usage_fields(usage: object) -> dict[str, TokenCounts]:
+    """``{"tokens": ...}`` from an Anthropic ``usage`` object; ``{}`` without one."""
     if not isinstance(usage, dict):
         return {}
     cache_write = _int(usage.get("cache_creation_input_tokens"))
     cache_read = _int(usage.get("cache_read_input_tokens"))
     details = usage.get("output_tokens_details")
-    return {
-        "input_tokens": _int(usage.get("input_tokens")) + cache_write + cache_read,
-        "output_tokens": _int(usage.get("output_tokens")),
-        "cached_input_tokens": cache_read,
-        "cache_write_tokens": cache_write,
-        "reasoning_tokens": _int(details.get("thinking_tokens"))
-        if isinstance(details, dict)
-        else 0,
-    }
+    tokens = TokenCounts(
+        input=_int(usage.get("input_tokens")) + cache_write + cache_read,
+        output=_int(usage.get("output_tokens")),
+        cached_input=cache_read,
+        cache_write=cache_write,
+        reasoning=_int(details.get("thinking_tokens")) if isinstance(details, dict) else 0,
+    )
+    return {"tokens": tokens}
 
 
 def parse_message(data: object, *, provider: str, fallback_model: str) -> LLMResponse:
@@ -234,11 +234,10 @@ class MessageStreamState:
         """
         if not self._stopped:
             raise malformed(self._provider, "the stream ended before message_stop")
-        usage = usage_fields(self.usage)
         return StreamChunk(
             finish_reason=_finish(self.finish),
             model=self.model or fallback_model,
             tool_calls=self._tools.calls(id_prefix="toolu"),
             provider=self._provider,
-            **usage,
+            **usage_fields(self.usage),
         )

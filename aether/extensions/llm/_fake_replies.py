@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aether.llm.contracts import LLMRequest, LLMResponse, Message, Tool, ToolCall
+from aether.llm.contracts import LLMRequest, LLMResponse, Message, TokenCounts, Tool, ToolCall
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
@@ -56,8 +56,7 @@ def default_reply(request: LLMRequest, *, model: str, provider: str) -> LLMRespo
         return LLMResponse(
             text=text,
             model=model,
-            input_tokens=len(prompt.split()),
-            output_tokens=len(text.split()),
+            tokens=TokenCounts(input=len(prompt.split()), output=len(text.split())),
             tool_calls=(
                 ToolCall(id="fake-call-1", name=tool.name, arguments=_arguments(tool, prompt)),
             ),

@@ -20,7 +20,7 @@ from aether.errors import BadRequestError, ContentFilterError
 from aether.extensions.llm._errors import malformed
 from aether.extensions.llm._requests import system_text, tool_names_by_call
 from aether.extensions.llm._tool_calls import make_tool_call
-from aether.llm.contracts import FinishReason, LLMRequest, Message, ToolCall
+from aether.llm.contracts import FinishReason, LLMRequest, Message, TokenCounts, ToolCall
 
 __all__ = [
     "SYNTHETIC_ID_PREFIX",
@@ -164,19 +164,20 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def usage_fields(usage: Any) -> dict[str, int]:
-    """Aether's token counts from ``usage_metadata``; thoughts are billed as output."""
+def usage_fields(usage: Any) -> dict[str, TokenCounts]:
+    """``{"tokens": ...}`` from ``usage_metadata`` (thoughts are billed as output); ``{}``
+    without one."""
     if usage is None:
         return {}
     thoughts = _int(getattr(usage, "thoughts_token_count", None))
-    return {
-        "input_tokens": _int(getattr(usage, "prompt_token_count", None))
+    tokens = TokenCounts(
+        input=_int(getattr(usage, "prompt_token_count", None))
         + _int(getattr(usage, "tool_use_prompt_token_count", None)),
-        "output_tokens": _int(getattr(usage, "candidates_token_count", None)) + thoughts,
-        "cached_input_tokens": _int(getattr(usage, "cached_content_token_count", None)),
-        "cache_write_tokens": 0,
-        "reasoning_tokens": thoughts,
-    }
+        output=_int(getattr(usage, "candidates_token_count", None)) + thoughts,
+        cached_input=_int(getattr(usage, "cached_content_token_count", None)),
+        reasoning=thoughts,
+    )
+    return {"tokens": tokens}
 
 
 def finish_reason(reason: object, *, has_tool_calls: bool) -> FinishReason:

@@ -23,6 +23,7 @@ from aether.llm.contracts import (
     LLMResponse,
     Message,
     StreamChunk,
+    TokenCounts,
     Tool,
     ToolCall,
 )
@@ -121,24 +122,26 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def usage_fields(usage: object) -> dict[str, int]:
-    """Aether's token counts from an OpenAI ``usage`` object (cached ones included)."""
+def usage_fields(usage: object) -> dict[str, TokenCounts]:
+    """``{"tokens": ...}`` from an OpenAI ``usage`` object (cached ones included); ``{}``
+    without one."""
     if not isinstance(usage, dict):
         return {}
     prompt_details = usage.get("prompt_tokens_details")
     completion_details = usage.get("completion_tokens_details")
-    return {
-        "input_tokens": _int(usage.get("prompt_tokens")),
-        "output_tokens": _int(usage.get("completion_tokens")),
-        "cached_input_tokens": _int(
+    tokens = TokenCounts(
+        input=_int(usage.get("prompt_tokens")),
+        output=_int(usage.get("completion_tokens")),
+        cached_input=_int(
             prompt_details.get("cached_tokens") if isinstance(prompt_details, dict) else 0
         ),
-        "reasoning_tokens": _int(
+        reasoning=_int(
             completion_details.get("reasoning_tokens")
             if isinstance(completion_details, dict)
             else 0
         ),
-    }
+    )
+    return {"tokens": tokens}
 
 
 def _content_text(content: object) -> str:
@@ -264,15 +267,10 @@ class ChatStreamState:
         if self.finish is None:
             raise malformed(self._provider, "the stream ended before a chunk gave a finish_reason")
         calls = self._tools.calls()
-        usage = usage_fields(self.usage)
         return StreamChunk(
             finish_reason=_finish(self.finish, has_tool_calls=bool(calls), refused=self._refused),
             model=self.model or fallback_model,
-            input_tokens=usage.get("input_tokens"),
-            output_tokens=usage.get("output_tokens"),
-            cached_input_tokens=usage.get("cached_input_tokens"),
-            cache_write_tokens=0 if usage else None,
-            reasoning_tokens=usage.get("reasoning_tokens"),
             tool_calls=calls,
             provider=self._provider,
+            **usage_fields(self.usage),
         )

@@ -31,7 +31,7 @@ import anyio
 
 from aether.errors import AetherError
 from aether.extensions.llm._fake_replies import default_reply
-from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk
+from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk, TokenCounts
 from aether.llm.streaming import final_chunk, split_text
 
 __all__ = ["FakeProvider", "FakeScriptExhaustedError", "Script", "StreamFault"]
@@ -141,8 +141,7 @@ class FakeProvider:
         return LLMResponse(
             text=item,
             model=request.model or self.default_model,
-            input_tokens=count_words(request.messages),
-            output_tokens=len(item.split()),
+            tokens=TokenCounts(input=count_words(request.messages), output=len(item.split())),
             finish_reason="stop",
             provider=self.name,
         )
