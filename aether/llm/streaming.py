@@ -19,6 +19,7 @@ from aether.llm.contracts import (
 __all__ = [
     "StreamAccumulator",
     "aclose_stream",
+    "content_chunks",
     "final_chunk",
     "split_text",
     "stream_response",
@@ -67,26 +68,33 @@ def _deltas(text: str, words_per_chunk: int) -> Iterator[str]:
         yield from split_text(text, words_per_chunk)
 
 
-async def stream_response(
-    response: LLMResponse, words_per_chunk: int = 0
-) -> AsyncIterator[StreamChunk]:
-    """Yield ``response`` as a stream: its content (whole, or split by words), then a final chunk.
+def content_chunks(response: LLMResponse, words_per_chunk: int = 0) -> Iterator[StreamChunk]:
+    """The chunks a stream of ``response`` carries before its final chunk.
 
-    A response with ``parts`` streams them in order: reasoning as ``reasoning`` chunks,
+    A response with ``parts`` gives them in order: reasoning as ``reasoning`` chunks,
     text as ``text`` chunks; other parts travel on the final chunk only (in its
-    ``parts``), as they do from a provider.
+    ``parts``), as they do from a provider. ``words_per_chunk`` of 0 or less sends each
+    text whole.
     """
     if not response.parts:
         for delta in _deltas(response.text, words_per_chunk):
             yield StreamChunk(text=delta)
-    else:
-        for part in response.parts:
-            if isinstance(part, TextPart):
-                for delta in _deltas(part.text, words_per_chunk):
-                    yield StreamChunk(text=delta)
-            elif isinstance(part, ReasoningPart):
-                for delta in _deltas(part.text, words_per_chunk):
-                    yield StreamChunk(kind="reasoning", reasoning=delta)
+        return
+    for part in response.parts:
+        if isinstance(part, TextPart):
+            for delta in _deltas(part.text, words_per_chunk):
+                yield StreamChunk(text=delta)
+        elif isinstance(part, ReasoningPart):
+            for delta in _deltas(part.text, words_per_chunk):
+                yield StreamChunk(kind="reasoning", reasoning=delta)
+
+
+async def stream_response(
+    response: LLMResponse, words_per_chunk: int = 0
+) -> AsyncIterator[StreamChunk]:
+    """Yield ``response`` as a stream: `content_chunks`, then its final chunk."""
+    for chunk in content_chunks(response, words_per_chunk):
+        yield chunk
     yield final_chunk(response)
 
 
