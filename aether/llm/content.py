@@ -31,8 +31,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     field_serializer,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -52,7 +54,25 @@ __all__ = [
 _PART = ConfigDict(frozen=True, extra="forbid")
 
 
-class TextPart(BaseModel):
+class _Tagged(BaseModel):
+    """A part whose dump always names its ``type``, the tag `Part` is read back by.
+
+    ``type`` has a default, so a dump with ``exclude_defaults=True`` (what the session
+    codec and the cache store) would drop it, and the part could not be read back (a
+    reasoning part with only ``text`` would even read back as a text part).
+    """
+
+    type: str
+
+    @model_serializer(mode="wrap")
+    def _with_type(self, handler: SerializerFunctionWrapHandler) -> Any:
+        dumped = handler(self)
+        if isinstance(dumped, dict) and "type" not in dumped:
+            return {"type": self.type, **dumped}
+        return dumped
+
+
+class TextPart(_Tagged):
     """Text, as one part among others.
 
     Attributes:
@@ -68,7 +88,7 @@ class TextPart(BaseModel):
     signature: str | None = None
 
 
-class _MediaPart(BaseModel):
+class _MediaPart(_Tagged):
     """What image, audio and document parts share: bytes or a URL, and a media type."""
 
     model_config = _PART
@@ -242,7 +262,7 @@ class DocumentPart(_MediaPart):
         return super().from_path(path, media_type, **fields)
 
 
-class ReasoningPart(BaseModel):
+class ReasoningPart(_Tagged):
     """A model's reasoning, and the opaque state its provider needs back.
 
     Attributes:
@@ -265,7 +285,7 @@ class ReasoningPart(BaseModel):
     id: str | None = None
 
 
-class ProviderPart(BaseModel):
+class ProviderPart(_Tagged):
     """Provider-native content that only the provider it came from reads.
 
     A server-side tool call and its result (Anthropic's ``server_tool_use`` and
