@@ -6,7 +6,7 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from aether.llm.contracts import LLMResponse, StreamChunk, ToolCall
+from aether.llm.contracts import LLMResponse, StreamChunk, TokenCounts, ToolCall
 
 __all__ = [
     "StreamAccumulator",
@@ -110,11 +110,8 @@ class StreamAccumulator:
         return LLMResponse(
             text=self.text,
             model=final.model or default_model,
-            input_tokens=final.input_tokens or 0,
-            output_tokens=final.output_tokens or 0,
-            cached_input_tokens=final.cached_input_tokens or 0,
-            cache_write_tokens=final.cache_write_tokens or 0,
-            reasoning_tokens=final.reasoning_tokens or 0,
+            tokens=final.tokens if final.tokens is not None else TokenCounts(),
+            parts=final.parts,
             tool_calls=final.tool_calls,
             finish_reason=final.finish_reason,
             provider=final.provider,

@@ -84,6 +84,9 @@ class OpenAIProvider(JsonPostProvider):
         max_tokens_field: Where `LLMRequest.max_tokens` goes: ``max_completion_tokens``
             (what OpenAI's reasoning models require) on OpenAI itself, ``max_tokens``
             (what every compatible server knows) elsewhere, unless set here.
+        developer_role: The role ``developer`` messages are sent as: ``developer`` on
+            OpenAI itself, ``system`` (what every compatible server knows) elsewhere,
+            unless set here.
 
     Raises:
         ConfigurationError: If no API key is known and no ``base_url`` is set, or both
@@ -110,6 +113,7 @@ class OpenAIProvider(JsonPostProvider):
         project: str | None = None,
         default_headers: Mapping[str, str] | None = None,
         max_tokens_field: str | None = None,
+        developer_role: str | None = None,
     ) -> None:
         openai = _import_sdk()
         self._vendor = openai
@@ -142,10 +146,13 @@ class OpenAIProvider(JsonPostProvider):
         except openai.OpenAIError as error:
             raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
         self.base_url = str(self._sdk.base_url)
+        self._official = _OFFICIAL_HOST in self.base_url
         if max_tokens_field is None:
-            official = _OFFICIAL_HOST in self.base_url
-            max_tokens_field = "max_completion_tokens" if official else "max_tokens"
+            max_tokens_field = "max_completion_tokens" if self._official else "max_tokens"
         self.max_tokens_field = max_tokens_field
+        if developer_role is None:
+            developer_role = "developer" if self._official else "system"
+        self.developer_role = developer_role
 
     def _body(self, request: LLMRequest, *, model: str, stream: bool) -> dict[str, Any]:
         return build_body(
@@ -154,6 +161,8 @@ class OpenAIProvider(JsonPostProvider):
             provider=self.name,
             max_tokens_field=self.max_tokens_field,
             stream=stream,
+            developer_role=self.developer_role,
+            official=self._official,
         )
 
     def _parse(self, data: object, *, fallback_model: str) -> LLMResponse:
