@@ -18,7 +18,14 @@ from aether.events import EventBus
 from aether.extensions.llm.builder import default_stack
 from aether.extensions.llm.factory import create_provider
 from aether.extensions.memory.in_memory import InMemorySessionStore
-from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk, Tool
+from aether.llm.contracts import (
+    LLMRequest,
+    LLMResponse,
+    Message,
+    Reasoning,
+    StreamChunk,
+    Tool,
+)
 from aether.llm.streaming import aclose_stream
 from aether.memory.contracts import SessionStore
 from aether.memory.session import Session
@@ -123,6 +130,8 @@ class CallOptions(TypedDict, total=False):
         tools: Tools the model may call: registered names, functions or `Tool`
             objects, mixed. The tool loop runs them and returns the final answer.
         tool_choice: ``auto``, ``none``, ``required`` or one tool's name.
+        reasoning: How hard a reasoning model thinks: ``"none"``, ``"minimal"``,
+            ``"low"``, ``"medium"``, ``"high"``, or a budget of thinking tokens.
         context: Initial request context (copied), read by your middlewares.
         provider_options: Vendor-specific parameters keyed by provider name.
         middleware: Extra middlewares wrapped around this one call (outermost first).
@@ -137,6 +146,7 @@ class CallOptions(TypedDict, total=False):
     stop: str | Sequence[str]
     tools: Sequence[ToolLike]
     tool_choice: str
+    reasoning: Reasoning
     context: dict[str, Any]
     provider_options: dict[str, dict[str, Any]]
     middleware: Sequence[object]
@@ -312,7 +322,7 @@ class Aether:
             # Only the options given reach validation, which runs on every call.
             if options.keys() - _CALL_OPTIONS:
                 raise _unknown_options(set(options.keys() - _CALL_OPTIONS))
-            for name in ("max_tokens", "top_p", "tool_choice", "provider_options"):
+            for name in ("max_tokens", "top_p", "tool_choice", "reasoning", "provider_options"):
                 if name in options:
                     fields[name] = options[name]
             if "stop" in options:
@@ -338,7 +348,7 @@ class Aether:
         if options.keys() - _CALL_OPTIONS:
             raise _unknown_options(set(options.keys() - _CALL_OPTIONS))
         update: dict[str, Any] = {"context": {**request.context, **options.get("context", {})}}
-        for name in ("model", "temperature", "max_tokens", "top_p", "tool_choice"):
+        for name in ("model", "temperature", "max_tokens", "top_p", "tool_choice", "reasoning"):
             if name in options:
                 update[name] = options[name]
         if "stop" in options:

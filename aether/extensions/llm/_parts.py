@@ -61,7 +61,7 @@ def describe(part: Part) -> str:
 def unsupported(provider: str, part: Part, *, role: str, fix: str) -> BadRequestError:
     """The error for ``part`` in a ``role`` message, which ``provider``'s wire cannot carry."""
     return BadRequestError(
-        f"{provider} cannot take {describe(part)} in a {role} message; {fix}. Nothing was sent.",
+        f"{provider} cannot take {describe(part)} in {role} messages; {fix}. Nothing was sent.",
         provider=provider,
     )
 
