@@ -123,7 +123,8 @@ class CallOptions(TypedDict, total=False):
 
     Attributes:
         model: Overrides the client's default model for this call.
-        temperature: Overrides ``AETHER_DEFAULT_TEMPERATURE`` for this call.
+        temperature: Overrides ``AETHER_DEFAULT_TEMPERATURE`` for this call, and is
+            sent as given even to models that do not get the default.
         max_tokens: Caps generated tokens.
         top_p: Nucleus sampling.
         stop: Stop sequences.
@@ -313,11 +314,15 @@ class Aether:
             messages: tuple[Message, ...] = (Message(role="user", content=prompt),)
         else:
             messages = _conversation(prompt)
+        temperature = options.get("temperature")
         fields: dict[str, Any] = {
             "messages": messages,
             "model": options.get("model") or self.default_model,
-            "temperature": settings.default_temperature(options.get("temperature")),
+            "temperature": settings.default_temperature(temperature),
         }
+        if temperature is None and fields["temperature"] is not None:
+            # Recorded, so an adapter can leave it out for a model that refuses it.
+            fields["defaults"] = {"temperature": fields["temperature"]}
         if options.keys() - _BASIC_OPTIONS:
             # Only the options given reach validation, which runs on every call.
             if options.keys() - _CALL_OPTIONS:
@@ -351,6 +356,8 @@ class Aether:
         for name in ("model", "temperature", "max_tokens", "top_p", "tool_choice", "reasoning"):
             if name in options:
                 update[name] = options[name]
+        if "temperature" in options and "temperature" in request.defaults:
+            update["defaults"] = {k: v for k, v in request.defaults.items() if k != "temperature"}
         if "stop" in options:
             update["stop"] = _stop_sequences(options["stop"])
         if "tools" in options:

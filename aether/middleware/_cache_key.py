@@ -10,7 +10,8 @@ The key is the SHA-256 of a canonical JSON document holding:
   tool calls and their ids, tool-call ids and names of tool turns), ``tools`` (name,
   description and JSON Schema, in order), ``temperature``, ``max_tokens``, ``top_p``,
   ``stop``, ``tool_choice`` and ``provider_options`` (where a response format, a seed or
-  any vendor parameter goes).
+  any vendor parameter goes), and ``defaults`` (which of them Aether filled in: an
+  adapter may leave those out for some models).
 
 The document is canonical: the request's own fields come in their declared order, and the
 free-form JSON objects inside it (``provider_options``, each tool's ``parameters``, each

@@ -109,11 +109,18 @@ class ScriptedReply:
 
 @dataclass(frozen=True, slots=True)
 class ScriptedError:
-    """An HTTP error status with the vendor's error body and the given headers."""
+    """An HTTP error status with the vendor's error body and the given headers.
+
+    ``code`` and ``param`` fill the error body's fields of those names where the wire
+    has them (OpenAI's ``unsupported_value`` for ``temperature``, say); by default the
+    wire's usual code for the status, and no param.
+    """
 
     status: int
     message: str = "scripted failure"
     headers: Mapping[str, str] = field(default_factory=dict)
+    code: str | None = None
+    param: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,8 +78,9 @@ def build_body(
 ) -> dict[str, Any]:
     """The JSON body of ``POST /v1/messages`` for ``request`` (before the escape hatch).
 
-    Temperature and top_p are not sent: the Messages API version the SDK speaks has no
-    sampling parameters (send them through ``provider_options`` if your endpoint does).
+    Temperature and top_p go in the body: the SDK no longer takes them as arguments,
+    but the API does, on the models that take sampling parameters. The adapter's
+    sampling rules then leave out the defaults a model does not take.
 
     Raises:
         BadRequestError: If a part or the reasoning option cannot go on this wire.
@@ -93,6 +94,10 @@ def build_body(
         body.update(
             thinking_fields(request, model=model, provider=provider, default_max_tokens=max_tokens)
         )
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
     system = system_text(request.messages, provider)
     if system is not None:
         body["system"] = system

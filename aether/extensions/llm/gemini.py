@@ -45,6 +45,7 @@ from aether.extensions.llm._parts import PartsBuilder
 from aether.extensions.llm._requests import merge_options, vendor_options
 from aether.extensions.llm._sdk_provider import SdkProvider
 from aether.extensions.llm._stream_guard import StreamGuard, finish_sdk_stream, install_guard_hook
+from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk, TokenCounts, ToolCall
 
 __all__ = ["DEFAULT_MODEL", "GeminiProvider"]
@@ -81,10 +82,13 @@ class GeminiProvider(SdkProvider):
             request; 600 s when omitted. google-genai sets it on every request, so it
             applies to a client you pass in too.
         default_headers: Headers sent with every request.
+        sampling: Your sampling rules, model-name pattern to ``"defaults"``,
+            ``"no_defaults"`` or ``"refuses"``, checked before the built-in ones (see
+            `aether.extensions.llm.sampling`).
 
     Raises:
-        ConfigurationError: If no API key is known, or both ``http_client`` and
-            ``transport`` were given.
+        ConfigurationError: If no API key is known, both ``http_client`` and
+            ``transport`` were given, or a sampling rule is invalid.
     """
 
     name = "gemini"
@@ -101,8 +105,10 @@ class GeminiProvider(SdkProvider):
         transport: Any = None,
         timeout: Any = None,
         default_headers: Mapping[str, str] | None = None,
+        sampling: Mapping[str, str] | None = None,
     ) -> None:
         genai, types, errors = _import_sdk()
+        self._sampling = SamplingRules(self.name, sampling)
         self._types = types
         self._errors = errors
         api_key = api_key or os.environ.get(self.api_key_env) or None
@@ -149,6 +155,7 @@ class GeminiProvider(SdkProvider):
         extra = vendor_options(request, self.name)
         if extra:
             config = merge_options(config, extra)
+        self._sampling.apply(PreparedCall(config, {}, model), request, hatch=extra)
         try:
             typed_config = self._types.GenerateContentConfig.model_validate(config)
         except ValueError as error:

@@ -119,8 +119,6 @@ class AnthropicWire:
         return AnthropicProvider(transport=mock_transport(handler), **options)
 
     def supports(self, feature: str, mode: Mode) -> bool:
-        if feature in ("temperature", "top_p"):
-            return False  # the Messages API version the SDK speaks has no sampling knobs
         if feature == "raw_tool_arguments":
             return mode == "stream"  # a JSON body's tool input is always an object
         # No audio, no video; no per-modality token counts.

@@ -143,8 +143,8 @@ class OpenAIWire:
             )
         if isinstance(item, ScriptedError):
             error_type, code = _ERROR_TYPES.get(item.status, ("server_error", None))
-            body = {"error": {"message": item.message, "type": error_type, "param": None}}
-            body["error"]["code"] = code
+            body = {"error": {"message": item.message, "type": error_type, "param": item.param}}
+            body["error"]["code"] = item.code or code
             return json_response(item.status, body, item.headers)
         if isinstance(item, MalformedBody):
             if stream:
