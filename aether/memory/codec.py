@@ -32,7 +32,12 @@ FORMAT_VERSION = 1
 
 
 def _dump(message: Message) -> dict[str, Any]:
-    return message.model_dump(mode="json", exclude_defaults=True)
+    data = message.model_dump(mode="json", exclude_defaults=True)
+    if not isinstance(message.content, str):
+        # A part's "type" is a default, left out above, yet it says which part it is.
+        for part, dumped in zip(message.content, data["content"], strict=True):
+            dumped["type"] = part.type
+    return data
 
 
 def encode_message(message: Message) -> str:

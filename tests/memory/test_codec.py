@@ -58,3 +58,18 @@ def test_unreadable_records_raise_corrupted_naming_the_session(
 def test_a_history_whose_messages_are_not_a_list_raises_corrupted() -> None:
     with pytest.raises(SessionCorruptedError, match="not a list"):
         decode_history("alice", '{"v": 1, "messages": {"role": "user"}}')
+
+
+def test_parts_keep_their_type_through_the_codec() -> None:
+    from aether.llm.contracts import ImagePart, Message, ReasoningPart, TextPart, ToolCall
+
+    message = Message(
+        role="assistant",
+        content=(
+            ReasoningPart(text="hmm", signature="c2ln", provider="anthropic"),
+            TextPart(text="Here:"),
+            ImagePart(data=b"\x89PNG\r\n\x1a\n" + bytes(4)),
+        ),
+        tool_calls=(ToolCall(id="c1", name="f", signature="Y2FsbA=="),),
+    )
+    assert decode_message("s", encode_message(message)) == message

@@ -108,6 +108,7 @@ def _check_signatures(sessions: list[str], bodies: list[dict[str, Any]]) -> None
             assert parts[-1]["thoughtSignature"] == CALL_SIGNATURE
 
 
+@pytest.mark.slow
 def test_a_conversation_stored_in_sqlite_continues_in_another_process(tmp_path: Path) -> None:
     path = tmp_path / "sessions.db"
     expected = anyio.run(_store_and_expect, SQLiteSessionStore(path), backend="asyncio")
@@ -117,6 +118,7 @@ def test_a_conversation_stored_in_sqlite_continues_in_another_process(tmp_path: 
     _check_signatures(sessions, bodies)
 
 
+@pytest.mark.slow
 @pytest.mark.redis
 def test_a_conversation_stored_in_redis_continues_in_another_process(redis_url: str) -> None:
     namespace = f"test-{uuid.uuid4().hex}"
