@@ -18,7 +18,14 @@ from aether.events import EventBus
 from aether.extensions.llm.builder import default_stack
 from aether.extensions.llm.factory import create_provider
 from aether.extensions.memory.in_memory import InMemorySessionStore
-from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk, Tool
+from aether.llm.contracts import (
+    LLMRequest,
+    LLMResponse,
+    Message,
+    Reasoning,
+    StreamChunk,
+    Tool,
+)
 from aether.llm.streaming import aclose_stream
 from aether.memory.contracts import SessionStore
 from aether.memory.session import Session
@@ -116,13 +123,16 @@ class CallOptions(TypedDict, total=False):
 
     Attributes:
         model: Overrides the client's default model for this call.
-        temperature: Overrides ``AETHER_DEFAULT_TEMPERATURE`` for this call.
+        temperature: Overrides ``AETHER_DEFAULT_TEMPERATURE`` for this call, and is
+            sent as given even to models that do not get the default.
         max_tokens: Caps generated tokens.
         top_p: Nucleus sampling.
         stop: Stop sequences.
         tools: Tools the model may call: registered names, functions or `Tool`
             objects, mixed. The tool loop runs them and returns the final answer.
         tool_choice: ``auto``, ``none``, ``required`` or one tool's name.
+        reasoning: How hard a reasoning model thinks: ``"none"``, ``"minimal"``,
+            ``"low"``, ``"medium"``, ``"high"``, or a budget of thinking tokens.
         context: Initial request context (copied), read by your middlewares.
         provider_options: Vendor-specific parameters keyed by provider name.
         middleware: Extra middlewares wrapped around this one call (outermost first).
@@ -137,6 +147,7 @@ class CallOptions(TypedDict, total=False):
     stop: str | Sequence[str]
     tools: Sequence[ToolLike]
     tool_choice: str
+    reasoning: Reasoning
     context: dict[str, Any]
     provider_options: dict[str, dict[str, Any]]
     middleware: Sequence[object]
@@ -303,16 +314,20 @@ class Aether:
             messages: tuple[Message, ...] = (Message(role="user", content=prompt),)
         else:
             messages = _conversation(prompt)
+        temperature = options.get("temperature")
         fields: dict[str, Any] = {
             "messages": messages,
             "model": options.get("model") or self.default_model,
-            "temperature": settings.default_temperature(options.get("temperature")),
+            "temperature": settings.default_temperature(temperature),
         }
+        if temperature is None and fields["temperature"] is not None:
+            # Recorded, so an adapter can leave it out for a model that refuses it.
+            fields["defaults"] = {"temperature": fields["temperature"]}
         if options.keys() - _BASIC_OPTIONS:
             # Only the options given reach validation, which runs on every call.
             if options.keys() - _CALL_OPTIONS:
                 raise _unknown_options(set(options.keys() - _CALL_OPTIONS))
-            for name in ("max_tokens", "top_p", "tool_choice", "provider_options"):
+            for name in ("max_tokens", "top_p", "tool_choice", "reasoning", "provider_options"):
                 if name in options:
                     fields[name] = options[name]
             if "stop" in options:
@@ -338,9 +353,11 @@ class Aether:
         if options.keys() - _CALL_OPTIONS:
             raise _unknown_options(set(options.keys() - _CALL_OPTIONS))
         update: dict[str, Any] = {"context": {**request.context, **options.get("context", {})}}
-        for name in ("model", "temperature", "max_tokens", "top_p", "tool_choice"):
+        for name in ("model", "temperature", "max_tokens", "top_p", "tool_choice", "reasoning"):
             if name in options:
                 update[name] = options[name]
+        if "temperature" in options and "temperature" in request.defaults:
+            update["defaults"] = {k: v for k, v in request.defaults.items() if k != "temperature"}
         if "stop" in options:
             update["stop"] = _stop_sequences(options["stop"])
         if "tools" in options:

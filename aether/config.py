@@ -13,8 +13,8 @@ Variable                       Default    Affects
 LLM_PROVIDER                   openai     which provider ``Aether()`` builds
 OPENAI_API_KEY / ...           (none)     the chosen provider's API key
 OPENAI_MODEL / ...             provider   the provider's default model
-AETHER_DEFAULT_TEMPERATURE     0.7        temperature sent when a call gives none;
-                                          ``none`` sends no temperature at all
+AETHER_DEFAULT_TEMPERATURE     0.7        temperature sent when a call gives none, to
+                                          models that take one; ``none`` sends none
 AETHER_MAX_TOOL_ITERATIONS     10         tool-loop cap
 AETHER_HTTP_TOOL_TIMEOUT       10.0       seconds, for the ``http_get`` tool
 AETHER_HTTP_TOOL_MAX_BYTES     100000     body size before ``http_get`` truncates
@@ -148,8 +148,9 @@ def provider_name() -> str:
 def default_temperature(override: float | None = None) -> float | None:
     """The temperature to send when a call gives none.
 
-    ``AETHER_DEFAULT_TEMPERATURE=none`` sends no temperature (some reasoning models
-    refuse any value but their own).
+    The facade records it in `LLMRequest.defaults`, and the adapters send it only to
+    models that take it (see `aether.extensions.llm.sampling`).
+    ``AETHER_DEFAULT_TEMPERATURE=none`` sends no default temperature to any model.
     """
     if override is not None:
         return override

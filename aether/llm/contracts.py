@@ -298,6 +298,11 @@ class LLMRequest(BaseModel):
             (``{"openai": {"seed": 7}}``); an adapter reads only its own key.
         context: Request-scoped state for middlewares. Shared by every copy of the
             request, so it survives the tool loop's re-entry. Never sent to a provider.
+        defaults: The fields Aether filled in from its settings rather than the caller,
+            with the values filled in (``{"temperature": 0.7}`` from
+            ``AETHER_DEFAULT_TEMPERATURE``). A field whose value still equals its entry
+            here is a default, which an adapter leaves out for a model that does not
+            take it; give the field another value and it counts as set.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -313,6 +318,7 @@ class LLMRequest(BaseModel):
     reasoning: Reasoning | None = None
     provider_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     context: dict[str, Any] = Field(default_factory=dict, exclude=True, repr=False)
+    defaults: dict[str, float] = Field(default_factory=dict)
 
     @field_validator("reasoning", mode="before")
     @classmethod

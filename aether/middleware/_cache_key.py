@@ -10,7 +10,9 @@ The key is the SHA-256 of a canonical JSON document holding:
   parts, tool calls and their ids and signatures, tool-call ids and names of tool turns),
   ``tools`` (name, description and JSON Schema, in order), ``temperature``,
   ``max_tokens``, ``top_p``, ``stop``, ``tool_choice``, ``reasoning`` and
-  ``provider_options`` (where a response format, a seed or any vendor parameter goes).
+  ``provider_options`` (where a response format, a seed or any vendor parameter goes),
+  and ``defaults`` (which of them Aether filled in: an adapter may leave those out for
+  some models).
 
 A media part's bytes are not copied into the document: they stand there as their SHA-256
 and size (with the part's media type, detail and name), so a 5 MB image adds a 64-digit

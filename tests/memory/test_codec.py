@@ -80,3 +80,18 @@ def test_a_part_is_stored_tagged_with_its_bytes_in_base64() -> None:
 def test_a_reasoning_part_with_only_defaults_reads_back_as_reasoning() -> None:
     message = Message(role="assistant", content=[ReasoningPart(text="hmm"), "ok"])
     assert decode_message("s", encode_message(message)) == message
+
+
+def test_parts_keep_their_type_through_the_codec() -> None:
+    from aether.llm.contracts import ImagePart, Message, ReasoningPart, TextPart, ToolCall
+
+    message = Message(
+        role="assistant",
+        content=(
+            ReasoningPart(text="hmm", signature="c2ln", provider="anthropic"),
+            TextPart(text="Here:"),
+            ImagePart(data=b"\x89PNG\r\n\x1a\n" + bytes(4)),
+        ),
+        tool_calls=(ToolCall(id="c1", name="f", signature="Y2FsbA=="),),
+    )
+    assert decode_message("s", encode_message(message)) == message

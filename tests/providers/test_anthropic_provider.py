@@ -92,6 +92,7 @@ async def test_request_body_matches_the_messages_format() -> None:
                 ],
             },
         ],
+        "temperature": 0.3,
         "system": "Be terse.\n\nUse digits.",
         "stop_sequences": ["END"],
         "tools": [
@@ -211,7 +212,10 @@ async def test_stream_takes_cumulative_usage_from_message_delta() -> None:
         c async for c in provider.stream(LLMRequest(messages=(Message(role="user", content="x"),)))
     ]
     final = chunks[-1]
-    assert [chunk.text for chunk in chunks[:-1]] == ["Hi"]
+    assert [(chunk.kind, chunk.text, chunk.reasoning) for chunk in chunks[:-1]] == [
+        ("reasoning", "", "Hmm."),
+        ("text", "Hi", ""),
+    ]
     assert (final.finish_reason, final.output_tokens, final.cached_input_tokens) == (
         "content_filter",
         40,
@@ -229,12 +233,12 @@ async def test_overloaded_529_is_a_server_error() -> None:
     await provider.aclose()
 
 
-async def test_temperature_is_not_sent() -> None:
+async def test_sampling_parameters_set_by_the_call_are_sent() -> None:
     provider, server = _serve(ScriptedReply(text=("ok",)))
     await provider.complete(
         LLMRequest(messages=(Message(role="user", content="x"),), temperature=0.1, top_p=0.5)
     )
-    assert ("temperature" in server.last.body, "top_p" in server.last.body) == (False, False)
+    assert (server.last.body["temperature"], server.last.body["top_p"]) == (0.1, 0.5)
     await provider.aclose()
 
 

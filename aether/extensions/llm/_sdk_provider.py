@@ -19,6 +19,7 @@ from aether.extensions.llm._errors import (
     connection_error,
     event_error,
     malformed,
+    redact,
     scrub_secrets,
     status_error,
     still_shows_secrets,
@@ -27,6 +28,7 @@ from aether.extensions.llm._errors import (
 from aether.extensions.llm._http import CLEANUP_TIMEOUT, release_body
 from aether.extensions.llm._requests import merge_options, vendor_options
 from aether.extensions.llm._sse import ServerSentEvent, SSEParser
+from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 
 __all__ = [
@@ -64,9 +66,13 @@ def split_request_options(extra: dict[str, Any]) -> tuple[dict[str, Any], dict[s
 
 
 class StreamState(Protocol):
-    """Folds a vendor's stream events into text deltas and a final chunk."""
+    """Folds a vendor's stream events into deltas and a final chunk.
 
-    def feed(self, event: object) -> str | None: ...
+    ``feed`` returns a text delta as a string (the common case, kept cheap), another
+    chunk (a reasoning delta) as a `StreamChunk`, or ``None``.
+    """
+
+    def feed(self, event: object) -> str | StreamChunk | None: ...
 
     def final(self, fallback_model: str) -> StreamChunk: ...
 
@@ -85,6 +91,7 @@ class SdkProvider:
     _sdk: Any
     _api_key: str
     _owns_http_client: bool
+    _sampling: SamplingRules
     _closed: bool = False
 
     @property
@@ -233,40 +240,81 @@ class JsonPostProvider(SdkProvider):
         """The JSON payload of one stream event: ``None`` to skip it, `END` to stop."""
         raise NotImplementedError
 
-    def _prepare(self, request: LLMRequest, *, stream: bool) -> tuple[dict[str, Any], Any]:
+    def _prepare(self, request: LLMRequest, *, stream: bool) -> PreparedCall:
         self._ensure_open()
-        body = self._body(request, model=request.model or self.default_model, stream=stream)
+        model = request.model or self.default_model
+        body = self._body(request, model=model, stream=stream)
         options = dict(self._base_request_options)
         extra = vendor_options(request, self.name)
+        extra_body: dict[str, Any] = {}
         if extra:
             extra_body, extra_options = split_request_options(extra)
             body = merge_options(body, extra_body)
             options.update(extra_options)
-        return body, options
+        call = PreparedCall(body, options, str(body.get("model") or model))
+        self._apply_sampling_rules(call, request, extra_body)
+        return call
+
+    def _apply_sampling_rules(
+        self, call: PreparedCall, request: LLMRequest, hatch: dict[str, Any]
+    ) -> None:
+        """Leave out the defaults the model does not take (see `SamplingRules.apply`)."""
+        self._sampling.apply(call, request, hatch=hatch)
+
+    async def _post(self, call: PreparedCall, **post: Any) -> Any:
+        """Post ``call``; resend it once per default of Aether's that the server refused.
+
+        The resend happens here, below the middlewares, so the stack sees one call: one
+        ``request.*`` event, one attempt for retry, one bill for cost tracking (a 400 is
+        not billed). A refused value the call set itself is raised, naming the fix.
+        """
+        while True:
+            try:
+                return await self._sdk.post(
+                    self._path, body=call.body, options=call.options, **post
+                )
+            except self._vendor.APIStatusError as error:
+                if call.drop_refused(error.status_code, error.body, self._sampling):
+                    continue
+                key = call.explicit_refusal(error.status_code, error.body)
+                if key is None:
+                    raise
+                raise self._refused_by_model(error, call, key)  # noqa: B904 - chained there
+
+    def _refused_by_model(self, error: Any, call: PreparedCall, key: str) -> Exception:
+        mapped = self._translate(error)
+        if not isinstance(mapped, ProviderError):
+            return mapped
+        self._sampling.learn(call.model, key, log=False)
+        detail, _ = self._error_detail(error.body, error.message)
+        value = call.explicit[key]
+        refused = type(mapped)(
+            f"{self.name} model {call.model!r} refused {key}={value!r}, which this call set "
+            f"({redact(detail.strip().rstrip('.'), (self._api_key,))}). Leave {key} unset for "
+            f"this model (Aether then sends none of its own); this call is not retried.",
+            provider=self.name,
+            status_code=mapped.status_code,
+        )
+        refused.__cause__ = mapped.__cause__
+        refused.__suppress_context__ = True
+        return refused
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         """Send ``request`` and return the whole answer."""
-        body, options = self._prepare(request, stream=False)
+        call = self._prepare(request, stream=False)
         try:
-            data = await self._sdk.post(self._path, body=body, cast_to=object, options=options)
+            data = await self._post(call, cast_to=object)
         except Exception as error:
             raise self._translate(error)  # noqa: B904 - _translate chains the cause
-        return self._parse(data, fallback_model=body["model"])
+        return self._parse(data, fallback_model=call.model)
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         """Stream ``request``'s answer: text chunks, then a final chunk with usage."""
         import httpx2
 
-        body, options = self._prepare(request, stream=True)
+        call = self._prepare(request, stream=True)
         try:
-            response = await self._sdk.post(
-                self._path,
-                body=body,
-                cast_to=httpx2.Response,
-                options=options,
-                stream=True,
-                stream_cls=None,
-            )
+            response = await self._post(call, cast_to=httpx2.Response, stream=True, stream_cls=None)
         except Exception as error:
             raise self._translate(error)  # noqa: B904 - _translate chains the cause
         state = self._stream_state()
@@ -277,28 +325,30 @@ class JsonPostProvider(SdkProvider):
             async for raw in raw_chunks:
                 if ended:
                     continue  # drain the body, so the connection can be reused
-                texts, ended = self._consume(state, parser.feed(raw))
-                for text in texts:
-                    yield StreamChunk(text=text)
+                deltas, ended = self._consume(state, parser.feed(raw))
+                for delta in deltas:
+                    yield StreamChunk(text=delta) if isinstance(delta, str) else delta
             if not ended:
-                texts, ended = self._consume(state, parser.flush())
-                for text in texts:
-                    yield StreamChunk(text=text)
+                deltas, ended = self._consume(state, parser.flush())
+                for delta in deltas:
+                    yield StreamChunk(text=delta) if isinstance(delta, str) else delta
         except Exception as error:
             raise self._translate(error)  # noqa: B904 - _translate chains the cause
         finally:
             with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
                 await release_body(raw_chunks, response.aclose)
-        yield state.final(body["model"])
+        yield state.final(call.model)
 
-    def _consume(self, state: StreamState, events: list[ServerSentEvent]) -> tuple[list[str], bool]:
-        texts: list[str] = []
+    def _consume(
+        self, state: StreamState, events: list[ServerSentEvent]
+    ) -> tuple[list[str | StreamChunk], bool]:
+        deltas: list[str | StreamChunk] = []
         for event in events:
             payload = self._event_payload(event)
             if payload is END:
-                return texts, True
+                return deltas, True
             if payload is not None:
-                text = state.feed(payload)
-                if text:
-                    texts.append(text)
-        return texts, False
+                delta = state.feed(payload)
+                if delta:
+                    deltas.append(delta)
+        return deltas, False

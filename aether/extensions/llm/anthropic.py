@@ -23,6 +23,7 @@ from aether.extensions.llm._errors import (
 from aether.extensions.llm._http import resolve_http_client
 from aether.extensions.llm._sdk_provider import JsonPostProvider, StreamState
 from aether.extensions.llm._sse import ServerSentEvent
+from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules, thinking_enabled
 from aether.llm.contracts import LLMRequest, LLMResponse
 
 __all__ = ["DEFAULT_MAX_TOKENS", "DEFAULT_MODEL", "AnthropicProvider"]
@@ -75,11 +76,15 @@ class AnthropicProvider(JsonPostProvider):
             around it.
         timeout: Seconds (or an ``httpx2.Timeout``) per request; 600 s when omitted.
         default_headers: Headers sent with every request (beta flags, say).
-        default_max_tokens: ``max_tokens`` for requests that set none.
+        default_max_tokens: ``max_tokens`` for requests that set none (with extended
+            thinking on, added to ``thinking.budget_tokens``, which it must exceed).
+        sampling: Your sampling rules, model-name pattern to ``"defaults"``,
+            ``"no_defaults"`` or ``"refuses"``, checked before the built-in ones (see
+            `aether.extensions.llm.sampling`).
 
     Raises:
-        ConfigurationError: If no API key is known, or both ``http_client`` and
-            ``transport`` were given.
+        ConfigurationError: If no API key is known, both ``http_client`` and
+            ``transport`` were given, or a sampling rule is invalid.
     """
 
     _error_detail = staticmethod(_error_detail)
@@ -99,9 +104,11 @@ class AnthropicProvider(JsonPostProvider):
         timeout: Any = None,
         default_headers: Mapping[str, str] | None = None,
         default_max_tokens: int = DEFAULT_MAX_TOKENS,
+        sampling: Mapping[str, str] | None = None,
     ) -> None:
         anthropic = _import_sdk()
         self._vendor = anthropic
+        self._sampling = SamplingRules(self.name, sampling)
         api_key = api_key or os.environ.get(self.api_key_env) or None
         if api_key is None:
             raise missing_api_key(self.name, self.api_key_env, how="or pass api_key=...")
@@ -132,6 +139,24 @@ class AnthropicProvider(JsonPostProvider):
             max_tokens=self.default_max_tokens,
             stream=stream,
         )
+
+    def _apply_sampling_rules(
+        self, call: PreparedCall, request: LLMRequest, hatch: dict[str, Any]
+    ) -> None:
+        thinking = thinking_enabled(call.body)
+        # Claude takes temperature from 0 to 1, and asks for temperature or top_p, not both.
+        self._sampling.apply(
+            call, request, hatch=hatch, thinking=thinking, temperature_max=1.0, one_of=True
+        )
+        budget = call.body["thinking"].get("budget_tokens") if thinking else None
+        if (
+            isinstance(budget, int)
+            and request.max_tokens is None
+            and "max_tokens" not in hatch
+            and call.body.get("max_tokens", 0) <= budget
+        ):
+            # max_tokens must exceed the thinking budget: the default leaves room to answer.
+            call.body["max_tokens"] = budget + self.default_max_tokens
 
     def _parse(self, data: object, *, fallback_model: str) -> LLMResponse:
         return parse_message(data, provider=self.name, fallback_model=fallback_model)

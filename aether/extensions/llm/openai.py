@@ -27,6 +27,7 @@ from aether.extensions.llm._http import resolve_http_client
 from aether.extensions.llm._openai_wire import ChatStreamState, build_body, parse_completion
 from aether.extensions.llm._sdk_provider import END, JsonPostProvider, StreamState
 from aether.extensions.llm._sse import ServerSentEvent
+from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules
 from aether.llm.contracts import LLMRequest, LLMResponse
 
 __all__ = ["DEFAULT_MODEL", "OpenAIProvider"]
@@ -34,6 +35,7 @@ __all__ = ["DEFAULT_MODEL", "OpenAIProvider"]
 DEFAULT_MODEL = "gpt-4o-mini"
 
 _OFFICIAL_HOST = "api.openai.com"
+_REASONING_MAX_TOKENS = "max_completion_tokens"
 _KEYLESS_PLACEHOLDER = "not-needed"
 
 
@@ -81,13 +83,21 @@ class OpenAIProvider(JsonPostProvider):
         organization: The OpenAI organization id, if any.
         project: The OpenAI project id, if any.
         default_headers: Headers sent with every request.
-        max_tokens_field: Where `LLMRequest.max_tokens` goes: ``max_completion_tokens``
-            (what OpenAI's reasoning models require) on OpenAI itself, ``max_tokens``
-            (what every compatible server knows) elsewhere, unless set here.
+        max_tokens_field: Where `LLMRequest.max_tokens` goes, for every model. When
+            omitted: ``max_completion_tokens`` (what OpenAI's reasoning models require)
+            on OpenAI itself; elsewhere ``max_tokens`` (what every compatible server
+            knows), except for models the sampling rules do not mark ``"defaults"``
+            (reasoning models) and models that refused ``max_tokens`` before.
+        sampling: Your sampling rules, model-name pattern to ``"defaults"``,
+            ``"no_defaults"`` or ``"refuses"``, checked before the built-in ones (see
+            `aether.extensions.llm.sampling`).
+        developer_role: The role ``developer`` messages are sent as: ``developer`` on
+            OpenAI itself, ``system`` (what every compatible server knows) elsewhere,
+            unless set here.
 
     Raises:
-        ConfigurationError: If no API key is known and no ``base_url`` is set, or both
-            ``http_client`` and ``transport`` were given.
+        ConfigurationError: If no API key is known and no ``base_url`` is set, both
+            ``http_client`` and ``transport`` were given, or a sampling rule is invalid.
     """
 
     _error_detail = staticmethod(_error_detail)
@@ -110,9 +120,12 @@ class OpenAIProvider(JsonPostProvider):
         project: str | None = None,
         default_headers: Mapping[str, str] | None = None,
         max_tokens_field: str | None = None,
+        sampling: Mapping[str, str] | None = None,
+        developer_role: str | None = None,
     ) -> None:
         openai = _import_sdk()
         self._vendor = openai
+        self._sampling = SamplingRules(self.name, sampling)
         base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         api_key = api_key or os.environ.get(self.api_key_env) or None
         if api_key is None:
@@ -142,19 +155,45 @@ class OpenAIProvider(JsonPostProvider):
         except openai.OpenAIError as error:
             raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
         self.base_url = str(self._sdk.base_url)
+        self._official = _OFFICIAL_HOST in self.base_url
+        self._max_tokens_field_given = max_tokens_field is not None
         if max_tokens_field is None:
-            official = _OFFICIAL_HOST in self.base_url
-            max_tokens_field = "max_completion_tokens" if official else "max_tokens"
+            max_tokens_field = "max_completion_tokens" if self._official else "max_tokens"
         self.max_tokens_field = max_tokens_field
+        if developer_role is None:
+            developer_role = "developer" if self._official else "system"
+        self.developer_role = developer_role
+
+    def _max_tokens_field(self, model: str) -> str:
+        if self._max_tokens_field_given or self.max_tokens_field == _REASONING_MAX_TOKENS:
+            return self.max_tokens_field
+        reasoning = self._sampling.support(model) != "defaults"
+        if reasoning or self._sampling.refused(model, "max_tokens"):
+            return _REASONING_MAX_TOKENS
+        return self.max_tokens_field
 
     def _body(self, request: LLMRequest, *, model: str, stream: bool) -> dict[str, Any]:
         return build_body(
             request,
             model=model,
             provider=self.name,
-            max_tokens_field=self.max_tokens_field,
+            max_tokens_field=self._max_tokens_field(model),
             stream=stream,
+            developer_role=self.developer_role,
+            official=self._official,
         )
+
+    def _apply_sampling_rules(
+        self, call: PreparedCall, request: LLMRequest, hatch: dict[str, Any]
+    ) -> None:
+        self._sampling.apply(call, request, hatch=hatch)
+        if (
+            "max_tokens" in call.body
+            and "max_tokens" not in hatch
+            and not self._max_tokens_field_given
+        ):
+            # The field's name is Aether's choice: a server that refuses it gets the other.
+            call.renames["max_tokens"] = _REASONING_MAX_TOKENS
 
     def _parse(self, data: object, *, fallback_model: str) -> LLMResponse:
         return parse_completion(data, provider=self.name, fallback_model=fallback_model)
