@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import os
+import weakref
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self
 
@@ -178,6 +180,19 @@ class _MediaPart(_Tagged):
         """How many bytes ``data`` holds (``None`` for a URL)."""
         return len(self.data) if self.data is not None else None
 
+    def sha256(self) -> str | None:
+        """The SHA-256 of ``data``, in hex (``None`` for a URL).
+
+        Computed once per part object (the cache key and the audit log ask for it on
+        every request that carries the part).
+        """
+        if self.data is None:
+            return None
+        digest = _DIGESTS.get(self)
+        if digest is None:
+            digest = _DIGESTS[self] = hashlib.sha256(self.data).hexdigest()
+        return digest
+
     def base64(self) -> str:
         """``data`` as base64 text (what most wires carry).
 
@@ -220,6 +235,10 @@ class _MediaPart(_Tagged):
         if media_type is None and sniff_media_type(data) is None:
             media_type = guess_media_type(os.fspath(path))
         return cls(data=data, media_type=media_type, **fields)
+
+
+_DIGESTS: weakref.WeakKeyDictionary[_MediaPart, str] = weakref.WeakKeyDictionary()
+"""Each media part's digest, for as long as the part lives."""
 
 
 class ImagePart(_MediaPart):

@@ -17,7 +17,7 @@ The key is the SHA-256 of a canonical JSON document holding:
 A media part's bytes are not copied into the document: they stand there as their SHA-256
 and size (with the part's media type, detail and name), so a 5 MB image adds a 64-digit
 hash to the key, and two images that differ in one byte give two keys. The digest is
-remembered per part object (weakly), so a session that sends the same image with every
+remembered per part object (`ImagePart.sha256`), so a session that sends the same image with every
 turn hashes it once; hashing costs less than the base64 encoding the wire needs anyway
 (see benchmarks/README.md). Reasoning parts go in whole (their signature is text), and a
 provider-native part's JSON has its keys sorted like the other free-form objects.
@@ -37,7 +37,6 @@ the key as soon as it exists.
 from __future__ import annotations
 
 import hashlib
-import weakref
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -46,9 +45,6 @@ from pydantic_core import to_json
 from aether.llm.contracts import AudioPart, DocumentPart, ImagePart, LLMRequest, Message, Part
 
 _MediaPart = ImagePart | AudioPart | DocumentPart
-
-_digests: weakref.WeakKeyDictionary[_MediaPart, str] = weakref.WeakKeyDictionary()
-"""SHA-256 of each media part's bytes, for as long as the part lives."""
 
 __all__ = ["KEY_VERSION", "Mode", "cache_key"]
 
@@ -65,20 +61,13 @@ def _sorted(value: Any) -> Any:
     return value
 
 
-def _digest(part: _MediaPart, data: bytes) -> str:
-    digest = _digests.get(part)
-    if digest is None:
-        digest = _digests[part] = hashlib.sha256(data).hexdigest()
-    return digest
-
-
 def _parts(parts: Sequence[Part], dumped: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The parts' documents: media bytes replaced by their hash, free-form JSON sorted."""
     documents = []
     for part, document in zip(parts, dumped, strict=True):
         if isinstance(part, _MediaPart) and part.data is not None:
             document = {key: value for key, value in document.items() if key != "data"}
-            document["sha256"] = _digest(part, part.data)
+            document["sha256"] = part.sha256()
             document["size"] = len(part.data)
         elif part.type == "provider":
             document["data"] = _sorted(document["data"])
