@@ -48,9 +48,10 @@ from aether.usage import Usage
 
 __all__ = ["Aether", "CallOptions", "Prompt"]
 
-Prompt = str | Sequence[Message] | Sequence[str | Part] | LLMRequest
-"""A single user turn (text, or a list of parts and strings), a whole conversation, or a
-ready-made request."""
+Prompt = str | Sequence[Message | str | Part] | LLMRequest
+"""A single user turn (text, or a list of parts and strings), a whole conversation (a
+list of `Message`), or a ready-made request. (One sequence type, so that type checkers
+infer either list from the call.)"""
 
 _USER_PARTS = (TextPart, ImagePart, AudioPart, DocumentPart)
 
