@@ -43,7 +43,7 @@ async def run() -> None:
         def log_request(event: RequestComplete) -> None:
             print(
                 f"  [event] request.complete model={event.response.model} "
-                f"tokens={event.response.input_tokens}+{event.response.output_tokens} "
+                f"tokens={event.tokens.input}+{event.tokens.output} "
                 f"in {event.duration_seconds * 1000:.1f} ms"
             )
 
@@ -51,7 +51,7 @@ async def run() -> None:
         async def log_stream(event: StreamComplete) -> None:
             print(
                 f"\n  [event] stream.complete chunks={event.chunks} "
-                f"tokens={event.input_tokens}+{event.output_tokens}"
+                f"tokens={event.tokens.input}+{event.tokens.output}"
             )
 
         @client.on(TOOL_COMPLETE)

@@ -30,7 +30,14 @@ from typing import Any, ClassVar, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict
 
-from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk, ToolCall, ToolResult
+from aether.llm.contracts import (
+    LLMRequest,
+    LLMResponse,
+    StreamChunk,
+    TokenCounts,
+    ToolCall,
+    ToolResult,
+)
 
 __all__ = [
     "ALL_EVENTS",
@@ -119,14 +126,19 @@ class RequestComplete(Event):
     model: str | None = None
 
     @property
+    def tokens(self) -> TokenCounts:
+        """What this call billed, by kind."""
+        return self.response.tokens
+
+    @property
     def input_tokens(self) -> int:
         """Input tokens billed for this call."""
-        return self.response.input_tokens
+        return self.response.tokens.input
 
     @property
     def output_tokens(self) -> int:
         """Output tokens billed for this call."""
-        return self.response.output_tokens
+        return self.response.tokens.output
 
 
 class RequestError(Event):
@@ -155,16 +167,25 @@ class StreamChunkEvent(Event):
 
 
 class StreamComplete(Event):
-    """A logical stream ended normally. Token counts sum every provider call in it."""
+    """A logical stream ended normally. ``tokens`` sums every provider call in it."""
 
     name: ClassVar[str] = STREAM_COMPLETE
     duration_seconds: float
     chunks: int
     model: str | None = None
     finish_reason: str | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
+    tokens: TokenCounts = TokenCounts()
     cost_usd: float | None = None
+
+    @property
+    def input_tokens(self) -> int:
+        """Input tokens billed for the stream (``tokens.input``)."""
+        return self.tokens.input
+
+    @property
+    def output_tokens(self) -> int:
+        """Output tokens billed for the stream (``tokens.output``)."""
+        return self.tokens.output
 
 
 class StreamError(Event):

@@ -257,7 +257,7 @@ class BudgetMiddleware:
         self._settle(
             ledger,
             reserved=reserved,
-            tokens=response.input_tokens + response.output_tokens,
+            tokens=response.tokens.total,
             cost_usd=response.cost_usd,
             billed=True,
         )
@@ -282,7 +282,7 @@ class BudgetMiddleware:
                 await aclose_stream(inner)
             finally:
                 if final is not None:
-                    used = (final.input_tokens or 0) + (final.output_tokens or 0)
+                    used = final.tokens.total if final.tokens is not None else 0
                 else:  # stopped early: the provider still bills what it sent
                     prompt = sum(len(message.content) for message in request.messages)
                     used = math.ceil(prompt / 4) + math.ceil(characters / 4)

@@ -208,7 +208,7 @@ class RateLimitMiddleware:
         estimated = self._estimate(request)
         await self._acquire(estimated)
         response = await call_next(request)
-        self._correct(estimated, response.input_tokens + response.output_tokens)
+        self._correct(estimated, response.tokens.total)
         return response
 
     async def stream(
@@ -220,7 +220,7 @@ class RateLimitMiddleware:
         try:
             async for chunk in inner:
                 if chunk.is_final:
-                    self._correct(estimated, (chunk.input_tokens or 0) + (chunk.output_tokens or 0))
+                    self._correct(estimated, chunk.tokens.total if chunk.tokens is not None else 0)
                 yield chunk
         finally:
             await aclose_stream(inner)
