@@ -21,7 +21,6 @@ from aether.extensions.llm._errors import malformed
 from aether.extensions.llm._parts import belongs_to, text_of_document, unsupported
 from aether.extensions.llm._tool_calls import make_tool_call, text_of
 from aether.llm.contracts import (
-    AudioPart,
     DocumentPart,
     ImagePart,
     Message,
@@ -32,31 +31,9 @@ from aether.llm.contracts import (
     ToolCall,
 )
 
-__all__ = ["read_blocks", "system_text", "turn_blocks"]
+__all__ = ["provider_part", "read_blocks", "turn_blocks"]
 
 _IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
-
-_INSTRUCTIONS = ("system", "developer")
-
-
-def system_text(messages: tuple[Message, ...], provider: str) -> str | None:
-    """The ``system`` parameter: every system and developer message's text, joined.
-
-    Raises:
-        BadRequestError: If an instruction message holds media.
-    """
-    texts = []
-    for message in messages:
-        if message.role not in _INSTRUCTIONS:
-            continue
-        if not isinstance(message.content, str):
-            for part in message.content:
-                if isinstance(part, ImagePart | AudioPart | DocumentPart):
-                    raise unsupported(
-                        provider, part, role=message.role, fix="put media in a user turn"
-                    )
-        texts.append(message.text)
-    return "\n\n".join(texts) if texts else None
 
 
 def turn_blocks(message: Message, provider: str) -> tuple[str, list[dict[str, Any]]]:

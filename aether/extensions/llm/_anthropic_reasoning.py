@@ -24,8 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aether.errors import BadRequestError
-from aether.extensions.llm._parts import REASONING_BUDGETS
+from aether.extensions.llm._parts import REASONING_BUDGETS, model_family, refused
 from aether.llm.contracts import LLMRequest
 
 __all__ = ["MIN_BUDGET", "family", "thinking_fields"]
@@ -58,15 +57,7 @@ _EFFORT = {"minimal": "low", "low": "low", "medium": "medium", "high": "high"}
 def family(model: str) -> str:
     """``always``, ``adaptive_only``, ``adaptive``, ``budget`` or ``none`` for ``model``."""
     start = model.find("claude-")
-    name = model[start:] if start >= 0 else model
-    for kind, prefixes in _FAMILIES:
-        if name.startswith(prefixes):
-            return kind
-    return "adaptive"
-
-
-def _refuse(provider: str, message: str) -> BadRequestError:
-    return BadRequestError(f"{message}. Nothing was sent.", provider=provider)
+    return model_family(model[start:] if start >= 0 else model, _FAMILIES, "adaptive")
 
 
 def thinking_fields(
@@ -84,24 +75,24 @@ def thinking_fields(
     kind = family(model)
     if reasoning in ("none", 0):
         if kind == "always":
-            raise _refuse(provider, f"{model} always thinks: leave reasoning out, or use a level")
+            raise refused(provider, f"{model} always thinks: leave reasoning out, or use a level")
         return {"thinking": {"type": "disabled"}} if kind.startswith("adaptive") else {}
     if kind == "none":
-        raise _refuse(
+        raise refused(
             provider,
             f"{model} does not think, so it takes no reasoning={reasoning!r}; use Claude "
             f"3.7 Sonnet or a Claude 4 model, or leave reasoning out",
         )
     choice = request.tool_choice
     if request.tools and choice not in (None, "auto", "none"):
-        raise _refuse(
+        raise refused(
             provider,
             f"Claude does not think with a forced tool choice (tool_choice={choice!r}); "
             f"use tool_choice='auto', or reasoning='none'",
         )
     if isinstance(reasoning, int):
         if kind in ("always", "adaptive_only"):
-            raise _refuse(
+            raise refused(
                 provider,
                 f"{model} takes an effort level (reasoning='low', 'medium' or 'high'), "
                 f"not a budget of {reasoning} tokens",
@@ -122,7 +113,7 @@ def _budget(
     budget: int, request: LLMRequest, provider: str, default_max_tokens: int
 ) -> dict[str, Any]:
     if budget < MIN_BUDGET:
-        raise _refuse(
+        raise refused(
             provider,
             f"Anthropic's smallest thinking budget is {MIN_BUDGET} tokens, not {budget}; "
             f"raise it, or use reasoning='none'",
@@ -131,7 +122,7 @@ def _budget(
     if max_tokens is None:
         max_tokens = default_max_tokens + budget
     elif max_tokens <= budget:
-        raise _refuse(
+        raise refused(
             provider,
             f"max_tokens ({max_tokens}) must exceed the thinking budget ({budget}) on "
             f"Anthropic: raise max_tokens, or lower reasoning",

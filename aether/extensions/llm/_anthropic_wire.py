@@ -10,15 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aether.extensions.llm._anthropic_content import (
-    provider_part,
-    read_blocks,
-    system_text,
-    turn_blocks,
-)
+from aether.extensions.llm._anthropic_content import provider_part, read_blocks, turn_blocks
 from aether.extensions.llm._anthropic_reasoning import thinking_fields
 from aether.extensions.llm._errors import malformed
 from aether.extensions.llm._parts import PartsBuilder, answer_parts
+from aether.extensions.llm._requests import system_text
 from aether.extensions.llm._tool_calls import ToolCallAssembler, parse_arguments
 from aether.llm.contracts import (
     FinishReason,

@@ -26,7 +26,6 @@ from aether.extensions.llm._parts import (
     belongs_to,
     signature_bytes,
     signature_text,
-    unsupported,
 )
 from aether.extensions.llm._requests import tool_names_by_call
 from aether.extensions.llm._tool_calls import make_tool_call
@@ -47,7 +46,6 @@ __all__ = [
     "SYNTHETIC_ID_PREFIX",
     "build_contents",
     "read_parts",
-    "system_instruction",
 ]
 
 SYNTHETIC_ID_PREFIX = "aether-gemini-"
@@ -130,26 +128,6 @@ def _response_part(types: Any, part: Any) -> Any:
         file_uri=part.file_data.file_uri, mime_type=part.file_data.mime_type
     )
     return types.FunctionResponsePart(file_data=file_data)
-
-
-def system_instruction(messages: tuple[Message, ...], provider: str) -> str | None:
-    """Every system and developer message's text, joined by blank lines.
-
-    Raises:
-        BadRequestError: If an instruction message holds media.
-    """
-    texts = []
-    for message in messages:
-        if message.role not in ("system", "developer"):
-            continue
-        if not isinstance(message.content, str):
-            for part in message.content:
-                if isinstance(part, ImagePart | AudioPart | DocumentPart):
-                    raise unsupported(
-                        provider, part, role=message.role, fix="put media in a user turn"
-                    )
-        texts.append(message.text)
-    return "\n\n".join(texts) if texts else None
 
 
 def build_contents(

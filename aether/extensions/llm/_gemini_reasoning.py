@@ -22,8 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aether.errors import BadRequestError
-from aether.extensions.llm._parts import REASONING_BUDGETS
+from aether.extensions.llm._parts import REASONING_BUDGETS, model_family, refused
 from aether.llm.contracts import LLMRequest
 
 __all__ = ["family", "thinking_config"]
@@ -47,15 +46,7 @@ def _name(model: str) -> str:
 
 def family(model: str) -> str:
     """``level``, ``always`` (a budget, never off), ``budget`` or ``none`` for ``model``."""
-    name = _name(model)
-    for kind, prefixes in _FAMILIES:
-        if name.startswith(prefixes):
-            return kind
-    return "level"
-
-
-def _refuse(provider: str, message: str) -> BadRequestError:
-    return BadRequestError(f"{message}. Nothing was sent.", provider=provider)
+    return model_family(_name(model), _FAMILIES, "level")
 
 
 def thinking_config(request: LLMRequest, *, model: str, provider: str) -> dict[str, Any] | None:
@@ -73,13 +64,13 @@ def thinking_config(request: LLMRequest, *, model: str, provider: str) -> dict[s
             return None
         if kind == "budget":
             return {"thinking_budget": 0}
-        raise _refuse(
+        raise refused(
             provider,
             f"{model} cannot stop thinking; use reasoning='minimal' or 'low' (or a Gemini "
             f"2.5 Flash model), or leave reasoning out",
         )
     if kind == "none":
-        raise _refuse(
+        raise refused(
             provider,
             f"{model} does not think, so it takes no reasoning={reasoning!r}; use Gemini "
             f"2.5 or later, or leave reasoning out",
@@ -91,7 +82,7 @@ def thinking_config(request: LLMRequest, *, model: str, provider: str) -> dict[s
     name = _name(model)
     for prefix, low, high in _RANGES:
         if name.startswith(prefix) and not low <= reasoning <= high:
-            raise _refuse(
+            raise refused(
                 provider,
                 f"{model} takes a thinking budget of {low} to {high} tokens, not {reasoning}",
             )

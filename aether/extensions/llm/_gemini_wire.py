@@ -23,10 +23,10 @@ from aether.extensions.llm._gemini_content import (
     SYNTHETIC_ID_PREFIX,
     build_contents,
     read_parts,
-    system_instruction,
 )
 from aether.extensions.llm._gemini_reasoning import thinking_config
 from aether.extensions.llm._parts import PartsBuilder
+from aether.extensions.llm._requests import system_text
 from aether.llm.contracts import FinishReason, LLMRequest, StreamChunk, TokenCounts, ToolCall
 
 __all__ = [
@@ -81,7 +81,7 @@ def build_config(request: LLMRequest, *, model: str, provider: str) -> dict[str,
         thinking = thinking_config(request, model=model, provider=provider)
         if thinking is not None:
             config["thinking_config"] = thinking
-    system = system_instruction(request.messages, provider)
+    system = system_text(request.messages, provider)
     if system is not None:
         config["system_instruction"] = system
     if request.temperature is not None:

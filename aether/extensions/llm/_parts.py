@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 from aether.errors import BadRequestError
 from aether.llm.contracts import (
-    LLMRequest,
     Part,
     ProviderPart,
     ReasoningPart,
@@ -31,7 +30,8 @@ __all__ = [
     "answer_parts",
     "belongs_to",
     "describe",
-    "reasoning_budget",
+    "model_family",
+    "refused",
     "signature_bytes",
     "signature_text",
     "text_of_document",
@@ -66,22 +66,22 @@ def unsupported(provider: str, part: Part, *, role: str, fix: str) -> BadRequest
     )
 
 
+def refused(provider: str, message: str) -> BadRequestError:
+    """The error for a request option ``provider``'s model cannot take (nothing sent)."""
+    return BadRequestError(f"{message}. Nothing was sent.", provider=provider)
+
+
+def model_family(name: str, families: tuple[tuple[str, tuple[str, ...]], ...], default: str) -> str:
+    """The first family whose name prefixes ``name`` starts with, else ``default``."""
+    for family, prefixes in families:
+        if name.startswith(prefixes):
+            return family
+    return default
+
+
 def belongs_to(part: ReasoningPart | ProviderPart, provider: str) -> bool:
     """Whether ``part`` came from ``provider`` (the only one it is sent back to)."""
     return part.provider == provider
-
-
-def reasoning_budget(request: LLMRequest) -> int | None:
-    """The thinking-token budget ``request.reasoning`` asks for (``None``: not set).
-
-    ``"none"`` and ``0`` are a budget of 0 (no thinking).
-    """
-    reasoning = request.reasoning
-    if reasoning is None:
-        return None
-    if isinstance(reasoning, int):
-        return reasoning
-    return REASONING_BUDGETS.get(reasoning, 0)
 
 
 def signature_bytes(signature: str, *, provider: str) -> bytes:
