@@ -78,6 +78,7 @@ StreamChunkKind = Literal["text", "reasoning", "tool_call", "tool_result"]
 Reasoning = Literal["none", "minimal", "low", "medium", "high"] | int
 """How hard a reasoning model thinks: an effort level, or a budget of thinking tokens."""
 
+
 def _text_part(value: object) -> object:
     return TextPart(text=value) if isinstance(value, str) else value
 
