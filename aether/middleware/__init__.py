@@ -7,6 +7,8 @@ The default stack of ``Aether()``, outermost first: `ToolLoopMiddleware` →
 `default_stack(...)` adds the opt-in ones where they act once per model call:
 [`BudgetMiddleware`] just above cost tracking, [`FallbackMiddleware` or
 `HedgingMiddleware`] just below it, [`RateLimitMiddleware`] just below retry.
+`TelemetryMiddleware` (opt-in) sits outermost, with its ``model_calls`` and ``attempts``
+layers inside the tool loop and inside retry.
 """
 
 from aether.middleware.budget import BudgetMiddleware, BudgetPolicy
@@ -23,6 +25,7 @@ from aether.middleware.fallback import FallbackMiddleware
 from aether.middleware.hedging import HedgingMiddleware, LatencyPercentile
 from aether.middleware.rate_limit import RateLimitMiddleware, RateLimitPolicy
 from aether.middleware.retry import RetryMiddleware, RetryPolicy
+from aether.middleware.telemetry import TelemetryMiddleware
 from aether.middleware.tool_loop import ToolLoopMiddleware
 
 __all__ = [
@@ -42,5 +45,6 @@ __all__ = [
     "RateLimitPolicy",
     "RetryMiddleware",
     "RetryPolicy",
+    "TelemetryMiddleware",
     "ToolLoopMiddleware",
 ]

@@ -2,8 +2,8 @@
 
 Outermost first::
 
-    [your middleware=...] → ToolLoop → [Cache] → CostTracking → CircuitBreaker → Retry
-                          → Events → provider
+    [your middleware=...] → [Telemetry] → ToolLoop → [Telemetry.model_calls] → [Cache]
+        → CostTracking → CircuitBreaker → Retry → [Telemetry.attempts] → Events → provider
 
 The tool loop is outermost of the built-ins: each iteration re-enters the chain below it,
 so cost counts, retry retries and events fire once per model call. Cost tracking is next
@@ -12,7 +12,9 @@ before anything else runs. The breaker sits outside retry, so a call whose retri
 exhausted counts as one failure, not one per attempt. Events sit inside retry, so each
 attempt is its own request.start/complete/error. The response cache (opt-in) sits inside
 the tool loop, so each model call is cached and tools still run, and outside cost
-tracking, so a hit is not a billed request.
+tracking, so a hit is not a billed request. Telemetry (opt-in) sits at three depths, one
+per thing it records: the logical request, each model call, each retry attempt (see
+`aether.middleware.telemetry`).
 
 The fleet features sit where they act once per model call: a per-key budget with cost
 tracking (just above it, so it sees priced answers and refuses before anything is sent),
@@ -56,6 +58,7 @@ from aether.middleware.rate_limit import (
     RedisRateLimitBackend,
 )
 from aether.middleware.retry import RetryMiddleware, RetryPolicy
+from aether.middleware.telemetry import TelemetryMiddleware
 from aether.middleware.tool_loop import ToolLoopMiddleware
 from aether.pipeline import Pipeline, middleware_name
 from aether.pricing import ModelPricing, Pricer
@@ -77,6 +80,20 @@ def _cache_layer(
     return CacheMiddleware(cache, provider=provider)
 
 
+def _telemetry_layer(
+    telemetry: TelemetryMiddleware | bool, provider: str | None
+) -> TelemetryMiddleware | None:
+    if isinstance(telemetry, TelemetryMiddleware):
+        return telemetry
+    if telemetry is True:
+        return TelemetryMiddleware(provider=provider)
+    if telemetry is False:
+        return None
+    raise ConfigurationError(
+        f"telemetry= takes True, False or a TelemetryMiddleware, not {telemetry!r}"
+    )
+
+
 def default_stack(
     *,
     provider: str | None = None,
@@ -95,6 +112,7 @@ def default_stack(
     hedge_delay: float | LatencyPercentile = 1.0,
     shared: Any = None,
     shared_namespace: str = "aether",
+    telemetry: TelemetryMiddleware | bool = False,
 ) -> list[object]:
     """The built-in middlewares of ``Aether()``, outermost first, for ``stack=[...]``.
 
@@ -133,10 +151,14 @@ def default_stack(
             the rate limits, budgets and circuit breaker states are kept there, shared
             by every process using it, with each feature's default failure mode.
         shared_namespace: The first part of the keys kept in ``shared``.
+        telemetry: ``True`` for OpenTelemetry spans and metrics on the global providers,
+            or a `TelemetryMiddleware`; placed outermost, with its ``model_calls`` layer
+            right inside the tool loop and its ``attempts`` layer right inside retry.
 
     Raises:
         ConfigurationError: If ``budget_usd`` or ``prices`` is given without cost
-            tracking, or both ``fallback`` and ``hedge`` are given.
+            tracking, both ``fallback`` and ``hedge`` are given, or ``telemetry`` is
+            neither a bool nor a `TelemetryMiddleware`.
     """
     if not cost_tracking and (budget_usd is not None or prices is not None):
         raise ConfigurationError(
@@ -150,7 +172,10 @@ def default_stack(
     bus = events if events is not None else EventBus()
     pricer = Pricer(prices, provider=provider) if cost_tracking else None
     fleet = _Fleet(shared, shared_namespace)
+    traced = _telemetry_layer(telemetry, provider)
     stack: list[object] = [ToolLoopMiddleware(bus)]
+    if traced is not None:
+        stack = [traced, *stack, traced.model_calls]
     cache_layer = _cache_layer(cache, provider)
     if cache_layer is not None:
         stack.append(cache_layer)
@@ -167,6 +192,8 @@ def default_stack(
             layers.append(CircuitBreakerMiddleware(policy, provider=name, backend=fleet.circuits()))
         if retry is not False:
             layers.append(RetryMiddleware(None if retry is True else retry))
+            if traced is not None:
+                layers.append(traced.attempts)
         if rate_limit is not None:
             layers.append(fleet.rate_limit(rate_limit, name))
         layers.append(EventsMiddleware(bus, pricer=pricer))
