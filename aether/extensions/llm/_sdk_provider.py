@@ -13,8 +13,9 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar, Final, Protocol
 
 import anyio
+from pydantic_core import to_json
 
-from aether.errors import ProviderError, RequestTimeoutError
+from aether.errors import BadRequestError, ProviderError, RequestTimeoutError
 from aether.extensions.llm._errors import (
     connection_error,
     event_error,
@@ -269,9 +270,10 @@ class JsonPostProvider(SdkProvider):
         not billed). A refused value the call set itself is raised, naming the fix.
         """
         while True:
+            content = self._json_bytes(call.body)
             try:
                 return await self._sdk.post(
-                    self._path, body=call.body, options=call.options, **post
+                    self._path, content=content, options=call.options, **post
                 )
             except self._vendor.APIStatusError as error:
                 if call.drop_refused(error.status_code, error.body, self._sampling):
@@ -280,6 +282,25 @@ class JsonPostProvider(SdkProvider):
                 if key is None:
                     raise
                 raise self._refused_by_model(error, call, key)  # noqa: B904 - chained there
+
+    def _json_bytes(self, body: dict[str, Any]) -> bytes:
+        """``body`` as JSON bytes, for the SDK to send as they are.
+
+        pydantic-core's encoder writes JSON about four times as fast as the SDKs'
+        ``json.dumps`` (a 1 MB image's base64 text: 2.4 ms against 11; a text request:
+        1.6 µs against 7.4), and media make bodies large (see benchmarks/).
+
+        Raises:
+            BadRequestError: If the body holds a value JSON cannot carry (nothing sent).
+        """
+        try:
+            return to_json(body)
+        except ValueError as error:  # pydantic-core's PydanticSerializationError
+            raise BadRequestError(
+                f"the {self.name} request cannot be written as JSON ({error}); "
+                f"provider_options[{self.name!r}] takes JSON values only. Nothing was sent.",
+                provider=self.name,
+            ) from None
 
     def _refused_by_model(self, error: Any, call: PreparedCall, key: str) -> Exception:
         mapped = self._translate(error)
