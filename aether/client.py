@@ -19,11 +19,16 @@ from aether.extensions.llm.builder import default_stack
 from aether.extensions.llm.factory import create_provider
 from aether.extensions.memory.in_memory import InMemorySessionStore
 from aether.llm.contracts import (
+    AudioPart,
+    DocumentPart,
+    ImagePart,
     LLMRequest,
     LLMResponse,
     Message,
+    Part,
     Reasoning,
     StreamChunk,
+    TextPart,
     Tool,
 )
 from aether.llm.streaming import aclose_stream
@@ -43,8 +48,12 @@ from aether.usage import Usage
 
 __all__ = ["Aether", "CallOptions", "Prompt"]
 
-Prompt = str | Sequence[Message] | LLMRequest
-"""A single user turn, a whole conversation, or a ready-made request."""
+Prompt = str | Sequence[Message | str | Part] | LLMRequest
+"""A single user turn (text, or a list of parts and strings), a whole conversation (a
+list of `Message`), or a ready-made request. (One sequence type, so that type checkers
+infer either list from the call.)"""
+
+_USER_PARTS = (TextPart, ImagePart, AudioPart, DocumentPart)
 
 _SubscriberT = TypeVar("_SubscriberT", bound=Callable[..., Any])
 
@@ -72,6 +81,11 @@ def _conversation(prompt: object) -> tuple[Message, ...]:
             f"content='...')])"
         )
     messages = tuple(prompt)
+    if any(isinstance(item, _USER_PARTS) for item in messages) and all(
+        isinstance(item, (str, *_USER_PARTS)) for item in messages
+    ):
+        # ask(["What is this?", ImagePart(...)]): one user turn of parts.
+        return (Message(role="user", content=messages),)
     for position, item in enumerate(messages):
         if not isinstance(item, Message | Mapping):  # mappings are validated as Messages
             raise ConfigurationError(

@@ -37,6 +37,7 @@ from aether.llm.contracts import (
     TokenCounts,
     ToolCall,
     ToolResult,
+    _FlatCounts,
 )
 
 __all__ = [
@@ -112,7 +113,7 @@ class RequestStart(Event):
     model: str | None = None
 
 
-class RequestComplete(Event):
+class RequestComplete(Event, _FlatCounts):
     """A provider call returned a response.
 
     ``model`` is the model that answered; ``cost_usd`` its price where known.
@@ -130,15 +131,6 @@ class RequestComplete(Event):
         """What this call billed, by kind."""
         return self.response.tokens
 
-    @property
-    def input_tokens(self) -> int:
-        """Input tokens billed for this call."""
-        return self.response.tokens.input
-
-    @property
-    def output_tokens(self) -> int:
-        """Output tokens billed for this call."""
-        return self.response.tokens.output
 
 
 class RequestError(Event):
@@ -166,7 +158,7 @@ class StreamChunkEvent(Event):
     index: int
 
 
-class StreamComplete(Event):
+class StreamComplete(Event, _FlatCounts):
     """A logical stream ended normally. ``tokens`` sums every provider call in it."""
 
     name: ClassVar[str] = STREAM_COMPLETE
@@ -177,15 +169,6 @@ class StreamComplete(Event):
     tokens: TokenCounts = TokenCounts()
     cost_usd: float | None = None
 
-    @property
-    def input_tokens(self) -> int:
-        """Input tokens billed for the stream (``tokens.input``)."""
-        return self.tokens.input
-
-    @property
-    def output_tokens(self) -> int:
-        """Output tokens billed for the stream (``tokens.output``)."""
-        return self.tokens.output
 
 
 class StreamError(Event):

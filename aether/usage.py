@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aether.llm.contracts import TokenCounts
+from aether.llm.contracts import TokenCounts, _FlatCounts
 
 __all__ = ["TokenUsage", "Usage"]
 
@@ -24,11 +24,12 @@ def _zeros() -> list[int]:
 
 
 @dataclass(slots=True)
-class TokenUsage:
+class TokenUsage(_FlatCounts):
     """Counters for one model (or for every model, as ``usage.total``).
 
     ``cost_usd`` sums the priced requests only; ``unpriced_requests`` counts those whose
-    price is unknown (their tokens are still counted).
+    price is unknown (their tokens are still counted). ``input_tokens`` and the other
+    flat names read ``tokens``.
 
     Attributes:
         requests: Billed provider calls.
@@ -65,31 +66,6 @@ class TokenUsage:
             f"TokenUsage(requests={self.requests}, tokens={self.tokens!r}, "
             f"cost_usd={self.cost_usd!r}, unpriced_requests={self.unpriced_requests})"
         )
-
-    @property
-    def input_tokens(self) -> int:
-        """Input tokens, cached ones included (``tokens.input``)."""
-        return self.tokens.input
-
-    @property
-    def output_tokens(self) -> int:
-        """Output tokens, reasoning ones included (``tokens.output``)."""
-        return self.tokens.output
-
-    @property
-    def cached_input_tokens(self) -> int:
-        """Input tokens read from a provider's prompt cache (``tokens.cached_input``)."""
-        return self.tokens.cached_input
-
-    @property
-    def cache_write_tokens(self) -> int:
-        """Input tokens written to a provider's prompt cache (``tokens.cache_write``)."""
-        return self.tokens.cache_write
-
-    @property
-    def reasoning_tokens(self) -> int:
-        """Output tokens spent on hidden reasoning (``tokens.reasoning``)."""
-        return self.tokens.reasoning
 
 
 @dataclass(slots=True)

@@ -18,8 +18,9 @@ twenty concurrent calls cannot all slip in under the same remaining dollar. Set
 What is charged: the tokens (input plus output) and the ``cost_usd`` the response or the
 stream's final chunk reports. A response without a price counts its tokens only and is
 counted in ``unpriced_calls``. A failed call is charged nothing; a stream that stops
-before its final chunk after some text arrived is charged an estimate (a token per four
-characters of prompt and of text received), since the provider bills it. Until a key's
+before its final chunk after some text arrived is charged an estimate (the prompt's, as
+`estimate_tokens` makes it, and a token per four characters of text received), since the
+provider bills it. Until a key's
 first priced call, a call reserves no dollars unless ``reserve_usd`` is given.
 
 The ledger lives in memory, per middleware object: share one object between clients to
@@ -40,6 +41,7 @@ import anyio
 from aether.errors import BudgetExceededError, MiddlewareError
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 from aether.llm.streaming import aclose_stream
+from aether.memory import approximate_content_tokens
 from aether.pipeline import CallNext, StreamNext
 
 __all__ = [
@@ -58,12 +60,14 @@ EXPECTED_OUTPUT_TOKENS = 512
 def estimate_tokens(request: LLMRequest, *, output_tokens: int = EXPECTED_OUTPUT_TOKENS) -> int:
     """A tokenizer-free estimate of what a call may spend, input and output.
 
-    A token per four characters of prompt, plus ``max_tokens`` when the request sets it,
-    else ``output_tokens``: reserving no output would let every concurrent call fit.
+    A token per four characters of prompt text, Aether's estimate for each image, audio
+    or document part (`aether.memory.approximate_content_tokens`: 1,600 an image), plus
+    ``max_tokens`` when the request sets it, else ``output_tokens``: reserving no output
+    would let every concurrent call fit.
     """
-    characters = sum(len(message.content) for message in request.messages)
+    prompt = sum(approximate_content_tokens(message.content) for message in request.messages)
     output = request.max_tokens if request.max_tokens is not None else output_tokens
-    return math.ceil(characters / 4) + output
+    return prompt + output
 
 
 class UserBudgetExceededError(BudgetExceededError):
@@ -284,8 +288,8 @@ class BudgetMiddleware:
                 if final is not None:
                     used = final.tokens.total if final.tokens is not None else 0
                 else:  # stopped early: the provider still bills what it sent
-                    prompt = sum(len(message.content) for message in request.messages)
-                    used = math.ceil(prompt / 4) + math.ceil(characters / 4)
+                    used = estimate_tokens(request, output_tokens=0) - (request.max_tokens or 0)
+                    used += math.ceil(characters / 4)
                 self._settle(
                     ledger,
                     reserved=reserved,

@@ -29,13 +29,13 @@ and the sleep function can be injected, which makes the limiter testable without
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
 
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 from aether.llm.streaming import aclose_stream
+from aether.memory import approximate_content_tokens
 from aether.pipeline import CallNext, StreamNext
 
 __all__ = ["RateLimitMiddleware", "TokenBucket", "estimate_tokens"]
@@ -44,9 +44,11 @@ _EPSILON = 1e-9
 
 
 def estimate_tokens(request: LLMRequest) -> int:
-    """A tokenizer-free estimate: a token per four characters of prompt, plus ``max_tokens``."""
-    characters = sum(len(message.content) for message in request.messages)
-    return math.ceil(characters / 4) + (request.max_tokens or 0)
+    """A tokenizer-free estimate: a token per four characters of prompt text, Aether's
+    estimate for each media part (`aether.memory.approximate_content_tokens`), plus
+    ``max_tokens``."""
+    prompt = sum(approximate_content_tokens(message.content) for message in request.messages)
+    return prompt + (request.max_tokens or 0)
 
 
 class TokenBucket:

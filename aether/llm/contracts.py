@@ -256,6 +256,42 @@ class TokenCounts(BaseModel):
 
 _COUNT_NAMES = tuple(TokenCounts.model_fields)
 
+
+class _HasTokens(Protocol):
+    @property
+    def tokens(self) -> TokenCounts: ...
+
+
+class _FlatCounts:
+    """The flat count names of earlier releases, read from ``tokens`` (a mixin)."""
+
+    __slots__ = ()
+
+    @property
+    def input_tokens(self: _HasTokens) -> int:
+        """Prompt tokens billed, cached ones included (``tokens.input``)."""
+        return self.tokens.input
+
+    @property
+    def output_tokens(self: _HasTokens) -> int:
+        """Generated tokens billed, reasoning ones included (``tokens.output``)."""
+        return self.tokens.output
+
+    @property
+    def cached_input_tokens(self: _HasTokens) -> int:
+        """Of the input tokens, those read from the cache (``tokens.cached_input``)."""
+        return self.tokens.cached_input
+
+    @property
+    def cache_write_tokens(self: _HasTokens) -> int:
+        """Of the input tokens, those written to the cache (``tokens.cache_write``)."""
+        return self.tokens.cache_write
+
+    @property
+    def reasoning_tokens(self: _HasTokens) -> int:
+        """Of the output tokens, the hidden reasoning ones (``tokens.reasoning``)."""
+        return self.tokens.reasoning
+
 _LEGACY_COUNTS = {
     "input_tokens": "input",
     "output_tokens": "output",
@@ -331,7 +367,7 @@ class LLMRequest(BaseModel):
         return value
 
 
-class LLMResponse(BaseModel):
+class LLMResponse(BaseModel, _FlatCounts):
     """A model's complete answer.
 
     Token counts are one `TokenCounts` in ``tokens``; the flat keywords of earlier
@@ -369,31 +405,6 @@ class LLMResponse(BaseModel):
     @classmethod
     def _flat_counts(cls, data: Any) -> Any:
         return _fold_counts(data)
-
-    @property
-    def input_tokens(self) -> int:
-        """Prompt tokens billed, cached ones included (``tokens.input``)."""
-        return self.tokens.input
-
-    @property
-    def output_tokens(self) -> int:
-        """Generated tokens billed, reasoning ones included (``tokens.output``)."""
-        return self.tokens.output
-
-    @property
-    def cached_input_tokens(self) -> int:
-        """Of the input tokens, those read from the cache (``tokens.cached_input``)."""
-        return self.tokens.cached_input
-
-    @property
-    def cache_write_tokens(self) -> int:
-        """Of the input tokens, those written to the cache (``tokens.cache_write``)."""
-        return self.tokens.cache_write
-
-    @property
-    def reasoning_tokens(self) -> int:
-        """Of the output tokens, the hidden reasoning ones (``tokens.reasoning``)."""
-        return self.tokens.reasoning
 
     @property
     def reasoning(self) -> str:

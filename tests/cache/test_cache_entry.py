@@ -7,7 +7,8 @@ import json
 import pytest
 from _cache_helpers import answer
 
-from aether import StreamChunk, TokenCounts
+from aether import ImagePart, ProviderPart, ReasoningPart, StreamChunk, TextPart, TokenCounts
+from aether.llm.streaming import final_chunk
 from aether.middleware.cache import FORMAT_VERSION, CacheEntry, decode_entry, encode_entry
 
 STREAM = (
@@ -79,3 +80,16 @@ def test_cost_and_tokens_read_from_either_kind() -> None:
     assert (response_entry.is_stream, stream_entry.is_stream) == (False, True)
     assert stream_entry.final == STREAM[-1]
     assert response_entry.final is None
+
+
+def test_an_entry_with_parts_round_trips_exactly() -> None:
+    parts = (
+        ReasoningPart(text="thinking", signature="c2lnbmF0dXJl", provider="anthropic"),
+        ProviderPart(provider="anthropic", kind="server_tool_use", data={"id": "s1", "n": 2}),
+        TextPart(text="A cat."),
+        ImagePart(data=b"\x89PNG\r\n\x1a\n" + bytes(range(256))),
+    )
+    response = answer().model_copy(update={"parts": parts, "text": "A cat."})
+    stream = (*STREAM[:2], final_chunk(response))
+    for entry in (CacheEntry(response=response), CacheEntry(chunks=stream)):
+        assert decode_entry(encode_entry(entry)) == entry

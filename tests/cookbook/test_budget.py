@@ -8,7 +8,7 @@ from contextlib import aclosing
 import anyio
 import pytest
 
-from aether import Aether, LLMRequest, LLMResponse, Message
+from aether import Aether, ImagePart, LLMRequest, LLMResponse, Message
 from aether.errors import BudgetExceededError, MiddlewareError, ServerError
 from aether.extensions.llm.fake import FakeProvider, StreamFault
 from middleware.budget import (
@@ -248,3 +248,10 @@ def test_estimate_without_max_tokens_reserves_the_expected_output() -> None:
     assert EXPECTED_OUTPUT_TOKENS == 512
     assert estimate_tokens(request) == 3 + 512
     assert estimate_tokens(request, output_tokens=50) == 3 + 50
+
+
+def test_estimate_counts_an_image_as_aethers_estimate_for_it() -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(8)
+    message = Message(role="user", content=["x" * 9, ImagePart(data=png)])
+    request = LLMRequest(messages=(message,), max_tokens=100)
+    assert estimate_tokens(request) == 3 + 1_600 + 100

@@ -7,13 +7,22 @@ from functools import partial
 import anyio
 import pytest
 
-from aether import Aether, EventBus, LLMRequest, LLMResponse, RetryPolicy, ToolCall
+from aether import (
+    Aether,
+    EventBus,
+    ImagePart,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    RetryPolicy,
+    ToolCall,
+)
 from aether.errors import ServerError
 from aether.extensions.llm.fake import FakeProvider
 from aether.middleware.events import EventsMiddleware
 from aether.middleware.retry import RetryMiddleware
 from aether.middleware.tool_loop import ToolLoopMiddleware
-from middleware.rate_limit import RateLimitMiddleware, TokenBucket
+from middleware.rate_limit import RateLimitMiddleware, TokenBucket, estimate_tokens
 
 from ._doubles import ManualClock
 
@@ -305,3 +314,9 @@ def test_bucket_refills_at_its_rate_up_to_its_capacity() -> None:
     assert bucket.level == pytest.approx(3.0)
     bucket.refill(100)
     assert bucket.level == 10
+
+
+def test_the_estimate_counts_an_image_as_aethers_estimate_for_it() -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(8)
+    message = Message(role="user", content=["x" * 9, ImagePart(data=png)])
+    assert estimate_tokens(LLMRequest(messages=(message,), max_tokens=10)) == 3 + 1_600 + 10

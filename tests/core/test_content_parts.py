@@ -221,3 +221,10 @@ def test_reasoning_takes_an_effort_or_a_budget(value: object) -> None:
 def test_reasoning_refuses_other_values(value: object) -> None:
     with pytest.raises(ValidationError):
         LLMRequest(messages=(Message(role="user", content="q"),), reasoning=value)
+
+
+def test_a_media_part_knows_the_sha256_of_its_bytes() -> None:
+    import hashlib
+
+    assert ImagePart(data=PNG).sha256() == hashlib.sha256(PNG).hexdigest()
+    assert ImagePart(url="https://example.com/a.png").sha256() is None

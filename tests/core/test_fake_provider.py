@@ -196,3 +196,12 @@ async def test_a_scripted_answer_with_reasoning_streams_reasoning_chunks() -> No
     assert chunks[-1].parts == answer.parts
     response = await Aether(FakeProvider(responses=[answer])).complete("2+2?")
     assert (response.reasoning, response.text) == ("Two and two make four.", "Four.")
+
+
+async def test_the_client_takes_a_list_of_parts_and_strings_as_one_user_turn() -> None:
+    fake = FakeProvider()
+    answer = await Aether(fake).ask(["What is this?", ImagePart(data=PNG)])
+    assert fake.last_request.messages == (
+        Message(role="user", content=(TextPart(text="What is this?"), ImagePart(data=PNG))),
+    )
+    assert "It received an image (image/png, 72 bytes)." in answer
