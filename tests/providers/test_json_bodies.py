@@ -43,3 +43,26 @@ async def test_a_value_json_cannot_carry_fails_before_sending(wire: WireFormat) 
         await provider.complete(LLMRequest(messages=(USER,), provider_options=options))
     assert server.requests == []
     await provider.aclose()
+
+
+def test_base64_text_is_spliced_into_the_json_exactly() -> None:
+    import base64
+
+    from aether.extensions.llm._json_body import Base64Text, json_body
+
+    data = bytes(range(256)) * 40
+    body = {
+        "text": "a \x00marker:0\x00 lookalike, é, \u2028, \"quotes\"",
+        "items": [
+            {"url": Base64Text(data, "data:image/png;base64,")},
+            {"data": Base64Text(b"second")},
+        ],
+    }
+    decoded = json.loads(json_body(body))
+    assert decoded == {
+        "text": body["text"],
+        "items": [
+            {"url": "data:image/png;base64," + base64.b64encode(data).decode()},
+            {"data": base64.b64encode(b"second").decode()},
+        ],
+    }
