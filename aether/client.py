@@ -40,6 +40,7 @@ from aether.middleware.circuit_breaker import CircuitBreakerMiddleware, CircuitB
 from aether.middleware.cost import CostTrackingMiddleware
 from aether.middleware.events import EventsMiddleware
 from aether.middleware.retry import RetryPolicy
+from aether.middleware.telemetry import TelemetryMiddleware
 from aether.middleware.tool_loop import ToolLoopMiddleware
 from aether.pipeline import Pipeline, middleware_name
 from aether.pricing import ModelPricing
@@ -198,6 +199,9 @@ class Aether:
             backend (`InMemoryCacheBackend`, `RedisCacheBackend`, your own), or a
             `CacheMiddleware` to share its single flight and stats across clients. It
             sits inside the tool loop and outside cost tracking.
+        telemetry: Record OpenTelemetry GenAI spans and metrics (off by default): ``True``
+            for the global tracer and meter providers, or a `TelemetryMiddleware` (your
+            providers, content capture). Needs ``aether-llm[otel]``.
 
     Raises:
         ConfigurationError: On conflicting arguments, an unknown provider, or a missing
@@ -222,6 +226,7 @@ class Aether:
         prices: Mapping[str, ModelPricing] | None = None,
         memory_store: SessionStore | None = None,
         cache: CacheMiddleware | CacheBackend | bool | None = None,
+        telemetry: TelemetryMiddleware | bool = False,
     ) -> None:
         problems = []
         if provider is not None and config is not None:
@@ -241,6 +246,11 @@ class Aether:
             problems.append(
                 "cache=... has no effect with stack=[...]: put a CacheMiddleware in the stack "
                 "list instead (inside the tool loop, outside cost tracking)"
+            )
+        if stack is not None and telemetry is not False:
+            problems.append(
+                "telemetry=... has no effect with stack=[...]: build the stack with "
+                "default_stack(telemetry=...) or put a TelemetryMiddleware in it"
             )
         if stack is not None and (
             middleware or not (with_retry and with_circuit_breaker and with_cost_tracking)
@@ -274,6 +284,14 @@ class Aether:
                     budget_usd=budget_usd,
                     prices=prices,
                     cache=cache,
+                    telemetry=(
+                        TelemetryMiddleware(
+                            provider=self.provider_name,
+                            base_url=getattr(provider, "base_url", None),
+                        )
+                        if telemetry is True
+                        else telemetry
+                    ),
                 ),
             ]
         elif events is None:
@@ -511,4 +529,3 @@ class Aether:
             f"Aether(provider={self.provider_name!r}, model={self.default_model!r}, "
             f"pipeline={self.pipeline!r})"
         )
-

@@ -15,7 +15,7 @@ from aether.extensions.llm._anthropic_reasoning import thinking_fields
 from aether.extensions.llm._errors import malformed
 from aether.extensions.llm._parts import PartsBuilder, answer_parts
 from aether.extensions.llm._requests import system_text
-from aether.extensions.llm._tool_calls import ToolCallAssembler, parse_arguments
+from aether.extensions.llm._tool_calls import ToolCallAssembler, parse_arguments, text_of
 from aether.llm.contracts import (
     FinishReason,
     LLMRequest,
@@ -146,6 +146,7 @@ def parse_message(data: object, *, provider: str, fallback_model: str) -> LLMRes
         model=model if isinstance(model, str) and model else fallback_model,
         tokens=usage_tokens(data.get("usage")) or TokenCounts(),
         parts=answer_parts(parts),
+        response_id=text_of(data.get("id")) or None,
         tool_calls=tuple(calls),
         finish_reason=_finish(data.get("stop_reason")),
         provider=provider,
@@ -162,7 +163,17 @@ class MessageStreamState:
     that arrives whole (a server tool's result, ``redacted_thinking``) a part as it is.
     """
 
-    __slots__ = ("_blocks", "_parts", "_provider", "_stopped", "_tools", "finish", "model", "usage")
+    __slots__ = (
+        "_blocks",
+        "_parts",
+        "_provider",
+        "_stopped",
+        "_tools",
+        "finish",
+        "model",
+        "response_id",
+        "usage",
+    )
 
     def __init__(self, provider: str) -> None:
         self._provider = provider
@@ -172,6 +183,7 @@ class MessageStreamState:
         self._stopped = False
         self.finish: object = None
         self.model: str | None = None
+        self.response_id: str | None = None
         self.usage: dict[str, Any] = {}
 
     def feed(self, event: object) -> str | StreamChunk | None:
@@ -196,6 +208,7 @@ class MessageStreamState:
             if isinstance(message, dict):
                 if isinstance(message.get("model"), str):
                     self.model = message["model"]
+                self.response_id = text_of(message.get("id")) or None
                 self._merge_usage(message.get("usage"))
         elif kind == "message_delta":
             delta = event.get("delta")
@@ -285,4 +298,5 @@ class MessageStreamState:
             parts=self._parts.parts(),
             tool_calls=self._tools.calls(id_prefix="toolu"),
             provider=self._provider,
+            response_id=self.response_id,
         )

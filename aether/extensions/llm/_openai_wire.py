@@ -210,6 +210,7 @@ def parse_completion(data: object, *, provider: str, fallback_model: str) -> LLM
         model=model if isinstance(model, str) and model else fallback_model,
         tokens=usage_tokens(data.get("usage")) or TokenCounts(),
         parts=parts,
+        response_id=text_of(data.get("id")) or None,
         tool_calls=tuple(calls),
         finish_reason=_finish(
             choices[0].get("finish_reason"), has_tool_calls=bool(calls), refused=refused
@@ -225,7 +226,17 @@ class ChatStreamState:
     switches to a `PartsBuilder`, so the final chunk's parts keep the order they came in.
     """
 
-    __slots__ = ("_parts", "_provider", "_refused", "_texts", "_tools", "finish", "model", "usage")
+    __slots__ = (
+        "_parts",
+        "_provider",
+        "_refused",
+        "_texts",
+        "_tools",
+        "finish",
+        "model",
+        "response_id",
+        "usage",
+    )
 
     def __init__(self, provider: str) -> None:
         self._provider = provider
@@ -236,6 +247,7 @@ class ChatStreamState:
         self.finish: object = None
         self.model: str | None = None
         self.usage: object = None
+        self.response_id: str | None = None
 
     def feed(self, chunk: object) -> str | StreamChunk | None:
         """Record one chunk; return its text delta or its reasoning chunk, if any."""
@@ -244,6 +256,8 @@ class ChatStreamState:
         model = chunk.get("model")
         if model and isinstance(model, str):
             self.model = model
+        if self.response_id is None:
+            self.response_id = text_of(chunk.get("id")) or None
         usage = chunk.get("usage")
         if usage is not None:
             self.usage = usage
@@ -322,4 +336,5 @@ class ChatStreamState:
             parts=self._parts.parts() if self._parts is not None else (),
             tool_calls=calls,
             provider=self._provider,
+            response_id=self.response_id,
         )

@@ -185,6 +185,7 @@ class GeminiProvider(SdkProvider):
             model=version if isinstance(version, str) and version else model,
             tokens=usage_tokens(getattr(response, "usage_metadata", None)) or TokenCounts(),
             parts=builder.parts(),
+            response_id=_response_id(response),
             tool_calls=tuple(calls),
             finish_reason=finish_reason(finish, has_tool_calls=bool(calls)),
             provider=self.name,
@@ -201,6 +202,7 @@ class GeminiProvider(SdkProvider):
         finish: object = None
         usage: Any = None
         version: object = None
+        response_id: str | None = None
         try:
             with guard.active():
                 iterator = await self._sdk.aio.models.generate_content_stream(
@@ -221,6 +223,7 @@ class GeminiProvider(SdkProvider):
                 finish = chunk_finish or finish
                 usage = getattr(response, "usage_metadata", None) or usage
                 version = getattr(response, "model_version", None) or version
+                response_id = response_id or _response_id(response)
                 for delta in deltas:
                     yield StreamChunk(text=delta) if isinstance(delta, str) else delta
                 suspended = False
@@ -239,6 +242,7 @@ class GeminiProvider(SdkProvider):
             parts=builder.parts(),
             tool_calls=tuple(calls),
             provider=self.name,
+            response_id=response_id,
         )
 
     def _check_event(self, payload: object) -> None:
@@ -318,3 +322,8 @@ def _retry_delay(body: object) -> float | None:
         if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("RetryInfo"):
             return parse_duration(detail.get("retryDelay"))
     return None
+
+
+def _response_id(response: object) -> str | None:
+    value = getattr(response, "response_id", None)
+    return value if isinstance(value, str) and value else None
