@@ -71,10 +71,11 @@ class StreamState(Protocol):
     """Folds a vendor's stream events into deltas and a final chunk.
 
     ``feed`` returns a text delta as a string (the common case, kept cheap), another
-    chunk (a reasoning delta) as a `StreamChunk`, or ``None``.
+    chunk (a reasoning delta) as a `StreamChunk`, several in a tuple (an event that
+    carries two deltas), or ``None``.
     """
 
-    def feed(self, event: object) -> str | StreamChunk | None: ...
+    def feed(self, event: object) -> str | StreamChunk | tuple[StreamChunk, str] | None: ...
 
     def final(self, fallback_model: str) -> StreamChunk: ...
 
@@ -424,6 +425,8 @@ class JsonPostProvider(SdkProvider):
                 return deltas, True
             if payload is not None:
                 delta = state.feed(payload)
-                if delta:
+                if isinstance(delta, tuple):
+                    deltas += delta
+                elif delta:
                     deltas.append(delta)
         return deltas, False
