@@ -314,3 +314,17 @@ async def test_modality_counts_are_read_from_the_usage_details() -> None:
     assert (tokens.input, tokens.output, tokens.reasoning) == (1400, 120, 30)
     assert (tokens.input_image, tokens.input_audio, tokens.output_audio) == (1032, 268, 50)
     await provider.aclose()
+
+
+async def test_empty_unsigned_text_parts_are_not_sent() -> None:
+    provider, sent = _provider(REPLY)
+    turn = Message(
+        role="assistant",
+        content=(TextPart(text=""), TextPart(text="Hi."), TextPart(text="", signature=SIGNATURE)),
+    )
+    await provider.complete(LLMRequest(messages=(USER, turn, USER)))
+    assert sent[-1]["contents"][1]["parts"] == [
+        {"text": "Hi."},
+        {"text": "", "thoughtSignature": SIGNATURE},
+    ]
+    await provider.aclose()

@@ -354,3 +354,25 @@ async def test_compatible_servers_get_reasoning_back_on_tool_call_turns() -> Non
     assert "reasoning_content" not in server.last.body["messages"][1]
     await compatible.aclose()
     await official.aclose()
+
+
+async def test_a_delta_with_reasoning_and_text_yields_both_in_order() -> None:
+    provider = _literal(
+        _chunk({"reasoning_content": "Think. "}),
+        _chunk({"reasoning_content": "Done.", "content": "Answer"}),
+        _chunk({}, finish="stop"),
+        stream=True,
+        base_url="https://api.deepseek.com",
+    )
+    request = LLMRequest(messages=(Message(role="user", content="q"),))
+    chunks = [c async for c in provider.stream(request)]
+    assert [(c.kind, c.text or c.reasoning) for c in chunks[:-1]] == [
+        ("reasoning", "Think. "),
+        ("reasoning", "Done."),
+        ("text", "Answer"),
+    ]
+    assert chunks[-1].parts == (
+        ReasoningPart(text="Think. Done.", provider="openai"),
+        TextPart(text="Answer"),
+    )
+    await provider.aclose()

@@ -18,6 +18,7 @@ from typing import Any
 
 from aether.errors import BadRequestError
 from aether.extensions.llm._errors import malformed
+from aether.extensions.llm._json_body import Base64Text
 from aether.extensions.llm._parts import belongs_to, text_of_document, unsupported
 from aether.extensions.llm._tool_calls import make_tool_call, text_of
 from aether.llm.contracts import (
@@ -113,7 +114,8 @@ def _image(part: ImagePart, role: str, provider: str) -> dict[str, Any]:
         raise unsupported(
             provider, part, role=role, fix="Claude reads JPEG, PNG, GIF and WebP images; convert it"
         )
-    source = {"type": "base64", "media_type": part.media_type, "data": part.base64()}
+    assert part.data is not None  # a URL part was sent above
+    source = {"type": "base64", "media_type": part.media_type, "data": Base64Text(part.data)}
     return {"type": "image", "source": source}
 
 
@@ -124,7 +126,12 @@ def _document(part: DocumentPart, role: str, provider: str) -> dict[str, Any]:
         if part.url is not None:
             source = {"type": "url", "url": part.url}
         else:
-            source = {"type": "base64", "media_type": "application/pdf", "data": part.base64()}
+            assert part.data is not None  # a media part holds bytes or a URL
+            source = {
+                "type": "base64",
+                "media_type": "application/pdf",
+                "data": Base64Text(part.data),
+            }
     elif media_type is not None and media_type.startswith("text/") and part.data is not None:
         text = text_of_document(part.data, provider=provider, name=part.name)
         source = {"type": "text", "media_type": "text/plain", "data": text}

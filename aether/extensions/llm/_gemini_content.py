@@ -70,9 +70,13 @@ class _Encoder:
         """The ``Part`` for one of ours; ``None`` for one that does not go to Gemini."""
         types = self.types
         if isinstance(part, TextPart):
+            if not part.text and part.signature is None:
+                return None  # the API refuses an empty text part; a signed one is kept
             return types.Part(text=part.text, thought_signature=self.signature(part.signature))
         if isinstance(part, ReasoningPart):
             if role != "assistant" or not belongs_to(part, self.provider):
+                return None
+            if not part.text and part.signature is None:
                 return None
             return types.Part(
                 text=part.text, thought=True, thought_signature=self.signature(part.signature)

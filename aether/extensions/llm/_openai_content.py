@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from aether.errors import BadRequestError
+from aether.extensions.llm._json_body import Base64Text
 from aether.extensions.llm._parts import belongs_to, text_of_document, unsupported
 from aether.extensions.llm._tool_calls import arguments_json
 from aether.llm.contracts import (
@@ -195,7 +196,7 @@ def _media_json(
             )
         return {
             "type": "input_audio",
-            "input_audio": {"data": part.base64(), "format": audio_format},
+            "input_audio": {"data": Base64Text(part.data), "format": audio_format},
         }
     if _is_text(part):
         return {"type": "text", "text": _document_text(part, options)}
@@ -228,8 +229,9 @@ def _document_text(part: DocumentPart, options: _Options) -> str:
     return text_of_document(part.data, provider=options.provider, name=part.name)
 
 
-def _data_url(part: ImagePart | DocumentPart) -> str:
-    return f"data:{part.media_type};base64,{part.base64()}"
+def _data_url(part: ImagePart | DocumentPart) -> Base64Text:
+    assert part.data is not None  # the caller sends a URL part's URL instead
+    return Base64Text(part.data, f"data:{part.media_type};base64,")
 
 
 def reasoning_of(message: dict[str, Any]) -> str:

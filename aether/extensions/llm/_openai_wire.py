@@ -249,8 +249,9 @@ class ChatStreamState:
         self.usage: object = None
         self.response_id: str | None = None
 
-    def feed(self, chunk: object) -> str | StreamChunk | None:
-        """Record one chunk; return its text delta or its reasoning chunk, if any."""
+    def feed(self, chunk: object) -> str | StreamChunk | tuple[StreamChunk, str] | None:
+        """Record one chunk; return its text delta or its reasoning chunk (both, in a
+        pair, when one delta carries both), if any."""
         if not isinstance(chunk, dict):
             raise malformed(self._provider, f"a stream chunk is {type(chunk).__name__}")
         model = chunk.get("model")
@@ -278,6 +279,8 @@ class ChatStreamState:
             self._add_tool_calls(tool_calls)
         content = delta.get("content")
         if content and isinstance(content, str):
+            if len(delta) > 1 and reasoning_of(delta):  # both in one delta: reasoning first
+                return (self._reasoning(reasoning_of(delta)), self._text(content))
             return self._text(content)
         refusal = delta.get("refusal")
         if refusal and isinstance(refusal, str):

@@ -14,7 +14,8 @@ from typing import Any, ClassVar, Final, Protocol
 
 import anyio
 
-from aether.errors import ProviderError, RequestTimeoutError
+from aether._loop_binding import LoopBound
+from aether.errors import BadRequestError, ProviderError, RequestTimeoutError
 from aether.extensions.llm._errors import (
     connection_error,
     event_error,
@@ -25,7 +26,8 @@ from aether.extensions.llm._errors import (
     still_shows_secrets,
     transport_error,
 )
-from aether.extensions.llm._http import CLEANUP_TIMEOUT, release_body
+from aether.extensions.llm._http import CLEANUP_TIMEOUT, release_body, resolve_http_client
+from aether.extensions.llm._json_body import json_body
 from aether.extensions.llm._requests import merge_options, vendor_options
 from aether.extensions.llm._sse import ServerSentEvent, SSEParser
 from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules
@@ -69,10 +71,11 @@ class StreamState(Protocol):
     """Folds a vendor's stream events into deltas and a final chunk.
 
     ``feed`` returns a text delta as a string (the common case, kept cheap), another
-    chunk (a reasoning delta) as a `StreamChunk`, or ``None``.
+    chunk (a reasoning delta) as a `StreamChunk`, several in a tuple (an event that
+    carries two deltas), or ``None``.
     """
 
-    def feed(self, event: object) -> str | StreamChunk | None: ...
+    def feed(self, event: object) -> str | StreamChunk | tuple[StreamChunk, str] | None: ...
 
     def final(self, fallback_model: str) -> StreamChunk: ...
 
@@ -80,8 +83,15 @@ class StreamState(Protocol):
 class SdkProvider:
     """The lifecycle every SDK-backed adapter shares.
 
-    Subclasses set ``name``, ``api_key_env``, ``default_model``, ``base_url``, ``_sdk``,
-    ``_api_key`` and ``_owns_http_client`` in ``__init__``.
+    Subclasses set ``name``, ``api_key_env``, ``default_model``, ``base_url`` and
+    ``_api_key`` in ``__init__``, implement `_build_sdk`, and call `_start`.
+
+    The SDK client and the HTTP client under it belong to the event loop that uses them.
+    When the provider owns its HTTP client (it built it, around your transport or its
+    own), both are rebuilt on first use in a new event loop, and closed when the loop
+    that used them ends (see `aether._loop_binding`): one provider serves successive
+    ``asyncio.run`` and ``trio.run`` calls. An HTTP client you pass stays yours, on the
+    loops you use it on.
     """
 
     name: str
@@ -91,13 +101,70 @@ class SdkProvider:
     _sdk: Any
     _api_key: str
     _owns_http_client: bool
+    _connection: LoopBound[tuple[Any, Any]] | None = None
     _sampling: SamplingRules
     _closed: bool = False
 
     @property
     def sdk(self) -> Any:
-        """The vendor SDK's client, for features Aether does not wrap."""
+        """The vendor SDK's client, for features Aether does not wrap.
+
+        When the provider owns its HTTP client, this is the client of the event loop that
+        used the provider last (each loop gets its own).
+        """
         return self._sdk
+
+    def _build_sdk(self, http_client: Any) -> Any:
+        """The vendor's async client, sending through ``http_client``."""
+        raise NotImplementedError
+
+    def _start(self, *, http_client: Any, transport: Any, timeout: Any) -> Any:
+        """Build the SDK client; return the HTTP client it sends through.
+
+        Raises:
+            ConfigurationError: If both ``http_client`` and ``transport`` were given, or
+                the SDK refuses its settings.
+        """
+        client, self._owns_http_client = resolve_http_client(
+            provider=self.name,
+            http_client=http_client,
+            transport=transport,
+            timeout=timeout,
+            always=True,
+        )
+        self._sdk = self._build_sdk(client)
+        if self._owns_http_client:
+
+            def connect() -> tuple[Any, Any]:
+                fresh, _ = resolve_http_client(
+                    provider=self.name,
+                    http_client=None,
+                    transport=transport,
+                    timeout=timeout,
+                    always=True,
+                )
+                return self._build_sdk(fresh), fresh
+
+            self._connection = LoopBound(
+                connect,
+                self._disconnect,
+                what=f"the {self.name} provider",
+                initial=(self._sdk, client),
+            )
+        return client
+
+    async def _sdk_for_loop(self) -> Any:
+        """The SDK client for the running event loop (checks the provider is open)."""
+        self._ensure_open()
+        if self._connection is None:
+            return self._sdk
+        sdk, _ = await self._connection.get()
+        self._sdk = sdk
+        return sdk
+
+    async def _disconnect(self, connection: tuple[Any, Any]) -> None:
+        sdk, _ = connection
+        await sdk.close()
 
     def _map_error(self, error: Exception) -> Exception:
         raise NotImplementedError
@@ -128,9 +195,6 @@ class SdkProvider:
                 provider=self.name,
             )
 
-    async def _close_sdk(self) -> None:
-        await self._sdk.close()
-
     async def aclose(self) -> None:
         """Close the SDK client and the HTTP client it owns (never one you passed in).
 
@@ -139,8 +203,8 @@ class SdkProvider:
         if self._closed:
             return
         self._closed = True
-        if self._owns_http_client:
-            await self._close_sdk()
+        if self._connection is not None:
+            await self._connection.aclose()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.default_model!r}, base_url={self.base_url!r})"
@@ -165,7 +229,6 @@ class JsonPostProvider(SdkProvider):
         api_key: str,
         base_url: str | None,
         timeout: Any,
-        http_client: Any,
         default_headers: Mapping[str, str] | None,
         **extra: Any,
     ) -> dict[str, Any]:
@@ -179,8 +242,6 @@ class JsonPostProvider(SdkProvider):
         }
         if timeout is not None:
             options["timeout"] = timeout
-        if http_client is not None:
-            options["http_client"] = http_client
         return options
 
     @staticmethod
@@ -268,11 +329,11 @@ class JsonPostProvider(SdkProvider):
         ``request.*`` event, one attempt for retry, one bill for cost tracking (a 400 is
         not billed). A refused value the call set itself is raised, naming the fix.
         """
+        sdk = await self._sdk_for_loop()
         while True:
+            content = self._json_bytes(call.body)
             try:
-                return await self._sdk.post(
-                    self._path, body=call.body, options=call.options, **post
-                )
+                return await sdk.post(self._path, content=content, options=call.options, **post)
             except self._vendor.APIStatusError as error:
                 if call.drop_refused(error.status_code, error.body, self._sampling):
                     continue
@@ -280,6 +341,21 @@ class JsonPostProvider(SdkProvider):
                 if key is None:
                     raise
                 raise self._refused_by_model(error, call, key)  # noqa: B904 - chained there
+
+    def _json_bytes(self, body: dict[str, Any]) -> bytes:
+        """``body`` as JSON bytes for the SDK to send as they are (see `_json_body`).
+
+        Raises:
+            BadRequestError: If the body holds a value JSON cannot carry (nothing sent).
+        """
+        try:
+            return json_body(body)
+        except ValueError as error:  # pydantic-core's PydanticSerializationError
+            raise BadRequestError(
+                f"the {self.name} request cannot be written as JSON ({error}); "
+                f"provider_options[{self.name!r}] takes JSON values only. Nothing was sent.",
+                provider=self.name,
+            ) from None
 
     def _refused_by_model(self, error: Any, call: PreparedCall, key: str) -> Exception:
         mapped = self._translate(error)
@@ -349,6 +425,8 @@ class JsonPostProvider(SdkProvider):
                 return deltas, True
             if payload is not None:
                 delta = state.feed(payload)
-                if delta:
+                if isinstance(delta, tuple):
+                    deltas += delta
+                elif delta:
                     deltas.append(delta)
         return deltas, False
