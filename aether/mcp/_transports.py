@@ -1,0 +1,170 @@
+"""How a toolset reaches its server: a process over stdio, streamable HTTP, or legacy SSE.
+
+Each transport opens the `mcp` SDK's own client transport. The stream the server's
+messages arrive on is watched, so a server that exits (its stdout ends) is noticed at
+once, not at the next call.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from urllib.parse import urlsplit, urlunsplit
+
+import anyio
+
+if TYPE_CHECKING:
+    import httpx2
+    from mcp.client import Transport
+    from mcp.shared._stream_protocols import ReadStream, WriteStream
+    from mcp.shared.message import SessionMessage
+
+__all__ = ["HTTPTransport", "StdioTransport", "TransportSpec", "watched"]
+
+_Streams = tuple["ReadStream[SessionMessage | Exception]", "WriteStream[SessionMessage]"]
+
+
+class TransportSpec(Protocol):
+    """Opens one connection to a server; describes it without secrets."""
+
+    def open(self) -> Transport:
+        """An async context manager yielding the SDK's (read, write) streams."""
+        ...
+
+    def describe(self) -> str:
+        """What the server is, for reprs and error messages (no headers, no env values)."""
+        ...
+
+
+def _stderr() -> TextIO:
+    # The SDK hands this to the child process, which needs a real file descriptor;
+    # a replaced sys.stderr (pytest's capsys, a notebook) may not have one.
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return sys.__stderr__ or open(os.devnull, "w")
+    return sys.stderr
+
+
+@dataclass(frozen=True, slots=True)
+class StdioTransport:
+    """A server started as a child process, speaking MCP on its stdin and stdout."""
+
+    command: str
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] | None = field(default=None, repr=False)
+    cwd: str | os.PathLike[str] | None = None
+
+    def open(self) -> Transport:
+        from mcp.client.stdio import StdioServerParameters, stdio_client
+
+        parameters = StdioServerParameters(
+            command=self.command,
+            args=list(self.args),
+            env=dict(self.env) if self.env is not None else None,
+            cwd=os.fspath(self.cwd) if self.cwd is not None else None,
+        )
+        return stdio_client(parameters, errlog=_stderr())
+
+    def describe(self) -> str:
+        # The program and its script, never the rest of the arguments (they may hold keys).
+        shown = [os.path.basename(self.command)]
+        script = next((arg for arg in self.args if not arg.startswith("-")), None)
+        if script is not None:
+            shown.append(os.path.basename(script.rstrip("/")))
+        return f"stdio server {' '.join(shown)!r}"
+
+
+def _public_url(url: str) -> str:
+    # Userinfo and query strings can carry credentials; reprs and errors leave them out.
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class HTTPTransport:
+    """A server reached over streamable HTTP, or over the legacy HTTP+SSE transport."""
+
+    url: str
+    headers: Mapping[str, str] | None = field(default=None, repr=False)
+    auth: httpx2.Auth | None = field(default=None, repr=False)
+    sse: bool = False
+
+    def open(self) -> Transport:
+        return self._open()
+
+    @asynccontextmanager
+    async def _open(self) -> AsyncIterator[_Streams]:
+        headers = dict(self.headers) if self.headers else None
+        if self.sse:
+            from mcp.client.sse import sse_client
+
+            async with sse_client(self.url, headers=headers, auth=self.auth) as streams:
+                yield streams
+            return
+        from mcp.client.streamable_http import streamable_http_client
+        from mcp.shared._httpx_utils import create_mcp_http_client
+
+        async with AsyncExitStack() as stack:
+            client = await stack.enter_async_context(
+                create_mcp_http_client(headers=headers, auth=self.auth)
+            )
+            yield await stack.enter_async_context(
+                streamable_http_client(self.url, http_client=client)
+            )
+
+    def describe(self) -> str:
+        kind = "SSE" if self.sse else "HTTP"
+        return f"{kind} server {_public_url(self.url)}"
+
+
+class _WatchedReceive:
+    """The server's message stream, setting ``ended`` when it ends (the server is gone)."""
+
+    __slots__ = ("_ended", "_inner")
+
+    def __init__(self, inner: Any, ended: anyio.Event) -> None:
+        self._inner = inner
+        self._ended = ended
+
+    async def receive(self) -> Any:
+        try:
+            return await self._inner.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            self._ended.set()
+            raise
+
+    def __aiter__(self) -> _WatchedReceive:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> _WatchedReceive:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __getattr__(self, name: str) -> Any:
+        # `last_context` (the sender's contextvars) and anything else the SDK reads.
+        return getattr(self._inner, name)
+
+
+@asynccontextmanager
+async def watched(transport: Transport, ended: anyio.Event) -> AsyncIterator[tuple[Any, Any]]:
+    """``transport``'s streams, the receiving one setting ``ended`` when the server is gone."""
+    async with transport as (read_stream, write_stream):
+        yield _WatchedReceive(read_stream, ended), write_stream
