@@ -12,11 +12,11 @@ cancelled), one kills the server mid-call, one changes the tool list.
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import sys
 from pathlib import Path
-from typing import Any
 
 import anyio
 import mcp_types as types
@@ -25,7 +25,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 server = MCPServer("aether-test-fs", instructions="Files under one folder.", log_level="WARNING")
 ROOT = Path(sys.argv[1] if len(sys.argv) > 1 else ".").resolve()
-_cancelled: list[float] = []
+_slow_calls = {"started": 0, "cancelled": 0}
 
 
 def _inside(path: str) -> Path:
@@ -69,18 +69,17 @@ def read_image(path: str) -> Image:
 
 @server.tool()
 def read_resource(path: str) -> types.EmbeddedResource:
-    """A file as an embedded resource (binary files as a blob)."""
+    """A file as an embedded resource: text files as text, others as a blob."""
     target = _inside(path)
-    uri = target.as_uri()
-    data = target.read_bytes()
-    try:
-        text = data.decode()
-        contents: Any = types.TextResourceContents(uri=uri, text=text, mime_type="text/plain")
-    except UnicodeDecodeError:
-        import base64
-
+    contents: types.TextResourceContents | types.BlobResourceContents
+    if target.suffix == ".txt":
+        text = target.read_text()
+        uri = target.as_uri()
+        contents = types.TextResourceContents(uri=uri, text=text, mime_type="text/plain")
+    else:
+        blob = base64.b64encode(target.read_bytes()).decode()
         contents = types.BlobResourceContents(
-            uri=uri, blob=base64.b64encode(data).decode(), mime_type="application/pdf"
+            uri=target.as_uri(), blob=blob, mime_type="application/pdf"
         )
     return types.EmbeddedResource(type="resource", resource=contents)
 
@@ -93,19 +92,26 @@ def fail(message: str) -> str:
 
 @server.tool()
 async def slow(seconds: float) -> str:
-    """Sleep, then answer; a cancelled call is counted."""
+    """Sleep, then answer; started and cancelled calls are counted."""
+    _slow_calls["started"] += 1
     try:
         await anyio.sleep(seconds)
     except anyio.get_cancelled_exc_class():
-        _cancelled.append(seconds)
+        _slow_calls["cancelled"] += 1
         raise
     return f"slept {seconds}"
 
 
 @server.tool()
-def cancelled_calls() -> int:
-    """How many calls of ``slow`` were cancelled."""
-    return len(_cancelled)
+def slow_calls() -> dict[str, int]:
+    """How many calls of ``slow`` started, and how many the client cancelled."""
+    return dict(_slow_calls)
+
+
+@server.tool(name="file.size")
+def file_size(path: str) -> int:
+    """A file's size in bytes (a tool name with a dot, which model APIs refuse)."""
+    return _inside(path).stat().st_size
 
 
 @server.tool()
