@@ -116,17 +116,16 @@ class ServerLink:
         try:
             group.start_soon(self._supervise)
             await self.client()
-        except BaseException as error:
-            await self.stop(type(error), error, error.__traceback__)
+        except BaseException:
+            await self.stop()
             raise
 
-    async def stop(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc: BaseException | None = None,
-        traceback: Any = None,
-    ) -> None:
-        """End the connection (gracefully, bounded) and the supervisor."""
+    async def stop(self) -> None:
+        """End the connection (gracefully, bounded) and the supervisor.
+
+        The caller's own exception, if any, is not handed to the task group: it goes on
+        propagating as it was, never wrapped in an exception group.
+        """
         group = self._group
         if group is None:
             return
@@ -140,7 +139,7 @@ class ServerLink:
         group.cancel_scope.cancel()
         self._group = None
         self._attempt = None
-        await group.__aexit__(exc_type, exc, traceback)
+        await group.__aexit__(None, None, None)
 
     # -- the session, for calls ------------------------------------------------------------
 

@@ -220,7 +220,7 @@ class MCPToolset:
         self._depth -= 1
         if self._depth == 0:
             try:
-                await self._link.stop(exc_type, exc, traceback)
+                await self._link.stop()
             finally:
                 self._tools = ()
 

@@ -8,6 +8,7 @@ once, not at the next call.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -38,6 +39,10 @@ class TransportSpec(Protocol):
     def describe(self) -> str:
         """What the server is, for reprs and error messages (no headers, no env values)."""
         ...
+
+
+_SCRIPT = re.compile(r"[\w./\\-]+\.(py|js|mjs|cjs|ts)|@[\w.-]+/[\w.-]+")
+"""A script file or an npm package: what names a stdio server without exposing its options."""
 
 
 def _stderr() -> TextIO:
@@ -71,11 +76,11 @@ class StdioTransport:
         return stdio_client(parameters, errlog=_stderr())
 
     def describe(self) -> str:
-        # The program and its script, never the rest of the arguments (they may hold keys).
+        # The program and its script or package, never other arguments (they may be keys).
         shown = [os.path.basename(self.command)]
-        script = next((arg for arg in self.args if not arg.startswith("-")), None)
+        script = next((arg for arg in self.args if _SCRIPT.fullmatch(arg)), None)
         if script is not None:
-            shown.append(os.path.basename(script.rstrip("/")))
+            shown.append(script if script.startswith("@") else os.path.basename(script))
         return f"stdio server {' '.join(shown)!r}"
 
 
