@@ -4,7 +4,7 @@ A server process costs about a second to start (Python and the `mcp` package), s
 toolsets that only call tools live for a whole module: ``anyio_backend`` is module-scoped
 here, which lets anyio's plugin keep one event loop per backend for the module, and the
 toolset fixtures enter ``async with`` once per backend. The HTTP servers do not depend on
-the event loop and serve both backends.
+the event loop and serve the whole session.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def served_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_root(tmp_path_factory.mktemp("served"))
 
@@ -38,7 +38,7 @@ async def stdio_files(served_root: Path, anyio_backend: str) -> AsyncIterator[MC
     assert not running(pid), "the stdio server outlived its toolset"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def http_server(served_root: Path) -> Iterator[HTTPServer]:
     server = HTTPServer(served_root).start()
     yield server
