@@ -26,13 +26,24 @@ _MAX_PROBLEMS = 5
 _MAX_SHOWN = 160
 
 
-def _media_part(data: bytes | str, media_type: str | None, *, name: str | None = None) -> Part:
-    """An image, audio or document part, trusting the bytes over a declared type."""
-    family = (media_type or "").split("/", 1)[0]
-    cls: type[ImagePart | AudioPart | DocumentPart] = (
-        ImagePart if family == "image" else AudioPart if family == "audio" else DocumentPart
-    )
+_MEDIA_PARTS: dict[str, type[ImagePart | AudioPart | DocumentPart]] = {
+    "image": ImagePart,
+    "audio": AudioPart,
+}
+
+
+def _media_part(
+    data: str, media_type: str | None, *, kind: str | None = None, name: str | None = None
+) -> Part:
+    """An image, audio or document part (by block kind, else by media type).
+
+    The bytes win over a declared type that contradicts them; bytes that fit neither
+    become a note, so one bad block never loses the rest of the result.
+    """
+    family = kind or (media_type or "").split("/", 1)[0]
+    cls = _MEDIA_PARTS.get(family, DocumentPart)
     extra: dict[str, Any] = {"name": name} if cls is DocumentPart and name else {}
+    problem = ""
     for declared in (media_type, None):
         try:
             return cls(data=data, media_type=declared, **extra)
@@ -56,7 +67,7 @@ def _part(block: mcp_types.ContentBlock) -> Part:
     if kind == "text":
         return TextPart(text=block.text)  # type: ignore[union-attr]
     if kind in ("image", "audio"):
-        return _media_part(block.data, block.mime_type)  # type: ignore[union-attr]
+        return _media_part(block.data, block.mime_type, kind=kind)  # type: ignore[union-attr]
     if kind == "resource":
         return _resource_part(block.resource)  # type: ignore[union-attr]
     if kind == "resource_link":

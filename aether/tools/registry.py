@@ -163,6 +163,8 @@ def _registered_tool_for(function: Callable[..., Any]) -> Tool | None:
 
 
 def _tool_label(item: object) -> str:
+    if _is_toolset(item):
+        return repr(item)
     name = getattr(item, "name", None) if isinstance(item, Tool) else None
     return str(name or getattr(item, "__name__", None) or "...")
 
