@@ -29,6 +29,7 @@ from aether.middleware.circuit_breaker import CircuitBreakerMiddleware, CircuitB
 from aether.middleware.cost import CostTrackingMiddleware
 from aether.middleware.events import EventsMiddleware
 from aether.middleware.retry import RetryPolicy
+from aether.middleware.telemetry import TelemetryMiddleware
 from aether.middleware.tool_loop import ToolLoopMiddleware
 from aether.pipeline import Pipeline, middleware_name
 from aether.pricing import ModelPricing
@@ -176,6 +177,9 @@ class Aether:
             backend (`InMemoryCacheBackend`, `RedisCacheBackend`, your own), or a
             `CacheMiddleware` to share its single flight and stats across clients. It
             sits inside the tool loop and outside cost tracking.
+        telemetry: Record OpenTelemetry GenAI spans and metrics (off by default): ``True``
+            for the global tracer and meter providers, or a `TelemetryMiddleware` (your
+            providers, content capture). Needs ``aether-llm[otel]``.
         tools: Tools every call offers (names, functions, `Tool` objects, toolsets such
             as `aether.mcp.MCPToolset`). A call's own ``tools=`` adds to them, and one
             of its tools replaces a default tool of the same name; ``tool_choice="none"``
@@ -205,6 +209,7 @@ class Aether:
         prices: Mapping[str, ModelPricing] | None = None,
         memory_store: SessionStore | None = None,
         cache: CacheMiddleware | CacheBackend | bool | None = None,
+        telemetry: TelemetryMiddleware | bool = False,
         tools: Sequence[ToolLike] = (),
     ) -> None:
         problems = []
@@ -225,6 +230,11 @@ class Aether:
             problems.append(
                 "cache=... has no effect with stack=[...]: put a CacheMiddleware in the stack "
                 "list instead (inside the tool loop, outside cost tracking)"
+            )
+        if stack is not None and telemetry is not False:
+            problems.append(
+                "telemetry=... has no effect with stack=[...]: build the stack with "
+                "default_stack(telemetry=...) or put a TelemetryMiddleware in it"
             )
         if stack is not None and (
             middleware or not (with_retry and with_circuit_breaker and with_cost_tracking)
@@ -258,6 +268,14 @@ class Aether:
                     budget_usd=budget_usd,
                     prices=prices,
                     cache=cache,
+                    telemetry=(
+                        TelemetryMiddleware(
+                            provider=self.provider_name,
+                            base_url=getattr(provider, "base_url", None),
+                        )
+                        if telemetry is True
+                        else telemetry
+                    ),
                 ),
             ]
         elif events is None:

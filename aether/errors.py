@@ -19,6 +19,8 @@ breaker decide by Aether's classes (the `retryable` attribute), never by a vendo
     │       └── ContentFilterError  refused by the provider's safety filter
     ├── BudgetExceededError         the client's budget is spent (nothing was sent)
     ├── CircuitOpenError            the breaker is open; carries when it retries
+    ├── SharedStateError            shared state (Redis) unreachable, and the feature
+    │                               using it fails closed (nothing was sent)
     ├── ToolError                   a tool could not be registered or resolved
     │   ├── ToolTimeoutError        a tool ran past its timeout (also a TimeoutError;
     │   │                           the model sees it as a tool result)
@@ -60,6 +62,7 @@ __all__ = [
     "ServerError",
     "SessionCorruptedError",
     "SessionError",
+    "SharedStateError",
     "ToolArgumentsError",
     "ToolError",
     "ToolLoopLimitError",
@@ -209,6 +212,21 @@ class CircuitOpenError(AetherError):
         self.key = key
         self.retry_at = retry_at
         self.retry_after = retry_after
+
+
+class SharedStateError(AetherError):
+    """A feature sharing its state through Redis could not reach it, and fails closed.
+
+    Raised by a rate limit, budget or circuit breaker backend set to fail closed
+    (``fail_open=False``) while Redis is unreachable; the provider was not called.
+
+    Attributes:
+        feature: ``"rate_limit"``, ``"budget"`` or ``"circuit_breaker"``.
+    """
+
+    def __init__(self, message: str, *, feature: str) -> None:
+        super().__init__(message)
+        self.feature = feature
 
 
 class ToolError(AetherError):

@@ -78,6 +78,7 @@ StreamChunkKind = Literal["text", "reasoning", "tool_call", "tool_result"]
 Reasoning = Literal["none", "minimal", "low", "medium", "high"] | int
 """How hard a reasoning model thinks: an effort level, or a budget of thinking tokens."""
 
+
 def _text_part(value: object) -> object:
     return TextPart(text=value) if isinstance(value, str) else value
 
@@ -351,6 +352,8 @@ class LLMResponse(BaseModel):
         cost_usd: The price of this response, when cost tracking knows it.
         tool_messages: The internal turns the tool loop added (assistant tool calls and
             tool results), oldest first. Sessions keep them out of history.
+        response_id: The provider's id for this response (``chatcmpl-...``,
+            ``msg_...``), when it sent one.
     """
 
     model_config = _FROZEN
@@ -364,6 +367,7 @@ class LLMResponse(BaseModel):
     provider: str | None = None
     cost_usd: float | None = None
     tool_messages: tuple[Message, ...] = ()
+    response_id: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -432,6 +436,7 @@ class StreamChunk(BaseModel):
         tool_result: On a ``tool_result`` chunk, what the call returned.
         provider: The provider that answered, on the final chunk.
         cost_usd: The price of the stream, on the final chunk when cost tracking knows it.
+        response_id: The provider's id for the response, on the final chunk.
     """
 
     model_config = _FROZEN
@@ -448,6 +453,7 @@ class StreamChunk(BaseModel):
     tool_result: ToolResult | None = None
     provider: str | None = None
     cost_usd: float | None = None
+    response_id: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -492,7 +498,9 @@ class LLMProvider(Protocol):
     ``stream`` is an async generator yielding `StreamChunk`, ending with a final chunk.
     A provider that defines only ``complete`` still streams through Aether: the pipeline
     then yields its whole answer as one text chunk and a final chunk. Providers that hold
-    connections also define ``async def aclose(self) -> None``.
+    connections also define ``async def aclose(self) -> None``. A provider that talks to a
+    server says which with a ``base_url`` attribute (a string); telemetry reports its host
+    and port as ``server.address`` and ``server.port``.
     """
 
     async def complete(self, request: LLMRequest) -> LLMResponse: ...

@@ -51,6 +51,7 @@ def final_chunk(response: LLMResponse) -> StreamChunk:
         tool_calls=response.tool_calls,
         provider=response.provider,
         cost_usd=response.cost_usd,
+        response_id=response.response_id,
     )
 
 
@@ -119,4 +120,5 @@ class StreamAccumulator:
             finish_reason=final.finish_reason,
             provider=final.provider,
             cost_usd=final.cost_usd,
+            response_id=final.response_id,
         )

@@ -3,8 +3,15 @@
 The default stack of ``Aether()``, outermost first: `ToolLoopMiddleware` →
 [`CacheMiddleware`, opt-in] → `CostTrackingMiddleware` → `CircuitBreakerMiddleware` →
 `RetryMiddleware` → `EventsMiddleware` → provider.
+
+`default_stack(...)` adds the opt-in ones where they act once per model call:
+[`BudgetMiddleware`] just above cost tracking, [`FallbackMiddleware` or
+`HedgingMiddleware`] just below it, [`RateLimitMiddleware`] just below retry.
+`TelemetryMiddleware` (opt-in) sits outermost, with its ``model_calls`` and ``attempts``
+layers inside the tool loop and inside retry.
 """
 
+from aether.middleware.budget import BudgetMiddleware, BudgetPolicy
 from aether.middleware.cache import CacheMiddleware
 from aether.middleware.circuit_breaker import (
     CircuitBreakerMiddleware,
@@ -14,10 +21,16 @@ from aether.middleware.circuit_breaker import (
 )
 from aether.middleware.cost import CostTrackingMiddleware
 from aether.middleware.events import EventsMiddleware
+from aether.middleware.fallback import FallbackMiddleware
+from aether.middleware.hedging import HedgingMiddleware, LatencyPercentile
+from aether.middleware.rate_limit import RateLimitMiddleware, RateLimitPolicy
 from aether.middleware.retry import RetryMiddleware, RetryPolicy
+from aether.middleware.telemetry import TelemetryMiddleware
 from aether.middleware.tool_loop import ToolLoopMiddleware
 
 __all__ = [
+    "BudgetMiddleware",
+    "BudgetPolicy",
     "CacheMiddleware",
     "CircuitBreakerMiddleware",
     "CircuitBreakerPolicy",
@@ -25,7 +38,13 @@ __all__ = [
     "CircuitStateChange",
     "CostTrackingMiddleware",
     "EventsMiddleware",
+    "FallbackMiddleware",
+    "HedgingMiddleware",
+    "LatencyPercentile",
+    "RateLimitMiddleware",
+    "RateLimitPolicy",
     "RetryMiddleware",
     "RetryPolicy",
+    "TelemetryMiddleware",
     "ToolLoopMiddleware",
 ]

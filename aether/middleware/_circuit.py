@@ -31,10 +31,14 @@ class CircuitState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Ticket:
-    """An admitted call: the generation it was admitted in, and whether it probes."""
+    """An admitted call: the generation it was admitted in, and whether it probes.
+
+    ``shared`` marks a ticket of a circuit kept in Redis (not of this process's own).
+    """
 
     generation: int
     probe: bool
+    shared: bool = False
 
 
 @dataclass(frozen=True, slots=True)

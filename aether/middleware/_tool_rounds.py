@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +27,36 @@ from aether.llm.contracts import (
     ToolCall,
     ToolResult,
 )
-from aether.tools._dispatch import run_tool_call
+from aether.tools._dispatch import DispatchOutcome, run_tool_call
 
-__all__ = ["Totals", "dispatch_calls", "hands_back", "tool_messages", "with_ids"]
+__all__ = [
+    "TOOL_WRAPPERS",
+    "ToolWrapper",
+    "Totals",
+    "dispatch_calls",
+    "hands_back",
+    "tool_messages",
+    "with_ids",
+]
+
+TOOL_WRAPPERS = "aether.tool_wrappers"
+"""The request-context key of the wrappers around each tool dispatch (a tuple).
+
+A middleware outside the tool loop adds a `ToolWrapper` here (``context[TOOL_WRAPPERS] =
+(*context.get(TOOL_WRAPPERS, ()), wrapper)``); the loop then runs every tool call of that
+logical request through it, the first added outermost. Parallel calls each go through it
+in their own task.
+"""
+
+ToolWrapper = Callable[
+    [LLMRequest, ToolCall, Callable[[], Awaitable[DispatchOutcome]]], Awaitable[DispatchOutcome]
+]
+"""``async def wrapper(request, call, dispatch) -> DispatchOutcome``: awaits ``dispatch()``.
+
+``dispatch()`` runs the tool (failures included as content, never raised, except
+cancellation) and returns its `DispatchOutcome` (``result``, ``error``,
+``duration_seconds``); the wrapper returns it, or another outcome in its place.
+"""
 
 
 @dataclass(slots=True)
@@ -60,6 +87,15 @@ class Totals:
     def fields(self) -> dict[str, Any]:
         """The sums, as the update for a response or final chunk."""
         return {"tokens": self.tokens, "cost_usd": self.cost_usd}
+
+
+def _wrapped(
+    wrapper: ToolWrapper,
+    request: LLMRequest,
+    call: ToolCall,
+    dispatch: Callable[[], Awaitable[DispatchOutcome]],
+) -> Callable[[], Awaitable[DispatchOutcome]]:
+    return lambda: wrapper(request, call, dispatch)
 
 
 def with_ids(calls: tuple[ToolCall, ...], iteration: int) -> tuple[ToolCall, ...]:
@@ -111,11 +147,18 @@ async def dispatch_calls(
         for call in calls:
             await bus.emit(ToolStart(request=request, call=call))
     results: list[ToolResult | None] = [None] * len(calls)
+    wrappers: tuple[ToolWrapper, ...] = request.context.get(TOOL_WRAPPERS, ())
 
     async def run(index: int, call: ToolCall) -> None:
-        outcome = await run_tool_call(
-            call, tools.get(call.name), available=available, tool_timeout=tool_timeout
-        )
+        def dispatch() -> Awaitable[DispatchOutcome]:
+            return run_tool_call(
+                call, tools.get(call.name), available=available, tool_timeout=tool_timeout
+            )
+
+        step: Callable[[], Awaitable[DispatchOutcome]] = dispatch
+        for wrapper in reversed(wrappers):
+            step = _wrapped(wrapper, request, call, step)
+        outcome = await step()
         results[index] = outcome.result
         if bus is None:
             return

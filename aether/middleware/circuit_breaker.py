@@ -16,6 +16,12 @@ retrying will not fix them and an open circuit would hide the real error behind
 Placed outside retry (as in the default stack), a call whose retries are all exhausted
 counts once. A stream counts as a success when its first chunk arrives, and a failure
 when it fails before or after that.
+
+Circuits live in this process by default. ``backend=RedisCircuitBackend(redis)`` shares
+them with every process using that Redis, through the same breaker (not a second one):
+failures are counted fleet-wide, an opening is seen by every process within the
+backend's ``refresh`` (1 s by default), and half-open lets one probe through fleet-wide
+(see ``_circuit_shared``).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from aether.errors import (
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 from aether.llm.streaming import aclose_stream
 from aether.middleware._circuit import Circuit, CircuitState, Ticket, Transition
+from aether.middleware._circuit_shared import RedisCircuitBackend, SharedCircuit
 from aether.pipeline import CallNext, StreamNext
 
 __all__ = [
@@ -45,6 +52,7 @@ __all__ = [
     "CircuitBreakerPolicy",
     "CircuitState",
     "CircuitStateChange",
+    "RedisCircuitBackend",
     "is_provider_failure",
 ]
 
@@ -120,11 +128,22 @@ class CircuitBreakerMiddleware:
         key: Computes a circuit's key from a request, instead of ``provider:model``.
         is_failure: Decides which errors count against the circuit.
         clock: The time source; ``anyio.current_time`` by default (tests pass their own).
+        backend: `RedisCircuitBackend` to share circuits between processes; ``None``
+            keeps them in this process.
     """
 
     name = "CircuitBreaker"
 
-    __slots__ = ("_by_model", "_circuits", "_clock", "_is_failure", "_key", "policy", "provider")
+    __slots__ = (
+        "_by_model",
+        "_circuits",
+        "_clock",
+        "_is_failure",
+        "_key",
+        "backend",
+        "policy",
+        "provider",
+    )
 
     def __init__(
         self,
@@ -134,14 +153,16 @@ class CircuitBreakerMiddleware:
         key: Callable[[LLMRequest], str] | None = None,
         is_failure: Callable[[BaseException], bool] = is_provider_failure,
         clock: Callable[[], float] = anyio.current_time,
+        backend: RedisCircuitBackend | None = None,
     ) -> None:
         self.policy = policy or CircuitBreakerPolicy()
         self.provider = provider
         self._key = key
         self._is_failure = is_failure
         self._clock = clock
-        self._circuits: dict[str, Circuit] = {}
-        self._by_model: dict[str | None, Circuit] = {}
+        self.backend = backend
+        self._circuits: dict[str, Circuit | SharedCircuit] = {}
+        self._by_model: dict[str | None, Circuit | SharedCircuit] = {}
 
     def key_for(self, request: LLMRequest) -> str:
         """The key of the circuit that ``request`` goes through."""
@@ -163,7 +184,7 @@ class CircuitBreakerMiddleware:
         self._circuits.clear()
         self._by_model.clear()
 
-    def _circuit(self, request: LLMRequest) -> Circuit:
+    def _circuit(self, request: LLMRequest) -> Circuit | SharedCircuit:
         default_key = self._key is None
         if default_key:
             circuit = self._by_model.get(request.model)
@@ -173,9 +194,11 @@ class CircuitBreakerMiddleware:
         circuit = self._circuits.get(key)
         if circuit is None:
             policy = self.policy
-            circuit = self._circuits[key] = Circuit(
-                key, policy.failure_threshold, policy.cooldown, self._clock
-            )
+            if self.backend is not None:
+                circuit = self.backend.circuit(key, policy.failure_threshold, policy.cooldown)
+            else:
+                circuit = Circuit(key, policy.failure_threshold, policy.cooldown, self._clock)
+            self._circuits[key] = circuit
         if default_key:
             self._by_model[request.model] = circuit
         return circuit
@@ -206,27 +229,48 @@ class CircuitBreakerMiddleware:
         except Exception:
             logger.exception("circuit breaker on_state_change callback failed; ignored")
 
-    async def _succeeded(self, circuit: Circuit, ticket: Ticket) -> None:
-        transition = circuit.succeeded(ticket)
-        if transition is not None:
-            await self._notify(transition)
+    # One path for both kinds of circuit: a local `Circuit` steps synchronously (no
+    # await on the happy path); a `SharedCircuit` asks Redis when its view is stale.
 
-    async def _settle(self, circuit: Circuit, ticket: Ticket, error: Exception) -> None:
-        if self._is_failure(error):
+    async def _succeeded(self, circuit: Circuit | SharedCircuit, ticket: Ticket) -> None:
+        if isinstance(circuit, Circuit):
+            transition = circuit.succeeded(ticket)
+            if transition is not None:
+                await self._notify(transition)
+        else:
+            await circuit.succeeded(ticket, self._notify)
+
+    async def _settle(
+        self, circuit: Circuit | SharedCircuit, ticket: Ticket, error: Exception
+    ) -> None:
+        if not self._is_failure(error):
+            await self._release(circuit, ticket)
+        elif isinstance(circuit, Circuit):
             transition = circuit.failed(ticket)
             if transition is not None:
                 await self._notify(transition)
         else:
+            await circuit.failed(ticket, self._notify)
+
+    @staticmethod
+    async def _release(circuit: Circuit | SharedCircuit, ticket: Ticket) -> None:
+        if isinstance(circuit, Circuit):
             circuit.released(ticket)
+        else:
+            await circuit.released(ticket)
 
     async def call(self, request: LLMRequest, call_next: CallNext) -> LLMResponse:
         """Send ``request`` unless its circuit is open.
 
         Raises:
             CircuitOpenError: The circuit is open; the provider was not called.
+            SharedStateError: A Redis backend that fails closed cannot reach Redis.
         """
         circuit = self._circuit(request)
-        ticket, transition = circuit.admit()
+        if isinstance(circuit, Circuit):  # inline: the local happy path awaits nothing
+            ticket, transition = circuit.admit()
+        else:
+            ticket, transition = await circuit.admit(self._notify), None
         try:
             # Inside the try: a cancellation during an async state-change callback must
             # still release a half-open probe ticket, or the circuit stays probing forever.
@@ -237,11 +281,14 @@ class CircuitBreakerMiddleware:
             await self._settle(circuit, ticket, error)
             raise
         except BaseException:
-            circuit.released(ticket)
+            await self._release(circuit, ticket)
             raise
-        transition = circuit.succeeded(ticket)
-        if transition is not None:
-            await self._notify(transition)
+        if isinstance(circuit, Circuit):
+            transition = circuit.succeeded(ticket)
+            if transition is not None:
+                await self._notify(transition)
+        else:
+            await circuit.succeeded(ticket, self._notify)
         return response
 
     async def stream(
@@ -249,7 +296,10 @@ class CircuitBreakerMiddleware:
     ) -> AsyncIterator[StreamChunk]:
         """Stream ``request`` unless its circuit is open (see `call`)."""
         circuit = self._circuit(request)
-        ticket, transition = circuit.admit()
+        if isinstance(circuit, Circuit):  # inline: the local happy path awaits nothing
+            ticket, transition = circuit.admit()
+        else:
+            ticket, transition = await circuit.admit(self._notify), None
         settled = False
         inner = call_next(request)
         try:
@@ -268,7 +318,7 @@ class CircuitBreakerMiddleware:
             raise
         except BaseException:
             if not settled:
-                circuit.released(ticket)
+                await self._release(circuit, ticket)
             raise
         finally:
             await aclose_stream(inner)

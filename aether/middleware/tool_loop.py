@@ -21,6 +21,11 @@ response, with its ``tool_calls``, goes back to the caller to run them.
 
 A request without tools passes straight through: no extra coroutine, no extra
 generator layer.
+
+Tool dispatch can be wrapped: a middleware outside the loop puts a `ToolWrapper` in
+``request.context[TOOL_WRAPPERS]`` and each tool call of that request runs through it
+(the telemetry middleware opens its ``execute_tool`` spans this way), in the call's own
+task when calls run in parallel.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from aether.events import (
 from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk, Tool, ToolCall
 from aether.llm.streaming import aclose_stream
 from aether.middleware._tool_rounds import (
+    TOOL_WRAPPERS,
+    ToolWrapper,
     Totals,
     dispatch_calls,
     hands_back,
@@ -44,7 +51,7 @@ from aether.middleware._tool_rounds import (
 )
 from aether.pipeline import CallNext, StreamNext
 
-__all__ = ["OnLimit", "ToolLoopMiddleware"]
+__all__ = ["TOOL_WRAPPERS", "OnLimit", "ToolLoopMiddleware", "ToolWrapper"]
 
 OnLimit = Literal["raise", "answer"]
 """What the loop does at its iteration cap: raise, or make the last call tool-less."""

@@ -51,6 +51,14 @@ async def text_answer_with_reported_model(kit: ScenarioKit) -> None:
 
 
 @scenario()
+async def response_id_reported(kit: ScenarioKit) -> None:
+    provider, _ = kit.serve(ScriptedReply(text=("ok",)))
+    outcome = await kit.call(provider, kit.request("hi"))
+    found = outcome.response.response_id
+    expect(isinstance(found, str) and bool(found), True, f"a response id (got {found!r})")
+
+
+@scenario()
 async def default_model_sent_when_request_names_none(kit: ScenarioKit) -> None:
     provider, server = kit.serve(ScriptedReply(text=("ok",)), default_model="house-model")
     await kit.call(provider, kit.request("hi"))

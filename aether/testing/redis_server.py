@@ -1,12 +1,16 @@
-"""A throwaway ``redis-server`` for tests and benchmarks: loopback only, no persistence.
+"""Throwaway Redis servers for tests and benchmarks: loopback only, no persistence.
 
 ::
 
     with RedisServer() as server:
         store = RedisSessionStore(server.url)
 
-It needs the ``redis-server`` binary (Debian: ``apt-get install redis-server``); check
-`RedisServer.executable` first to skip politely when it is missing.
+    with LocalRedisCluster() as cluster:        # three nodes, all 16384 slots covered
+        store = RedisSessionStore(cluster.url)  # redis+cluster://127.0.0.1:P1,...
+
+They need the ``redis-server`` binary, and the cluster also ``redis-cli`` (Debian:
+``apt-get install redis-server`` brings both); check `RedisServer.executable` and
+`LocalRedisCluster.available` first to skip politely when they are missing.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["RedisServer"]
+__all__ = ["LocalRedisCluster", "RedisServer"]
 
 
 def _free_port() -> int:
@@ -29,13 +33,21 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _answers_ping(port: int) -> bool:
+def _ask(port: int, *arguments: str) -> bytes:
+    """One command over a raw socket; the reply's first kilobytes, or b"" on failure."""
+    command = b"*%d\r\n" % len(arguments) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(argument), argument.encode()) for argument in arguments
+    )
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as connection:
-            connection.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return connection.recv(64).startswith(b"+PONG")
+            connection.sendall(command)
+            return connection.recv(4096)
     except OSError:
-        return False
+        return b""
+
+
+def _answers_ping(port: int) -> bool:
+    return _ask(port, "PING").startswith(b"+PONG")
 
 
 class RedisServer:
@@ -153,3 +165,115 @@ class RedisServer:
     def __repr__(self) -> str:
         state = f"port {self.port}" if self._process is not None else "stopped"
         return f"RedisServer({state})"
+
+
+def _node_arguments() -> list[str]:
+    bus_port = str(_free_port())
+    return [
+        "--cluster-enabled", "yes",
+        "--cluster-config-file", "nodes.conf",
+        "--cluster-port", bus_port,
+        "--cluster-node-timeout", "5000",
+    ]  # fmt: skip
+
+
+def _cluster_ok(port: int) -> bool:
+    return b"cluster_state:ok" in _ask(port, "CLUSTER", "INFO")
+
+
+class LocalRedisCluster:
+    """A Redis Cluster of three primaries on 127.0.0.1, each a `RedisServer`, no replicas.
+
+    Each node runs ``redis-server --cluster-enabled yes`` in its own temporary directory
+    (its ``nodes.conf`` there); ``redis-cli --cluster create`` then splits the 16384 slots
+    between them, and `start` returns once every node reports ``cluster_state:ok``.
+
+    Args:
+        nodes: How many primaries (Redis Cluster needs at least three).
+        startup_timeout: Seconds to wait for the cluster to form.
+    """
+
+    def __init__(self, *, nodes: int = 3, startup_timeout: float = 30.0) -> None:
+        if nodes < 3:
+            raise ValueError("Redis Cluster needs at least three primaries")
+        if not self.available():
+            raise FileNotFoundError(
+                "a local Redis Cluster needs redis-server and redis-cli; install them "
+                "(apt-get install redis-server)"
+            )
+        self.startup_timeout = startup_timeout
+        self.servers = [RedisServer(extra_arguments=_node_arguments()) for _ in range(nodes)]
+        self._running = False
+
+    @staticmethod
+    def available() -> bool:
+        """Whether ``redis-server`` and ``redis-cli`` are both on ``PATH``."""
+        return RedisServer.executable() is not None and shutil.which("redis-cli") is not None
+
+    @property
+    def ports(self) -> list[int]:
+        """The nodes' client ports."""
+        return [server.port for server in self.servers]
+
+    @property
+    def url(self) -> str:
+        """``redis+cluster://127.0.0.1:P1,127.0.0.1:P2,...`` once started."""
+        if not self._running:
+            raise RuntimeError("the Redis Cluster is not running; call start() first")
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in self.ports)
+
+    def start(self) -> str:
+        """Start the nodes, join them into a cluster, wait until it serves; returns its URL.
+
+        Raises:
+            RuntimeError: If the cluster did not form in time.
+        """
+        try:
+            for server in self.servers:
+                server.start()
+            create = subprocess.run(
+                [
+                    str(shutil.which("redis-cli")), "--cluster", "create",
+                    *(f"127.0.0.1:{port}" for port in self.ports),
+                    "--cluster-replicas", "0", "--cluster-yes",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=self.startup_timeout,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )  # fmt: skip
+            if create.returncode != 0:
+                raise RuntimeError(f"redis-cli --cluster create failed:\n{create.stdout[-2000:]}")
+            deadline = time.monotonic() + self.startup_timeout
+            while not all(_cluster_ok(port) for port in self.ports):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the Redis Cluster did not reach cluster_state:ok in time")
+                time.sleep(0.05)
+        except BaseException:
+            self.stop()
+            raise
+        self._running = True
+        return self.url
+
+    def stop(self) -> None:
+        """Stop every node and remove their directories."""
+        self._running = False
+        for server in self.servers:
+            server.stop()
+
+    def __enter__(self) -> LocalRedisCluster:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = f"ports {self.ports}" if self._running else "stopped"
+        return f"LocalRedisCluster({state})"

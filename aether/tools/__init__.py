@@ -15,7 +15,7 @@ The tool loop that runs tools during a conversation is the middleware
 `aether.middleware.tool_loop.ToolLoopMiddleware`.
 """
 
-from aether.tools._dispatch import ToolTimeoutError, dispatch_tool, tool_content
+from aether.tools._dispatch import DispatchOutcome, ToolTimeoutError, dispatch_tool, tool_content
 from aether.tools._function_tool import tool_from_function
 from aether.tools.registry import (
     TOOL_KIND,
@@ -30,6 +30,7 @@ from aether.tools.schema import FunctionSchema, function_schema
 
 __all__ = [
     "TOOL_KIND",
+    "DispatchOutcome",
     "FunctionSchema",
     "ToolLike",
     "ToolTimeoutError",

@@ -11,7 +11,9 @@ import pytest
 
 import aether
 
-VENDOR_MODULES = ("openai", "google.genai", "anthropic", "redis", "trio", "genai_prices", "asyncio")
+VENDOR_MODULES = (
+    "openai", "google.genai", "anthropic", "redis", "coredis", "trio", "genai_prices", "asyncio"
+)  # fmt: skip
 
 
 def test_import_aether_pulls_in_no_vendor_sdk() -> None:

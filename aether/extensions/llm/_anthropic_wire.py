@@ -168,6 +168,7 @@ def parse_message(data: object, *, provider: str, fallback_model: str) -> LLMRes
     return LLMResponse(
         text="".join(texts),
         model=model if isinstance(model, str) and model else fallback_model,
+        response_id=text_of(data.get("id")) or None,
         tool_calls=tuple(calls),
         finish_reason=_finish(data.get("stop_reason")),
         provider=provider,
@@ -178,7 +179,7 @@ def parse_message(data: object, *, provider: str, fallback_model: str) -> LLMRes
 class MessageStreamState:
     """Folds Messages stream events into text deltas and, at the end, the final chunk."""
 
-    __slots__ = ("_provider", "_stopped", "_tools", "finish", "model", "usage")
+    __slots__ = ("_provider", "_stopped", "_tools", "finish", "model", "response_id", "usage")
 
     def __init__(self, provider: str) -> None:
         self._provider = provider
@@ -186,6 +187,7 @@ class MessageStreamState:
         self._stopped = False
         self.finish: object = None
         self.model: str | None = None
+        self.response_id: str | None = None
         self.usage: dict[str, Any] = {}
 
     def feed(self, event: object) -> str | None:
@@ -216,6 +218,7 @@ class MessageStreamState:
             if isinstance(message, dict):
                 if isinstance(message.get("model"), str):
                     self.model = message["model"]
+                self.response_id = text_of(message.get("id")) or None
                 self._merge_usage(message.get("usage"))
         elif kind == "message_delta":
             delta = event.get("delta")
@@ -245,5 +248,6 @@ class MessageStreamState:
             model=self.model or fallback_model,
             tool_calls=self._tools.calls(id_prefix="toolu"),
             provider=self._provider,
+            response_id=self.response_id,
             **usage,
         )

@@ -183,6 +183,7 @@ def parse_completion(data: object, *, provider: str, fallback_model: str) -> LLM
     return LLMResponse(
         text=text,
         model=model if isinstance(model, str) and model else fallback_model,
+        response_id=text_of(data.get("id")) or None,
         tool_calls=tuple(calls),
         finish_reason=_finish(
             choices[0].get("finish_reason"), has_tool_calls=bool(calls), refused=refused
@@ -195,7 +196,7 @@ def parse_completion(data: object, *, provider: str, fallback_model: str) -> LLM
 class ChatStreamState:
     """Folds chat-completion chunks into text deltas and, at the end, the final chunk."""
 
-    __slots__ = ("_provider", "_refused", "_tools", "finish", "model", "usage")
+    __slots__ = ("_provider", "_refused", "_tools", "finish", "model", "response_id", "usage")
 
     def __init__(self, provider: str) -> None:
         self._provider = provider
@@ -204,6 +205,7 @@ class ChatStreamState:
         self.finish: object = None
         self.model: str | None = None
         self.usage: object = None
+        self.response_id: str | None = None
 
     def feed(self, chunk: object) -> str | None:
         """Record one chunk; return its text delta, if it has one."""
@@ -212,6 +214,8 @@ class ChatStreamState:
         model = chunk.get("model")
         if model and isinstance(model, str):
             self.model = model
+        if self.response_id is None:
+            self.response_id = text_of(chunk.get("id")) or None
         usage = chunk.get("usage")
         if usage is not None:
             self.usage = usage
@@ -275,4 +279,5 @@ class ChatStreamState:
             reasoning_tokens=usage.get("reasoning_tokens"),
             tool_calls=calls,
             provider=self._provider,
+            response_id=self.response_id,
         )

@@ -2,8 +2,8 @@
 
 Outermost first::
 
-    [your middleware=...] → ToolLoop → [Cache] → CostTracking → CircuitBreaker → Retry
-                          → Events → provider
+    [your middleware=...] → [Telemetry] → ToolLoop → [Telemetry.model_calls] → [Cache]
+        → CostTracking → CircuitBreaker → Retry → [Telemetry.attempts] → Events → provider
 
 The tool loop is outermost of the built-ins: each iteration re-enters the chain below it,
 so cost counts, retry retries and events fire once per model call. Cost tracking is next
@@ -12,7 +12,22 @@ before anything else runs. The breaker sits outside retry, so a call whose retri
 exhausted counts as one failure, not one per attempt. Events sit inside retry, so each
 attempt is its own request.start/complete/error. The response cache (opt-in) sits inside
 the tool loop, so each model call is cached and tools still run, and outside cost
-tracking, so a hit is not a billed request.
+tracking, so a hit is not a billed request. Telemetry (opt-in) sits at three depths, one
+per thing it records: the logical request, each model call, each retry attempt (see
+`aether.middleware.telemetry`).
+
+The fleet features sit where they act once per model call: a per-key budget with cost
+tracking (just above it, so it sees priced answers and refuses before anything is sent),
+fallback or hedging below cost tracking (one model call whichever provider answers, each
+provider with its own breaker, retry and limiter), and the rate limiter below retry (every
+attempt that reaches a provider waits its turn; a call the breaker refuses takes no
+slot)::
+
+    ToolLoop → [Cache] → [Budget] → CostTracking → [Fallback | Hedging]
+             → CircuitBreaker → Retry → [RateLimit] → Events → provider
+
+``shared=redis`` keeps the rate limits, budgets and breaker state in Redis, so a fleet
+of processes holds one set of limits (see docs/deployment.md).
 
 `default_stack` is the public builder: ``Aether(stack=default_stack(...))`` gives the
 default stack with your choices, and a new built-in capability becomes one more keyword
@@ -21,16 +36,31 @@ here rather than one more keyword on ``Aether(...)``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aether.errors import ConfigurationError
 from aether.events import EventBus
+from aether.middleware.budget import BudgetMiddleware, BudgetPolicy, RedisBudgetBackend
 from aether.middleware.cache import CacheBackend, CacheMiddleware
-from aether.middleware.circuit_breaker import CircuitBreakerMiddleware, CircuitBreakerPolicy
+from aether.middleware.circuit_breaker import (
+    CircuitBreakerMiddleware,
+    CircuitBreakerPolicy,
+    RedisCircuitBackend,
+)
 from aether.middleware.cost import CostTrackingMiddleware
 from aether.middleware.events import EventsMiddleware
+from aether.middleware.fallback import FallbackMiddleware
+from aether.middleware.hedging import HedgingMiddleware, LatencyPercentile
+from aether.middleware.rate_limit import (
+    RateLimitMiddleware,
+    RateLimitPolicy,
+    RedisRateLimitBackend,
+)
 from aether.middleware.retry import RetryMiddleware, RetryPolicy
+from aether.middleware.telemetry import TelemetryMiddleware
 from aether.middleware.tool_loop import ToolLoopMiddleware
+from aether.pipeline import Pipeline, middleware_name
 from aether.pricing import ModelPricing, Pricer
 from aether.usage import Usage
 
@@ -50,6 +80,20 @@ def _cache_layer(
     return CacheMiddleware(cache, provider=provider)
 
 
+def _telemetry_layer(
+    telemetry: TelemetryMiddleware | bool, provider: str | None
+) -> TelemetryMiddleware | None:
+    if isinstance(telemetry, TelemetryMiddleware):
+        return telemetry
+    if telemetry is True:
+        return TelemetryMiddleware(provider=provider)
+    if telemetry is False:
+        return None
+    raise ConfigurationError(
+        f"telemetry= takes True, False or a TelemetryMiddleware, not {telemetry!r}"
+    )
+
+
 def default_stack(
     *,
     provider: str | None = None,
@@ -61,6 +105,14 @@ def default_stack(
     budget_usd: float | None = None,
     prices: Mapping[str, ModelPricing] | None = None,
     cache: CacheMiddleware | CacheBackend | bool | None = None,
+    rate_limit: RateLimitPolicy | RateLimitMiddleware | None = None,
+    budget: BudgetPolicy | BudgetMiddleware | None = None,
+    fallback: Sequence[Any] = (),
+    hedge: Any = None,
+    hedge_delay: float | LatencyPercentile = 1.0,
+    shared: Any = None,
+    shared_namespace: str = "aether",
+    telemetry: TelemetryMiddleware | bool = False,
 ) -> list[object]:
     """The built-in middlewares of ``Aether()``, outermost first, for ``stack=[...]``.
 
@@ -85,30 +137,114 @@ def default_stack(
         prices: Your prices by model name, over genai-prices'.
         cache: ``True`` for an in-memory response cache, a backend, or a
             `CacheMiddleware`; placed right inside the tool loop.
+        rate_limit: A `RateLimitPolicy` (or a ready `RateLimitMiddleware`): calls wait
+            to stay under it, per provider and model; each backup gets the same limits
+            under its own name.
+        budget: A `BudgetPolicy` (or a ready `BudgetMiddleware`): dollars and tokens per
+            key, checked before each model call.
+        fallback: Providers or pipelines to try, in order, when the provider fails
+            before any content. A provider gets its own breaker, retry, rate limiter
+            and events layer; a pipeline is used as it is.
+        hedge: A provider or pipeline to race against the provider once it is slow.
+        hedge_delay: Seconds before hedging, or a `LatencyPercentile`.
+        shared: A ``coredis.Redis`` or ``coredis.RedisCluster`` client (entered by you):
+            the rate limits, budgets and circuit breaker states are kept there, shared
+            by every process using it, with each feature's default failure mode.
+        shared_namespace: The first part of the keys kept in ``shared``.
+        telemetry: ``True`` for OpenTelemetry spans and metrics on the global providers,
+            or a `TelemetryMiddleware`; placed outermost, with its ``model_calls`` layer
+            right inside the tool loop and its ``attempts`` layer right inside retry.
 
     Raises:
-        ConfigurationError: If ``budget_usd`` or ``prices`` is given without cost tracking.
+        ConfigurationError: If ``budget_usd`` or ``prices`` is given without cost
+            tracking, both ``fallback`` and ``hedge`` are given, or ``telemetry`` is
+            neither a bool nor a `TelemetryMiddleware`.
     """
     if not cost_tracking and (budget_usd is not None or prices is not None):
         raise ConfigurationError(
             "budget_usd=... and prices=... need cost tracking: drop them or keep cost_tracking=True"
         )
+    if fallback and hedge is not None:
+        raise ConfigurationError(
+            "give fallback=[...] or hedge=..., not both: hedging already falls back to "
+            "its backup when the provider fails (compose them by hand with stack=[...])"
+        )
     bus = events if events is not None else EventBus()
     pricer = Pricer(prices, provider=provider) if cost_tracking else None
+    fleet = _Fleet(shared, shared_namespace)
+    traced = _telemetry_layer(telemetry, provider)
     stack: list[object] = [ToolLoopMiddleware(bus)]
+    if traced is not None:
+        stack = [traced, *stack, traced.model_calls]
     cache_layer = _cache_layer(cache, provider)
     if cache_layer is not None:
         stack.append(cache_layer)
+    if budget is not None:
+        stack.append(fleet.budget(budget, pricer))
     if pricer is not None:
         counted = usage if usage is not None else Usage()
         stack.append(CostTrackingMiddleware(counted, pricer=pricer, budget_usd=budget_usd))
-    if circuit_breaker is not False:
-        policy = None if circuit_breaker is True else circuit_breaker
-        stack.append(CircuitBreakerMiddleware(policy, provider=provider))
-    if retry is not False:
-        stack.append(RetryMiddleware(None if retry is True else retry))
-    stack.append(EventsMiddleware(bus, pricer=pricer))
-    return stack
+
+    def provider_layers(name: str | None) -> list[object]:
+        layers: list[object] = []
+        if circuit_breaker is not False:
+            policy = None if circuit_breaker is True else circuit_breaker
+            layers.append(CircuitBreakerMiddleware(policy, provider=name, backend=fleet.circuits()))
+        if retry is not False:
+            layers.append(RetryMiddleware(None if retry is True else retry))
+            if traced is not None:
+                layers.append(traced.attempts)
+        if rate_limit is not None:
+            layers.append(fleet.rate_limit(rate_limit, name))
+        layers.append(EventsMiddleware(bus, pricer=pricer))
+        return layers
+
+    def branch(target: Any) -> Pipeline:
+        if isinstance(target, Pipeline):
+            return target
+        return Pipeline(provider_layers(middleware_name(target)), target)
+
+    if fallback:
+        stack.append(FallbackMiddleware([branch(target) for target in fallback]))
+    if hedge is not None:
+        stack.append(HedgingMiddleware(branch(hedge), delay=hedge_delay, pricer=pricer))
+    return stack + provider_layers(provider)
+
+
+class _Fleet:
+    """Builds each feature's layer with its Redis backend when state is shared."""
+
+    __slots__ = ("_circuits", "namespace", "redis")
+
+    def __init__(self, redis: Any, namespace: str) -> None:
+        self.redis = redis
+        self.namespace = namespace
+        self._circuits: RedisCircuitBackend | None = None
+
+    def circuits(self) -> RedisCircuitBackend | None:
+        if self.redis is not None and self._circuits is None:
+            self._circuits = RedisCircuitBackend(self.redis, namespace=self.namespace)
+        return self._circuits
+
+    def rate_limit(
+        self, given: RateLimitPolicy | RateLimitMiddleware, provider: str | None
+    ) -> RateLimitMiddleware:
+        if isinstance(given, RateLimitMiddleware):
+            return given
+        backend = None
+        if self.redis is not None:
+            backend = RedisRateLimitBackend(self.redis, namespace=self.namespace)
+        return RateLimitMiddleware(given, backend=backend, provider=provider)
+
+    def budget(
+        self, given: BudgetPolicy | BudgetMiddleware, pricer: Pricer | None
+    ) -> BudgetMiddleware:
+        if isinstance(given, BudgetMiddleware):
+            return given
+        backend = None
+        if self.redis is not None:
+            backend = RedisBudgetBackend(self.redis, namespace=self.namespace)
+        return BudgetMiddleware(given, backend=backend, pricer=pricer)
 
 
 def build_default_stack(

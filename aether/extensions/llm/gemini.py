@@ -184,6 +184,7 @@ class GeminiProvider(SdkProvider):
         return LLMResponse(
             text=parts.text,
             model=version if isinstance(version, str) and version else model,
+            response_id=_response_id(response),
             tool_calls=tuple(parts.tool_calls),
             finish_reason=finish_reason(parts.finish, has_tool_calls=bool(parts.tool_calls)),
             provider=self.name,
@@ -200,6 +201,7 @@ class GeminiProvider(SdkProvider):
         finish: object = None
         usage: Any = None
         version: object = None
+        response_id: str | None = None
         try:
             with guard.active():
                 iterator = await self._sdk.aio.models.generate_content_stream(
@@ -215,6 +217,7 @@ class GeminiProvider(SdkProvider):
                 finish = parts.finish or finish
                 usage = getattr(response, "usage_metadata", None) or usage
                 version = getattr(response, "model_version", None) or version
+                response_id = response_id or _response_id(response)
                 if parts.text:
                     yield StreamChunk(text=parts.text)
                 suspended = False
@@ -231,6 +234,7 @@ class GeminiProvider(SdkProvider):
             model=version if isinstance(version, str) and version else model,
             tool_calls=tuple(calls),
             provider=self.name,
+            response_id=response_id,
             **usage_fields(usage),
         )
 
@@ -311,3 +315,8 @@ def _retry_delay(body: object) -> float | None:
         if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("RetryInfo"):
             return parse_duration(detail.get("retryDelay"))
     return None
+
+
+def _response_id(response: object) -> str | None:
+    value = getattr(response, "response_id", None)
+    return value if isinstance(value, str) and value else None

@@ -1,36 +1,87 @@
-"""A small Redis client on anyio sockets, shared by the Redis session store and cache.
+"""Redis for Aether, through coredis: the session store, the cache and shared state use it.
 
 ::
 
-    from aether.extensions.redis import RedisClient
+    from aether.extensions.redis import create_redis_client
 
-    async with RedisClient("redis://127.0.0.1:6379/0") as redis:
-        await redis.execute("SET", "greeting", "hello")
+    redis = create_redis_client("redis://127.0.0.1:6379/0")   # or redis+cluster://...
+    async with redis:
+        await redis.set("greeting", "hello")
 
-It speaks RESP2 over `anyio` sockets, so it runs on asyncio and on trio; redis-py is not
-needed. Pass one client to several stores to share its connection pool.
+`coredis <https://coredis.readthedocs.io>`_ runs on anyio (asyncio and trio), and speaks
+RESP3 to single nodes, Redis Cluster and Sentinel, over TCP, TLS or unix sockets. It is
+an optional extra: ``pip install 'aether-llm[redis]'``. A coredis client keeps its
+connections inside a task group, so it must be opened (``async with client:``) around
+its use; a store or cache made from a URL opens its own client in its ``async with``.
+
+Aether's clients never re-send a command after a connection error (coredis's default
+does, which can run a command twice); `redis_errors` maps coredis's exceptions onto
+Aether's `RedisError` family.
 """
 
+from __future__ import annotations
+
+try:
+    import coredis  # noqa: F401 - fail here, with the fix, if the extra is missing
+except ImportError as error:  # pragma: no cover - exercised without the extra
+    raise ImportError(
+        "Aether's Redis support needs coredis: pip install 'aether-llm[redis]'"
+    ) from error
+
 from aether.extensions.redis._client import RedisClient, RedisScript
-from aether.extensions.redis._protocol import (
+from aether.extensions.redis._coredis import (
+    CoredisClient,
+    RedisHandle,
+    create_redis_client,
+    describe_redis,
+    release_cluster_layout,
+)
+from aether.extensions.redis._errors import (
     RedisConnectionError,
     RedisError,
-    RedisProtocolError,
+    RedisNotOpenError,
     RedisReplyError,
     RedisTimeoutError,
-    Reply,
+    redis_errors,
 )
+from aether.extensions.redis._protocol import RedisProtocolError, Reply
 from aether.extensions.redis._settings import RedisSettings, parse_redis_url
+from aether.extensions.redis._slots import hash_slot, hash_tag, same_slot_key
 
 __all__ = [
+    "CoredisClient",
     "RedisClient",
     "RedisConnectionError",
     "RedisError",
+    "RedisHandle",
+    "RedisNotOpenError",
     "RedisProtocolError",
     "RedisReplyError",
     "RedisScript",
     "RedisSettings",
     "RedisTimeoutError",
     "Reply",
+    "create_redis_client",
+    "describe_redis",
+    "hash_slot",
+    "hash_tag",
     "parse_redis_url",
+    "redis_errors",
+    "release_cluster_layout",
+    "same_slot_key",
 ]
+
+_REPLACED = {
+    "RedisClient": "a coredis client: create_redis_client(url), or coredis.Redis(...)",
+    "RedisScript": "client.register_script(source) on a coredis client",
+    "Reply": "coredis's own reply types",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _REPLACED:
+        raise AttributeError(
+            f"aether.extensions.redis.{name} was removed when Aether moved to coredis; "
+            f"use {_REPLACED[name]} (see docs/sessions.md)"
+        )
+    raise AttributeError(f"module 'aether.extensions.redis' has no attribute {name!r}")

@@ -10,7 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from aether.errors import AetherError
+from aether.extensions.redis._errors import (
+    RedisConnectionError,
+    RedisError,
+    RedisReplyError,
+    RedisTimeoutError,
+)
 
 __all__ = [
     "Argument",
@@ -33,34 +38,8 @@ Reply = None | int | bytes | str | list[Any]
 arrays (an error inside an array, as from ``EXEC``, stays there as a `RedisReplyError`)."""
 
 
-class RedisError(AetherError):
-    """Talking to Redis failed."""
-
-
-class RedisConnectionError(RedisError):
-    """The connection to Redis could not be made, or broke during a command."""
-
-    retryable = True
-
-
-class RedisTimeoutError(RedisConnectionError):
-    """Redis did not answer within the client's timeout."""
-
-
 class RedisProtocolError(RedisError):
     """Redis sent bytes that are not valid RESP (a proxy or a non-Redis server?)."""
-
-
-class RedisReplyError(RedisError):
-    """Redis answered a command with an error reply, such as ``WRONGTYPE`` or ``NOSCRIPT``.
-
-    Attributes:
-        code: The first word of the error, such as ``"WRONGTYPE"``.
-    """
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.code = message.split(" ", 1)[0]
 
 
 def _encode_argument(argument: Argument) -> bytes:

@@ -1,11 +1,13 @@
-"""The fallback recipe: a second provider, only while nothing has reached the caller."""
+"""FallbackMiddleware: a chain of backups, only while nothing has reached the caller."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import anyio
 import pytest
 
-from aether import Aether, LLMRequest, LLMResponse
+from aether import Aether, CircuitBreakerPolicy, LLMRequest, LLMResponse, default_stack
 from aether.errors import (
     AuthenticationError,
     BadRequestError,
@@ -15,13 +17,14 @@ from aether.errors import (
 )
 from aether.events import REQUEST_COMPLETE
 from aether.extensions.llm.fake import FakeProvider, StreamFault
-from middleware.fallback import FallbackMiddleware
+from aether.middleware.fallback import FallbackMiddleware
+from tests.cookbook._doubles import ChunkedProvider
 
-from ._doubles import ChunkedProvider
+pytestmark = pytest.mark.anyio
 
 
-def with_fallback(primary: object, backup: object, **options: object) -> Aether:
-    return Aether(primary, stack=[FallbackMiddleware(backup, **options)])  # type: ignore[arg-type]
+def with_fallback(primary: object, *backups: object, **options: object) -> Aether:
+    return Aether(primary, stack=[FallbackMiddleware(backups, **options)])  # type: ignore[arg-type]
 
 
 async def texts(client: Aether) -> list[str]:
@@ -71,7 +74,7 @@ async def test_custom_rule_decides_what_falls_back() -> None:
 
 async def test_backup_is_asked_for_its_own_model() -> None:
     backup = FakeProvider("ok")
-    await with_fallback(FakeProvider(responses=[ServerError("x")]), backup, model="b-1").ask(
+    await with_fallback(FakeProvider(responses=[ServerError("x")]), backup, models=["b-1"]).ask(
         "hi", model="primary-model"
     )
     assert backup.last_request.model == "b-1"
@@ -89,7 +92,7 @@ async def test_backup_uses_its_default_model_unless_told() -> None:
 async def test_context_names_the_first_error() -> None:
     backup = FakeProvider("ok")
     await with_fallback(FakeProvider(responses=[ServerError("x")]), backup).ask("hi")
-    assert backup.last_request.context["fallback_from"] == "ServerError"
+    assert backup.last_request.context["fallback_from"] == ["ServerError"]
 
 
 async def test_backup_failure_propagates_noting_the_first_error() -> None:
@@ -97,9 +100,7 @@ async def test_backup_failure_propagates_noting_the_first_error() -> None:
     backup = FakeProvider(responses=[RateLimitError("backup busy")])
     with pytest.raises(RateLimitError) as caught:
         await with_fallback(primary, backup).ask("hi")
-    assert caught.value.__notes__ == [
-        "raised by the fallback provider, after the first one failed with ServerError: primary down"
-    ]
+    assert caught.value.__notes__ == ["raised by fallback 1, after: ServerError: primary down"]
 
 
 async def test_cancellation_is_not_a_reason_to_fall_back() -> None:
@@ -173,7 +174,7 @@ async def test_backup_client_brings_its_own_stack_and_usage() -> None:
     backup_client.on(REQUEST_COMPLETE, lambda event: completed.append(event.response.text))
     primary = FakeProvider(responses=[ServerError("down")])
     client = Aether(
-        primary, with_retry=False, middleware=[FallbackMiddleware(backup_client.pipeline)]
+        primary, with_retry=False, middleware=[FallbackMiddleware([backup_client.pipeline])]
     )
     assert await client.ask("hi") == "from backup"
     assert completed == ["from backup"]
@@ -184,3 +185,84 @@ async def test_another_client_can_be_the_backup() -> None:
     client = with_fallback(primary, Aether(FakeProvider("from backup client")))
     assert await client.ask("hi") == "from backup client"
     assert "".join(await texts(client)) == "from backup client"
+
+
+async def test_the_chain_is_tried_in_order_until_one_answers() -> None:
+    first = FakeProvider(responses=[RateLimitError("busy")])
+    second = FakeProvider("second backup")
+    third = FakeProvider("third backup")
+    client = with_fallback(FakeProvider(responses=[ServerError("down")]), first, second, third)
+    assert await client.ask("hi") == "second backup"
+    assert second.last_request.context["fallback_from"] == ["ServerError", "RateLimitError"]
+    assert (len(first.requests), len(second.requests), third.requests) == (1, 1, [])
+
+
+async def test_streams_walk_the_chain_too() -> None:
+    first = FakeProvider(responses=[StreamFault(ServerError("cut"), after_chunks=0)])
+    client = with_fallback(
+        FakeProvider(responses=[ServerError("down")]), first, FakeProvider("third")
+    )
+    assert await texts(client) == ["third"]
+
+
+async def test_an_open_circuit_is_skipped_without_calling_its_provider() -> None:
+    primary = FakeProvider(responses=[ServerError("a"), ServerError("b")])
+    backup = FakeProvider("from backup")
+    stack = default_stack(
+        provider="fake",
+        retry=False,
+        circuit_breaker=CircuitBreakerPolicy(failure_threshold=2),
+        fallback=[backup],
+    )
+    client = Aether(primary, stack=stack)
+    for _ in range(3):
+        assert await client.ask("hi") == "from backup"
+    assert len(primary.requests) == 2  # the third call met the open circuit: not sent
+    assert backup.last_request.context["fallback_from"] == ["CircuitOpenError"]
+
+
+async def test_default_stack_gives_each_backup_its_own_breaker() -> None:
+    backup = FakeProvider(responses=[ServerError("x"), ServerError("y"), "late"])
+    stack = default_stack(
+        provider="fake",
+        retry=False,
+        circuit_breaker=CircuitBreakerPolicy(failure_threshold=2),
+        fallback=[backup],
+    )
+    client = Aether(FakeProvider(responses=[ServerError("p")] * 5), stack=stack)
+    for _ in range(2):
+        with pytest.raises(ServerError):
+            await client.ask("hi")
+    with pytest.raises(CircuitOpenError):  # both circuits open: nothing is sent anywhere
+        await client.ask("hi")
+    assert len(backup.requests) == 2
+
+
+async def test_a_circuit_opened_by_another_process_is_skipped_at_once(
+    shared_redis: Any, namespace: str
+) -> None:
+    def process(primary: FakeProvider, backup: FakeProvider) -> Aether:
+        stack = default_stack(
+            provider="fake",
+            retry=False,
+            circuit_breaker=CircuitBreakerPolicy(failure_threshold=2),
+            fallback=[backup],
+            shared=shared_redis,
+            shared_namespace=namespace,
+        )
+        return Aether(primary, stack=stack)
+
+    first = process(
+        FakeProvider(responses=[ServerError("a"), ServerError("b")]), FakeProvider("b1")
+    )
+    for _ in range(2):
+        assert await first.ask("hi") == "b1"  # failures seen by this process only
+    primary, backup = FakeProvider("never"), FakeProvider("from backup")
+    second = process(primary, backup)
+    for mode in ("call", "stream"):
+        if mode == "call":
+            assert await second.ask("hi") == "from backup"
+        else:
+            assert "".join([delta async for delta in second.stream_text("hi")]) == "from backup"
+    assert primary.requests == []  # the open circuit was seen in Redis: never called
+    assert backup.last_request.context["fallback_from"] == ["CircuitOpenError"]
