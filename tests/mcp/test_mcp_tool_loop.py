@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import partial
 
 import anyio
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.trace import StatusCode
 
 from aether import Aether, register_tool
 from aether.errors import ToolError
@@ -14,6 +16,7 @@ from aether.llm.content import ImagePart
 from aether.llm.contracts import LLMRequest, LLMResponse, ToolCall
 from aether.mcp import MCPToolset
 from tests.mcp._support import PNG, eventually, slow_calls
+from tests.telemetry._otel import Otel
 
 
 def calls_then_reports(name: str, **arguments: object) -> FakeProvider:
@@ -109,3 +112,18 @@ async def test_cancelling_the_aether_call_cancels_the_tool_on_the_server(
         group.cancel_scope.cancel()
 
     await eventually(cancelled)
+
+
+async def test_mcp_tool_calls_get_execute_tool_spans(stdio_files: MCPToolset) -> None:
+    otel = Otel()
+    fake = calls_then_reports("fail", message="no such bucket")
+    client = Aether(fake, tools=[stdio_files], telemetry=otel.middleware())
+
+    await client.ask("Try it.")
+
+    span = otel.one("execute_tool fail")
+    found = dict(span.attributes or {})
+    assert found[gen_ai.GEN_AI_TOOL_NAME] == "fail"
+    assert found[gen_ai.GEN_AI_TOOL_CALL_ID] == "c1"
+    assert span.status.status_code is StatusCode.ERROR
+    assert (span.status.description or "").startswith("ToolError: Error executing tool fail")
