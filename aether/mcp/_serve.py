@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
+from aether.errors import ConfigurationError
 from aether.llm.contracts import Tool, ToolCall
 from aether.mcp._results import blocks_from_content
 from aether.tools._dispatch import run_tool_call
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
     import mcp_types
     from mcp.server import Server, ServerRequestContext
 
-__all__ = ["main", "mcp_server", "serve"]
+__all__ = ["add_command", "main", "mcp_server", "serve"]
 
 
 def _tools(tools: Iterable[ToolLike] | None) -> tuple[Tool, ...]:
@@ -139,25 +141,34 @@ async def serve(
 
 
 def _load(target: str) -> Iterable[ToolLike] | None:
-    """Import ``module``, ``module:attribute`` or ``path/to/file.py[:attribute]``."""
+    """Import ``module``, ``module:attribute`` or ``path/to/file.py[:attribute]``.
+
+    Raises:
+        ConfigurationError: If it cannot be imported, or has no such attribute.
+    """
     location, _, attribute = target.partition(":")
-    if location.endswith(".py") or Path(location).is_file():
-        path = Path(location).resolve()
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        if spec is None or spec.loader is None:
-            raise SystemExit(f"cannot import {location!r} as a Python file")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[path.stem] = module
-        spec.loader.exec_module(module)
-    else:
-        if "" not in sys.path:
-            sys.path.insert(0, "")
-        module = importlib.import_module(location)
+    try:
+        if location.endswith(".py") or Path(location).is_file():
+            path = Path(location).resolve()
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"{location!r} is not a Python file")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[path.stem] = module
+            spec.loader.exec_module(module)
+        else:
+            if os.getcwd() not in sys.path:
+                sys.path.insert(0, os.getcwd())  # as `python -m` does: your modules import
+            module = importlib.import_module(location)
+    except (ImportError, OSError) as error:
+        raise ConfigurationError(
+            f"cannot import {location!r} to serve its tools: {error}"
+        ) from None
     if not attribute:
         return None  # importing the module registered its tools
     value = getattr(module, attribute, None)
     if value is None:
-        raise SystemExit(f"{location!r} has no attribute {attribute!r}")
+        raise ConfigurationError(f"{location!r} has no attribute {attribute!r} to serve")
     if isinstance(value, Tool | str) or callable(value):
         return [value]
     return list(value)
@@ -170,48 +181,56 @@ def _address(text: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def main(argv: Sequence[str]) -> int:
-    """``python -m aether mcp serve TARGET [--http HOST:PORT]``; returns the exit code."""
-    parser = argparse.ArgumentParser(
-        prog="python -m aether mcp",
-        description="Serve Aether tools to MCP clients.",
+def _serve_command(arguments: argparse.Namespace) -> int:
+    tools = _load(arguments.target)
+    options: dict[str, Any] = {"name": arguments.name, "tool_timeout": arguments.tool_timeout}
+    if arguments.http is not None:
+        host, port = arguments.http
+        options.update(transport="http", host=host, port=port)
+    anyio.run(lambda: serve(tools, **options))
+    return 0
+
+
+def add_command(commands: Any) -> None:
+    """Add ``mcp serve`` to a command line's subcommands (``parser.add_subparsers()``)."""
+    group = commands.add_parser(
+        "mcp",
+        help="serve Aether tools to MCP clients",
+        description="Model Context Protocol: serve Aether tools to MCP clients.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve_command = commands.add_parser(
+    subcommands = group.add_subparsers(dest="mcp_command", required=True, metavar="COMMAND")
+    command = subcommands.add_parser(
         "serve",
         help="serve registered tools over MCP (stdio by default)",
         description="Import TARGET (module, module:attribute or file.py[:attribute]) and "
-        "serve the tools it registers, or the tools listed in the attribute.",
+        "serve the tools it registers with @register_tool, or the tools listed in the "
+        "attribute, over stdio (or streamable HTTP with --http).",
     )
-    serve_command.add_argument("target", help="module, module:attribute or path/to/file.py")
-    serve_command.add_argument(
+    command.add_argument("target", help="module, module:attribute or path/to/file.py")
+    command.add_argument(
         "--http",
         type=_address,
         metavar="HOST:PORT",
-        help="serve streamable HTTP at http://HOST:PORT/mcp",
+        help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio",
     )
-    serve_command.add_argument("--name", default="aether", help="the server name clients see")
-    serve_command.add_argument(
+    command.add_argument("--name", default="aether", help="the server name clients see")
+    command.add_argument(
         "--tool-timeout",
         type=float,
         default=None,
         metavar="SECONDS",
-        help="seconds a tool may run without a timeout of its own",
+        help="seconds a tool may run when it has no timeout of its own",
     )
-    arguments = parser.parse_args(list(argv))
-    tools = _load(arguments.target)
-    if arguments.http is None:
-        anyio.run(lambda: serve(tools, name=arguments.name, tool_timeout=arguments.tool_timeout))
-        return 0
-    host, port = arguments.http
-    anyio.run(
-        lambda: serve(
-            tools,
-            transport="http",
-            host=host,
-            port=port,
-            name=arguments.name,
-            tool_timeout=arguments.tool_timeout,
-        )
-    )
-    return 0
+    command.set_defaults(run=_serve_command)
+
+
+def main(argv: Sequence[str]) -> int:
+    """``python -m aether mcp serve TARGET [--http HOST:PORT]``; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m aether")
+    add_command(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    arguments = parser.parse_args(["mcp", *argv])
+    try:
+        return int(arguments.run(arguments))
+    except ConfigurationError as error:
+        print(f"aether: {error}", file=sys.stderr)
+        return 2
