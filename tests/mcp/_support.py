@@ -25,20 +25,6 @@ PNG = bytes.fromhex(
     "53de0000000c4944415408d763f8ffff3f0005fe02fea7d6a4bd0000000049454e44ae426082"
 )
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
-BASE_TOOLS = [
-    "read_file",
-    "write_file",
-    "list_directory",
-    "read_image",
-    "read_resource",
-    "fail",
-    "slow",
-    "slow_calls",
-    "file.size",
-    "pid",
-    "crash",
-    "add_tool",
-]
 
 
 def make_root(root: Path) -> Path:
