@@ -1,12 +1,7 @@
-"""``python -m aether`` runs the demo; ``python -m aether mcp serve ...`` serves tools."""
+"""``python -m aether``: the ``aether`` command (``ask``, ``chat``, ``demo``, ``mcp serve``)."""
 
 import sys
 
-if sys.argv[1:2] == ["mcp"]:
-    from aether.mcp._serve import main as mcp_main
+from aether.cli import main
 
-    sys.exit(mcp_main(sys.argv[2:]))
-
-from aether.demo import main
-
-main()
+sys.exit(main())

@@ -21,6 +21,8 @@ breaker decide by Aether's classes (the `retryable` attribute), never by a vendo
     ├── CircuitOpenError            the breaker is open; carries when it retries
     ├── SharedStateError            shared state (Redis) unreachable, and the feature
     │                               using it fails closed (nothing was sent)
+    ├── EventLoopConflictError      one client used by two running event loops at once
+    │                               (also a RuntimeError)
     ├── ToolError                   a tool could not be registered or resolved
     │   ├── ToolTimeoutError        a tool ran past its timeout (also a TimeoutError;
     │   │                           the model sees it as a tool result)
@@ -53,6 +55,7 @@ __all__ = [
     "CircuitOpenError",
     "ConfigurationError",
     "ContentFilterError",
+    "EventLoopConflictError",
     "MalformedResponseError",
     "MiddlewareError",
     "ProviderConnectionError",
@@ -212,6 +215,14 @@ class CircuitOpenError(AetherError):
         self.key = key
         self.retry_at = retry_at
         self.retry_after = retry_after
+
+
+class EventLoopConflictError(AetherError, RuntimeError):
+    """A client, provider or session is in use by two running event loops at once.
+
+    A client moves between event loops that run one after the other; two at the same
+    time (two threads) need a client each, or `aether.SyncAether`.
+    """
 
 
 class SharedStateError(AetherError):

@@ -1,9 +1,9 @@
-"""Serving Aether tools to MCP clients: `mcp_server`, `serve`, ``python -m aether mcp serve``.
+"""Serving Aether tools to MCP clients: `mcp_server`, `serve`, ``aether mcp serve``.
 
 ::
 
-    python -m aether mcp serve myapp.tools            # every tool myapp.tools registers
-    python -m aether mcp serve myapp.tools:public     # the tools listed in myapp.tools.public
+    aether mcp serve myapp.tools                      # every tool myapp.tools registers
+    aether mcp serve myapp.tools:public               # the tools listed in myapp.tools.public
     python -m aether mcp serve tools.py --http 127.0.0.1:8000
 
 A served tool runs exactly as the tool loop runs it (`run_tool_call`): its arguments are
@@ -19,7 +19,7 @@ import importlib
 import importlib.util
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import mcp_types
     from mcp.server import Server, ServerRequestContext
 
-__all__ = ["add_command", "main", "mcp_server", "serve"]
+__all__ = ["add_command", "mcp_server", "serve"]
 
 
 def _tools(tools: Iterable[ToolLike] | None) -> tuple[Tool, ...]:
@@ -222,15 +222,3 @@ def add_command(commands: Any) -> None:
         help="seconds a tool may run when it has no timeout of its own",
     )
     command.set_defaults(run=_serve_command)
-
-
-def main(argv: Sequence[str]) -> int:
-    """``python -m aether mcp serve TARGET [--http HOST:PORT]``; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="python -m aether")
-    add_command(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    arguments = parser.parse_args(["mcp", *argv])
-    try:
-        return int(arguments.run(arguments))
-    except ConfigurationError as error:
-        print(f"aether: {error}", file=sys.stderr)
-        return 2

@@ -235,7 +235,8 @@ class MCPToolset:
         if not self._link.running:
             raise ToolError(
                 f"{self!r} is not started: use it inside `async with toolset:`, or give it "
-                f"to Aether(tools=[...]) and use `async with client:`"
+                f"to Aether(tools=[...]) and use `async with client:` (`with client:` for a "
+                f"SyncAether)"
             )
         return self._tools
 

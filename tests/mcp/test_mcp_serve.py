@@ -133,10 +133,10 @@ async def test_an_aether_toolset_calls_aether_tools_served_over_http(
 def test_serving_a_target_that_cannot_be_imported_exits_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from aether.mcp._serve import main
+    from aether.cli import main
 
-    assert main(["serve", "aether_no_such_module"]) == 2
-    assert main(["serve", f"{TOOLS_FILE}:missing"]) == 2
+    assert main(["mcp", "serve", "aether_no_such_module"]) == 2
+    assert main(["mcp", "serve", f"{TOOLS_FILE}:missing"]) == 2
 
     errors = capsys.readouterr().err
     assert "cannot import 'aether_no_such_module' to serve its tools" in errors

@@ -23,7 +23,6 @@ from aether.extensions.llm._errors import (
     event_error,
     missing_api_key,
 )
-from aether.extensions.llm._http import resolve_http_client
 from aether.extensions.llm._openai_wire import ChatStreamState, build_body, parse_completion
 from aether.extensions.llm._sdk_provider import END, JsonPostProvider, StreamState
 from aether.extensions.llm._sse import ServerSentEvent
@@ -134,28 +133,27 @@ class OpenAIProvider(JsonPostProvider):
             api_key = _KEYLESS_PLACEHOLDER
         self._api_key = api_key
         self.default_model = default_model
-        client, self._owns_http_client = resolve_http_client(
-            provider=self.name, http_client=http_client, transport=transport, timeout=timeout
-        )
-        kwargs = self._client_options(
+        self._sdk_options = self._client_options(
             api_key=api_key,
             base_url=base_url,
             timeout=timeout,
-            http_client=client,
             default_headers=default_headers,
             organization=organization,
             project=project,
         )
-        try:
-            self._sdk = openai.AsyncOpenAI(**kwargs)
-        except openai.OpenAIError as error:
-            raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
+        self._start(http_client=http_client, transport=transport, timeout=timeout)
         self.base_url = str(self._sdk.base_url)
         self._max_tokens_field_given = max_tokens_field is not None
         if max_tokens_field is None:
             official = _OFFICIAL_HOST in self.base_url
             max_tokens_field = "max_completion_tokens" if official else "max_tokens"
         self.max_tokens_field = max_tokens_field
+
+    def _build_sdk(self, http_client: Any) -> Any:
+        try:
+            return self._vendor.AsyncOpenAI(**self._sdk_options, http_client=http_client)
+        except self._vendor.OpenAIError as error:
+            raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
 
     def _max_tokens_field(self, model: str) -> str:
         if self._max_tokens_field_given or self.max_tokens_field == _REASONING_MAX_TOKENS:
