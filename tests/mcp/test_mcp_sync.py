@@ -1,6 +1,12 @@
-"""`SyncAether(tools=[toolset])`: the sync client starts and stops its MCP toolsets too."""
+"""The sync client and the ``aether`` command start and stop MCP toolsets too."""
 
 from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -9,7 +15,9 @@ from aether.extensions.llm.fake import FakeProvider
 from aether.llm.contracts import LLMRequest, LLMResponse, ToolCall
 from aether.mcp import MCPToolset
 from aether.sync import SyncAether
-from tests.mcp._support import HTTPServer
+from tests.mcp._support import FS_SERVER, HTTPServer
+
+ROOT = Path(__file__).parents[2]
 
 
 def reads_notes(request: LLMRequest) -> LLMResponse | str:
@@ -42,3 +50,23 @@ def test_a_sync_client_used_without_with_says_how_to_start_its_toolsets(
             client.ask("What do the notes say?")
     finally:
         client.close()
+
+
+def test_the_aether_command_calls_tools_of_an_mcp_server(served_root: Path) -> None:
+    server = f"{shlex.quote(sys.executable)} {FS_SERVER} {served_root}"
+
+    done = subprocess.run(
+        [sys.executable, "-m", "aether", "ask", "--provider", "fake", "--mcp", server, "notes.txt"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+    assert done.returncode == 0, done.stderr
+    # The Fake provider calls the first tool offered, with the prompt as its text argument.
+    assert '[calling read_file({"path": "notes.txt"})]' in done.stderr
+    assert done.stdout.endswith(
+        "The read_file tool returned Aether is a middleware onion for LLM calls.\n.\n"
+    )
