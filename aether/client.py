@@ -199,8 +199,9 @@ class Aether:
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Aether:
-        # Checked before __init__, whose own TypeError would suggest nothing.
-        if kwargs.keys() - _ARGUMENTS:
+        # Checked before __init__, whose own TypeError would suggest nothing (a subclass
+        # with an __init__ of its own checks its own arguments).
+        if cls.__init__ is Aether.__init__ and kwargs.keys() - _ARGUMENTS:
             raise _unknown_arguments(cls.__name__, set(kwargs.keys() - _ARGUMENTS))
         return super().__new__(cls)
 

@@ -30,7 +30,7 @@ replaced by ``<redacted>``; ``scrub`` may rewrite each interaction further. Requ
 cleaned the same way before matching, so a redacted value still matches.
 
 Requests, responses and chunks are stored as their pydantic models' JSON
-(``model_dump(mode="json")``, defaults left out, so a text chunk is ``{"text": "Hi"}``)
+(``modeldump(mode="json")``, defaults left out, so a text chunk is ``{"text": "Hi"}``)
 and read back with the models' JSON validation, so whatever a message carries (content
 parts, binary data as base64) round-trips without a change here. JSON rather than YAML:
 readable enough indented, and no dependency.
@@ -41,21 +41,26 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import re
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
 import anyio
 import anyio.to_thread
 
-from aether import errors
 from aether.config import ProviderConfig
-from aether.errors import AetherError, ConfigurationError, ProviderError
+from aether.errors import AetherError, ConfigurationError
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 from aether.llm.streaming import aclose_stream, stream_response
 from aether.pipeline import middleware_name
+from aether.testing._cassette_data import (
+    dump,
+    error_from_json,
+    error_json,
+    secrets_from_environment,
+)
+from aether.testing._cassette_data import scrub as scrub_secrets
 
 __all__ = [
     "DEFAULT_MATCH_ON",
@@ -82,42 +87,12 @@ DEFAULT_MATCH_ON: Final = (
 )
 """The request fields that must be equal for a recording to answer a request."""
 
-REDACTED: Final = "<redacted>"
-_SECRET_NAME = re.compile(r"authorization|api[-_]?key|token|secret|password|cookie", re.I)
-_SECRET_ENV = re.compile(r"(_API_KEY|_TOKEN|_SECRET)$")
 Interaction = dict[str, Any]
+"""One recorded exchange: ``mode``, ``request``, then ``response``, ``chunks`` or ``error``."""
 
 
 class CassetteMismatchError(AetherError, AssertionError):
     """A request has no recording in the cassette (the message shows a diff)."""
-
-
-def _dump(model: Any) -> Any:
-    return json.loads(model.model_dump_json(exclude_defaults=True))
-
-
-def _secrets_from_environment() -> list[str]:
-    return [
-        value
-        for name, value in os.environ.items()
-        if _SECRET_ENV.search(name) and len(value) >= 8
-    ]
-
-
-def _scrub(value: Any, secrets: Sequence[str]) -> Any:
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, Mapping):
-        return {
-            key: REDACTED if _SECRET_NAME.search(str(key)) and isinstance(item, str)
-            else _scrub(item, secrets)
-            for key, item in value.items()
-        }  # fmt: skip
-    if isinstance(value, list | tuple):
-        return [_scrub(item, secrets) for item in value]
-    return value
 
 
 class CassetteProvider:
@@ -216,7 +191,7 @@ class CassetteProvider:
         return data
 
     def _secrets(self) -> list[str]:
-        found = [*self._redact, *_secrets_from_environment()]
+        found = [*self._redact, *secrets_from_environment()]
         key = getattr(self._inner, "_api_key", None)
         if isinstance(key, str) and len(key) >= 8:
             found.append(key)
@@ -225,11 +200,11 @@ class CassetteProvider:
         return sorted(set(found), key=len, reverse=True)  # longest first: no half-replaced
 
     def _clean(self, interaction: Interaction) -> Interaction:
-        cleaned: Interaction = _scrub(interaction, self._secrets())
+        cleaned: Interaction = scrub_secrets(interaction, self._secrets())
         return self._scrub_hook(cleaned) if self._scrub_hook is not None else cleaned
 
     def _request(self, request: LLMRequest) -> dict[str, Any]:
-        request_json: dict[str, Any] = self._clean({"request": _dump(request)})["request"]
+        request_json: dict[str, Any] = self._clean({"request": dump(request)})["request"]
         return request_json
 
     async def _record(self, interaction: Interaction) -> None:
@@ -287,21 +262,6 @@ class CassetteProvider:
             f"(mode 'record') if the change is intended."
         )
 
-    @staticmethod
-    def _error(recorded: Mapping[str, Any]) -> Exception:
-        kind = getattr(errors, str(recorded.get("type")), None)
-        message = str(recorded.get("message", "recorded error"))
-        if isinstance(kind, type) and issubclass(kind, ProviderError):
-            return kind(
-                message,
-                provider=recorded.get("provider"),
-                status_code=recorded.get("status_code"),
-                retry_after=recorded.get("retry_after"),
-            )
-        if isinstance(kind, type) and issubclass(kind, AetherError):
-            return kind(message)
-        return ProviderError(f"{recorded.get('type')}: {message}")
-
     # -- the provider methods ---------------------------------------------------------------
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
@@ -310,17 +270,17 @@ class CassetteProvider:
         if self.replaying:
             interaction = self._take(request_json, "complete")
             if "error" in interaction:
-                raise self._error(interaction["error"])
+                raise error_from_json(interaction["error"])
             return LLMResponse.model_validate_json(json.dumps(interaction["response"]))
         try:
             response: LLMResponse = await self._real().complete(request)
         except AetherError as error:
             await self._record(
-                {"mode": "complete", "request": request_json, "error": _error_json(error)}
+                {"mode": "complete", "request": request_json, "error": error_json(error)}
             )
             raise
         await self._record(
-            {"mode": "complete", "request": request_json, "response": _dump(response)}
+            {"mode": "complete", "request": request_json, "response": dump(response)}
         )
         return response
 
@@ -332,7 +292,7 @@ class CassetteProvider:
             for chunk in interaction.get("chunks", []):
                 yield StreamChunk.model_validate_json(json.dumps(chunk))
             if "error" in interaction:
-                raise self._error(interaction["error"])
+                raise error_from_json(interaction["error"])
             if interaction.get("incomplete"):
                 raise CassetteMismatchError(
                     f"the recording in {self.path} of this stream stops here: the test read "
@@ -355,12 +315,12 @@ class CassetteProvider:
         finished = False
         try:
             async for chunk in inner:
-                interaction["chunks"].append(_dump(chunk))
+                interaction["chunks"].append(dump(chunk))
                 if chunk.finish_reason is not None:
                     finished = True
                 yield chunk
         except AetherError as error:
-            interaction["error"] = _error_json(error)
+            interaction["error"] = error_json(error)
             finished = True
             raise
         finally:
@@ -379,15 +339,3 @@ class CassetteProvider:
     def __repr__(self) -> str:
         state = "replaying" if self.replaying else "recording"
         return f"CassetteProvider({str(self.path)!r}, {state} {self.name})"
-
-
-def _error_json(error: AetherError) -> dict[str, Any]:
-    recorded: dict[str, Any] = {"type": type(error).__name__, "message": str(error)}
-    if isinstance(error, ProviderError):
-        recorded.update(
-            message=error.message,
-            provider=error.provider,
-            status_code=error.status_code,
-            retry_after=error.retry_after,
-        )
-    return recorded

@@ -55,10 +55,15 @@ def test_no_arguments_prints_the_help() -> None:
     assert "{ask,chat,demo}" not in done.stdout  # the COMMAND metavar, then the list
 
 
-def test_the_console_script_is_declared() -> None:
+def test_the_console_script_is_declared_and_installed() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert project["project"]["scripts"] == {"aether": "aether.cli:main"}
     assert "platformdirs>=4" in project["project"]["optional-dependencies"]["cli"]
+    # dev.py installs the project into .venv, console script included.
+    script = Path(sys.executable).parent / "aether"
+    done = subprocess.run([str(script), "ask", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0
+    assert "usage: aether ask" in done.stdout
 
 
 def test_ask_streams_the_answer_to_stdout_and_usage_to_stderr() -> None:

@@ -8,12 +8,14 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from aether import Aether, LLMRequest, ProviderConfig, ProviderError
 from aether.client import CallOptions
+from aether.extensions.llm.fake import FakeProvider
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
 
@@ -73,6 +75,15 @@ def test_a_misspelt_client_argument_names_the_likely_one() -> None:
         Aether(retries=3)  # type: ignore[call-arg]
     with pytest.raises(TypeError, match=r"'budget' \(did you mean 'budget_usd'\?\)"):
         Aether(budget=5)  # type: ignore[call-arg]
+
+
+def test_a_subclass_with_arguments_of_its_own_still_builds() -> None:
+    class Named(Aether):
+        def __init__(self, label: str, **options: Any) -> None:
+            super().__init__(FakeProvider(), **options)
+            self.label = label
+
+    assert Named(label="x", with_retry=False).label == "x"
 
 
 def test_a_misspelt_provider_config_field_names_the_likely_one() -> None:
