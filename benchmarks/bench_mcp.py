@@ -47,11 +47,13 @@ CALL = ToolCall(id="c1", name="noop", arguments={"x": 1})
 
 
 @contextmanager
-def http_server() -> Iterator[str]:
+def serving_over_http(tools: Path = TOOLS) -> Iterator[str]:
+    """``python -m aether mcp serve TOOLS --http`` on a free loopback port: its MCP URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen([*SERVE, "--http", f"127.0.0.1:{port}"], cwd=ROOT)
+    command = [sys.executable, "-m", "aether", "mcp", "serve", str(tools)]
+    process = subprocess.Popen([*command, "--http", f"127.0.0.1:{port}"], cwd=ROOT)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -68,26 +70,24 @@ def http_server() -> Iterator[str]:
         process.wait()
 
 
-async def per_call(dispatch: Callable[[], Awaitable[object]], calls: int) -> float:
-    for _ in range(max(calls // 10, 5)):
-        await dispatch()
-    samples = []
-    for _ in range(5):
-        started = time.perf_counter()
-        for _ in range(calls):
+async def per_call_interleaved(
+    cases: dict[str, tuple[Callable[[], Awaitable[object]], int]], rounds: int = 7
+) -> dict[str, float]:
+    """Seconds per call of each case: rounds that run every case in turn, medians.
+
+    Interleaving spreads the drift of a shared machine over every case alike.
+    """
+    for dispatch, calls in cases.values():
+        for _ in range(max(calls // 10, 5)):
             await dispatch()
-        samples.append((time.perf_counter() - started) / calls)
-    return statistics.median(samples)
-
-
-async def raw_client_call(calls: int) -> float:
-    from mcp import Client
-    from mcp.client.stdio import StdioServerParameters
-
-    server = StdioServerParameters(command=sys.executable, args=SERVE[1:], cwd=ROOT)
-    async with Client(server, cache=None) as client:
-        await client.list_tools()
-        return await per_call(lambda: client.call_tool("noop", {"x": 1}), calls)
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(rounds):
+        for name, (dispatch, calls) in cases.items():
+            started = time.perf_counter()
+            for _ in range(calls):
+                await dispatch()
+            samples[name].append((time.perf_counter() - started) / calls)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 async def start_time(make: Callable[[], MCPToolset]) -> float:
@@ -101,35 +101,51 @@ async def start_time(make: Callable[[], MCPToolset]) -> float:
 
 
 async def backend_rows(backend: str, url: str, calls: int) -> list[Row]:
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
     local = tool_from_function(noop)
     stdio = MCPToolset.stdio(sys.executable, args=SERVE[1:], cwd=ROOT)
     http = MCPToolset.http(url)
+    raw = Client(StdioServerParameters(command=sys.executable, args=SERVE[1:], cwd=ROOT))
 
     def call_with(tools: list[object]) -> Callable[[], Awaitable[object]]:
         return lambda: dispatch_tool(CALL, tools=tools)  # type: ignore[arg-type]
 
-    t_local = await per_call(call_with([local]), calls * 10)
-    async with stdio, http:
-        t_stdio = await per_call(call_with([stdio]), calls)
-        t_http = await per_call(call_with([http]), calls)
-    t_raw = await raw_client_call(calls)
+    async with stdio, http, raw:
+        await raw.list_tools()
+        times = await per_call_interleaved(
+            {
+                "local": (call_with([local]), calls * 10),
+                "stdio": (call_with([stdio]), calls),
+                "raw": (lambda: raw.call_tool("noop", {"x": 1}), calls),
+                "http": (call_with([http]), calls),
+            }
+        )
+    local_time = times["local"]
     rows = [
-        Row("local async tool: dispatch_tool", backend, t_local, "s"),
-        Row("MCP tool over stdio: dispatch_tool", backend, t_stdio, "s", ratio=t_stdio / t_local),
+        Row("local async tool: dispatch_tool", backend, local_time, "s"),
+        Row(
+            "MCP tool over stdio: dispatch_tool",
+            backend,
+            times["stdio"],
+            "s",
+            ratio=times["stdio"] / local_time,
+        ),
         Row(
             "MCP tool over stdio: the mcp package's Client.call_tool",
             backend,
-            t_raw,
+            times["raw"],
             "s",
             "the SDK alone: the floor under the row above",
-            ratio=t_raw / t_local,
+            ratio=times["raw"] / local_time,
         ),
         Row(
             "MCP tool over streamable HTTP: dispatch_tool",
             backend,
-            t_http,
+            times["http"],
             "s",
-            ratio=t_http / t_local,
+            ratio=times["http"] / local_time,
         ),
         Row(
             "toolset start over stdio (spawn, handshake, listing)",
@@ -162,7 +178,7 @@ def run(quick: bool) -> list[Row]:
         Row("import aether.mcp", "", import_time("aether.mcp"), "s", "the mcp package not loaded"),
         Row("import mcp", "", import_time("mcp"), "s", "loaded when a toolset starts"),
     ]
-    with http_server() as url:
+    with serving_over_http() as url:
         for backend in BACKENDS:
             rows += anyio.run(backend_rows, backend, url, calls, backend=backend)
     return rows

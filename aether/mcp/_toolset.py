@@ -27,7 +27,7 @@ from aether.errors import ConfigurationError, ToolError
 from aether.llm.contracts import Tool
 from aether.mcp._link import MCPConnectionError, ServerLink
 from aether.mcp._results import ArgumentsCheck, content_from_result, result_text
-from aether.mcp._transports import HTTPTransport, StdioTransport, TransportSpec
+from aether.mcp._transports import StdioTransport, TransportSpec, http_transport
 from aether.tools._dispatch import ToolTimeoutError
 
 if TYPE_CHECKING:
@@ -174,7 +174,7 @@ class MCPToolset:
             **options: `MCPToolset` options (``prefix``, ``allow``, ``deny``,
                 ``timeout``, ``connect_timeout``).
         """
-        return cls(_http_transport(url, headers, auth, sse=False), **options)
+        return cls(http_transport(url, headers, auth, sse=False), **options)
 
     @classmethod
     def sse(
@@ -189,7 +189,7 @@ class MCPToolset:
 
         Takes the same arguments as `MCPToolset.http`.
         """
-        return cls(_http_transport(url, headers, auth, sse=True), **options)
+        return cls(http_transport(url, headers, auth, sse=True), **options)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -322,18 +322,3 @@ class MCPToolset:
     def __repr__(self) -> str:
         prefix = f", prefix={self.prefix!r}" if self.prefix else ""
         return f"MCPToolset({self._link.transport.describe()}{prefix})"
-
-
-def _http_transport(
-    url: str,
-    headers: Mapping[str, str] | None,
-    auth: httpx2.Auth | str | None,
-    *,
-    sse: bool,
-) -> HTTPTransport:
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise ConfigurationError(f"the MCP server URL must start with http:// or https://: {url!r}")
-    if isinstance(auth, str):
-        headers = {**(headers or {}), "Authorization": f"Bearer {auth}"}
-        auth = None
-    return HTTPTransport(url, headers, auth, sse)

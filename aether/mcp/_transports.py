@@ -18,13 +18,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 
+from aether.errors import ConfigurationError
+
 if TYPE_CHECKING:
     import httpx2
     from mcp.client import Transport
     from mcp.shared._stream_protocols import ReadStream, WriteStream
     from mcp.shared.message import SessionMessage
 
-__all__ = ["HTTPTransport", "StdioTransport", "TransportSpec", "watched"]
+__all__ = ["HTTPTransport", "StdioTransport", "TransportSpec", "http_transport", "watched"]
 
 _Streams = tuple["ReadStream[SessionMessage | Exception]", "WriteStream[SessionMessage]"]
 
@@ -166,6 +168,26 @@ class _WatchedReceive:
     def __getattr__(self, name: str) -> Any:
         # `last_context` (the sender's contextvars) and anything else the SDK reads.
         return getattr(self._inner, name)
+
+
+def http_transport(
+    url: str,
+    headers: Mapping[str, str] | None,
+    auth: httpx2.Auth | str | None,
+    *,
+    sse: bool,
+) -> HTTPTransport:
+    """An HTTP transport; a string ``auth`` is a bearer token.
+
+    Raises:
+        ConfigurationError: If ``url`` is not an http(s) URL.
+    """
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"the MCP server URL must start with http:// or https://: {url!r}")
+    if isinstance(auth, str):
+        headers = {**(headers or {}), "Authorization": f"Bearer {auth}"}
+        auth = None
+    return HTTPTransport(url, headers, auth, sse)
 
 
 @asynccontextmanager

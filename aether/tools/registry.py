@@ -176,14 +176,13 @@ def _is_toolset(item: object) -> bool:
     return callable(getattr(type(item), "current_tools", None))
 
 
-def _expanded(items: Iterable[ToolLike]) -> Iterable[tuple[object, object]]:
-    # (item, where it came from): a toolset's tools name their toolset in errors.
-    for item in items:
-        if _is_toolset(item):
-            for tool in item.current_tools():  # type: ignore[union-attr]
-                yield tool, item
-        else:
-            yield item, None
+def _clash(name: str, sources: Iterable[object]) -> ToolError:
+    shown = [repr(source) for source in sources if source is not None]
+    advice = f" ({' and '.join(shown)}: give a toolset a prefix=...)" if shown else ""
+    return ToolError(
+        f"two different tools are named {name!r} in tools=[...]; a model tells tools "
+        f"apart by name only, so give one of them another name{advice}"
+    )
 
 
 def resolve_tools(items: Iterable[ToolLike]) -> tuple[Tool, ...]:
@@ -198,13 +197,15 @@ def resolve_tools(items: Iterable[ToolLike]) -> tuple[Tool, ...]:
             tools), an item is not a tool, a toolset cannot offer its tools (not
             started), or two different tools share a name.
     """
-    if isinstance(items, str | Tool) or callable(items) or _is_toolset(items):
+    if not isinstance(items, list | tuple) and (
+        isinstance(items, str | Tool) or callable(items) or _is_toolset(items)
+    ):
         one = repr(items) if isinstance(items, str) else _tool_label(items)
         raise ToolError(f"tools= takes a list of tools, not a single one: write tools=[{one}]")
     tools: dict[str, Tool] = {}
-    origins: dict[str, object] = {}
+    origins: dict[str, object] = {}  # the toolset a tool came from, for error messages
     unknown: list[str] = []
-    for item, origin in _expanded(items):
+    for item in items:
         if isinstance(item, Tool):
             tool = item
         elif isinstance(item, str):
@@ -212,6 +213,14 @@ def resolve_tools(items: Iterable[ToolLike]) -> tuple[Tool, ...]:
                 unknown.append(item)
                 continue
             tool = get_tool(item)
+        elif _is_toolset(item):
+            for offered in item.current_tools():  # type: ignore[union-attr]
+                seen = tools.get(offered.name)
+                if seen is not None and seen is not offered:
+                    raise _clash(offered.name, (origins.get(offered.name), item))
+                tools[offered.name] = offered
+                origins[offered.name] = item
+            continue
         elif callable(item):
             tool = _registered_tool_for(item) or cached_tool(item)
         else:
@@ -221,19 +230,8 @@ def resolve_tools(items: Iterable[ToolLike]) -> tuple[Tool, ...]:
             )
         seen = tools.get(tool.name)
         if seen is not None and seen is not tool:
-            sources = [source for source in (origins.get(tool.name), origin) if source]
-            advice = (
-                f" ({' and '.join(repr(source) for source in sources)}: give a toolset a "
-                f"prefix=...)"
-                if sources
-                else ""
-            )
-            raise ToolError(
-                f"two different tools are named {tool.name!r} in tools=[...]; a model "
-                f"tells tools apart by name only, so give one of them another name{advice}"
-            )
+            raise _clash(tool.name, (origins.get(tool.name),))
         tools[tool.name] = tool
-        origins[tool.name] = origin
     if unknown:
         names = ", ".join(repr(name) for name in unknown)
         raise ToolError(

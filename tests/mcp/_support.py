@@ -60,6 +60,32 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 15
             await anyio.sleep(0.02)
 
 
+async def slow_calls_grow(
+    toolset: MCPToolset, before: dict[str, int], *, started: int = 0, cancelled: int = 0
+) -> None:
+    """Wait until the server has started and cancelled that many more ``slow`` calls."""
+
+    async def grown() -> bool:
+        now = await slow_calls(toolset)
+        return (
+            now["started"] >= before["started"] + started
+            and now["cancelled"] >= before["cancelled"] + cancelled
+        )
+
+    await eventually(grown)
+
+
+async def cancel_mid_call(toolset: MCPToolset, run: Callable[[], Awaitable[object]]) -> None:
+    """Start ``run`` (which calls ``slow``), cancel it once the server is running the tool,
+    then wait until the server reports the call cancelled."""
+    before = await slow_calls(toolset)
+    async with anyio.create_task_group() as group:
+        group.start_soon(run)
+        await slow_calls_grow(toolset, before, started=1)
+        group.cancel_scope.cancel()
+    await slow_calls_grow(toolset, before, cancelled=1)
+
+
 def running(pid: int) -> bool:
     """Whether process ``pid`` exists (a zombie, not yet reaped, counts as existing)."""
     return os.path.exists(f"/proc/{pid}")

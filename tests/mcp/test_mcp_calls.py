@@ -9,12 +9,19 @@ from __future__ import annotations
 import json
 from functools import partial
 
-import anyio
 import pytest
 
 from aether.llm.content import DocumentPart, ImagePart
 from aether.mcp import MCPToolset
-from tests.mcp._support import PNG, HTTPServer, call, eventually, slow_calls
+from tests.mcp._support import (
+    PNG,
+    HTTPServer,
+    call,
+    cancel_mid_call,
+    eventually,
+    slow_calls,
+    slow_calls_grow,
+)
 
 
 @pytest.fixture(scope="module", params=["stdio", "http"])
@@ -111,30 +118,13 @@ async def test_a_call_past_the_timeout_is_cancelled_on_the_server(files: MCPTool
 
     assert result.is_error is True
     assert "did not answer within 0.5 seconds" in result.text
-
-    async def cancelled() -> bool:
-        return (await slow_calls(files))["cancelled"] == before["cancelled"] + 1
-
-    await eventually(cancelled)
+    await slow_calls_grow(files, before, cancelled=1)
 
 
 async def test_cancelling_a_call_sends_the_cancellation_to_the_server(
     files: MCPToolset,
 ) -> None:
-    before = await slow_calls(files)
-
-    async def started() -> bool:
-        return (await slow_calls(files))["started"] == before["started"] + 1
-
-    async def cancelled() -> bool:
-        return (await slow_calls(files))["cancelled"] == before["cancelled"] + 1
-
-    async with anyio.create_task_group() as group:
-        group.start_soon(partial(call, files, "slow", seconds=60))
-        await eventually(started)
-        group.cancel_scope.cancel()
-
-    await eventually(cancelled)
+    await cancel_mid_call(files, partial(call, files, "slow", seconds=60))
 
 
 async def test_list_changed_refreshes_the_cached_listing(

@@ -17,7 +17,7 @@ from aether import Aether
 from aether.errors import ToolError
 from aether.extensions.llm.fake import FakeProvider
 from aether.mcp import MCPConnectionError, MCPToolset
-from tests.mcp._support import call, eventually, running, slow_calls, stdio_toolset
+from tests.mcp._support import call, running, slow_calls_grow, stdio_toolset
 
 
 async def test_the_client_starts_its_toolsets_and_stops_them_on_an_error(
@@ -43,14 +43,11 @@ async def test_the_client_starts_its_toolsets_and_stops_them_on_an_error(
 async def test_cancelling_the_scope_mid_call_stops_the_server(served_root: Path) -> None:
     files = stdio_toolset(served_root)
 
-    async def started() -> bool:
-        return (await slow_calls(files))["started"] == 1
-
     with anyio.CancelScope() as scope:
         async with files, anyio.create_task_group() as group:
             pid = int((await call(files, "pid")).text)
             group.start_soon(partial(call, files, "slow", seconds=60))
-            await eventually(started)
+            await slow_calls_grow(files, {"started": 0, "cancelled": 0}, started=1)
             scope.cancel()
 
     assert scope.cancelled_caught

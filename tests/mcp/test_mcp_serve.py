@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import base64
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -18,6 +15,7 @@ from mcp.client.stdio import StdioServerParameters
 from aether import ImagePart
 from aether.mcp import MCPToolset, mcp_server
 from aether.tools import dispatch_tool, tool_from_function
+from benchmarks.bench_mcp import serving_over_http
 from tests.mcp._support import PNG
 
 TOOLS_FILE = Path(__file__).with_name("aether_tools.py")
@@ -97,26 +95,8 @@ async def test_an_in_process_server_offers_the_tools_it_was_given() -> None:
 @pytest.fixture(scope="module")
 def served_over_http() -> Iterator[str]:
     """``python -m aether mcp serve ... --http 127.0.0.1:PORT``, once it accepts connections."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    address = f"127.0.0.1:{port}"
-    command = [sys.executable, "-m", "aether", "mcp", "serve", str(TOOLS_FILE), "--http", address]
-    process = subprocess.Popen(command, cwd=REPO)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("python -m aether mcp serve --http did not start") from None
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        process.kill()
-        process.wait(timeout=10)
+    with serving_over_http(TOOLS_FILE) as url:
+        yield url
 
 
 async def test_an_aether_toolset_calls_aether_tools_served_over_http(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import partial
 
-import anyio
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.trace import StatusCode
 
@@ -15,7 +14,7 @@ from aether.extensions.llm.fake import FakeProvider, Script
 from aether.llm.content import ImagePart
 from aether.llm.contracts import LLMRequest, LLMResponse, ToolCall
 from aether.mcp import MCPToolset
-from tests.mcp._support import PNG, eventually, slow_calls
+from tests.mcp._support import PNG, cancel_mid_call
 from tests.telemetry._otel import Otel
 
 
@@ -98,20 +97,8 @@ async def test_cancelling_the_aether_call_cancels_the_tool_on_the_server(
     stdio_files: MCPToolset,
 ) -> None:
     client = Aether(calls_then_reports("slow", seconds=60), tools=[stdio_files])
-    before = await slow_calls(stdio_files)
 
-    async def started() -> bool:
-        return (await slow_calls(stdio_files))["started"] == before["started"] + 1
-
-    async def cancelled() -> bool:
-        return (await slow_calls(stdio_files))["cancelled"] == before["cancelled"] + 1
-
-    async with anyio.create_task_group() as group:
-        group.start_soon(partial(client.ask, "Take your time."))
-        await eventually(started)
-        group.cancel_scope.cancel()
-
-    await eventually(cancelled)
+    await cancel_mid_call(stdio_files, partial(client.ask, "Take your time."))
 
 
 async def test_mcp_tool_calls_get_execute_tool_spans(stdio_files: MCPToolset) -> None:
