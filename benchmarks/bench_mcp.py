@@ -26,9 +26,11 @@ benchmarks/_mcp_tools.py` (the `mcp` package's server, in another process) and r
 by an `MCPToolset` over stdio, then over streamable HTTP on loopback (the same server
 with `--http`, uvicorn). A call through MCP checks the arguments against the tool's input
 schema, sends a JSON-RPC request, and maps the result back; the server validates and
-runs the tool. Wall time (another process does half the work), median of 5 runs of
-N calls in one event loop after a warm-up; the ratio is against the local tool in the
-same run. "toolset start" is `async with toolset:` (spawning the server process for
+runs the tool. Wall time (another process does half the work), in one event loop after
+a warm-up: 7 rounds that each time every case in turn (so a shared machine's drift
+spreads over all of them), medians; the ratio is against the local tool in the same run.
+The `Client.call_tool` row is the `mcp` package's own client calling the same server
+without Aether: the difference is what `MCPToolset` adds. "toolset start" is `async with toolset:` (spawning the server process for
 stdio, the protocol handshake, listing the tools), median of 3. Import rows are
 `import X` in a fresh interpreter, timed inside it, median of 3: `aether.mcp` does not
 load the `mcp` package; a toolset loads it when it starts.
