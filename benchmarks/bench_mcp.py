@@ -30,10 +30,11 @@ runs the tool. Wall time (another process does half the work), in one event loop
 a warm-up: 7 rounds that each time every case in turn (so a shared machine's drift
 spreads over all of them), medians; the ratio is against the local tool in the same run.
 The `Client.call_tool` row is the `mcp` package's own client calling the same server
-without Aether: the difference is what `MCPToolset` adds. "toolset start" is `async with toolset:` (spawning the server process for
-stdio, the protocol handshake, listing the tools), median of 3. Import rows are
-`import X` in a fresh interpreter, timed inside it, median of 3: `aether.mcp` does not
-load the `mcp` package; a toolset loads it when it starts.
+without Aether: the difference is what `MCPToolset` adds. "toolset start" is `async with
+toolset:` (spawning the server process for stdio, the protocol handshake, listing the
+tools), median of 3. Import rows are `import X` in a fresh interpreter, timed inside it,
+median of 3: `aether.mcp` does not load the `mcp` package; a toolset loads it when it
+starts.
 """
 
 TOOLS = Path(__file__).with_name("_mcp_tools.py")
