@@ -45,8 +45,6 @@ class _Stepper:
         self._done: anyio.Event | None = None
 
     async def step(self) -> Any:
-        # Not `anext(stream, default)`: on Python 3.11 a cancellation thrown into that
-        # wrapper can leave the generator marked as running, so it could not be closed.
         self._done = anyio.Event()
         try:
             with anyio.CancelScope() as self._scope:
