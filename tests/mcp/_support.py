@@ -94,9 +94,10 @@ def running(pid: int) -> bool:
 class HTTPServer:
     """fs_server.py serving streamable HTTP (or SSE) on a loopback port, in its own process."""
 
-    def __init__(self, root: Path, *, sse: bool = False) -> None:
+    def __init__(self, root: Path, *, sse: bool = False, legacy: bool = False) -> None:
         self.root = root
         self.sse = sse
+        self.legacy = legacy
         self.port = 0
         self.process: subprocess.Popen[str] | None = None
 
@@ -110,6 +111,8 @@ class HTTPServer:
         command = [sys.executable, str(FS_SERVER), str(self.root), flag]
         if self.port:
             command += ["--port", str(self.port)]
+        if self.legacy:
+            command.append("--legacy")
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         with selectors.DefaultSelector() as selector:

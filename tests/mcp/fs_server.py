@@ -4,6 +4,8 @@
     python tests/mcp/fs_server.py ROOT --http       serve streamable HTTP on a loopback
                                                     port (printed on stdout)
     python tests/mcp/fs_server.py ROOT --sse        the same, legacy SSE transport
+    ... --legacy                                    refuse server/discover, as servers
+                                                    before the 2026-07-28 revision do
 
 Its tools read and write files under ROOT, and a few exist only to exercise a client:
 one returns an image, one fails (``isError``), one is slow (and counts how often it was
@@ -17,11 +19,14 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import anyio
 import mcp_types as types
 from mcp.server.mcpserver import Context, Image, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
+from mcp_types import METHOD_NOT_FOUND
 
 server = MCPServer("aether-test-fs", instructions="Files under one folder.", log_level="WARNING")
 ROOT = Path(sys.argv[1] if len(sys.argv) > 1 else ".").resolve()
@@ -127,6 +132,12 @@ def crash() -> str:
 
 
 @server.tool()
+def protocol_version(ctx: Context) -> str:
+    """The protocol revision this connection speaks."""
+    return ctx.request_context.protocol_version
+
+
+@server.tool()
 async def add_tool(name: str, ctx: Context) -> str:
     """Add a tool called ``name`` (it echoes its text) and announce the new list."""
 
@@ -139,6 +150,13 @@ async def add_tool(name: str, ctx: Context) -> str:
     if getattr(session, "protocol_version", "") < "2026":
         await session.send_tool_list_changed()  # earlier clients, unsolicited
     return f"added {name}"
+
+
+async def _refuse_discover(ctx: Any, call_next: Any) -> Any:
+    # --legacy: answer like a server from before 2026-07-28, which has no server/discover.
+    if ctx.method == "server/discover":
+        raise MCPError(code=METHOD_NOT_FOUND, message="Method not found")
+    return await call_next(ctx)
 
 
 def _loopback_socket(port: int) -> socket.socket:
@@ -160,6 +178,8 @@ async def _serve_http(sse: bool, port: int) -> None:
 
 
 if __name__ == "__main__":
+    if "--legacy" in sys.argv:
+        server.middleware.append(_refuse_discover)
     if "--http" in sys.argv or "--sse" in sys.argv:
         port = int(sys.argv[sys.argv.index("--port") + 1]) if "--port" in sys.argv else 0
         anyio.run(_serve_http, "--sse" in sys.argv, port)
