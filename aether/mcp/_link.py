@@ -161,7 +161,9 @@ class ServerLink:
         if attempt.client is not None and not attempt.ended.is_set():
             return attempt.client
         reason = _describe_error(attempt.error) if attempt.error else "it did not answer in time"
-        raise MCPConnectionError(f"could not connect to the {self.transport.describe()}: {reason}")
+        raise MCPConnectionError(
+            f"could not connect to the {self.transport.describe()}: {self.transport.scrub(reason)}"
+        )
 
     def lost(self, client: Client) -> None:
         """Report that ``client``'s connection broke, so the next call reconnects."""

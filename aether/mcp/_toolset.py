@@ -205,9 +205,10 @@ class MCPToolset:
             except MCPConnectionError:
                 raise
             except Exception as error:  # bad arguments for the SDK, say
+                transport = self._link.transport
                 raise MCPConnectionError(
-                    f"could not start the {self._link.transport.describe()}: {error}"
-                ) from error
+                    f"could not start the {transport.describe()}: {transport.scrub(str(error))}"
+                ) from None
         self._depth += 1
         return self
 
@@ -311,7 +312,8 @@ class MCPToolset:
                     f"was cancelled on the server; try again with a smaller request, or do "
                     f"without it"
                 ) from None
-            raise ToolError(f"the MCP server refused the call: {error.message}") from None
+            message = self._link.transport.scrub(error.message)
+            raise ToolError(f"the MCP server refused the call: {message}") from None
         except (RuntimeError, ValidationError) as error:
             # The SDK checks structured output against the tool's output schema.
             raise ToolError(f"the MCP server's answer could not be read: {error}") from None

@@ -42,6 +42,21 @@ class TransportSpec(Protocol):
         """What the server is, for reprs and error messages (no headers, no env values)."""
         ...
 
+    def scrub(self, text: str) -> str:
+        """``text`` (an error message) without this transport's secrets."""
+        ...
+
+
+_SHORTEST_SECRET = 8
+"""Shorter values are not scrubbed: they would mangle ordinary words, and are no keys."""
+
+
+def _without(text: str, secrets: list[str]) -> str:
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= _SHORTEST_SECRET:
+            text = text.replace(secret, "***")
+    return text
+
 
 _SCRIPT = re.compile(r"[\w./\\-]+\.(py|js|mjs|cjs|ts)|@[\w.-]+/[\w.-]+")
 """A script file or an npm package: what names a stdio server without exposing its options."""
@@ -84,6 +99,10 @@ class StdioTransport:
         if script is not None:
             shown.append(script if script.startswith("@") else os.path.basename(script))
         return f"stdio server {' '.join(shown)!r}"
+
+    def scrub(self, text: str) -> str:
+        values = list(self.env.values()) if self.env else []
+        return _without(text, [*values, *(arg for arg in self.args if not _SCRIPT.fullmatch(arg))])
 
 
 def _public_url(url: str) -> str:
@@ -129,6 +148,12 @@ class HTTPTransport:
     def describe(self) -> str:
         kind = "SSE" if self.sse else "HTTP"
         return f"{kind} server {_public_url(self.url)}"
+
+    def scrub(self, text: str) -> str:
+        # httpx errors quote the URL they requested, query string and user info included.
+        parts = urlsplit(self.url)
+        secrets = [parts.query, parts.password or "", *(self.headers or {}).values()]
+        return _without(text.replace(self.url, _public_url(self.url)), secrets)
 
 
 class _WatchedReceive:

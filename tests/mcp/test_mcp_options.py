@@ -95,24 +95,25 @@ async def test_the_legacy_sse_transport_lists_and_calls(sse_server: HTTPServer) 
     assert isinstance(image.content[0], ImagePart)
 
 
-async def test_credentials_stay_out_of_reprs_and_errors() -> None:
-    toolset = MCPToolset.http(
-        "http://user:hunter2@127.0.0.1:9/mcp?key=sk-query-secret",
-        headers={"X-Api-Key": "sk-header-secret"},
-        auth="sk-bearer-secret",
-        connect_timeout=2,
-    )
-    stdio = MCPToolset.stdio("server", args=["--token", "sk-arg-secret"], env={"K": "sk-env"})
+async def test_credentials_stay_out_of_reprs_and_errors(http_server: HTTPServer) -> None:
+    secrets = ["hunter2pass", "sk-query-secret", "sk-header-secret", "sk-bearer-secret"]
+    base = f"http://user:hunter2pass@127.0.0.1:{http_server.port}"
+    options = {"headers": {"X-Api-Key": "sk-header-secret"}, "auth": "sk-bearer-secret"}
+    refused = MCPToolset.http("http://127.0.0.1:9/mcp?key=sk-query-secret", **options)
+    not_found = MCPToolset.sse(f"{base}/nowhere?key=sk-query-secret", **options)
+    stdio = MCPToolset.stdio("server", args=["--token", "sk-arg-secret"], env={"K": "sk-env-1234"})
 
-    with pytest.raises(ToolError) as raised:
-        async with toolset:
-            pass
+    shown = [repr(refused), repr(not_found), repr(stdio)]
+    for toolset in (refused, not_found):
+        with pytest.raises(ToolError) as raised:
+            async with toolset:
+                pass
+        shown.append(str(raised.value))
 
-    shown = " ".join([repr(toolset), str(raised.value), repr(stdio)])
-    assert "127.0.0.1:9/mcp" in shown
-    secrets = ["hunter2", "sk-query-secret", "sk-header-secret", "sk-bearer-secret"]
-    for secret in [*secrets, "sk-arg-secret", "sk-env"]:
-        assert secret not in shown
+    assert "404 Not Found" in shown[-1]  # httpx quotes the URL it requested: scrubbed
+    assert f"127.0.0.1:{http_server.port}/nowhere" in shown[-1]
+    for secret in [*secrets, "sk-arg-secret", "sk-env-1234"]:
+        assert secret not in " ".join(shown)
 
 
 def test_bad_options_fail_when_the_toolset_is_built() -> None:
