@@ -17,7 +17,7 @@ from aether import Aether
 from aether.errors import ToolError
 from aether.extensions.llm.fake import FakeProvider
 from aether.mcp import MCPConnectionError, MCPToolset
-from tests.mcp._support import call, running, slow_calls_grow, stdio_toolset
+from tests.mcp._support import HTTPServer, call, running, slow_calls_grow, stdio_toolset
 
 
 async def test_the_client_starts_its_toolsets_and_stops_them_on_an_error(
@@ -90,12 +90,12 @@ async def test_a_missing_command_fails_to_start_naming_it() -> None:
 
 
 async def test_a_client_leaves_a_toolset_started_by_its_owner_running(
-    stdio_files: MCPToolset,
+    http_server: HTTPServer,
 ) -> None:
-    pid = (await call(stdio_files, "pid")).text
+    async with MCPToolset.http(http_server.url) as files:
+        async with Aether(FakeProvider(canned_response="ok"), tools=[files]):
+            assert files.running is True
+        assert files.running is True  # its owner's `async with` stops it, not the client's
+        assert (await call(files, "read_file", path="notes.txt")).is_error is False
 
-    async with Aether(FakeProvider(canned_response="ok"), tools=[stdio_files]):
-        assert (await call(stdio_files, "pid")).text == pid
-
-    assert stdio_files.running is True  # the fixture that started it stops it
-    assert running(int(pid))
+    assert files.running is False
