@@ -32,11 +32,11 @@ breaker decide by Aether's classes (the `retryable` attribute), never by a vendo
     │   └── SessionCorruptedError   a stored history cannot be read
     ├── UnsafeURLError              aether.extensions.tools.http: http_get refused an
     │                               address (also a PermissionError)
-    ├── RedisError                  aether.extensions.redis: the Redis client failed
+    ├── RedisError                  aether.extensions.redis: talking to Redis failed
     │   ├── RedisConnectionError    could not connect, or the connection broke
     │   │   └── RedisTimeoutError   no answer in time
-    │   ├── RedisProtocolError      the server sent something unreadable
-    │   └── RedisReplyError         the server answered with an error
+    │   ├── RedisReplyError         the server answered with an error
+    │   └── RedisNotOpenError       the coredis client was used before async with
     └── FakeScriptExhaustedError    aether.extensions.llm.fake: a test asked for more
                                     answers than it scripted (also a RuntimeError)
 """

@@ -36,10 +36,10 @@ async def main(kind: str, arguments: list[str]) -> None:
     else:
         url, namespace, session_id = arguments
         store = RedisSessionStore(url, namespace=namespace)
-    client = Aether(FakeProvider(responses=[ANSWER]), memory_store=store)
-    session = client.session(session_id, system="Describe images.")
-    await session.ask(["What is this?", ImagePart(data=PNG)])
-    await store.aclose()
+    async with store:
+        client = Aether(FakeProvider(responses=[ANSWER]), memory_store=store)
+        session = client.session(session_id, system="Describe images.")
+        await session.ask(["What is this?", ImagePart(data=PNG)])
 
 
 if __name__ == "__main__":

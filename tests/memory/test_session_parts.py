@@ -132,11 +132,8 @@ async def continue_and_check(
 async def test_a_session_resumed_by_another_process_through_sqlite(tmp_path: Path) -> None:
     path = tmp_path / "sessions.db"
     resume(["sqlite", str(path), "pictures"])
-    store = SQLiteSessionStore(path)
-    try:
+    async with SQLiteSessionStore(path) as store:
         await continue_and_check(store, "pictures")
-    finally:
-        await store.aclose()
 
 
 @pytest.mark.slow
@@ -144,8 +141,5 @@ async def test_a_session_resumed_by_another_process_through_sqlite(tmp_path: Pat
 async def test_a_session_resumed_by_another_process_through_redis(redis_url: str) -> None:
     namespace = f"test-{uuid.uuid4().hex}"
     resume(["redis", redis_url, namespace, "pictures"])
-    store = RedisSessionStore(redis_url, namespace=namespace)
-    try:
+    async with RedisSessionStore(redis_url, namespace=namespace) as store:
         await continue_and_check(store, "pictures")
-    finally:
-        await store.aclose()

@@ -60,13 +60,11 @@ async def main(kind: str, arguments: list[str]) -> None:
     else:
         url, namespace, *sessions = arguments
         store = RedisSessionStore(url, namespace=namespace)
-    try:
+    async with store:
         for item in sessions:
             wire, session_id = item.split(":", 1)
             history = await store.load(session_id)
             print(json.dumps(await next_request_body(wire, history)), flush=True)
-    finally:
-        await store.aclose()
 
 
 if __name__ == "__main__":

@@ -66,14 +66,12 @@ async def _store_and_expect(
 ) -> dict[str, dict[str, Any]]:
     """Store one conversation per wire; return each next request's body, by session."""
     expected = {}
-    try:
+    async with store:
         for wire, stream in (("anthropic", True), ("gemini", False)):
             history = await _conversation(wire, stream=stream)
             session = f"{wire}:{uuid.uuid4().hex}"
             await store.save(session.split(":", 1)[1], history)
             expected[session] = await next_request_body(wire, history)
-    finally:
-        await store.aclose()
     return expected
 
 
