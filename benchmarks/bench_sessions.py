@@ -14,13 +14,12 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from aether import Aether, ImagePart, Message, SessionStore
+from aether import Aether, SessionStore
 from aether.extensions.llm.fake import FakeProvider
 from aether.extensions.memory import InMemorySessionStore
 from aether.extensions.memory.redis import RedisSessionStore
 from aether.extensions.memory.sqlite import SQLiteSessionStore
 from aether.extensions.redis import create_redis_client
-from aether.memory.codec import encode_message
 from aether.testing.redis_server import RedisServer
 from benchmarks._harness import BACKENDS, Row, cli, measure
 
@@ -92,20 +91,20 @@ IMAGE_BYTES = 5_000_000
 
 
 def _image_rows(name: str, make_store: StoreFactory, backend: str, *, quick: bool) -> list[Row]:
+    from aether import ImagePart, Message
+    from aether.memory.codec import encode_message
+
     image = ImagePart(data=b"\x89PNG\r\n\x1a\n" + os.urandom(IMAGE_BYTES - 8))
     prompt = ["Describe it.", image]
+
     state: dict[str, Any] = {}
 
     async def open_store() -> None:
-        store = state["store"] = make_store()
+        store = make_store()
+        stack = state["stack"] = AsyncExitStack()
         if hasattr(store, "__aenter__"):  # SQLite and Redis stores open and close
-            await store.__aenter__()
+            await stack.enter_async_context(store)  # type: ignore[arg-type]
         state["client"] = Aether(FakeProvider("A picture."), stack=[], memory_store=store)
-
-    async def close_store() -> None:
-        store = state["store"]
-        if hasattr(store, "__aexit__"):
-            await store.__aexit__(None, None, None)
 
     async def open_session_with_image() -> None:
         await open_store()
@@ -116,12 +115,12 @@ def _image_rows(name: str, make_store: StoreFactory, backend: str, *, quick: boo
         client, run = state["client"], uuid.uuid4().hex
         for index in range(n):
             await client.session(f"{run}-{index}").ask(prompt)
-        await close_store()
+        await state["stack"].aclose()
 
     async def after_image(n: int) -> None:
         for _ in range(n):
             await state["session"].ask("And now?")
-        await close_store()
+        await state["stack"].aclose()
 
     turns = 3 if quick else 10
     stored = len(encode_message(Message(role="user", content=prompt)))

@@ -60,7 +60,7 @@ async def main(kind: str, arguments: list[str]) -> None:
     else:
         url, namespace, *sessions = arguments
         store = RedisSessionStore(url, namespace=namespace)
-    async with store:  # a Redis store on coredis works inside its block only
+    async with store:
         for item in sessions:
             wire, session_id = item.split(":", 1)
             history = await store.load(session_id)

@@ -66,7 +66,7 @@ async def _store_and_expect(
 ) -> dict[str, dict[str, Any]]:
     """Store one conversation per wire; return each next request's body, by session."""
     expected = {}
-    async with store:  # a Redis store on coredis works inside its block only
+    async with store:
         for wire, stream in (("anthropic", True), ("gemini", False)):
             history = await _conversation(wire, stream=stream)
             session = f"{wire}:{uuid.uuid4().hex}"
