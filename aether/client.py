@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import weakref
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any, TypedDict, TypeVar, Unpack, overload
 
@@ -18,7 +19,19 @@ from aether.events import EventBus
 from aether.extensions.llm.builder import default_stack
 from aether.extensions.llm.factory import create_provider
 from aether.extensions.memory.in_memory import InMemorySessionStore
-from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk, Tool
+from aether.llm.contracts import (
+    AudioPart,
+    DocumentPart,
+    ImagePart,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    Part,
+    Reasoning,
+    StreamChunk,
+    TextPart,
+    Tool,
+)
 from aether.llm.streaming import aclose_stream
 from aether.memory.contracts import SessionStore
 from aether.memory.session import Session
@@ -37,8 +50,12 @@ from aether.usage import Usage
 
 __all__ = ["Aether", "CallOptions", "Prompt"]
 
-Prompt = str | Sequence[Message] | LLMRequest
-"""A single user turn, a whole conversation, or a ready-made request."""
+Prompt = str | Sequence[Message | str | Part] | LLMRequest
+"""A single user turn (text, or a list of parts and strings), a whole conversation (a
+list of `Message`), or a ready-made request. (One sequence type, so that type checkers
+infer either list from the call.)"""
+
+_USER_PARTS = (TextPart, ImagePart, AudioPart, DocumentPart)
 
 _SubscriberT = TypeVar("_SubscriberT", bound=Callable[..., Any])
 
@@ -66,6 +83,11 @@ def _conversation(prompt: object) -> tuple[Message, ...]:
             f"content='...')])"
         )
     messages = tuple(prompt)
+    if any(isinstance(item, _USER_PARTS) for item in messages) and all(
+        isinstance(item, (str, *_USER_PARTS)) for item in messages
+    ):
+        # ask(["What is this?", ImagePart(...)]): one user turn of parts.
+        return (Message(role="user", content=messages),)
     for position, item in enumerate(messages):
         if not isinstance(item, Message | Mapping):  # mappings are validated as Messages
             raise ConfigurationError(
@@ -118,9 +140,12 @@ class CallOptions(TypedDict, total=False):
         max_tokens: Caps generated tokens.
         top_p: Nucleus sampling.
         stop: Stop sequences.
-        tools: Tools the model may call: registered names, functions or `Tool`
-            objects, mixed. The tool loop runs them and returns the final answer.
+        tools: Tools the model may call: registered names, functions, `Tool` objects or
+            toolsets (`aether.mcp.MCPToolset`), mixed. They join the client's own
+            ``tools``. The tool loop runs them and returns the final answer.
         tool_choice: ``auto``, ``none``, ``required`` or one tool's name.
+        reasoning: How hard a reasoning model thinks: ``"none"``, ``"minimal"``,
+            ``"low"``, ``"medium"``, ``"high"``, or a budget of thinking tokens.
         context: Initial request context (copied), read by your middlewares.
         provider_options: Vendor-specific parameters keyed by provider name.
         middleware: Extra middlewares wrapped around this one call (outermost first).
@@ -135,6 +160,7 @@ class CallOptions(TypedDict, total=False):
     stop: str | Sequence[str]
     tools: Sequence[ToolLike]
     tool_choice: str
+    reasoning: Reasoning
     context: dict[str, Any]
     provider_options: dict[str, dict[str, Any]]
     middleware: Sequence[object]
@@ -174,6 +200,11 @@ class Aether:
         telemetry: Record OpenTelemetry GenAI spans and metrics (off by default): ``True``
             for the global tracer and meter providers, or a `TelemetryMiddleware` (your
             providers, content capture). Needs ``aether-llm[otel]``.
+        tools: Tools every call offers (names, functions, `Tool` objects, toolsets such
+            as `aether.mcp.MCPToolset`). A call's own ``tools=`` adds to them, and one
+            of its tools replaces a default tool of the same name; ``tool_choice="none"``
+            keeps a call from using them. ``async with client:`` starts and stops the
+            toolsets given here.
 
     Attributes:
         usage: Tokens and cost counted so far (`Usage`): ``client.usage.total_cost_usd``.
@@ -217,6 +248,7 @@ class Aether:
         memory_store: SessionStore | None = None,
         cache: CacheMiddleware | CacheBackend | bool | None = None,
         telemetry: TelemetryMiddleware | bool = False,
+        tools: Sequence[ToolLike] = (),
     ) -> None:
         problems = []
         if provider is not None and config is not None:
@@ -314,6 +346,9 @@ class Aether:
         )
         self._sessions: weakref.WeakValueDictionary[str, Session] = weakref.WeakValueDictionary()
         self._closed = False
+        self.tools: tuple[ToolLike, ...] = _default_tools(tools)
+        """The tools every call offers (``tools=`` of the constructor)."""
+        self._started: list[AsyncExitStack] = []
 
     @property
     def default_model(self) -> str | None:
@@ -347,17 +382,17 @@ class Aether:
         if temperature is None and fields["temperature"] is not None:
             # Recorded, so an adapter can leave it out for a model that refuses it.
             fields["defaults"] = {"temperature": fields["temperature"]}
+        if self.tools or options.get("tools"):
+            fields["tools"] = self._tools_for(options.get("tools") or ())
         if options.keys() - _BASIC_OPTIONS:
             # Only the options given reach validation, which runs on every call.
             if options.keys() - _CALL_OPTIONS:
                 raise _unknown_options(set(options.keys() - _CALL_OPTIONS))
-            for name in ("max_tokens", "top_p", "tool_choice", "provider_options"):
+            for name in ("max_tokens", "top_p", "tool_choice", "reasoning", "provider_options"):
                 if name in options:
                     fields[name] = options[name]
             if "stop" in options:
                 fields["stop"] = _stop_sequences(options["stop"])
-            if options.get("tools"):
-                fields["tools"] = resolve_tools(options["tools"])
             context = dict(options.get("context") or {})
             if options.get("cache") is not None:
                 context[CACHE_CONTROL] = options["cache"]
@@ -369,6 +404,17 @@ class Aether:
         except ValidationError as error:
             raise _invalid_request(error) from None
 
+    def _tools_for(self, given: Sequence[ToolLike]) -> tuple[Tool, ...]:
+        # The client's tools first (a stable prefix for providers' prompt caches), minus
+        # any the call replaces by name, then the call's own.
+        if not self.tools:
+            return resolve_tools(given)
+        if not given:
+            return resolve_tools(self.tools)
+        own = resolve_tools(given)
+        names = {tool.name for tool in own}
+        return (*(t for t in resolve_tools(self.tools) if t.name not in names), *own)
+
     @staticmethod
     def _reuse(request: LLMRequest, options: CallOptions) -> LLMRequest:
         # A ready-made request keeps its settings, takes the call's options over them,
@@ -377,7 +423,7 @@ class Aether:
         if options.keys() - _CALL_OPTIONS:
             raise _unknown_options(set(options.keys() - _CALL_OPTIONS))
         update: dict[str, Any] = {"context": {**request.context, **options.get("context", {})}}
-        for name in ("model", "temperature", "max_tokens", "top_p", "tool_choice"):
+        for name in ("model", "temperature", "max_tokens", "top_p", "tool_choice", "reasoning"):
             if name in options:
                 update[name] = options[name]
         if "temperature" in options and "temperature" in request.defaults:
@@ -507,6 +553,16 @@ class Aether:
             await aclose()
 
     async def __aenter__(self) -> Aether:
+        """Start the toolsets given to ``tools=`` (an MCP server's process, say)."""
+        stack = AsyncExitStack()
+        try:
+            for item in self.tools:
+                if hasattr(item, "current_tools") and hasattr(item, "__aenter__"):
+                    await stack.enter_async_context(item)  # type: ignore[arg-type]
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._started.append(stack)
         return self
 
     async def __aexit__(
@@ -515,13 +571,25 @@ class Aether:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        try:
+            if self._started:
+                await self._started.pop().__aexit__(exc_type, exc, traceback)
+        finally:
+            await self.aclose()
 
     def __repr__(self) -> str:
         return (
             f"Aether(provider={self.provider_name!r}, model={self.default_model!r}, "
             f"pipeline={self.pipeline!r})"
         )
+
+
+def _default_tools(tools: Sequence[ToolLike]) -> tuple[ToolLike, ...]:
+    if isinstance(tools, str) or not isinstance(tools, Sequence):
+        raise ConfigurationError(f"tools= takes a list of tools: write tools=[{tools!r}]")
+    # Names, functions and Tools are checked now; toolsets only once they are started.
+    resolve_tools([item for item in tools if not hasattr(item, "current_tools")])
+    return tuple(tools)
 
 
 _ARGUMENTS = frozenset(inspect.signature(Aether.__init__).parameters) - {"self", "provider"}

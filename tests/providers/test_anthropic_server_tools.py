@@ -216,6 +216,20 @@ async def test_a_client_tool_call_among_server_tool_blocks_is_the_only_call() ->
     assert chunks[-1].finish_reason == "tool_calls"
 
 
+async def test_argument_text_for_a_block_that_is_no_tool_use_is_no_call() -> None:
+    # An input_json_delta for an index no tool_use block opened (a block type this
+    # release does not know, or a server's mistake) never becomes a tool call.
+    stray = {
+        "type": "content_block_delta",
+        "index": 5,
+        "delta": {"type": "input_json_delta", "partial_json": '{"query": "x"}'},
+    }
+    provider, _ = _provider(_sse(_events(stray)))
+    chunks = await _stream(provider)
+    await provider.aclose()
+    assert chunks[-1].tool_calls == ()
+
+
 async def test_the_stream_and_the_call_agree_on_server_tool_blocks() -> None:
     client_call = _tool_block(
         10, {"type": "tool_use", "id": "toolu_07", "name": "add", "input": {}}, '{"a": 1}'

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Final, Protocol
 import anyio
 
 from aether._loop_binding import LoopBound
-from aether.errors import ProviderError, RequestTimeoutError
+from aether.errors import BadRequestError, ProviderError, RequestTimeoutError
 from aether.extensions.llm._errors import (
     connection_error,
     error_detail,
@@ -30,6 +30,7 @@ from aether.extensions.llm._errors import (
     transport_error,
 )
 from aether.extensions.llm._http import CLEANUP_TIMEOUT, release_body, resolve_http_client
+from aether.extensions.llm._json_body import json_body
 from aether.extensions.llm._origin_guard import OriginGuard, install_origin_guard
 from aether.extensions.llm._requests import merge_options, vendor_options
 from aether.extensions.llm._sse import ServerSentEvent, SSEParser
@@ -74,9 +75,14 @@ def split_request_options(extra: dict[str, Any]) -> tuple[dict[str, Any], dict[s
 
 
 class StreamState(Protocol):
-    """Folds a vendor's stream events into text deltas and a final chunk."""
+    """Folds a vendor's stream events into deltas and a final chunk.
 
-    def feed(self, event: object) -> str | None: ...
+    ``feed`` returns a text delta as a string (the common case, kept cheap), another
+    chunk (a reasoning delta) as a `StreamChunk`, several in a tuple (an event that
+    carries two deltas), or ``None``.
+    """
+
+    def feed(self, event: object) -> str | StreamChunk | tuple[StreamChunk, str] | None: ...
 
     def final(self, fallback_model: str) -> StreamChunk: ...
 
@@ -351,8 +357,9 @@ class JsonPostProvider(SdkProvider):
         """
         sdk = await self._sdk_for_loop()
         while True:
+            content = self._json_bytes(call.body)
             try:
-                return await sdk.post(self._path, body=call.body, options=call.options, **post)
+                return await sdk.post(self._path, content=content, options=call.options, **post)
             except self._vendor.APIStatusError as error:
                 if call.drop_refused(error.status_code, error.body, self._sampling):
                     continue
@@ -360,6 +367,21 @@ class JsonPostProvider(SdkProvider):
                 if key is None:
                     raise
                 raise self._refused_by_model(error, call, key)  # noqa: B904 - chained there
+
+    def _json_bytes(self, body: dict[str, Any]) -> bytes:
+        """``body`` as JSON bytes for the SDK to send as they are (see `_json_body`).
+
+        Raises:
+            BadRequestError: If the body holds a value JSON cannot carry (nothing sent).
+        """
+        try:
+            return json_body(body)
+        except ValueError as error:  # pydantic-core's PydanticSerializationError
+            raise BadRequestError(
+                f"the {self.name} request cannot be written as JSON ({error}); "
+                f"provider_options[{self.name!r}] takes JSON values only. Nothing was sent.",
+                provider=self.name,
+            ) from None
 
     def _refused_by_model(self, error: Any, call: PreparedCall, key: str) -> Exception:
         mapped = self._translate(error)
@@ -405,16 +427,16 @@ class JsonPostProvider(SdkProvider):
             async for raw in raw_chunks:
                 if ended:
                     continue  # drain the body, so the connection can be reused
-                for text in self._texts(state, parser.feed(raw)):
-                    if text is END:
+                for delta in self._deltas(state, parser.feed(raw)):
+                    if delta is END:
                         ended = True
                         break
-                    yield StreamChunk(text=text)
+                    yield StreamChunk(text=delta) if isinstance(delta, str) else delta
             if not ended:
-                for text in self._texts(state, parser.flush()):
-                    if text is END:
+                for delta in self._deltas(state, parser.flush()):
+                    if delta is END:
                         break
-                    yield StreamChunk(text=text)
+                    yield StreamChunk(text=delta) if isinstance(delta, str) else delta
         except Exception as error:
             raise self._translate(error)  # noqa: B904 - _translate chains the cause
         finally:
@@ -422,10 +444,10 @@ class JsonPostProvider(SdkProvider):
                 await release_body(raw_chunks, response.aclose)
         yield state.final(call.model)
 
-    def _texts(self, state: StreamState, events: list[ServerSentEvent]) -> Iterator[Any]:
-        """The text deltas of ``events``, one at a time, then `END` if the stream ended.
+    def _deltas(self, state: StreamState, events: list[ServerSentEvent]) -> Iterator[Any]:
+        """The deltas of ``events`` (text, or chunks), one at a time, then `END` if it ended.
 
-        One at a time, so each text reaches the caller before the next event is read:
+        One at a time, so each delta reaches the caller before the next event is read:
         an error event in the same network read raises only after the text before it.
         """
         for event in events:
@@ -434,6 +456,8 @@ class JsonPostProvider(SdkProvider):
                 yield END
                 return
             if payload is not None:
-                text = state.feed(payload)
-                if text:
-                    yield text
+                delta = state.feed(payload)
+                if isinstance(delta, tuple):
+                    yield from delta
+                elif delta:
+                    yield delta
