@@ -26,7 +26,12 @@ from typing import Any
 __all__ = ["LibraryModel", "RateCard", "is_loaded", "load", "lookup"]
 
 _MTOK = 1_000_000
-_PROVIDER_IDS = {"gemini": "google", "vertex": "google", "vertexai": "google"}
+_PROVIDER_IDS = {
+    "gemini": "google",
+    "vertex": "google",
+    "vertexai": "google",
+    "openai-responses": "openai",
+}
 """Aether provider names whose genai-prices id differs."""
 
 _library: Any = None

@@ -66,9 +66,13 @@ def split_request_options(extra: dict[str, Any]) -> tuple[dict[str, Any], dict[s
 
 
 class StreamState(Protocol):
-    """Folds a vendor's stream events into text deltas and a final chunk."""
+    """Folds a vendor's stream events into deltas and a final chunk.
 
-    def feed(self, event: object) -> str | None: ...
+    ``feed`` returns a text delta as a string (the common case, kept cheap), another
+    chunk (a reasoning delta) as a `StreamChunk`, or ``None``.
+    """
+
+    def feed(self, event: object) -> str | StreamChunk | None: ...
 
     def final(self, fallback_model: str) -> StreamChunk: ...
 
@@ -321,13 +325,13 @@ class JsonPostProvider(SdkProvider):
             async for raw in raw_chunks:
                 if ended:
                     continue  # drain the body, so the connection can be reused
-                texts, ended = self._consume(state, parser.feed(raw))
-                for text in texts:
-                    yield StreamChunk(text=text)
+                deltas, ended = self._consume(state, parser.feed(raw))
+                for delta in deltas:
+                    yield StreamChunk(text=delta) if isinstance(delta, str) else delta
             if not ended:
-                texts, ended = self._consume(state, parser.flush())
-                for text in texts:
-                    yield StreamChunk(text=text)
+                deltas, ended = self._consume(state, parser.flush())
+                for delta in deltas:
+                    yield StreamChunk(text=delta) if isinstance(delta, str) else delta
         except Exception as error:
             raise self._translate(error)  # noqa: B904 - _translate chains the cause
         finally:
@@ -335,14 +339,16 @@ class JsonPostProvider(SdkProvider):
                 await release_body(raw_chunks, response.aclose)
         yield state.final(call.model)
 
-    def _consume(self, state: StreamState, events: list[ServerSentEvent]) -> tuple[list[str], bool]:
-        texts: list[str] = []
+    def _consume(
+        self, state: StreamState, events: list[ServerSentEvent]
+    ) -> tuple[list[str | StreamChunk], bool]:
+        deltas: list[str | StreamChunk] = []
         for event in events:
             payload = self._event_payload(event)
             if payload is END:
-                return texts, True
+                return deltas, True
             if payload is not None:
-                text = state.feed(payload)
-                if text:
-                    texts.append(text)
-        return texts, False
+                delta = state.feed(payload)
+                if delta:
+                    deltas.append(delta)
+        return deltas, False

@@ -30,7 +30,7 @@ from aether.extensions.llm._sse import ServerSentEvent
 from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules
 from aether.llm.contracts import LLMRequest, LLMResponse
 
-__all__ = ["DEFAULT_MODEL", "OpenAIProvider"]
+__all__ = ["DEFAULT_MODEL", "OpenAIProvider", "start_openai_client"]
 
 DEFAULT_MODEL = "gpt-4o-mini"
 
@@ -62,6 +62,61 @@ def _error_detail(body: object, fallback: str) -> tuple[str, str | None]:
     if isinstance(body, str) and body:
         return body, None
     return fallback, None
+
+
+def start_openai_client(
+    provider: JsonPostProvider,
+    *,
+    api_key: str | None,
+    base_url: str | None,
+    http_client: Any,
+    transport: Any,
+    timeout: Any,
+    organization: str | None,
+    project: str | None,
+    default_headers: Mapping[str, str] | None,
+) -> None:
+    """Build the openai SDK client of an adapter on OpenAI's API (either wire).
+
+    Sets the adapter's ``_vendor``, ``_api_key``, ``_sdk``, ``_owns_http_client`` and
+    ``base_url``; the key comes from ``provider.api_key_env`` when not given, and a
+    server at a custom base URL may need none (a placeholder is then sent).
+
+    Raises:
+        ConfigurationError: If no key is known and no base URL is set, both a client and
+            a transport were given, or the SDK refuses the options.
+    """
+    openai = _import_sdk()
+    provider._vendor = openai
+    name = provider.name
+    base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+    api_key = api_key or os.environ.get(provider.api_key_env) or None
+    if api_key is None:
+        if base_url is None:
+            raise missing_api_key(
+                name,
+                provider.api_key_env,
+                how="or pass api_key=..., or point OPENAI_BASE_URL at a server that needs none",
+            )
+        api_key = _KEYLESS_PLACEHOLDER
+    provider._api_key = api_key
+    client, provider._owns_http_client = resolve_http_client(
+        provider=name, http_client=http_client, transport=transport, timeout=timeout
+    )
+    kwargs = provider._client_options(
+        api_key=api_key,
+        base_url=base_url,
+        timeout=timeout,
+        http_client=client,
+        default_headers=default_headers,
+        organization=organization,
+        project=project,
+    )
+    try:
+        provider._sdk = openai.AsyncOpenAI(**kwargs)
+    except openai.OpenAIError as error:
+        raise ConfigurationError(f"the {name} provider cannot start: {error}") from error
+    provider.base_url = str(provider._sdk.base_url)
 
 
 class OpenAIProvider(JsonPostProvider):
@@ -119,38 +174,19 @@ class OpenAIProvider(JsonPostProvider):
         max_tokens_field: str | None = None,
         sampling: Mapping[str, str] | None = None,
     ) -> None:
-        openai = _import_sdk()
-        self._vendor = openai
         self._sampling = SamplingRules(self.name, sampling)
-        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-        api_key = api_key or os.environ.get(self.api_key_env) or None
-        if api_key is None:
-            if base_url is None:
-                raise missing_api_key(
-                    self.name,
-                    self.api_key_env,
-                    how="or pass api_key=..., or point OPENAI_BASE_URL at a server that needs none",
-                )
-            api_key = _KEYLESS_PLACEHOLDER
-        self._api_key = api_key
         self.default_model = default_model
-        client, self._owns_http_client = resolve_http_client(
-            provider=self.name, http_client=http_client, transport=transport, timeout=timeout
-        )
-        kwargs = self._client_options(
+        start_openai_client(
+            self,
             api_key=api_key,
             base_url=base_url,
+            http_client=http_client,
+            transport=transport,
             timeout=timeout,
-            http_client=client,
-            default_headers=default_headers,
             organization=organization,
             project=project,
+            default_headers=default_headers,
         )
-        try:
-            self._sdk = openai.AsyncOpenAI(**kwargs)
-        except openai.OpenAIError as error:
-            raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
-        self.base_url = str(self._sdk.base_url)
         self._max_tokens_field_given = max_tokens_field is not None
         if max_tokens_field is None:
             official = _OFFICIAL_HOST in self.base_url
