@@ -2,11 +2,11 @@
 
 Every contender makes the same request (model ``gpt-4o-mini``, one user message) to the
 same mock OpenAI server and hands back the answer's text (the two Responses API
-contenders over ``POST /v1/responses``, the others over chat completions), so the worker can check that
-each one really read the whole answer. ``call`` returns the text of one non-streamed
-answer; ``stream`` yields the text deltas of a streamed one (asking for the usage chunk
-where the library can). Each contender opens one client per answer length, because the
-mock server takes the length from the base URL (``/chunks/N/v1``).
+contenders over ``POST /v1/responses``, the others over chat completions), so the
+worker can check that each one really read the whole answer. ``call`` returns the text
+of one non-streamed answer; ``stream`` yields the text deltas of a streamed one (asking
+for the usage chunk where the library can). Each contender opens one client per answer
+length, because the mock server takes the length from the base URL (``/chunks/N/v1``).
 
 The peers (LiteLLM, pydantic-ai, langchain-openai) are imported only inside their
 contender, in the worker process that measures them, and only if installed (the ``bench``

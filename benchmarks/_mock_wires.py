@@ -4,8 +4,9 @@ The server (`benchmarks.mock_openai_server`) answers OpenAI's chat completions i
 takes the Messages API, Gemini's ``generateContent`` and OpenAI's Responses API shapes
 from here, so one local server process serves all four adapters. The Responses answers
 are rendered by the provider suite's own wire format
-(`aether.testing.wires.openai_responses`), so tests and benchmarks serve the same bytes. Each answer is ``chunks`` words of ``WORD``,
-as JSON or as the vendor's SSE stream (each event framed as one HTTP chunk), with usage.
+(`aether.testing.wires.openai_responses`), so tests and benchmarks serve the same bytes.
+Each answer is ``chunks`` words of ``WORD``, as JSON or as the vendor's SSE stream (each
+event framed as one HTTP chunk), with usage.
 The words cycle through a few distinct ones, as a model's tokens would: LiteLLM stops a
 stream whose chunks repeat 100 times in a row, taking it for a model stuck in a loop.
 """

@@ -124,12 +124,16 @@ def _assistant_items(message: Message, provider: str, *, store: bool) -> list[di
     texts: list[str] = []
 
     def flush_text() -> None:
-        if texts:
-            items.append({"role": "assistant", "content": "".join(texts)})
-            texts.clear()
+        text = "".join(texts)
+        if text:
+            items.append({"role": "assistant", "content": text})
+        texts.clear()
 
     content = message.content
-    for part in (TextPart(text=content),) if isinstance(content, str) else content:
+    if isinstance(content, str):
+        texts.append(content)
+        content = ()
+    for part in content:
         if isinstance(part, TextPart):
             if part.text:
                 texts.append(part.text)

@@ -178,7 +178,7 @@ def reasoning_text(item: dict[str, Any]) -> str:
         if isinstance(pieces, list):
             texts = [text_of(piece.get("text")) for piece in pieces if isinstance(piece, dict)]
             if any(texts):
-                return separator.join(texts)
+                return separator.join(text for text in texts if text)
     return ""
 
 
