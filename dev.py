@@ -65,7 +65,7 @@ def main(argv: list[str]) -> int:
     rest = argv[1:]
     if task == "demo":
         ensure_venv()
-        return run(str(PYTHON), "-m", "aether")
+        return run(str(PYTHON), "-m", "aether", "demo")
     if task == "test":
         ensure_venv()
         names_paths = any((ROOT / arg.split("::")[0]).exists() for arg in rest if arg)

@@ -19,6 +19,7 @@ from aether.errors import (
     CircuitOpenError,
     ConfigurationError,
     ContentFilterError,
+    EventLoopConflictError,
     MalformedResponseError,
     MiddlewareError,
     ProviderConnectionError,
@@ -61,6 +62,7 @@ from aether.middleware.retry import RetryPolicy
 from aether.pipeline import Pipeline, calls_only, on_request, streams_only
 from aether.pricing import ModelPricing
 from aether.registry import register
+from aether.sync import SyncAether
 from aether.tools import register_tool
 from aether.usage import TokenUsage, Usage
 
@@ -80,6 +82,7 @@ __all__ = [
     "ContentFilterError",
     "DocumentPart",
     "EventBus",
+    "EventLoopConflictError",
     "ImagePart",
     "LLMProvider",
     "LLMRequest",
@@ -105,6 +108,7 @@ __all__ = [
     "SessionStore",
     "SharedStateError",
     "StreamChunk",
+    "SyncAether",
     "TextPart",
     "TokenCounts",
     "TokenUsage",

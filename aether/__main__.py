@@ -1,5 +1,7 @@
-"""``python -m aether`` runs the demo."""
+"""``python -m aether``: the ``aether`` command (``ask``, ``chat``, ``demo``; ``--help``)."""
 
-from aether.demo import main
+import sys
 
-main()
+from aether.cli import main
+
+sys.exit(main())

@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import bisect
 import importlib
+import threading
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["LibraryModel", "RateCard", "is_loaded", "load", "lookup"]
+import anyio.to_thread
+from anyio.lowlevel import RunVar
+
+__all__ = ["LibraryModel", "RateCard", "is_loaded", "load", "load_in_thread", "lookup"]
 
 _MTOK = 1_000_000
 _PROVIDER_IDS = {
@@ -35,6 +39,18 @@ _PROVIDER_IDS = {
 """Aether provider names whose genai-prices id differs."""
 
 _library: Any = None
+_load_lock = threading.Lock()
+
+
+@dataclass(slots=True)
+class _Flight:
+    """The one load under way in an event loop, and how it ended."""
+
+    done: anyio.Event = field(default_factory=anyio.Event)
+    error: BaseException | None = None
+
+
+_flight: RunVar[_Flight | None] = RunVar("aether_price_library_flight", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +129,46 @@ def is_loaded() -> bool:
 def load() -> None:
     """Import genai-prices and its bundled price data (blocking: about 0.3 s once)."""
     global _library
-    if _library is None:
-        snapshot_module = importlib.import_module("genai_prices.data_snapshot")
-        snapshot_module.get_snapshot()
-        _library = snapshot_module
+    if _library is not None:
+        return
+    with _load_lock:  # threads of several event loops, or plain threads
+        if _library is None:
+            snapshot_module = importlib.import_module("genai_prices.data_snapshot")
+            snapshot_module.get_snapshot()
+            _library = snapshot_module
+
+
+async def load_in_thread() -> None:
+    """`load` in a worker thread, once however many tasks ask at the same time.
+
+    The first task to ask starts the one thread; the others wait for it, so a burst of
+    first requests takes one thread from anyio's limiter, not one each. If that load
+    fails, its waiters fail too, each with its own error (re-raising one shared
+    exception would grow its traceback with every raise), caused by the load's.
+
+    Raises:
+        RuntimeError: Another task's load of genai-prices, which this one waited for,
+            failed (its error is the cause).
+    """
+    while _library is None:
+        flight = _flight.get()
+        if flight is not None:
+            await flight.done.wait()
+            if flight.error is not None:
+                raise RuntimeError(
+                    f"genai-prices could not be loaded: {flight.error!r}"
+                ) from flight.error
+            continue
+        flight = _Flight()
+        _flight.set(flight)
+        try:
+            await anyio.to_thread.run_sync(load)
+        except BaseException as error:
+            flight.error = error
+            raise
+        finally:
+            _flight.set(None)
+            flight.done.set()
 
 
 def _usage(**counts: int) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
+import inspect
 import weakref
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
@@ -91,13 +91,9 @@ def _invalid_request(error: ValidationError) -> ConfigurationError:
 
 
 def _unknown_options(names: set[str]) -> TypeError:
-    advice = []
-    for name in sorted(names):
-        close = difflib.get_close_matches(name, sorted(_CALL_OPTIONS), n=1)
-        advice.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
     return TypeError(
-        f"unknown call option {', '.join(advice)}; the options are "
-        f"{', '.join(sorted(_CALL_OPTIONS))} (vendor-specific ones go in provider_options)"
+        f"unknown call option {settings.unknown_names(names, _CALL_OPTIONS)}; the options "
+        f"are {', '.join(sorted(_CALL_OPTIONS))} (vendor-specific ones go in provider_options)"
     )
 
 
@@ -179,10 +175,28 @@ class Aether:
             for the global tracer and meter providers, or a `TelemetryMiddleware` (your
             providers, content capture). Needs ``aether-llm[otel]``.
 
+    Attributes:
+        usage: Tokens and cost counted so far (`Usage`): ``client.usage.total_cost_usd``.
+        pipeline: The composed stack; ``repr(client.pipeline)`` shows its order.
+        cache: The stack's response cache, to read ``cache.stats`` (``None`` without one).
+        circuit_breaker: The stack's circuit breaker, to read circuit states (``None``
+            without one).
+        events: The `EventBus` the client emits to (``client.on(...)`` subscribes).
+        provider: The provider at the bottom of the stack.
+        memory_store: Where sessions keep their histories.
+
     Raises:
         ConfigurationError: On conflicting arguments, an unknown provider, or a missing
             API key (the message names the variable to set).
+        TypeError: On an unknown argument, naming the likely one (``retries`` → ``retry``).
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Aether:
+        # Checked before __init__, whose own TypeError would suggest nothing (a subclass
+        # with an __init__ of its own checks its own arguments).
+        if cls.__init__ is Aether.__init__ and kwargs.keys() - _ARGUMENTS:
+            raise _unknown_arguments(cls.__name__, set(kwargs.keys() - _ARGUMENTS))
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -403,8 +417,9 @@ class Aether:
     ) -> AsyncGenerator[StreamChunk, None]:
         """Stream the answer as `StreamChunk` objects, ending with a final chunk.
 
-        Close it early with ``contextlib.aclosing`` (or break out of the loop) and the
-        provider's HTTP stream is closed too.
+        To stop early, iterate it inside ``async with contextlib.aclosing(...)``: leaving
+        the block closes the provider's HTTP stream at once. A bare ``break`` leaves the
+        generator to be closed when it is garbage-collected, at no known point.
         """
         request = self.request(prompt, **options)
         inner = self._pipeline_for(options).stream(request)
@@ -505,3 +520,17 @@ class Aether:
             f"Aether(provider={self.provider_name!r}, model={self.default_model!r}, "
             f"pipeline={self.pipeline!r})"
         )
+
+
+_ARGUMENTS = frozenset(inspect.signature(Aether.__init__).parameters) - {"self", "provider"}
+Aether.__signature__ = inspect.signature(Aether.__init__).replace(  # type: ignore[attr-defined]
+    parameters=list(inspect.signature(Aether.__init__).parameters.values())[1:],
+    return_annotation=inspect.Signature.empty,
+)  # help() and inspect show __init__'s arguments, not __new__'s
+
+
+def _unknown_arguments(owner: str, names: set[str]) -> TypeError:
+    return TypeError(
+        f"{owner}() got unknown argument {settings.unknown_names(names, _ARGUMENTS)}; the "
+        f"arguments are {', '.join(sorted(_ARGUMENTS))}"
+    )

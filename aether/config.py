@@ -27,13 +27,14 @@ AETHER_HTTP_TOOL_ALLOW_HOSTS   (none)     comma-separated host names, IPs or net
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 __all__ = [
     "DEFAULT_FILE_TOOL_MAX_BYTES",
@@ -52,6 +53,7 @@ __all__ = [
     "max_tool_iterations",
     "number_problem",
     "provider_name",
+    "unknown_names",
 ]
 
 logger = logging.getLogger("aether.config")
@@ -132,6 +134,16 @@ def number_problem(
     if maximum is not None and value > maximum:
         return f"{name} must be at most {maximum:g}{unit}, not {value!r}"
     return None
+
+
+def unknown_names(names: Iterable[str], known: Iterable[str]) -> str:
+    """``'retries' (did you mean 'retry'?), 'foo'``: misspelt names with the likely ones."""
+    choices = sorted(known)
+    advice = []
+    for name in sorted(map(str, names)):
+        close = difflib.get_close_matches(name, choices, n=1)
+        advice.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
+    return ", ".join(advice)
 
 
 def _temperature(raw: str) -> float | None:
@@ -255,6 +267,18 @@ class ProviderConfig(BaseModel):
     model: str | None = None
     base_url: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_misspelt_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.keys() - cls.model_fields:
+            raise ValueError(
+                f"unknown ProviderConfig field "
+                f"{unknown_names(data.keys() - cls.model_fields, cls.model_fields)}; the "
+                f"fields are {', '.join(sorted(cls.model_fields))} (constructor arguments "
+                f"of the provider go in options)"
+            )
+        return data
 
     def __repr_args__(self) -> Any:
         for name, value in super().__repr_args__():

@@ -21,6 +21,8 @@ breaker decide by Aether's classes (the `retryable` attribute), never by a vendo
     ├── CircuitOpenError            the breaker is open; carries when it retries
     ├── SharedStateError            shared state (Redis) unreachable, and the feature
     │                               using it fails closed (nothing was sent)
+    ├── EventLoopConflictError      one client used by two running event loops at once
+    │                               (also a RuntimeError)
     ├── ToolError                   a tool could not be registered or resolved
     │   ├── ToolTimeoutError        a tool ran past its timeout (also a TimeoutError;
     │   │                           the model sees it as a tool result)
@@ -30,11 +32,11 @@ breaker decide by Aether's classes (the `retryable` attribute), never by a vendo
     │   └── SessionCorruptedError   a stored history cannot be read
     ├── UnsafeURLError              aether.extensions.tools.http: http_get refused an
     │                               address (also a PermissionError)
-    ├── RedisError                  aether.extensions.redis: the Redis client failed
+    ├── RedisError                  aether.extensions.redis: talking to Redis failed
     │   ├── RedisConnectionError    could not connect, or the connection broke
     │   │   └── RedisTimeoutError   no answer in time
-    │   ├── RedisProtocolError      the server sent something unreadable
-    │   └── RedisReplyError         the server answered with an error
+    │   ├── RedisReplyError         the server answered with an error
+    │   └── RedisNotOpenError       the coredis client was used before async with
     └── FakeScriptExhaustedError    aether.extensions.llm.fake: a test asked for more
                                     answers than it scripted (also a RuntimeError)
 """
@@ -51,6 +53,7 @@ __all__ = [
     "CircuitOpenError",
     "ConfigurationError",
     "ContentFilterError",
+    "EventLoopConflictError",
     "MalformedResponseError",
     "MiddlewareError",
     "ProviderConnectionError",
@@ -210,6 +213,14 @@ class CircuitOpenError(AetherError):
         self.key = key
         self.retry_at = retry_at
         self.retry_after = retry_after
+
+
+class EventLoopConflictError(AetherError, RuntimeError):
+    """A client, provider or session is in use by two running event loops at once.
+
+    A client moves between event loops that run one after the other; two at the same
+    time (two threads) need a client each, or `aether.SyncAether`.
+    """
 
 
 class SharedStateError(AetherError):

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from aether.errors import MiddlewareError
+from aether.errors import MiddlewareError, ProviderError
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 from aether.llm.streaming import aclose_stream, stream_response
 
@@ -190,11 +190,32 @@ def _bind_stream(middleware: StreamMiddleware, call_next: StreamNext) -> StreamN
     return handler
 
 
-def _provider_stream(provider: Any) -> StreamNext:
+def _checked_complete(provider: Any) -> CallNext:
+    """``provider.complete``, failing clearly when it returns something else than a response.
+
+    Without the check, a provider returning ``None`` fails with an ``AttributeError``
+    deep in the layer that first reads the response (cost tracking, usually).
+    """
+    complete = provider.complete
+    name = middleware_name(provider)
+
+    async def checked(request: LLMRequest) -> LLMResponse:
+        response = await complete(request)
+        if not isinstance(response, LLMResponse):
+            raise ProviderError(
+                f"the {name} provider's complete() returned {type(response).__name__}, not "
+                f"an LLMResponse: end it with `return LLMResponse(text=..., model=...)`",
+                provider=name,
+            )
+        return response
+
+    return checked
+
+
+def _provider_stream(provider: Any, complete: CallNext) -> StreamNext:
     stream = getattr(provider, "stream", None)
     if stream is not None:
         return stream  # type: ignore[no-any-return]
-    complete = provider.complete
 
     async def stream_via_complete(request: LLMRequest) -> AsyncIterator[StreamChunk]:
         async for chunk in stream_response(await complete(request)):
@@ -263,8 +284,8 @@ class Pipeline:
                     f"{middleware_name(provider)!r} is not a provider: it needs an "
                     f"`async def complete(self, request)` method"
                 )
-            call = provider.complete
-            stream = _provider_stream(provider)
+            call = _checked_complete(provider)
+            stream = _provider_stream(provider, call)
             self.provider = provider
             self.provider_name = middleware_name(provider)
             call_gaps, stream_gaps = [], []

@@ -24,7 +24,6 @@ import logging
 from collections.abc import Mapping
 from decimal import Decimal
 
-import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field
 
 from aether import _price_library
@@ -122,9 +121,10 @@ class Pricer:
         """Load genai-prices in a worker thread if pricing ``model`` will need it.
 
         The first import takes about 0.3 s; doing it here keeps it off the event loop.
+        Concurrent first calls share one load in one thread.
         """
         if self.needs_library(model):
-            await anyio.to_thread.run_sync(_price_library.load)
+            await _price_library.load_in_thread()
 
     def _entry(self, provider: str | None, model: str) -> RateCard | LibraryModel | None:
         key = (provider, model)

@@ -30,6 +30,7 @@ __all__ = [
     "RegistryEntry",
     "register",
     "registry",
+    "same_definition",
 ]
 
 logger = logging.getLogger("aether.registry")
@@ -46,6 +47,26 @@ def _describe(target: Any) -> str:
     module = getattr(target, "__module__", None)
     qualname = getattr(target, "__qualname__", None) or type(target).__qualname__
     return f"{module}.{qualname}" if module else qualname
+
+
+def same_definition(existing: Any, new: Any) -> bool:
+    """Whether ``new`` is ``existing`` defined again: the same module and qualified name.
+
+    A notebook cell run twice, or ``importlib.reload``, makes a new function or class from
+    the same definition; registering it again replaces the old one instead of failing.
+    """
+    if existing is new:
+        return True
+    if isinstance(existing, str) or isinstance(new, str):
+        return bool(existing == new)
+    qualname = getattr(new, "__qualname__", None)
+    module = getattr(new, "__module__", None)
+    return (
+        isinstance(qualname, str)
+        and isinstance(module, str)
+        and getattr(existing, "__qualname__", None) == qualname
+        and getattr(existing, "__module__", None) == module
+    )
 
 
 @dataclass(slots=True)
@@ -83,13 +104,16 @@ class Registry:
     ) -> RegistryEntry:
         """Register ``target`` as ``name`` of ``kind``.
 
+        Registering the same definition again (`same_definition`: a re-run notebook cell,
+        ``importlib.reload``) replaces the entry.
+
         Raises:
-            ConfigurationError: If ``name`` is taken for this kind and ``replace`` is false;
-                the message names both the existing and the new target.
+            ConfigurationError: If ``name`` is taken for this kind by another definition
+                and ``replace`` is false; the message names both targets.
         """
         entries = self._entries.setdefault(kind, {})
         existing = entries.get(name)
-        if existing is not None and not replace and existing.target is not target:
+        if existing is not None and not replace and not same_definition(existing.target, target):
             raise ConfigurationError(
                 f"{kind} {name!r} is already registered by {existing.description}; "
                 f"cannot register {_describe(target)} under the same name. Pick another "

@@ -9,7 +9,6 @@ from typing import Any
 
 from aether import LLMRequest, LLMResponse, Message, Pipeline, Tool
 from aether.extensions.llm.fake import FakeProvider
-from aether.extensions.redis import RedisClient
 from aether.middleware.cache import (
     CacheBackend,
     CacheMiddleware,
@@ -76,7 +75,8 @@ def _conversation() -> LLMRequest:
 
 
 class _Case:
-    """One run's pipeline, built in the run's own event loop (a Redis client belongs to one)."""
+    """One run's pipeline, built in the run's own event loop (a Redis client belongs to one,
+    and is opened and closed in that run's task)."""
 
     def __init__(
         self, make_backend: Callable[[], CacheBackend], *, stream: bool, repeat: bool
@@ -98,6 +98,8 @@ class _Case:
 
     async def setup(self, iterations: int) -> None:
         backend = self.backend = self.make_backend()
+        if isinstance(backend, RedisCacheBackend):
+            await backend.__aenter__()  # closed at the end of body, in the same task
         self.pipeline = Pipeline(
             [CacheMiddleware(backend, provider="openai")], _provider(self.text)
         )
@@ -112,9 +114,8 @@ class _Case:
         requests = self.requests
         for index in range(n):
             await self.send(requests[0 if self.repeat else index])
-        redis = getattr(self.backend, "redis", None)
-        if redis is not None:
-            await redis.aclose()
+        if isinstance(self.backend, RedisCacheBackend):
+            await self.backend.aclose()
 
 
 def _time(
@@ -184,9 +185,7 @@ def run(quick: bool) -> list[Row]:
 
             def redis_backend() -> CacheBackend:
                 assert redis_url is not None
-                return RedisCacheBackend(
-                    RedisClient(redis_url), namespace=f"bench-{uuid.uuid4().hex}"
-                )
+                return RedisCacheBackend(redis_url, namespace=f"bench-{uuid.uuid4().hex}")
 
             kinds: list[tuple[str, Callable[[], CacheBackend]]] = [
                 ("memory", lambda: InMemoryCacheBackend(max_entries=100_000))

@@ -10,6 +10,7 @@ import statistics
 import subprocess
 import sys
 import tracemalloc
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -53,18 +54,28 @@ alive, "store only" drops them (the client keeps them weakly, so what stays is w
 server holds between two turns of a user). The note gives the growth of the resident set
 (`/proc/self/statm`), which runs about 1.7× higher: the allocator's own overhead, and
 freed memory it keeps (so RSS does not fall when the Session objects go).
+
+Redis: a client on a `RedisSessionStore` (a local `redis-server` on loopback) answers
+`session.ask` turns, a new session every 10 turns; after 200 warm-up turns, "memory kept
+per Redis session turn" is what is still allocated after a full collection, divided by
+the turns (tracemalloc; each turn is two Redis commands, a load and an append), and the
+note the growth of the resident set over them. It is the row that shows a client leaking
+per command: Aether's first RESP client kept every command's frames alive (through the
+traceback of one exception it re-raised), about 4.3 KB per turn of these short histories
+and more for longer ones, whose replies those frames held; coredis keeps none.
 """
 
 REPEATS, QUICK_REPEATS = 3, 1
 SESSIONS, QUICK_SESSIONS = 10_000, 1_000
+REDIS_TURNS, QUICK_REDIS_TURNS = 2_000, 500
 SYSTEM = "You are a helpful assistant. Answer briefly and politely."
 USER_TURN = "Hello! My name is Alice and I would like to know about your opening hours."
 ANSWER = "Hello Alice! We are open from nine to five, Monday to Friday."
 
-IMPORTS = ("aether", "openai", "litellm", "pydantic_ai", "langchain_openai")
+IMPORTS = ("aether", "openai", "coredis", "litellm", "pydantic_ai", "langchain_openai")
 """Modules timed alone; the anthropic and google-genai SDKs show in their first answers."""
-WARMED = ("aether", "openai", "anthropic", "google.genai", "trio", "litellm", "pydantic_ai",
-          "langchain_openai")  # fmt: skip
+WARMED = ("aether", "openai", "anthropic", "google.genai", "trio", "coredis", "litellm",
+          "pydantic_ai", "langchain_openai")  # fmt: skip
 """Imported once before timing, so that no row pays for reading its files from disk."""
 
 
@@ -233,6 +244,47 @@ def _memory_rows(count: int) -> list[Row]:
     ]  # fmt: skip
 
 
+async def _redis_turn_memory(url: str, turns: int) -> tuple[float, float]:
+    """Bytes still allocated per Redis session turn (tracemalloc) and RSS growth in all."""
+    from aether import Aether
+    from aether.extensions.llm.fake import FakeProvider
+    from aether.extensions.memory.redis import RedisSessionStore
+
+    async with RedisSessionStore(url, namespace=f"bench-{uuid.uuid4().hex}") as store:
+        fake = FakeProvider(canned_response=ANSWER)
+        client = Aether(fake, memory_store=store)
+
+        async def turn(number: int) -> None:
+            await client.session(f"user-{number // 10:06d}", system=SYSTEM).ask(USER_TURN)
+            fake.requests.clear()  # the Fake provider keeps every request it saw
+
+        for number in range(200):
+            await turn(-1 - number)
+        gc.collect()
+        tracemalloc.start()
+        start_traced, start_rss = tracemalloc.get_traced_memory()[0], _rss()
+        for number in range(turns):
+            await turn(number)
+        gc.collect()
+        traced, rss = tracemalloc.get_traced_memory()[0], _rss()
+        tracemalloc.stop()
+    return (traced - start_traced) / turns, rss - start_rss
+
+
+def _redis_rows(turns: int) -> list[Row]:
+    from aether.testing.redis_server import RedisServer
+
+    if RedisServer.executable() is None:
+        return [Row("memory kept per Redis session turn", "", 0, "bytes", "skipped: no redis")]
+    rows = []
+    with RedisServer() as server:
+        for backend in ("asyncio", "trio"):
+            kept, rss = anyio.run(_redis_turn_memory, server.url, turns, backend=backend)
+            rows.append(Row("memory kept per Redis session turn", backend, kept, "bytes",
+                            f"RSS {rss / 1e6:+.1f} MB over {turns:,} turns"))  # fmt: skip
+    return rows
+
+
 def run(quick: bool) -> list[Row]:
     repeats = QUICK_REPEATS if quick else REPEATS
     _warm_page_cache()
@@ -240,6 +292,7 @@ def run(quick: bool) -> list[Row]:
     with running_server(chunks=50) as url:
         rows += _answer_rows(url.removesuffix("/v1"), repeats)
     rows += _memory_rows(QUICK_SESSIONS if quick else SESSIONS)
+    rows += _redis_rows(QUICK_REDIS_TURNS if quick else REDIS_TURNS)
     return rows
 
 

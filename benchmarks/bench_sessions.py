@@ -1,4 +1,4 @@
-"""Sessions per store (memory, SQLite, Redis), and Aether's RESP client against redis-py."""
+"""Sessions per store (memory, SQLite, Redis), and the coredis client against redis-py."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import statistics
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from aether.extensions.llm.fake import FakeProvider
 from aether.extensions.memory import InMemorySessionStore
 from aether.extensions.memory.redis import RedisSessionStore
 from aether.extensions.memory.sqlite import SQLiteSessionStore
-from aether.extensions.redis import RedisClient
+from aether.extensions.redis import create_redis_client
 from aether.testing.redis_server import RedisServer
 from benchmarks._harness import BACKENDS, Row, cli, measure
 
@@ -32,13 +33,15 @@ overhead" is a memory-store turn minus a bare `client.ask` (it includes building
 counting a request that carries 9 history messages on average). SQLite is a file in a temp
 dir (WAL, synchronous=NORMAL); Redis is a local `redis-server` on loopback.
 
-The Redis rows compare round trips of one `PING`: Aether's RESP client on anyio sockets
-(both backends), redis-py's asyncio client (asyncio only: it cannot run on trio), and
-redis-py's sync client in worker threads through `anyio.to_thread` (the other way to
-serve both backends). "32 tasks" runs 32 concurrent tasks and reports calls per second.
-The three clients are measured in alternating rounds (median of 5), so that a change in
-the machine's load does not favour one; on a shared 2-core machine the absolute numbers
-still move by tens of percent from run to run.
+The Redis client rows compare coredis (what Aether uses, through `create_redis_client`:
+anyio, both backends), redis-py's asyncio client (asyncio only: it cannot run on trio),
+and redis-py's sync client in worker threads through `anyio.to_thread` (the other way to
+serve both backends), on two operations Aether uses: a round trip of one `PING`, and
+reading a 10,000-message history (`LRANGE` of 10,000 elements of 300 bytes, 3 MB).
+"32 tasks" runs 32 concurrent `PING`s and reports calls per second. The clients are
+measured in alternating rounds (median of 5), so that a change in the machine's load
+does not favour one; on a shared 2-core machine the absolute numbers still move by tens
+of percent from run to run.
 """
 
 TURNS_PER_SESSION = 10
@@ -47,34 +50,34 @@ CONCURRENT_SESSIONS = 32
 StoreFactory = Callable[[], SessionStore]
 
 
-async def _close(store: Any) -> None:
-    aclose = getattr(store, "aclose", None)
-    if aclose is not None:
-        await aclose()
-
-
 def _turns(make_store: StoreFactory, *, concurrent: bool) -> Callable[[int], Awaitable[None]]:
     async def body(n: int) -> None:
-        store = make_store()
-        client = Aether(
-            FakeProvider("A short answer of a few words."), stack=[], memory_store=store
-        )
-        run = uuid.uuid4().hex
-
-        async def worker(lane: int, count: int) -> None:
-            for index in range(count):
-                session = client.session(f"{run}-{lane}-{index // TURNS_PER_SESSION}")
-                await session.ask("A short question?")
-
-        if concurrent:
-            async with anyio.create_task_group() as group:
-                for lane in range(CONCURRENT_SESSIONS):
-                    group.start_soon(worker, lane, n // CONCURRENT_SESSIONS)
-        else:
-            await worker(0, n)
-        await _close(store)
+        async with AsyncExitStack() as stack:
+            store = make_store()
+            if hasattr(store, "__aenter__"):  # SQLite and Redis stores open and close
+                await stack.enter_async_context(store)  # type: ignore[arg-type]
+            await _run_turns(store, n, concurrent=concurrent)
 
     return body
+
+
+async def _run_turns(store: SessionStore, n: int, *, concurrent: bool) -> None:
+    client = Aether(
+        FakeProvider("A short answer of a few words."), stack=[], memory_store=store
+    )
+    run = uuid.uuid4().hex
+
+    async def worker(lane: int, count: int) -> None:
+        for index in range(count):
+            session = client.session(f"{run}-{lane}-{index // TURNS_PER_SESSION}")
+            await session.ask("A short question?")
+
+    if concurrent:
+        async with anyio.create_task_group() as group:
+            for lane in range(CONCURRENT_SESSIONS):
+                group.start_soon(worker, lane, n // CONCURRENT_SESSIONS)
+    else:
+        await worker(0, n)
 
 
 def _bare_asks() -> Callable[[int], Awaitable[None]]:
@@ -101,38 +104,62 @@ def _store_rows(
     ]  # fmt: skip
 
 
-def _ping_ours(url: str, *, tasks: int) -> Callable[[int], Awaitable[None]]:
+HISTORY_KEY = "bench:history"
+HISTORY_LENGTH = 10_000
+
+
+def _coredis(url: str, *, tasks: int, read: bool) -> Callable[[int], Awaitable[None]]:
     async def body(n: int) -> None:
-        async with RedisClient(url, max_connections=tasks) as client:
-            await _spread(n, tasks, lambda: client.execute("PING"))
+        async with create_redis_client(url, max_connections=tasks) as client:
+            if read:
+                await _spread(n, tasks, lambda: client.lrange(HISTORY_KEY, 0, -1))
+            else:
+                await _spread(n, tasks, client.ping)
 
     return body
 
 
-def _ping_redis_py_asyncio(url: str, *, tasks: int) -> Callable[[int], Awaitable[None]]:
+def _redis_py_asyncio(url: str, *, tasks: int, read: bool) -> Callable[[int], Awaitable[None]]:
     async def body(n: int) -> None:
         import redis.asyncio
 
         client = redis.asyncio.Redis.from_url(url, max_connections=tasks)
         try:
-            await _spread(n, tasks, client.ping)
+            if read:
+                await _spread(n, tasks, lambda: client.lrange(HISTORY_KEY, 0, -1))
+            else:
+                await _spread(n, tasks, client.ping)
         finally:
             await client.aclose()
 
     return body
 
 
-def _ping_redis_py_threads(url: str, *, tasks: int) -> Callable[[int], Awaitable[None]]:
+def _redis_py_threads(url: str, *, tasks: int, read: bool) -> Callable[[int], Awaitable[None]]:
     async def body(n: int) -> None:
         import redis
 
         client = redis.Redis.from_url(url, max_connections=tasks)
+
+        def call() -> object:
+            return client.lrange(HISTORY_KEY, 0, -1) if read else client.ping()
+
         try:
-            await _spread(n, tasks, lambda: anyio.to_thread.run_sync(client.ping))
+            await _spread(n, tasks, lambda: anyio.to_thread.run_sync(call))
         finally:
             client.close()
 
     return body
+
+
+def _fill_history(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    client.delete(HISTORY_KEY)
+    for _ in range(HISTORY_LENGTH // 1000):
+        client.rpush(HISTORY_KEY, *[b"x" * 300] * 1000)
+    client.close()
 
 
 async def _spread(n: int, tasks: int, call: Callable[[], Awaitable[Any]]) -> None:
@@ -149,28 +176,31 @@ async def _spread(n: int, tasks: int, call: Callable[[], Awaitable[Any]]) -> Non
 
 
 def _redis_client_rows(url: str, backend: str, *, quick: bool) -> list[Row]:
-    pings = 320 if quick else 3200
+    pings, reads = (320, 10) if quick else (3200, 60)
     clients: list[tuple[str, Callable[..., Callable[[int], Awaitable[None]]]]] = [
-        ("Aether RESP client (anyio)", _ping_ours),
-        ("redis-py sync client in threads", _ping_redis_py_threads),
+        ("coredis (anyio)", _coredis),
+        ("redis-py sync client in threads", _redis_py_threads),
     ]
     if backend == "asyncio":
-        clients.insert(1, ("redis-py asyncio client", _ping_redis_py_asyncio))
+        clients.insert(1, ("redis-py asyncio client", _redis_py_asyncio))
+    cases = [("PING", 1, pings), (f"PING, {CONCURRENT_SESSIONS} tasks", CONCURRENT_SESSIONS,
+             pings), (f"LRANGE of {HISTORY_LENGTH:,} x 300 B", 1, reads)]  # fmt: skip
     # Rounds alternate between the clients, so a change in the machine's load hits all.
-    samples: dict[tuple[str, int], list[float]] = {}
+    samples: dict[tuple[str, str], list[float]] = {}
     for _round in range(5):
         for label, make in clients:
-            for tasks in (1, CONCURRENT_SESSIONS):
-                body = make(url, tasks=tasks)
-                value = measure(body, iterations=pings, backend=backend, repeats=1)
-                samples.setdefault((label, tasks), []).append(value)
+            for case, tasks, count in cases:
+                body = make(url, tasks=tasks, read=case.startswith("LRANGE"))
+                value = measure(body, iterations=count, backend=backend, repeats=1)
+                samples.setdefault((label, case), []).append(value)
     rows = []
     for label, _make in clients:
-        one = statistics.median(samples[label, 1])
-        many = statistics.median(samples[label, CONCURRENT_SESSIONS])
-        rows.append(Row(f"PING, {label}", backend, one, "s"))
-        rows.append(Row(f"PING, {label}, {CONCURRENT_SESSIONS} tasks", backend, 1 / many,
-                        "calls/s"))  # fmt: skip
+        for case, tasks, _count in cases:
+            value = statistics.median(samples[label, case])
+            if tasks == 1:
+                rows.append(Row(f"{case}, {label}", backend, value, "s"))
+            else:
+                rows.append(Row(f"{case}, {label}", backend, 1 / value, "calls/s"))
     return rows
 
 
@@ -201,6 +231,7 @@ def run(quick: bool) -> list[Row]:
                     backend,
                     quick=quick,
                 )
+                _fill_history(url)
                 rows += _redis_client_rows(url, backend, quick=quick)
         finally:
             if server is not None:

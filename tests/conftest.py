@@ -25,12 +25,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import trio  # noqa: F401 - the suite must fail without trio
 
-from aether.extensions.redis import (
-    CoredisClient,
-    RedisClient,
-    create_redis_client,
-    release_cluster_layout,
-)
+from aether.extensions.redis import CoredisClient, create_redis_client, release_cluster_layout
 from aether.registry import registry
 from aether.testing.redis_server import LocalRedisCluster, RedisServer
 
@@ -91,10 +86,10 @@ async def redis_cluster_client(redis_cluster_url: str) -> AsyncIterator[CoredisC
 
 
 @pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[RedisClient]:
-    client = RedisClient(redis_url)
-    yield client
-    await client.aclose()
+async def redis_client(redis_url: str) -> AsyncIterator[CoredisClient]:
+    """An open coredis client of the test server (made by `create_redis_client`)."""
+    async with create_redis_client(redis_url) as client:
+        yield client
 
 
 @pytest.fixture

@@ -6,6 +6,11 @@ the stream leaves it to the event loop's async-generator finalizer, which closes
 another task (a task of its own on asyncio, a system task on trio). That task could not
 release an owned lock, and the session would stay locked for good. A one-slot semaphore
 has no owner, so the finalizer releases it and the next turn goes ahead.
+
+A session outlives event loops (a script's successive ``asyncio.run`` calls, a loop per
+test), and an anyio semaphore belongs to the loop that first used it: the lock makes a
+new one when a new loop takes it while it is free. A turn held open by a loop that is
+still running refuses other loops with `EventLoopConflictError`.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from __future__ import annotations
 from typing import Final
 
 import anyio
+
+from aether._loop_binding import conflict, current_loop, has_ended
 
 __all__ = ["REENTRY_WAIT", "TurnLock"]
 
@@ -28,27 +35,45 @@ class TurnLock:
         session_id: The session's id, for the error message.
     """
 
-    __slots__ = ("_holder", "_session_id", "_slot")
+    __slots__ = ("_holder", "_loop", "_session_id", "_slot", "_waiting")
 
     def __init__(self, session_id: str) -> None:
-        self._slot = anyio.Semaphore(1, fast_acquire=True)
+        self._slot: anyio.Semaphore | None = None
+        self._loop: object | None = None
         self._holder: int | None = None
+        self._waiting = 0
         self._session_id = session_id
+
+    def _semaphore(self) -> anyio.Semaphore:
+        loop = current_loop()
+        if loop is not self._loop or self._slot is None:
+            busy = self._holder is not None or self._waiting
+            if busy and self._loop is not None and not has_ended(self._loop):
+                raise conflict(f"session {self._session_id!r}")
+            self._holder, self._waiting = None, 0
+            self._slot = anyio.Semaphore(1, fast_acquire=True)
+            self._loop = loop
+        return self._slot
 
     async def __aenter__(self) -> None:
         task = anyio.get_current_task().id
-        if self._holder == task:
-            await self._reenter()
-        else:
-            await self._slot.acquire()
+        slot = self._semaphore()
+        self._waiting += 1
+        try:
+            if self._holder == task:
+                await self._reenter(slot)
+            else:
+                await slot.acquire()
+        finally:
+            self._waiting -= 1
         self._holder = task
 
-    async def _reenter(self) -> None:
+    async def _reenter(self, slot: anyio.Semaphore) -> None:
         # The holder asks again: it either abandoned a session stream (the finalizer
         # will close it and release the lock soon), or it started a turn inside a
         # session stream's own loop, which would otherwise wait forever.
         with anyio.move_on_after(REENTRY_WAIT):
-            await self._slot.acquire()
+            await slot.acquire()
             return
         raise RuntimeError(
             f"session {self._session_id!r} is busy with a turn this same task started and "
@@ -59,4 +84,5 @@ class TurnLock:
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._holder = None
-        self._slot.release()
+        if self._slot is not None:
+            self._slot.release()

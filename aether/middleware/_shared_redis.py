@@ -17,7 +17,6 @@ key is escaped (``%``, ``{`` and ``}``) so it can never end the tag early.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -103,7 +102,7 @@ class SharedRedis:
         self.retry_interval = float(retry_interval)
         self._clock = clock
         self._down_until: float | None = None
-        self._scripts: dict[str, str] = {}
+        self._scripts: dict[str, Any] = {}  # source: LuaScript (the redis extra)
 
     def key(self, name: str, suffix: str = "") -> str:
         """The Redis key of ``name``'s record (``suffix`` names a part of it)."""
@@ -145,24 +144,21 @@ class SharedRedis:
                 f"{self.retry_interval:g}s); the call was refused without the shared state",
                 feature=self.feature,
             )
-        import coredis.exceptions
-
-        from aether.extensions.redis import RedisError, RedisNotOpenError, RedisReplyError
+        from aether.extensions.redis import (
+            LuaScript,
+            RedisError,
+            RedisNotOpenError,
+            RedisReplyError,
+        )
 
         client = self.handle.client  # RedisNotOpenError, with the fix, if never opened
-        sha = self._scripts.get(source)
-        if sha is None:
-            digest = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
-            sha = self._scripts[source] = digest
+        script = self._scripts.get(source)
+        if script is None:
+            script = self._scripts[source] = LuaScript(source)
         values = [str(arg) for arg in args]
         try:
             with anyio.fail_after(self.timeout), self.handle.errors():
-                try:
-                    # EVALSHA directly: coredis's Script wrapper costs a sixth of a round trip.
-                    reply = await client.evalsha(sha, keys=list(keys), args=values)
-                except coredis.exceptions.NoScriptError:
-                    await client.script_load(source)  # a new or restarted server
-                    reply = await client.evalsha(sha, keys=list(keys), args=values)
+                reply = await script(client, keys, values)
         except (RedisNotOpenError, RedisReplyError):
             raise  # a client closed under us, or a script bug: not an outage
         except (RedisError, *_TRANSPORT_ERRORS) as error:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar, overload
 
 from aether.errors import ToolError
 from aether.llm.contracts import Tool
-from aether.registry import registry
+from aether.registry import registry, same_definition
 from aether.tools._function_tool import cached_tool, tool_from_function
 
 __all__ = ["TOOL_KIND", "ToolLike", "get_tool", "list_tools", "register_tool", "resolve_tools"]
@@ -77,6 +77,9 @@ def register_tool(
     Returns:
         The function itself, unchanged and still callable.
 
+    Registering the same definition again (same module and qualified name: a notebook
+    cell run twice, ``importlib.reload``) replaces the tool.
+
     Raises:
         ToolError: If another function is registered under the same name (the message
             names both), or no schema can be built from the function's signature.
@@ -85,7 +88,7 @@ def register_tool(
     def decorator(target: _F) -> _F:
         tool = tool_from_function(target, name=name, description=description, timeout=timeout)
         existing = registry.find(TOOL_KIND, tool.name)
-        if existing is not None and existing.target is not target and not replace:
+        if existing is not None and not replace and not same_definition(existing.target, target):
             raise ToolError(
                 f"tool {tool.name!r} is already registered by {_describe(existing.target)}; "
                 f"cannot register {_describe(target)} under the same name. Pick another "

@@ -1,24 +1,26 @@
-"""Fixtures for the cache tests: every behaviour runs on both backends, asyncio and trio.
+"""Fixtures for the cache tests: every behaviour runs on every backend, asyncio and trio.
 
-``cache_backend`` is an in-memory backend or a Redis one (its own namespace on the
-session's Redis server); ``make_backend`` builds more of the same kind, sharing one
-server, for tests with several clients.
+``cache_backend`` is an in-memory backend, a Redis one (its own namespace on the run's
+Redis server), or a Redis one on the run's local Redis Cluster; ``make_backend`` builds
+more of the same kind, sharing one namespace, for tests with several clients.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 
 import pytest
 
-from aether.extensions.redis import RedisClient
 from aether.middleware.cache import CacheBackend, InMemoryCacheBackend, RedisCacheBackend
 
-BackendFactory = Callable[[], CacheBackend]
+BackendFactory = Callable[[], Awaitable[CacheBackend]]
+
+_URL_FIXTURES = {"redis": "redis_url", "redis-cluster": "redis_cluster_url"}
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
 def backend_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -27,25 +29,26 @@ def backend_kind(request: pytest.FixtureRequest) -> str:
 async def make_backend(
     backend_kind: str, request: pytest.FixtureRequest
 ) -> AsyncIterator[BackendFactory]:
-    """Builds backends of this test's kind; Redis ones share a namespace and are closed."""
+    """Builds open backends of this test's kind, sharing a namespace; closes them after."""
     if backend_kind == "memory":
         shared = InMemoryCacheBackend()
-        yield lambda: shared
+
+        async def memory() -> CacheBackend:
+            return shared
+
+        yield memory
         return
-    url = request.getfixturevalue("redis_url")
+    url = request.getfixturevalue(_URL_FIXTURES[backend_kind])
     namespace = f"test-{uuid.uuid4().hex}"
-    clients: list[RedisClient] = []
+    async with AsyncExitStack() as stack:
 
-    def factory() -> CacheBackend:
-        client = RedisClient(url)
-        clients.append(client)
-        return RedisCacheBackend(client, namespace=namespace)
+        async def redis() -> CacheBackend:
+            backend = RedisCacheBackend(url, namespace=namespace)
+            return await stack.enter_async_context(backend)
 
-    yield factory
-    for client in clients:
-        await client.aclose()
+        yield redis
 
 
 @pytest.fixture
-def cache_backend(make_backend: BackendFactory) -> CacheBackend:
-    return make_backend()
+async def cache_backend(make_backend: BackendFactory) -> CacheBackend:
+    return await make_backend()

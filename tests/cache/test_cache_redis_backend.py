@@ -15,20 +15,18 @@ from _cache_helpers import answer, cached_pipeline, provider, request
 
 from aether import Aether, ConfigurationError, ServerError
 from aether.extensions.llm.fake import FakeProvider
-from aether.extensions.redis import RedisClient
+from aether.extensions.redis import CoredisClient, RedisNotOpenError
 from aether.middleware.cache import CacheEntry, RedisCacheBackend
 from aether.testing.redis_server import RedisServer
 
 
 @pytest.fixture
-def backend(redis_client: RedisClient) -> RedisCacheBackend:
+def backend(redis_client: CoredisClient) -> RedisCacheBackend:
     return RedisCacheBackend(redis_client, namespace=f"test-{uuid.uuid4().hex}")
 
 
-async def keys(redis: RedisClient, pattern: str) -> list[bytes]:
-    found = await redis.execute("KEYS", pattern)
-    assert isinstance(found, list)
-    return sorted(found)
+async def keys(redis: CoredisClient, pattern: str) -> list[bytes]:
+    return sorted(await redis.keys(pattern))
 
 
 async def test_entries_live_under_the_namespace(backend: RedisCacheBackend) -> None:
@@ -36,27 +34,26 @@ async def test_entries_live_under_the_namespace(backend: RedisCacheBackend) -> N
     await pipeline.complete(request())
     digest = cache.key(request())
     assert await keys(backend.redis, f"{backend.namespace}:*") == [
-        f"{backend.namespace}:cache:{digest}".encode()
+        f"{backend.namespace}:cache:{{{digest}}}".encode()
     ]
-    assert backend.entry_key(digest) == f"{backend.namespace}:cache:{digest}"
-    assert backend.lock_key(digest) == f"{backend.namespace}:cache-lock:{digest}"
+    assert backend.entry_key(digest) == f"{backend.namespace}:cache:{{{digest}}}"
+    assert backend.lock_key(digest) == f"{backend.namespace}:cache-lock:{{{digest}}}"
 
 
-async def test_entries_are_stored_with_the_ttl(redis_client: RedisClient) -> None:
+async def test_entries_are_stored_with_the_ttl(redis_client: CoredisClient) -> None:
     backend = RedisCacheBackend(redis_client, namespace=f"test-{uuid.uuid4().hex}", ttl=30)
     await backend.set("k", CacheEntry(response=answer()))
-    remaining = await redis_client.execute("PTTL", backend.entry_key("k"))
-    assert isinstance(remaining, int)
+    remaining = await redis_client.pttl(backend.entry_key("k"))
     assert 29_000 < remaining <= 30_000
 
 
-async def test_without_ttl_entries_do_not_expire(redis_client: RedisClient) -> None:
+async def test_without_ttl_entries_do_not_expire(redis_client: CoredisClient) -> None:
     backend = RedisCacheBackend(redis_client, namespace=f"test-{uuid.uuid4().hex}", ttl=None)
     await backend.set("k", CacheEntry(response=answer()))
-    assert await redis_client.execute("PTTL", backend.entry_key("k")) == -1
+    assert await redis_client.pttl(backend.entry_key("k")) == -1
 
 
-async def test_an_expired_answer_is_asked_again(redis_client: RedisClient) -> None:
+async def test_an_expired_answer_is_asked_again(redis_client: CoredisClient) -> None:
     backend = RedisCacheBackend(redis_client, namespace=f"test-{uuid.uuid4().hex}", ttl=0.05)
     fake = provider()
     pipeline, _ = cached_pipeline(backend, fake)
@@ -108,7 +105,7 @@ async def test_a_lock_left_by_a_dead_process_frees_itself(backend: RedisCacheBac
     fake = provider()
     pipeline, cache = cached_pipeline(backend, fake, poll_interval=0.02)
     lock = backend.lock_key(cache.key(request()))
-    await backend.redis.execute("SET", lock, "dead-process", "PX", 200)
+    await backend.redis.set(lock, "dead-process", px=200)
     started = anyio.current_time()
     with anyio.fail_after(5):
         response = await pipeline.complete(request())
@@ -149,7 +146,7 @@ async def test_a_cancelled_leader_releases_its_lock(backend: RedisCacheBackend) 
     pipeline, cache = cached_pipeline(backend, provider(delay=1))
     with anyio.move_on_after(0.05):
         await pipeline.complete(request())
-    assert await backend.redis.execute("EXISTS", backend.lock_key(cache.key(request()))) == 0
+    assert await backend.redis.exists([backend.lock_key(cache.key(request()))]) == 0
 
 
 @pytest.mark.parametrize(
@@ -163,7 +160,7 @@ async def test_an_unreadable_entry_is_a_logged_miss_and_is_overwritten(
     fake = provider()
     pipeline, cache = cached_pipeline(backend, fake)
     key = backend.entry_key(cache.key(request()))
-    await backend.redis.execute("SET", key, stored)
+    await backend.redis.set(key, stored)
     with caplog.at_level(logging.WARNING, logger="aether.cache"):
         response = await pipeline.complete(request())
     assert response.text == "Paris is the capital of France."
@@ -175,20 +172,19 @@ async def test_an_unreadable_entry_is_a_logged_miss_and_is_overwritten(
 async def test_an_unreadable_entry_read_without_locking_is_a_miss(
     backend: RedisCacheBackend,
 ) -> None:
-    await backend.redis.execute("SET", backend.entry_key("k"), "garbage")
+    await backend.redis.set(backend.entry_key("k"), "garbage")
     assert await backend.get("k") is None
-    assert await backend.redis.execute("EXISTS", backend.entry_key("k")) == 0
+    assert await backend.redis.exists([backend.entry_key("k")]) == 0
 
 
 async def test_the_cache_fails_open_when_redis_is_down(caplog: pytest.LogCaptureFixture) -> None:
-    unreachable = RedisClient(f"redis://127.0.0.1:{RedisServer.free_port()}/0", connect_timeout=1)
+    unreachable = f"redis://127.0.0.1:{RedisServer.free_port()}/0"
     async with RedisCacheBackend(unreachable) as backend:
         fake = provider()
         pipeline, cache = cached_pipeline(backend, fake)
         with caplog.at_level(logging.WARNING, logger="aether.cache"):
             first = await pipeline.complete(request())
             chunks = [chunk async for chunk in pipeline.stream(request())]
-    await unreachable.aclose()
     assert first.text == "Paris is the capital of France."
     assert chunks[-1].is_final
     assert len(fake.requests) == 2
@@ -199,7 +195,7 @@ async def test_the_cache_fails_open_when_redis_is_down(caplog: pytest.LogCapture
 async def test_a_key_of_another_type_fails_open(backend: RedisCacheBackend) -> None:
     fake = provider()
     pipeline, cache = cached_pipeline(backend, fake)
-    await backend.redis.execute("LPUSH", backend.entry_key(cache.key(request())), "x")
+    await backend.redis.lpush(backend.entry_key(cache.key(request())), ["x"])
     response = await pipeline.complete(request())
     assert response.text == "Paris is the capital of France."
     assert cache.stats.backend_errors >= 1
@@ -218,16 +214,16 @@ async def test_clear_deletes_this_namespace_only(backend: RedisCacheBackend) -> 
 
 async def test_a_backend_made_from_a_url_closes_its_client(redis_url: str) -> None:
     backend = RedisCacheBackend(redis_url, namespace=f"test-{uuid.uuid4().hex}")
-    await backend.set("k", CacheEntry(response=answer()))
-    await backend.aclose()
-    with pytest.raises(Exception, match="closed"):
+    async with backend:
+        await backend.set("k", CacheEntry(response=answer()))
+    with pytest.raises(RedisNotOpenError, match=r"open it once around its use \(async with cache:"):
         await backend.get("k")
 
 
-async def test_a_shared_client_is_left_open(redis_client: RedisClient) -> None:
+async def test_a_shared_client_is_left_open(redis_client: CoredisClient) -> None:
     async with RedisCacheBackend(redis_client, namespace=f"test-{uuid.uuid4().hex}"):
         pass
-    assert await redis_client.execute("PING") == "PONG"
+    assert await redis_client.ping() == b"PONG"
 
 
 def test_invalid_settings_are_reported_together() -> None:

@@ -34,12 +34,12 @@ async def main(label: str, kind: str, arguments: list[str]) -> None:
     else:
         url, namespace, session_id = arguments
         store = RedisSessionStore(url, namespace=namespace)
-    client = Aether(FakeProvider(responder=echo, delay=0.002), memory_store=store)
-    session = client.session(session_id, system="shared system")
-    async with anyio.create_task_group() as group:
-        for index in range(TURNS):
-            group.start_soon(session.ask, f"{label}-{index}")
-    await store.aclose()
+    async with store:
+        client = Aether(FakeProvider(responder=echo, delay=0.002), memory_store=store)
+        session = client.session(session_id, system="shared system")
+        async with anyio.create_task_group() as group:
+            for index in range(TURNS):
+                group.start_soon(session.ask, f"{label}-{index}")
 
 
 if __name__ == "__main__":

@@ -14,11 +14,11 @@ import pytest
 
 from aether.extensions.memory.redis import RedisSessionStore
 from aether.extensions.memory.sqlite import SQLiteSessionStore
-from aether.extensions.redis import RedisClient
+from aether.extensions.redis import CoredisClient
 
 
 @pytest.fixture
-async def redis_store(redis_client: RedisClient) -> RedisSessionStore:
+async def redis_store(redis_client: CoredisClient) -> RedisSessionStore:
     return RedisSessionStore(redis_client, namespace=f"test-{uuid.uuid4().hex}")
 
 

@@ -70,10 +70,8 @@ def check_history(history: list[Message]) -> None:
 
 def load(store: SQLiteSessionStore | RedisSessionStore, session_id: str) -> list[Message]:
     async def read() -> list[Message]:
-        try:
+        async with store:
             return await store.load(session_id)
-        finally:
-            await store.aclose()
 
     return anyio.run(read)
 

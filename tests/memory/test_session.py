@@ -446,9 +446,11 @@ async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     else:
         url = request.getfixturevalue("redis_url")  # a sync fixture: skips without Redis
         store = RedisSessionStore(url, namespace=f"test-{uuid.uuid4().hex}")
-    yield store
-    if hasattr(store, "aclose"):
-        await store.aclose()
+    if hasattr(store, "__aenter__"):
+        async with store:
+            yield store
+    else:
+        yield store
 
 
 @STORES

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator
+
 import pytest
 
 from aether.extensions.memory import InMemorySessionStore
@@ -50,6 +53,15 @@ class TestRedisSessionStore(SessionStoreConformance):
     @pytest.fixture
     async def store(self, redis_store: RedisSessionStore) -> RedisSessionStore:
         return redis_store
+
+
+@pytest.mark.redis
+class TestRedisSessionStoreOnACluster(SessionStoreConformance):
+    @pytest.fixture
+    async def store(self, redis_cluster_url: str) -> AsyncIterator[RedisSessionStore]:
+        namespace = f"test-{uuid.uuid4().hex}"
+        async with RedisSessionStore(redis_cluster_url, namespace=namespace) as store:
+            yield store
 
 
 class TestMinimalStore(SessionStoreConformance):

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import shutil
+import ssl
+import subprocess
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
+import anyio
 import coredis
 import pytest
 from coredis.retry import NoRetryPolicy
 
 from aether import ConfigurationError
 from aether.extensions.redis import (
+    CoredisClient,
+    LuaScript,
     RedisConnectionError,
+    RedisError,
     RedisHandle,
     RedisNotOpenError,
     RedisReplyError,
+    RedisTimeoutError,
     create_redis_client,
     hash_slot,
     hash_tag,
@@ -21,6 +31,7 @@ from aether.extensions.redis import (
     redis_errors,
     same_slot_key,
 )
+from aether.testing.redis_server import RedisServer
 
 # -- URLs and slots, no server ----------------------------------------------------------
 
@@ -127,8 +138,6 @@ async def test_errors_map_to_aethers(redis_url: str) -> None:
         await handle.aclose()
 
 
-@pytest.mark.usefixtures("failed_redis_connections")
-@pytest.mark.filterwarnings("ignore:Unclosed <MemoryObject:ResourceWarning")
 async def test_an_unreachable_server_is_a_connection_error() -> None:
     async with create_redis_client("redis://127.0.0.1:1/0", connect_timeout=1) as client:
         with pytest.raises(RedisConnectionError), redis_errors("redis://127.0.0.1:1/0"):
@@ -149,3 +158,101 @@ async def test_a_script_runs_on_the_local_cluster(
     assert await script(keys=keys, args=["v"]) == [b"v", b"v"]
     shards = await cluster.cluster_shards()
     assert len(shards) == 3  # three primaries share the 16384 slots
+
+
+@pytest.mark.parametrize("name", ["RedisClient", "RedisScript", "Reply", "RedisProtocolError"])
+def test_a_removed_name_says_what_replaces_it(name: str) -> None:
+    with pytest.raises(ImportError, match="moved to coredis; use"):
+        exec(f"from aether.extensions.redis import {name}", {})
+
+
+@pytest.mark.redis
+async def test_lua_scripts_load_themselves_where_missing(
+    redis_cluster_client: coredis.RedisCluster[bytes],
+) -> None:
+    script = LuaScript(f"return {{KEYS[1], ARGV[1], '{uuid.uuid4().hex}'}}")
+    await redis_cluster_client.script_flush()
+    first = await script(redis_cluster_client, ["{t}:k"], ["v"])
+    second = await script(redis_cluster_client, ["{t}:k"], ["v"])
+    assert first == second
+    assert first[:2] == [b"{t}:k", b"v"]
+
+
+# -- what a URL carries: credentials, database, TLS, unix sockets, timeouts ---------------
+
+
+@pytest.mark.redis
+async def test_a_username_and_password_authenticate(
+    redis_client: CoredisClient, redis_url: str
+) -> None:
+    user = f"u{uuid.uuid4().hex[:8]}"
+    await redis_client.acl_setuser(user, "on", ">pw", "~*", "+@all")
+    try:
+        async with create_redis_client(redis_url.replace("redis://", f"redis://{user}:pw@")) as ok:
+            assert await ok.acl_whoami() == user.encode()
+        wrong = create_redis_client(redis_url.replace("redis://", f"redis://{user}:nope@"))
+        async with wrong:
+            with pytest.raises(RedisError) as caught, redis_errors("that server"):
+                await wrong.ping()
+        assert "nope" not in str(caught.value)
+    finally:
+        await redis_client.acl_deluser([user])
+
+
+@pytest.mark.redis
+async def test_the_database_number_is_selected(redis_url: str) -> None:
+    async with create_redis_client(redis_url.rsplit("/", 1)[0] + "/5") as client:
+        assert (await client.client_info())["db"] == 5
+
+
+@pytest.mark.redis
+async def test_a_slow_reply_times_out_and_the_client_goes_on(redis_url: str) -> None:
+    async with create_redis_client(redis_url, timeout=0.05) as client:
+        with pytest.raises(RedisTimeoutError), redis_errors("that server"):
+            await client.blpop([f"test:{uuid.uuid4().hex}"], timeout=2)
+        assert await client.ping() == b"PONG"
+
+
+@pytest.mark.redis
+async def test_a_cancelled_command_leaves_the_client_usable(redis_client: CoredisClient) -> None:
+    with anyio.move_on_after(0.05):
+        await redis_client.blpop([f"test:{uuid.uuid4().hex}"], timeout=5)
+    assert await redis_client.ping() == b"PONG"
+
+
+@pytest.fixture
+def tls_redis(redis_url: str, tmp_path: Path) -> Iterator[tuple[str, ssl.SSLContext]]:
+    """A second server that also listens with TLS, on a self-signed certificate."""
+    if shutil.which("openssl") is None or RedisServer.executable() is None:
+        pytest.skip("the TLS test needs the openssl and redis-server binaries")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    port = RedisServer.free_port()
+    arguments = ["--tls-port", str(port), "--tls-cert-file", str(cert), "--tls-key-file",
+                 str(key), "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no"]  # fmt: skip
+    with RedisServer(extra_arguments=arguments):
+        yield f"rediss://127.0.0.1:{port}/0", ssl.create_default_context(cafile=str(cert))
+
+
+@pytest.mark.redis
+async def test_rediss_urls_connect_with_tls(tls_redis: tuple[str, ssl.SSLContext]) -> None:
+    url, context = tls_redis
+    async with create_redis_client(url, ssl_context=context) as client:
+        assert await client.ping() == b"PONG"
+
+
+@pytest.mark.redis
+async def test_a_unix_socket_url_connects(tmp_path: Path) -> None:
+    if RedisServer.executable() is None:
+        pytest.skip("needs redis-server")
+    path = tmp_path / "redis.sock"
+    with RedisServer(extra_arguments=["--unixsocket", str(path)]):
+        async with create_redis_client(f"unix://{path}?db=1") as client:
+            assert await client.ping() == b"PONG"
+            assert (await client.client_info())["db"] == 1

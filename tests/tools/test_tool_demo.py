@@ -6,7 +6,11 @@ import sys
 
 def test_demo_streams_a_tool_call_on_the_fake_provider() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "aether"], capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-m", "aether", "demo"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     assert "using the Fake provider" in done.stdout
     assert "[calling add({'a': 17, 'b': 25})]" in done.stdout

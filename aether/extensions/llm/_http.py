@@ -150,8 +150,9 @@ def resolve_http_client(
 
     A client the user passed is used as is and stays theirs to close. A transport gets
     a new ``httpx2.AsyncClient`` around it, owned (and closed) by the adapter. With
-    neither, ``always`` builds a default client; otherwise ``None`` lets the SDK build
-    its own.
+    neither, ``always`` builds a default client (the SDKs' connection limits, proxies
+    from the environment, the process's shared TLS context); otherwise ``None`` lets the
+    SDK build its own.
 
     Raises:
         ConfigurationError: If both a client and a transport were given.
@@ -169,7 +170,15 @@ def resolve_http_client(
 
     if timeout is None:
         timeout = httpx2.Timeout(DEFAULT_TIMEOUT, connect=DEFAULT_CONNECT_TIMEOUT)
-    client = httpx2.AsyncClient(transport=transport, timeout=timeout, follow_redirects=True)
+    client = httpx2.AsyncClient(
+        transport=transport,
+        timeout=timeout,
+        follow_redirects=True,
+        # The vendor SDKs' own limits; one TLS context for the process (building one
+        # loads the CA bundle, about 15 ms, and a client is built per event loop).
+        limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100),
+        verify=shared_ssl_context(),
+    )
     return client, True
 
 

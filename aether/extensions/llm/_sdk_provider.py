@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Final, Protocol
 
 import anyio
 
+from aether._loop_binding import LoopBound
 from aether.errors import ProviderError, RequestTimeoutError
 from aether.extensions.llm._errors import (
     connection_error,
@@ -25,7 +26,7 @@ from aether.extensions.llm._errors import (
     still_shows_secrets,
     transport_error,
 )
-from aether.extensions.llm._http import CLEANUP_TIMEOUT, release_body
+from aether.extensions.llm._http import CLEANUP_TIMEOUT, release_body, resolve_http_client
 from aether.extensions.llm._requests import merge_options, vendor_options
 from aether.extensions.llm._sse import ServerSentEvent, SSEParser
 from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules
@@ -80,8 +81,15 @@ class StreamState(Protocol):
 class SdkProvider:
     """The lifecycle every SDK-backed adapter shares.
 
-    Subclasses set ``name``, ``api_key_env``, ``default_model``, ``base_url``, ``_sdk``,
-    ``_api_key`` and ``_owns_http_client`` in ``__init__``.
+    Subclasses set ``name``, ``api_key_env``, ``default_model``, ``base_url`` and
+    ``_api_key`` in ``__init__``, implement `_build_sdk`, and call `_start`.
+
+    The SDK client and the HTTP client under it belong to the event loop that uses them.
+    When the provider owns its HTTP client (it built it, around your transport or its
+    own), both are rebuilt on first use in a new event loop, and closed when the loop
+    that used them ends (see `aether._loop_binding`): one provider serves successive
+    ``asyncio.run`` and ``trio.run`` calls. An HTTP client you pass stays yours, on the
+    loops you use it on.
     """
 
     name: str
@@ -91,13 +99,70 @@ class SdkProvider:
     _sdk: Any
     _api_key: str
     _owns_http_client: bool
+    _connection: LoopBound[tuple[Any, Any]] | None = None
     _sampling: SamplingRules
     _closed: bool = False
 
     @property
     def sdk(self) -> Any:
-        """The vendor SDK's client, for features Aether does not wrap."""
+        """The vendor SDK's client, for features Aether does not wrap.
+
+        When the provider owns its HTTP client, this is the client of the event loop that
+        used the provider last (each loop gets its own).
+        """
         return self._sdk
+
+    def _build_sdk(self, http_client: Any) -> Any:
+        """The vendor's async client, sending through ``http_client``."""
+        raise NotImplementedError
+
+    def _start(self, *, http_client: Any, transport: Any, timeout: Any) -> Any:
+        """Build the SDK client; return the HTTP client it sends through.
+
+        Raises:
+            ConfigurationError: If both ``http_client`` and ``transport`` were given, or
+                the SDK refuses its settings.
+        """
+        client, self._owns_http_client = resolve_http_client(
+            provider=self.name,
+            http_client=http_client,
+            transport=transport,
+            timeout=timeout,
+            always=True,
+        )
+        self._sdk = self._build_sdk(client)
+        if self._owns_http_client:
+
+            def connect() -> tuple[Any, Any]:
+                fresh, _ = resolve_http_client(
+                    provider=self.name,
+                    http_client=None,
+                    transport=transport,
+                    timeout=timeout,
+                    always=True,
+                )
+                return self._build_sdk(fresh), fresh
+
+            self._connection = LoopBound(
+                connect,
+                self._disconnect,
+                what=f"the {self.name} provider",
+                initial=(self._sdk, client),
+            )
+        return client
+
+    async def _sdk_for_loop(self) -> Any:
+        """The SDK client for the running event loop (checks the provider is open)."""
+        self._ensure_open()
+        if self._connection is None:
+            return self._sdk
+        sdk, _ = await self._connection.get()
+        self._sdk = sdk
+        return sdk
+
+    async def _disconnect(self, connection: tuple[Any, Any]) -> None:
+        sdk, _ = connection
+        await sdk.close()
 
     def _map_error(self, error: Exception) -> Exception:
         raise NotImplementedError
@@ -128,9 +193,6 @@ class SdkProvider:
                 provider=self.name,
             )
 
-    async def _close_sdk(self) -> None:
-        await self._sdk.close()
-
     async def aclose(self) -> None:
         """Close the SDK client and the HTTP client it owns (never one you passed in).
 
@@ -139,8 +201,8 @@ class SdkProvider:
         if self._closed:
             return
         self._closed = True
-        if self._owns_http_client:
-            await self._close_sdk()
+        if self._connection is not None:
+            await self._connection.aclose()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.default_model!r}, base_url={self.base_url!r})"
@@ -165,7 +227,6 @@ class JsonPostProvider(SdkProvider):
         api_key: str,
         base_url: str | None,
         timeout: Any,
-        http_client: Any,
         default_headers: Mapping[str, str] | None,
         **extra: Any,
     ) -> dict[str, Any]:
@@ -179,8 +240,6 @@ class JsonPostProvider(SdkProvider):
         }
         if timeout is not None:
             options["timeout"] = timeout
-        if http_client is not None:
-            options["http_client"] = http_client
         return options
 
     @staticmethod
@@ -268,11 +327,10 @@ class JsonPostProvider(SdkProvider):
         ``request.*`` event, one attempt for retry, one bill for cost tracking (a 400 is
         not billed). A refused value the call set itself is raised, naming the fix.
         """
+        sdk = await self._sdk_for_loop()
         while True:
             try:
-                return await self._sdk.post(
-                    self._path, body=call.body, options=call.options, **post
-                )
+                return await sdk.post(self._path, body=call.body, options=call.options, **post)
             except self._vendor.APIStatusError as error:
                 if call.drop_refused(error.status_code, error.body, self._sampling):
                     continue

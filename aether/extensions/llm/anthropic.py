@@ -20,7 +20,6 @@ from aether.extensions.llm._errors import (
     event_error,
     missing_api_key,
 )
-from aether.extensions.llm._http import resolve_http_client
 from aether.extensions.llm._sdk_provider import JsonPostProvider, StreamState
 from aether.extensions.llm._sse import ServerSentEvent
 from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules, thinking_enabled
@@ -115,21 +114,21 @@ class AnthropicProvider(JsonPostProvider):
         self._api_key = api_key
         self.default_model = default_model
         self.default_max_tokens = default_max_tokens
-        client, self._owns_http_client = resolve_http_client(
-            provider=self.name, http_client=http_client, transport=transport, timeout=timeout
-        )
-        kwargs = self._client_options(
+        self._sdk_options = self._client_options(
             api_key=api_key,
             base_url=base_url,
             timeout=timeout,
-            http_client=client,
             default_headers=default_headers,
         )
+        self._start(http_client=http_client, transport=transport, timeout=timeout)
+        self.base_url = str(self._sdk.base_url)
+
+    def _build_sdk(self, http_client: Any) -> Any:
+        anthropic = self._vendor
         try:
-            self._sdk = anthropic.AsyncAnthropic(**kwargs)
+            return anthropic.AsyncAnthropic(**self._sdk_options, http_client=http_client)
         except (anthropic.AnthropicError, TypeError) as error:  # TypeError: an httpx client
             raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
-        self.base_url = str(self._sdk.base_url)
 
     def _body(self, request: LLMRequest, *, model: str, stream: bool) -> dict[str, Any]:
         return build_body(

@@ -38,7 +38,6 @@ from aether.extensions.llm._http import (
     DEFAULT_TIMEOUT,
     parse_duration,
     refusing_sync_client,
-    resolve_http_client,
     shared_ssl_context,
     timeout_seconds,
 )
@@ -108,6 +107,7 @@ class GeminiProvider(SdkProvider):
         sampling: Mapping[str, str] | None = None,
     ) -> None:
         genai, types, errors = _import_sdk()
+        self._genai = genai
         self._sampling = SamplingRules(self.name, sampling)
         self._types = types
         self._errors = errors
@@ -117,22 +117,25 @@ class GeminiProvider(SdkProvider):
         self._api_key = api_key
         self.default_model = default_model
         self._signatures = SignatureCache()
-        client, self._owns_http_client = resolve_http_client(
-            provider=self.name,
-            http_client=http_client,
-            transport=transport,
-            timeout=timeout,
-            always=True,
+        self._settings = (base_url, api_version, dict(default_headers) if default_headers else None)
+        self._timeout_ms = int(
+            (timeout_seconds(timeout) if timeout is not None else DEFAULT_TIMEOUT) * 1000
         )
-        install_guard_hook(client)
-        self._http_client = client
-        seconds = timeout_seconds(timeout) if timeout is not None else DEFAULT_TIMEOUT
-        http_options = types.HttpOptions(
+        self._http_client = self._start(
+            http_client=http_client, transport=transport, timeout=timeout
+        )
+        options = getattr(getattr(self._sdk, "_api_client", None), "_http_options", None)
+        self.base_url = str(getattr(options, "base_url", None) or base_url)
+
+    def _build_sdk(self, http_client: Any) -> Any:
+        install_guard_hook(http_client)
+        base_url, api_version, headers = self._settings
+        http_options = self._types.HttpOptions(
             base_url=base_url,
             api_version=api_version,
-            headers=dict(default_headers) if default_headers else None,
-            timeout=int(seconds * 1000),
-            httpx_async_client=client,
+            headers=headers,
+            timeout=self._timeout_ms,
+            httpx_async_client=http_client,
             # Without these, every client loads two CA bundles (about 250 ms): one for a
             # sync client Aether never uses, one for the Live API's websockets.
             httpx_client=refusing_sync_client(
@@ -142,14 +145,11 @@ class GeminiProvider(SdkProvider):
             async_client_args={"ssl": shared_ssl_context()},
         )
         try:
-            self._sdk = genai.Client(api_key=api_key, http_options=http_options)
+            return self._genai.Client(api_key=self._api_key, http_options=http_options)
         except ValueError as error:
             raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
-        options = getattr(getattr(self._sdk, "_api_client", None), "_http_options", None)
-        self.base_url = str(getattr(options, "base_url", None) or base_url)
 
     def _prepare(self, request: LLMRequest) -> tuple[str, list[Any], Any]:
-        self._ensure_open()
         contents = build_contents(
             self._types, request.messages, provider=self.name, signatures=self._signatures
         )
@@ -170,9 +170,10 @@ class GeminiProvider(SdkProvider):
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         """Send ``request`` and return the whole answer."""
+        sdk = await self._sdk_for_loop()
         model, contents, config = self._prepare(request)
         try:
-            response = await self._sdk.aio.models.generate_content(
+            response = await sdk.aio.models.generate_content(
                 model=model, contents=contents, config=config
             )
             parts = read_candidate(
@@ -193,6 +194,7 @@ class GeminiProvider(SdkProvider):
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         """Stream ``request``'s answer: text chunks, then a final chunk with usage."""
+        sdk = await self._sdk_for_loop()
         model, contents, config = self._prepare(request)
         guard = StreamGuard(self._check_event)
         iterator: Any = None
@@ -204,7 +206,7 @@ class GeminiProvider(SdkProvider):
         response_id: str | None = None
         try:
             with guard.active():
-                iterator = await self._sdk.aio.models.generate_content_stream(
+                iterator = await sdk.aio.models.generate_content_stream(
                     model=model, contents=contents, config=config
                 )
                 response = await anext(iterator, None)
@@ -298,13 +300,15 @@ class GeminiProvider(SdkProvider):
             retry_after=_retry_delay(body) if status == 429 else None,
         )
 
-    async def _close_sdk(self) -> None:
-        await self._http_client.aclose()
+    async def _disconnect(self, connection: tuple[Any, Any]) -> None:
+        sdk, http_client = connection
+        sdk.close()  # the SDK's idle sync client
+        await http_client.aclose()
 
     async def aclose(self) -> None:
         """Close the HTTP client the provider owns (never one you passed in)."""
-        if not self._closed:
-            self._sdk.close()  # the SDK's idle sync client
+        if not self._closed and self._connection is None:
+            self._sdk.close()  # the SDK's idle sync client; your HTTP client stays open
         await super().aclose()
 
 

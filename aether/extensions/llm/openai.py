@@ -23,14 +23,13 @@ from aether.extensions.llm._errors import (
     event_error,
     missing_api_key,
 )
-from aether.extensions.llm._http import resolve_http_client
 from aether.extensions.llm._openai_wire import ChatStreamState, build_body, parse_completion
 from aether.extensions.llm._sdk_provider import END, JsonPostProvider, StreamState
 from aether.extensions.llm._sse import ServerSentEvent
 from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules
 from aether.llm.contracts import LLMRequest, LLMResponse
 
-__all__ = ["DEFAULT_MODEL", "OpenAIProvider", "start_openai_client"]
+__all__ = ["DEFAULT_MODEL", "OpenAIBaseProvider", "OpenAIProvider"]
 
 DEFAULT_MODEL = "gpt-4o-mini"
 
@@ -64,62 +63,71 @@ def _error_detail(body: object, fallback: str) -> tuple[str, str | None]:
     return fallback, None
 
 
-def start_openai_client(
-    provider: JsonPostProvider,
-    *,
-    api_key: str | None,
-    base_url: str | None,
-    http_client: Any,
-    transport: Any,
-    timeout: Any,
-    organization: str | None,
-    project: str | None,
-    default_headers: Mapping[str, str] | None,
-) -> None:
-    """Build the openai SDK client of an adapter on OpenAI's API (either wire).
+class OpenAIBaseProvider(JsonPostProvider):
+    """What the adapters on OpenAI's API share: the key, the SDK client and error bodies.
 
-    Sets the adapter's ``_vendor``, ``_api_key``, ``_sdk``, ``_owns_http_client`` and
-    ``base_url``; the key comes from ``provider.api_key_env`` when not given, and a
-    server at a custom base URL may need none (a placeholder is then sent).
-
-    Raises:
-        ConfigurationError: If no key is known and no base URL is set, both a client and
-            a transport were given, or the SDK refuses the options.
+    `OpenAIProvider` (chat completions) and `OpenAIResponsesProvider` (the Responses
+    API) call `_start_openai` in ``__init__``.
     """
-    openai = _import_sdk()
-    provider._vendor = openai
-    name = provider.name
-    base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-    api_key = api_key or os.environ.get(provider.api_key_env) or None
-    if api_key is None:
-        if base_url is None:
-            raise missing_api_key(
-                name,
-                provider.api_key_env,
-                how="or pass api_key=..., or point OPENAI_BASE_URL at a server that needs none",
-            )
-        api_key = _KEYLESS_PLACEHOLDER
-    provider._api_key = api_key
-    client, provider._owns_http_client = resolve_http_client(
-        provider=name, http_client=http_client, transport=transport, timeout=timeout
-    )
-    kwargs = provider._client_options(
-        api_key=api_key,
-        base_url=base_url,
-        timeout=timeout,
-        http_client=client,
-        default_headers=default_headers,
-        organization=organization,
-        project=project,
-    )
-    try:
-        provider._sdk = openai.AsyncOpenAI(**kwargs)
-    except openai.OpenAIError as error:
-        raise ConfigurationError(f"the {name} provider cannot start: {error}") from error
-    provider.base_url = str(provider._sdk.base_url)
+
+    _error_detail = staticmethod(_error_detail)
+
+    api_key_env = "OPENAI_API_KEY"
+    _base_request_options: ClassVar[dict[str, Any]] = {"security": {"bearer_auth": True}}
+    _sdk_options: dict[str, Any]
+
+    def _start_openai(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None,
+        http_client: Any,
+        transport: Any,
+        timeout: Any,
+        organization: str | None,
+        project: str | None,
+        default_headers: Mapping[str, str] | None,
+    ) -> None:
+        """Resolve the key and the server, and start the SDK client.
+
+        The key comes from ``api_key_env`` when not given; a server at a custom base URL
+        may need none (a placeholder is then sent).
+
+        Raises:
+            ConfigurationError: If no key is known and no base URL is set, both a client
+                and a transport were given, or the SDK refuses the options.
+        """
+        self._vendor = _import_sdk()
+        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        api_key = api_key or os.environ.get(self.api_key_env) or None
+        if api_key is None:
+            if base_url is None:
+                raise missing_api_key(
+                    self.name,
+                    self.api_key_env,
+                    how="or pass api_key=..., or point OPENAI_BASE_URL at a server that needs none",
+                )
+            api_key = _KEYLESS_PLACEHOLDER
+        self._api_key = api_key
+        self._sdk_options = self._client_options(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            default_headers=default_headers,
+            organization=organization,
+            project=project,
+        )
+        self._start(http_client=http_client, transport=transport, timeout=timeout)
+        self.base_url = str(self._sdk.base_url)
+
+    def _build_sdk(self, http_client: Any) -> Any:
+        try:
+            return self._vendor.AsyncOpenAI(**self._sdk_options, http_client=http_client)
+        except self._vendor.OpenAIError as error:
+            raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
 
 
-class OpenAIProvider(JsonPostProvider):
+class OpenAIProvider(OpenAIBaseProvider):
     """Chat completions on OpenAI or any OpenAI-compatible server.
 
     Args:
@@ -152,8 +160,6 @@ class OpenAIProvider(JsonPostProvider):
             ``http_client`` and ``transport`` were given, or a sampling rule is invalid.
     """
 
-    _error_detail = staticmethod(_error_detail)
-
     name = "openai"
     api_key_env = "OPENAI_API_KEY"
     _path = "/chat/completions"
@@ -176,8 +182,7 @@ class OpenAIProvider(JsonPostProvider):
     ) -> None:
         self._sampling = SamplingRules(self.name, sampling)
         self.default_model = default_model
-        start_openai_client(
-            self,
+        self._start_openai(
             api_key=api_key,
             base_url=base_url,
             http_client=http_client,

@@ -34,22 +34,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, Literal, get_args
 
 from aether.errors import ConfigurationError
 from aether.extensions.llm._requests import vendor_options
 from aether.extensions.llm._responses_output import failure, parse_response
 from aether.extensions.llm._responses_stream import ResponsesStreamState
 from aether.extensions.llm._responses_wire import build_body
-from aether.extensions.llm._sdk_provider import END, JsonPostProvider, StreamState
+from aether.extensions.llm._sdk_provider import END, StreamState
 from aether.extensions.llm._sse import ServerSentEvent
 from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules
-from aether.extensions.llm.openai import (
-    _OFFICIAL_HOST,
-    DEFAULT_MODEL,
-    _error_detail,
-    start_openai_client,
-)
+from aether.extensions.llm.openai import _OFFICIAL_HOST, DEFAULT_MODEL, OpenAIBaseProvider
 from aether.llm.contracts import LLMRequest, LLMResponse
 
 __all__ = ["ConversationState", "OpenAIResponsesProvider", "ReasoningSummary"]
@@ -64,7 +59,7 @@ _MERGED_LISTS = ("tools", "include")
 """Body lists the escape hatch extends instead of replacing."""
 
 
-class OpenAIResponsesProvider(JsonPostProvider):
+class OpenAIResponsesProvider(OpenAIBaseProvider):
     """OpenAI's Responses API (``POST /v1/responses``), or a server that speaks it.
 
     Args:
@@ -93,12 +88,8 @@ class OpenAIResponsesProvider(JsonPostProvider):
             ``http_client`` and ``transport`` were given, or an option is invalid.
     """
 
-    _error_detail = staticmethod(_error_detail)
-
     name = "openai-responses"
-    api_key_env = "OPENAI_API_KEY"
     _path = "/responses"
-    _base_request_options: ClassVar[dict[str, Any]] = {"security": {"bearer_auth": True}}
 
     def __init__(
         self,
@@ -133,8 +124,7 @@ class OpenAIResponsesProvider(JsonPostProvider):
         self.default_model = default_model
         self.state: ConversationState = state
         self.reasoning_summary: ReasoningSummary | None = reasoning_summary
-        start_openai_client(
-            self,
+        self._start_openai(
             api_key=api_key,
             base_url=base_url,
             http_client=http_client,

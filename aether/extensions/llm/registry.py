@@ -70,8 +70,11 @@ def register_provider(
             configured base URL lifts the requirement (local servers rarely need a key).
         replace: Replace an existing registration of ``name`` on purpose.
 
+    Registering the same class again (same module and qualified name: a notebook cell
+    run twice, ``importlib.reload``) replaces it.
+
     Raises:
-        ConfigurationError: If ``name`` is taken and ``replace`` is false.
+        ConfigurationError: If ``name`` is taken by another class and ``replace`` is false.
     """
 
     def decorator(cls: _T) -> _T:

@@ -2,9 +2,12 @@
 
 The standard library's ``sqlite3`` runs in worker threads through `anyio.to_thread`, so
 the store works on asyncio and trio and never blocks the event loop. One connection per
-store, used by one thread at a time. The database is in WAL mode, so readers never wait
-for writers, and several processes can share one file: each write is an ``IMMEDIATE``
-transaction, and a writer waits up to ``timeout`` seconds for another to finish.
+store, used by one thread at a time: a thread lock guards it, and a one-token capacity
+limiter per event loop queues each loop's callers without holding a thread each, so a
+store serves successive event loops (and several at once). The database is in WAL
+mode, so readers never wait for writers, and several processes can share one file:
+each write is an ``IMMEDIATE`` transaction, and a writer waits up to ``timeout`` seconds
+for another to finish.
 
 One row per message: ``(session_id, position, data)``, ``data`` being the versioned JSON
 of `aether.memory.codec`. Appending a turn inserts two rows in one transaction.
@@ -15,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TypeVar
@@ -22,6 +26,7 @@ from typing import TypeVar
 import anyio
 import anyio.to_thread
 
+from aether._loop_binding import PerLoop
 from aether.errors import ConfigurationError, SessionCorruptedError, SessionError
 from aether.llm.contracts import Message
 from aether.memory.codec import decode_messages, encode_message
@@ -51,7 +56,7 @@ class SQLiteSessionStore:
         ConfigurationError: If ``table`` is not a plain identifier.
     """
 
-    __slots__ = ("_closed", "_connection", "_limiter", "path", "table", "timeout")
+    __slots__ = ("_closed", "_connection", "_guard", "_limiter", "path", "table", "timeout")
 
     def __init__(
         self,
@@ -68,7 +73,8 @@ class SQLiteSessionStore:
         self.table = table
         self.timeout = timeout
         self._connection: sqlite3.Connection | None = None
-        self._limiter = anyio.CapacityLimiter(1)
+        self._limiter = PerLoop(lambda: anyio.CapacityLimiter(1))
+        self._guard = threading.Lock()
         self._closed = False
 
     # -- running in a worker thread -------------------------------------------------------
@@ -98,15 +104,16 @@ class SQLiteSessionStore:
             raise closed
 
         def job() -> _T:
-            if self._closed:
-                raise closed
-            if self._connection is None:
-                self._connection = self._open()
-            return work(self._connection)
+            with self._guard:
+                if self._closed:
+                    raise closed
+                if self._connection is None:
+                    self._connection = self._open()
+                return work(self._connection)
 
         try:
             # A cancelled caller still waits for the thread: a write finishes or rolls back.
-            return await anyio.to_thread.run_sync(job, limiter=self._limiter)
+            return await anyio.to_thread.run_sync(job, limiter=self._limiter.get())
         except sqlite3.OperationalError as error:
             raise SessionError(
                 f"SQLite could not {action} session {session_id!r} in {self.path}: {error}; "
@@ -228,9 +235,14 @@ class SQLiteSessionStore:
         if self._closed:
             return
         self._closed = True
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            await anyio.to_thread.run_sync(connection.close, limiter=self._limiter)
+
+        def close() -> None:
+            with self._guard:
+                connection, self._connection = self._connection, None
+                if connection is not None:
+                    connection.close()
+
+        await anyio.to_thread.run_sync(close, limiter=self._limiter.get())
 
     async def __aenter__(self) -> SQLiteSessionStore:
         return self

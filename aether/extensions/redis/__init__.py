@@ -28,8 +28,7 @@ except ImportError as error:  # pragma: no cover - exercised without the extra
         "Aether's Redis support needs coredis: pip install 'aether-llm[redis]'"
     ) from error
 
-from aether.extensions.redis._client import RedisClient, RedisScript
-from aether.extensions.redis._coredis import (
+from aether.extensions.redis._client import (
     CoredisClient,
     RedisHandle,
     create_redis_client,
@@ -44,23 +43,20 @@ from aether.extensions.redis._errors import (
     RedisTimeoutError,
     redis_errors,
 )
-from aether.extensions.redis._protocol import RedisProtocolError, Reply
+from aether.extensions.redis._scripts import LuaScript
 from aether.extensions.redis._settings import RedisSettings, parse_redis_url
 from aether.extensions.redis._slots import hash_slot, hash_tag, same_slot_key
 
 __all__ = [
     "CoredisClient",
-    "RedisClient",
+    "LuaScript",
     "RedisConnectionError",
     "RedisError",
     "RedisHandle",
     "RedisNotOpenError",
-    "RedisProtocolError",
     "RedisReplyError",
-    "RedisScript",
     "RedisSettings",
     "RedisTimeoutError",
-    "Reply",
     "create_redis_client",
     "describe_redis",
     "hash_slot",
@@ -72,15 +68,18 @@ __all__ = [
 ]
 
 _REPLACED = {
+    "RedisProtocolError": "RedisError (coredis reports a bad reply as a connection error)",
     "RedisClient": "a coredis client: create_redis_client(url), or coredis.Redis(...)",
-    "RedisScript": "client.register_script(source) on a coredis client",
+    "RedisScript": "LuaScript(source), called with a coredis client, keys and args",
     "Reply": "coredis's own reply types",
 }
 
 
 def __getattr__(name: str) -> object:
+    # ImportError, not AttributeError: "from ... import RedisClient" would replace an
+    # AttributeError by a bare "cannot import name" and lose the advice.
     if name in _REPLACED:
-        raise AttributeError(
+        raise ImportError(
             f"aether.extensions.redis.{name} was removed when Aether moved to coredis; "
             f"use {_REPLACED[name]} (see docs/sessions.md)"
         )

@@ -1,253 +1,216 @@
-"""A small Redis client on anyio sockets: works on asyncio and on trio alike.
+"""coredis clients for Aether: made from a URL, never re-sending a command silently.
 
-redis-py's asyncio client runs on asyncio only, so Aether speaks RESP2 itself over
-sockets driven through anyio (see ``_connection``). The client keeps a pool of connections; each
-command (or pipeline, or script call) borrows one for a single round trip. A connection
-whose round trip was interrupted (cancelled, timed out, broken) may still have a reply in
-flight, so it is closed, never returned to the pool.
+coredis retries a command after a connection error by default (twice, for single nodes
+and clusters alike). A command that reached the server before the connection broke
+would then run twice: a session turn stored twice, a counter bumped twice. Clients made
+here retry only what cannot have run (a cluster that answered ``CLUSTERDOWN``); what
+is safe to repeat is repeated by the caller that knows it (`RedisSessionStore.append`
+carries a turn id for that).
 """
 
 from __future__ import annotations
 
-import hashlib
 import ssl
-from collections.abc import Sequence
-from types import TracebackType
+from contextlib import AbstractContextManager, AsyncExitStack
+from typing import TypeAlias
 
-import anyio
+import coredis
+import coredis.exceptions
+from coredis.connection import TCPLocation
+from coredis.retry import ConstantRetryPolicy, NoRetryPolicy, RetryPolicy
 
 from aether.errors import ConfigurationError
-from aether.extensions.redis._connection import Connection, StaleConnectionError, open_connection
-from aether.extensions.redis._protocol import (
-    Argument,
-    RedisConnectionError,
-    RedisReplyError,
-    RedisTimeoutError,
-    Reply,
-    encode_command,
-    encode_commands,
-)
-from aether.extensions.redis._settings import RedisSettings, parse_redis_url
+from aether.extensions.redis._connections import ClosingClusterPool, ClosingPool
+from aether.extensions.redis._errors import RedisNotOpenError, redis_errors
+from aether.extensions.redis._settings import parse_redis_url
 
-__all__ = ["RedisClient", "RedisScript"]
+__all__ = [
+    "CoredisClient",
+    "RedisHandle",
+    "create_redis_client",
+    "describe_redis",
+    "release_cluster_layout",
+]
 
-_READ_SIZE = 65536
-_CONNECTION_ERRORS = (
-    anyio.EndOfStream,
-    anyio.BrokenResourceError,
-    anyio.ClosedResourceError,
-    OSError,
-)
+CoredisClient: TypeAlias = coredis.Redis[bytes] | coredis.RedisCluster[bytes]
+"""A coredis client, single node or cluster, answering ``bytes`` (no ``decode_responses``)."""
 
 
-class RedisScript:
-    """A Lua script, sent by its SHA1 (``EVALSHA``) and loaded on first use."""
-
-    __slots__ = ("sha1", "source")
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.sha1 = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
-
-    def __repr__(self) -> str:
-        return f"RedisScript(sha1={self.sha1[:12]!r})"
+def _retry_policy(cluster: bool) -> RetryPolicy:
+    if cluster:
+        # CLUSTERDOWN means the node refused the command: nothing ran, so retrying is safe.
+        return ConstantRetryPolicy((coredis.exceptions.ClusterDownError,), retries=2, delay=0.1)
+    return NoRetryPolicy()
 
 
-class RedisClient:
-    """A pooled Redis client for asyncio and trio.
+def create_redis_client(
+    url: str,
+    *,
+    connect_timeout: float = 5.0,
+    timeout: float | None = 10.0,
+    max_connections: int | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> CoredisClient:
+    """A coredis client for ``url``; open it with ``async with client:`` before use.
 
     ::
 
-        async with RedisClient("redis://127.0.0.1:6379/0") as redis:
-            await redis.execute("SET", "greeting", "hello")
-            assert await redis.execute("GET", "greeting") == b"hello"
+        redis = create_redis_client("redis://127.0.0.1:6379/0")
+        async with redis:
+            await redis.set("greeting", "hello")
 
-    Bulk replies come back as ``bytes``, simple ones (``OK``) as ``str``. A client belongs
-    to the event loop that first uses it.
+    ``redis+cluster://host:port[,host:port...]`` (``rediss+cluster://`` with TLS) makes
+    a `coredis.RedisCluster` that learns the other nodes from these. The client never
+    re-sends a command after a connection error (coredis's default does).
 
     Args:
-        url: ``redis://[user:password@]host[:port][/db]``, ``rediss://...`` for TLS, or
-            ``unix:///path/to/socket?db=0``.
-        max_connections: The most connections open at once; more concurrent commands wait.
+        url: See `parse_redis_url`.
         connect_timeout: Seconds to connect (and authenticate) before giving up.
-        timeout: Seconds one round trip may take; ``None`` waits forever.
+        timeout: Seconds a reply may take; ``None`` waits forever.
+        max_connections: The most connections open at once (per node for a cluster);
+            coredis's default when ``None``. Commands that do not block share them.
         ssl_context: The TLS context for ``rediss://`` (the system default otherwise).
 
     Raises:
-        ConfigurationError: On a malformed URL or a non-positive pool size.
+        ConfigurationError: On a malformed URL or a pool size below 1.
     """
-
-    __slots__ = (
-        "_closed",
-        "_idle",
-        "_slots",
-        "connect_timeout",
-        "max_connections",
-        "settings",
-        "ssl_context",
-        "timeout",
+    settings = parse_redis_url(url)
+    if max_connections is not None and max_connections < 1:
+        raise ConfigurationError(f"max_connections must be at least 1, not {max_connections}")
+    tls_context = ssl_context or (ssl.create_default_context() if settings.tls else None)
+    if settings.cluster:
+        return coredis.RedisCluster(
+            startup_nodes=[TCPLocation(host, port) for host, port in settings.nodes],
+            username=settings.username,
+            password=settings.password,
+            connect_timeout=connect_timeout,
+            stream_timeout=timeout,
+            ssl_context=tls_context,
+            max_connections=max_connections or 32,
+            decode_responses=False,
+            connection_pool_cls=ClosingClusterPool,
+            retry_policy=_retry_policy(cluster=True),
+        )
+    return coredis.Redis(
+        host=settings.host,
+        port=settings.port,
+        db=settings.database,
+        unix_socket_path=settings.unix_path,
+        username=settings.username,
+        password=settings.password,
+        connect_timeout=connect_timeout,
+        stream_timeout=timeout,
+        ssl_context=tls_context,
+        max_connections=max_connections,
+        decode_responses=False,
+        connection_pool_cls=ClosingPool,
+        retry_policy=_retry_policy(cluster=False),
     )
 
-    def __init__(
-        self,
-        url: str = "redis://127.0.0.1:6379/0",
-        *,
-        max_connections: int = 16,
-        connect_timeout: float = 5.0,
-        timeout: float | None = 10.0,
-        ssl_context: ssl.SSLContext | None = None,
-    ) -> None:
-        if max_connections < 1:
-            raise ConfigurationError(f"max_connections must be at least 1, not {max_connections}")
-        self.settings: RedisSettings = parse_redis_url(url)
-        self.max_connections = max_connections
-        self.connect_timeout = connect_timeout
-        self.timeout = timeout
-        self.ssl_context = ssl_context
-        self._idle: list[Connection] = []
-        self._slots = anyio.Semaphore(max_connections, fast_acquire=True)
-        self._closed = False
 
-    async def _connect(self) -> Connection:
-        settings = self.settings
-        try:
-            with anyio.fail_after(self.connect_timeout):
-                connection = await open_connection(settings, ssl_context=self.ssl_context)
-                try:
-                    await self._handshake(connection)
-                except BaseException:
-                    await connection.abort()
-                    raise
-        except TimeoutError:
-            raise RedisTimeoutError(
-                f"could not connect to Redis at {settings.describe()} within "
-                f"{self.connect_timeout:g}s; check the address and that the server is up"
-            ) from None
-        except OSError as error:
-            raise RedisConnectionError(
-                f"could not connect to Redis at {settings.describe()}: {error}; check the "
-                f"address and that the server is up"
-            ) from error
-        return connection
+def describe_redis(client: CoredisClient) -> str:
+    """Where ``client`` connects, without credentials."""
+    pool = client.connection_pool
+    if isinstance(client, coredis.RedisCluster):
+        startup = getattr(pool, "startup_nodes", None) or []
+        hosts = ",".join(f"{node.host}:{node.port}" for node in startup) or "?"
+        return f"redis+cluster://{hosts}"
+    location = getattr(pool, "location", None)
+    host, port, path = (getattr(location, name, None) for name in ("host", "port", "path"))
+    database = pool.connection_kwargs.get("db") or 0
+    if path is not None:
+        return f"unix://{path}?db={database}"
+    return f"redis://{host}:{port}/{database}"
 
-    async def _handshake(self, connection: Connection) -> None:
-        settings = self.settings
-        commands: list[list[Argument]] = []
-        if settings.password is not None:
-            auth: list[Argument] = ["AUTH"]
-            if settings.username:
-                auth.append(settings.username)
-            commands.append([*auth, settings.password])
-        if settings.database:
-            commands.append(["SELECT", settings.database])
-        if not commands:
+
+def release_cluster_layout(client: CoredisClient) -> None:
+    """Close what coredis 6.9's cluster layout leaves open after the client is closed.
+
+    Its error queue (an anyio memory stream) is never closed, so a closed cluster client
+    warns (``ResourceWarning: Unclosed <MemoryObject...>``) when collected. Harmless for a
+    single-node client, and for a coredis release that closes the queue itself.
+    """
+    layout = getattr(client.connection_pool, "cluster_layout", None)
+    for stream in getattr(layout, "_error_stream", ()):
+        stream.close()
+
+
+class RedisHandle:
+    """A coredis client, and whether its owner made it: what Redis-backed parts share.
+
+    Given a URL, the handle makes the client when its owner is opened (``async with
+    store:``) and closes it with the owner. Given a client, it leaves opening and closing
+    that client to you.
+
+    Args:
+        redis: A URL for `create_redis_client`, or a coredis client to share.
+        what: The owner's name, for the message when it is used before it is opened.
+
+    Raises:
+        ConfigurationError: On a malformed URL, or something that is not a coredis client.
+    """
+
+    __slots__ = ("_client", "_stack", "_url", "description", "owns_client", "what")
+
+    def __init__(self, redis: str | CoredisClient, *, what: str) -> None:
+        self._client: CoredisClient | None
+        if isinstance(redis, str):
+            self.description = parse_redis_url(redis).describe()
+            self._url: str | None = redis
+            self._client = None  # made on open: coredis objects warn if never opened
+            self.owns_client = True
+        elif isinstance(redis, coredis.Redis | coredis.RedisCluster):
+            self.description = describe_redis(redis)
+            self._url = None
+            self._client = redis
+            self.owns_client = False
+        else:
+            raise ConfigurationError(
+                f"{what} takes a Redis URL or a coredis.Redis / coredis.RedisCluster "
+                f"client, not {type(redis).__name__}"
+            )
+        self.what = what
+        self._stack: AsyncExitStack | None = None
+
+    def _opener(self) -> str:
+        return f"async with {self.what}:" if self.owns_client else "async with client:"
+
+    @property
+    def client(self) -> CoredisClient:
+        """The coredis client.
+
+        Raises:
+            RedisNotOpenError: If the handle made it from a URL and is not open.
+        """
+        if self._client is None:
+            raise RedisNotOpenError(
+                f"the {self.what} for {self.description} is not open: open it once around "
+                f"its use ({self._opener()} ..., e.g. in your app's lifespan); coredis "
+                f"keeps its connections inside that block"
+            )
+        return self._client
+
+    def errors(self) -> AbstractContextManager[None]:
+        """Map coredis's errors onto Aether's, with the right advice if not open."""
+        return redis_errors(self.description, opener=self._opener())
+
+    async def open(self) -> None:
+        """Make and open the client if the handle has a URL; a no-op for a shared one."""
+        if self._url is None or self._stack is not None:
             return
-        replies = await connection.round_trip(
-            encode_commands(commands), len(commands), reused=False
-        )
-        for reply in replies:
-            if isinstance(reply, RedisReplyError):
-                raise RedisReplyError(
-                    f"Redis at {settings.describe()} refused the connection set-up: {reply}"
-                )
-
-    async def _round_trip(self, payload: bytes, count: int) -> list[Reply]:
-        if self._closed:
-            raise RedisConnectionError("this RedisClient is closed; make a new one")
-        async with self._slots:
-            for attempt in range(2):
-                reused = attempt == 0 and bool(self._idle)
-                connection = self._idle.pop() if reused else await self._connect()
-                try:
-                    if self.timeout is None:
-                        replies = await connection.round_trip(payload, count, reused=reused)
-                    else:
-                        with anyio.fail_after(self.timeout):
-                            replies = await connection.round_trip(payload, count, reused=reused)
-                except StaleConnectionError:
-                    await connection.abort()
-                    continue
-                except TimeoutError:
-                    await connection.abort()
-                    raise RedisTimeoutError(
-                        f"Redis at {self.settings.describe()} did not answer within "
-                        f"{self.timeout:g}s"
-                    ) from None
-                except BaseException:
-                    # Cancelled or broken mid-way: a reply may still be in flight.
-                    await connection.abort()
-                    raise
-                if self._closed:
-                    await connection.abort()
-                else:
-                    self._idle.append(connection)
-                return replies
-        raise RedisConnectionError(  # pragma: no cover - two stale connections in a row
-            f"the connection to Redis at {self.settings.describe()} closed twice in a row"
-        )
-
-    async def execute(self, *arguments: Argument) -> Reply:
-        """Run one command and return its reply.
-
-        Raises:
-            RedisReplyError: If Redis answered with an error.
-            RedisConnectionError: If the connection failed (or timed out).
-        """
-        (reply,) = await self._round_trip(encode_command(arguments), 1)
-        if isinstance(reply, RedisReplyError):
-            raise reply
-        return reply
-
-    async def execute_many(self, commands: Sequence[Sequence[Argument]]) -> list[Reply]:
-        """Run several commands in one round trip (a pipeline, not a transaction).
-
-        Raises:
-            RedisReplyError: The first error reply, after every reply has been read.
-        """
-        if not commands:
-            return []
-        replies = await self._round_trip(encode_commands(commands), len(commands))
-        for reply in replies:
-            if isinstance(reply, RedisReplyError):
-                raise reply
-        return replies
-
-    async def run_script(
-        self,
-        script: RedisScript,
-        *,
-        keys: Sequence[Argument] = (),
-        arguments: Sequence[Argument] = (),
-    ) -> Reply:
-        """Run a Lua script atomically: ``EVALSHA``, then ``EVAL`` if Redis lacks it."""
-        tail = [len(keys), *keys, *arguments]
-        try:
-            return await self.execute("EVALSHA", script.sha1, *tail)
-        except RedisReplyError as error:
-            if error.code != "NOSCRIPT":
-                raise
-        return await self.execute("EVAL", script.source, *tail)
+        client = create_redis_client(self._url)
+        stack = AsyncExitStack()
+        with self.errors():
+            await stack.enter_async_context(client)
+        self._client, self._stack = client, stack
 
     async def aclose(self) -> None:
-        """Close every pooled connection; commands in flight finish on their own."""
-        self._closed = True
-        idle, self._idle = self._idle, []
-        for connection in idle:
-            await connection.abort()
-
-    async def __aenter__(self) -> RedisClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    def __repr__(self) -> str:
-        return (
-            f"RedisClient({self.settings.describe()!r}, max_connections={self.max_connections}, "
-            f"idle={len(self._idle)})"
-        )
+        """Close the client if this handle made and opened it."""
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            client, self._client = self._client, None
+            try:
+                await stack.aclose()
+            finally:
+                if client is not None:
+                    release_cluster_layout(client)
