@@ -1,4 +1,4 @@
-"""``python -m aether``: the ``aether`` command (``ask``, ``chat``, ``demo``; ``--help``)."""
+"""``python -m aether``: the ``aether`` command (``ask``, ``chat``, ``demo``, ``mcp serve``)."""
 
 import sys
 

@@ -68,7 +68,7 @@ class _Stepper:
 class LoopThread:
     """An event loop in a worker thread, started on first use, and calls into it."""
 
-    __slots__ = ("_closed", "_context", "_lock", "_portal", "_starter")
+    __slots__ = ("_closed", "_context", "_entered", "_lock", "_portal", "_starter")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -76,6 +76,7 @@ class LoopThread:
         self._context: AbstractContextManager[BlockingPortal] | None = None
         self._starter: threading.Thread | None = None
         self._closed = False
+        self._entered: list[AbstractContextManager[Any]] = []
 
     @property
     def running(self) -> bool:
@@ -124,6 +125,15 @@ class LoopThread:
                 finished.wait(_CLEANUP_WAIT)
             raise
 
+    def enter(self, context: Any) -> None:
+        """Enter an async context manager on the loop, in a task of its own until `stop`.
+
+        (A client's toolsets: their connections belong to the task that started them.)
+        """
+        wrapped = self._get_portal().wrap_async_context_manager(context)
+        wrapped.__enter__()
+        self._entered.append(wrapped)
+
     def iterate(self, stream: AsyncIterator[_T]) -> Iterator[_T]:
         """Iterate ``stream`` one item per step on the loop; closing it closes ``stream``."""
         stepper = _Stepper(stream)
@@ -150,6 +160,8 @@ class LoopThread:
         if portal is None or context is None:
             return
         try:
+            while self._entered:
+                self._entered.pop().__exit__(None, None, None)
             if client is not None:
                 portal.call(client.aclose)
         finally:

@@ -33,6 +33,7 @@ from typing import Any, TextIO
 from aether.config import ProviderConfig, provider_name
 from aether.errors import AetherError, ConfigurationError
 from aether.llm.contracts import Message, StreamChunk, Tool
+from aether.mcp._serve import add_command as add_mcp_command
 from aether.sync import SyncAether, SyncSession
 
 __all__ = ["main"]
@@ -80,9 +81,27 @@ def _load_tools(specs: Sequence[str]) -> list[Any]:
     return tools
 
 
+def _mcp_servers(specs: Sequence[str]) -> list[Any]:
+    """``--mcp`` items: a URL (streamable HTTP) or a command line (a server over stdio)."""
+    import shlex
+
+    from aether.mcp import MCPToolset
+
+    toolsets = []
+    for spec in specs:
+        if spec.startswith(("http://", "https://")):
+            toolsets.append(MCPToolset.http(spec))
+            continue
+        command = shlex.split(spec)
+        if not command:
+            raise UsageError("--mcp '': give a server's command line or URL")
+        toolsets.append(MCPToolset.stdio(command[0], args=command[1:]))
+    return toolsets
+
+
 def _client(args: argparse.Namespace, **options: Any) -> SyncAether:
     config = ProviderConfig(name=args.provider or provider_name(), model=args.model)
-    return SyncAether(config=config, **options)
+    return SyncAether(config=config, tools=_mcp_servers(args.mcp), **options)
 
 
 def _call_options(tools: list[Any]) -> dict[str, Any]:
@@ -281,13 +300,23 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         help="tools the model may call: a function, a Tool or a list of them (repeatable), "
         "such as aether.extensions.tools:get_current_time",
     )
+    parser.add_argument(
+        "--mcp",
+        action="append",
+        default=[],
+        metavar="SERVER",
+        help="an MCP server whose tools the model may call (repeatable): a command line "
+        "started over stdio, such as 'npx -y @modelcontextprotocol/server-filesystem .', "
+        "or an http(s) URL",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``aether`` command's argument parser."""
     parser = argparse.ArgumentParser(
         prog="aether",
-        description="Ask a model from the terminal, chat with it, or run the demo.",
+        description="Ask a model from the terminal, chat with it, run the demo, or serve "
+        "tools to MCP clients.",
         epilog="Exit codes: 0 done, 1 the call failed, 2 bad usage or configuration, "
         "130 interrupted. NO_COLOR turns colour off.",
     )
@@ -323,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
         "LLM_PROVIDER (the Fake provider when no provider or OpenAI key is set).",
     )
     demo.set_defaults(run=_demo)
+    add_mcp_command(commands)
     return parser
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import weakref
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any, TypedDict, TypeVar, Unpack, overload
 
@@ -118,8 +119,9 @@ class CallOptions(TypedDict, total=False):
         max_tokens: Caps generated tokens.
         top_p: Nucleus sampling.
         stop: Stop sequences.
-        tools: Tools the model may call: registered names, functions or `Tool`
-            objects, mixed. The tool loop runs them and returns the final answer.
+        tools: Tools the model may call: registered names, functions, `Tool` objects or
+            toolsets (`aether.mcp.MCPToolset`), mixed. They join the client's own
+            ``tools``. The tool loop runs them and returns the final answer.
         tool_choice: ``auto``, ``none``, ``required`` or one tool's name.
         context: Initial request context (copied), read by your middlewares.
         provider_options: Vendor-specific parameters keyed by provider name.
@@ -174,6 +176,11 @@ class Aether:
         telemetry: Record OpenTelemetry GenAI spans and metrics (off by default): ``True``
             for the global tracer and meter providers, or a `TelemetryMiddleware` (your
             providers, content capture). Needs ``aether-llm[otel]``.
+        tools: Tools every call offers (names, functions, `Tool` objects, toolsets such
+            as `aether.mcp.MCPToolset`). A call's own ``tools=`` adds to them, and one
+            of its tools replaces a default tool of the same name; ``tool_choice="none"``
+            keeps a call from using them. ``async with client:`` starts and stops the
+            toolsets given here.
 
     Attributes:
         usage: Tokens and cost counted so far (`Usage`): ``client.usage.total_cost_usd``.
@@ -217,6 +224,7 @@ class Aether:
         memory_store: SessionStore | None = None,
         cache: CacheMiddleware | CacheBackend | bool | None = None,
         telemetry: TelemetryMiddleware | bool = False,
+        tools: Sequence[ToolLike] = (),
     ) -> None:
         problems = []
         if provider is not None and config is not None:
@@ -312,6 +320,9 @@ class Aether:
         )
         self._sessions: weakref.WeakValueDictionary[str, Session] = weakref.WeakValueDictionary()
         self._closed = False
+        self.tools: tuple[ToolLike, ...] = _default_tools(tools)
+        """The tools every call offers (``tools=`` of the constructor)."""
+        self._started: list[AsyncExitStack] = []
 
     @property
     def default_model(self) -> str | None:
@@ -345,6 +356,8 @@ class Aether:
         if temperature is None and fields["temperature"] is not None:
             # Recorded, so an adapter can leave it out for a model that refuses it.
             fields["defaults"] = {"temperature": fields["temperature"]}
+        if self.tools or options.get("tools"):
+            fields["tools"] = self._tools_for(options.get("tools") or ())
         if options.keys() - _BASIC_OPTIONS:
             # Only the options given reach validation, which runs on every call.
             if options.keys() - _CALL_OPTIONS:
@@ -354,8 +367,6 @@ class Aether:
                     fields[name] = options[name]
             if "stop" in options:
                 fields["stop"] = _stop_sequences(options["stop"])
-            if options.get("tools"):
-                fields["tools"] = resolve_tools(options["tools"])
             context = dict(options.get("context") or {})
             if options.get("cache") is not None:
                 context[CACHE_CONTROL] = options["cache"]
@@ -366,6 +377,17 @@ class Aether:
             return LLMRequest(**fields)
         except ValidationError as error:
             raise _invalid_request(error) from None
+
+    def _tools_for(self, given: Sequence[ToolLike]) -> tuple[Tool, ...]:
+        # The client's tools first (a stable prefix for providers' prompt caches), minus
+        # any the call replaces by name, then the call's own.
+        if not self.tools:
+            return resolve_tools(given)
+        if not given:
+            return resolve_tools(self.tools)
+        own = resolve_tools(given)
+        names = {tool.name for tool in own}
+        return (*(t for t in resolve_tools(self.tools) if t.name not in names), *own)
 
     @staticmethod
     def _reuse(request: LLMRequest, options: CallOptions) -> LLMRequest:
@@ -505,6 +527,16 @@ class Aether:
             await aclose()
 
     async def __aenter__(self) -> Aether:
+        """Start the toolsets given to ``tools=`` (an MCP server's process, say)."""
+        stack = AsyncExitStack()
+        try:
+            for item in self.tools:
+                if hasattr(item, "current_tools") and hasattr(item, "__aenter__"):
+                    await stack.enter_async_context(item)  # type: ignore[arg-type]
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._started.append(stack)
         return self
 
     async def __aexit__(
@@ -513,13 +545,25 @@ class Aether:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        try:
+            if self._started:
+                await self._started.pop().__aexit__(exc_type, exc, traceback)
+        finally:
+            await self.aclose()
 
     def __repr__(self) -> str:
         return (
             f"Aether(provider={self.provider_name!r}, model={self.default_model!r}, "
             f"pipeline={self.pipeline!r})"
         )
+
+
+def _default_tools(tools: Sequence[ToolLike]) -> tuple[ToolLike, ...]:
+    if isinstance(tools, str) or not isinstance(tools, Sequence):
+        raise ConfigurationError(f"tools= takes a list of tools: write tools=[{tools!r}]")
+    # Names, functions and Tools are checked now; toolsets only once they are started.
+    resolve_tools([item for item in tools if not hasattr(item, "current_tools")])
+    return tuple(tools)
 
 
 _ARGUMENTS = frozenset(inspect.signature(Aether.__init__).parameters) - {"self", "provider"}

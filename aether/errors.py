@@ -27,6 +27,8 @@ breaker decide by Aether's classes (the `retryable` attribute), never by a vendo
     │   ├── ToolTimeoutError        a tool ran past its timeout (also a TimeoutError;
     │   │                           the model sees it as a tool result)
     │   ├── ToolArgumentsError      a model's arguments do not fit the tool (sent back to it)
+    │   ├── MCPConnectionError      aether.mcp: an MCP server could not be started or
+    │   │                           reached, or the connection broke
     │   └── ToolLoopLimitError      the tool loop hit its iteration cap
     ├── SessionError                a session store failed
     │   └── SessionCorruptedError   a stored history cannot be read

@@ -207,6 +207,9 @@ class SyncAether:
         self._finalizer()
 
     def __enter__(self) -> SyncAether:
+        """Start the toolsets given to ``tools=`` (an MCP server's process, say)."""
+        if any(hasattr(item, "current_tools") for item in self.aether.tools):
+            self._loop.enter(self.aether)
         return self
 
     def __exit__(

@@ -20,6 +20,7 @@ from aether.tools._function_tool import tool_from_function
 from aether.tools.registry import (
     TOOL_KIND,
     ToolLike,
+    Toolset,
     get_tool,
     list_tools,
     register_tool,
@@ -33,6 +34,7 @@ __all__ = [
     "FunctionSchema",
     "ToolLike",
     "ToolTimeoutError",
+    "Toolset",
     "dispatch_tool",
     "function_schema",
     "get_tool",

@@ -19,6 +19,7 @@ import pydantic_core
 from pydantic import BaseModel
 
 from aether.errors import ToolArgumentsError, ToolError
+from aether.llm.content import AudioPart, DocumentPart, ImagePart, Part, TextPart
 from aether.llm.contracts import Tool, ToolCall, ToolResult
 from aether.registry import registry
 from aether.tools._function_tool import tool_timeout as timeout_of
@@ -28,6 +29,7 @@ __all__ = [
     "DispatchOutcome",
     "ToolTimeoutError",
     "dispatch_tool",
+    "result_content",
     "run_tool_call",
     "tool_content",
 ]
@@ -56,6 +58,29 @@ def tool_content(value: Any) -> str:
         return pydantic_core.to_json(value, fallback=str).decode()
     except (TypeError, ValueError, pydantic_core.PydanticSerializationError):
         return str(value)
+
+
+_RESULT_PARTS = (TextPart, ImagePart, AudioPart, DocumentPart)
+
+
+def result_content(value: Any) -> str | tuple[Part, ...]:
+    """What a tool returned, as tool-result content: parts kept as parts, the rest as text.
+
+    A tool (an MCP server's, or yours) that returns a `TextPart`, `ImagePart`,
+    `AudioPart` or `DocumentPart`, or a list of them, gives the model those parts; any
+    other value becomes text with `tool_content`.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, _RESULT_PARTS):
+        return (value,)
+    if (
+        isinstance(value, list | tuple)
+        and value
+        and all(isinstance(item, _RESULT_PARTS) for item in value)
+    ):
+        return tuple(value)
+    return tool_content(value)
 
 
 def _malformed_arguments(call: ToolCall) -> ToolArgumentsError:
@@ -107,7 +132,7 @@ async def run_tool_call(
     """
     started = time.perf_counter()
     error: Exception | None = None
-    content = ""
+    content: str | tuple[Part, ...] = ""
     if tool is None:
         listed = ", ".join(available) or "none"
         error = ToolError(
@@ -122,11 +147,11 @@ async def run_tool_call(
         try:
             if limit is None:
                 # No cancel scope without a timeout: entering one costs 10-20 µs.
-                content = tool_content(await tool.handler(call.arguments))
+                content = result_content(await tool.handler(call.arguments))
             else:
                 finished = False
                 with anyio.move_on_after(limit):
-                    content = tool_content(await tool.handler(call.arguments))
+                    content = result_content(await tool.handler(call.arguments))
                     finished = True
                 if not finished:
                     error = ToolTimeoutError(

@@ -15,21 +15,46 @@ import, not in the middle of a conversation, and it returns the function unchang
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, overload
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol, TypeVar, overload, runtime_checkable
 
 from aether.errors import ToolError
 from aether.llm.contracts import Tool
 from aether.registry import registry, same_definition
 from aether.tools._function_tool import cached_tool, tool_from_function
 
-__all__ = ["TOOL_KIND", "ToolLike", "get_tool", "list_tools", "register_tool", "resolve_tools"]
+__all__ = [
+    "TOOL_KIND",
+    "ToolLike",
+    "Toolset",
+    "get_tool",
+    "list_tools",
+    "register_tool",
+    "resolve_tools",
+]
 
 TOOL_KIND = "tool"
 """The registry kind tools are kept under."""
 
-ToolLike = str | Callable[..., Any] | Tool
-"""What ``tools=[...]`` accepts: a registered name, a function, or a `Tool`."""
+
+@runtime_checkable
+class Toolset(Protocol):
+    """Many tools behind one object, such as `aether.mcp.MCPToolset`.
+
+    ``tools=[...]`` expands a toolset into the tools it offers at that moment.
+    """
+
+    def current_tools(self) -> Sequence[Tool]:
+        """The tools the set offers now.
+
+        Raises:
+            ToolError: If the set cannot offer tools now (not started, say).
+        """
+        ...
+
+
+ToolLike = str | Callable[..., Any] | Tool | Toolset
+"""What ``tools=[...]`` accepts: a registered name, a function, a `Tool`, or a `Toolset`."""
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -141,25 +166,44 @@ def _registered_tool_for(function: Callable[..., Any]) -> Tool | None:
 
 
 def _tool_label(item: object) -> str:
+    if _is_toolset(item):
+        return repr(item)
     name = getattr(item, "name", None) if isinstance(item, Tool) else None
     return str(name or getattr(item, "__name__", None) or "...")
 
 
+def _is_toolset(item: object) -> bool:
+    return callable(getattr(type(item), "current_tools", None))
+
+
+def _clash(name: str, sources: Iterable[object]) -> ToolError:
+    shown = [repr(source) for source in sources if source is not None]
+    advice = f" ({' and '.join(shown)}: give a toolset a prefix=...)" if shown else ""
+    return ToolError(
+        f"two different tools are named {name!r} in tools=[...]; a model tells tools "
+        f"apart by name only, so give one of them another name{advice}"
+    )
+
+
 def resolve_tools(items: Iterable[ToolLike]) -> tuple[Tool, ...]:
-    """Turn ``tools=[...]`` items (names, functions, `Tool` objects) into `Tool` objects.
+    """Turn ``tools=[...]`` items (names, functions, `Tool` and `Toolset` objects) into tools.
 
     A function that was registered resolves to its registered tool; any other function
-    becomes a tool on the spot (built once per function). Repeats of the same tool are
-    dropped.
+    becomes a tool on the spot (built once per function); a toolset gives the tools it
+    offers now. Repeats of the same tool are dropped.
 
     Raises:
         ToolError: If names are unknown (all of them are listed, with the registered
-            tools), an item is not a tool, or two different tools share a name.
+            tools), an item is not a tool, a toolset cannot offer its tools (not
+            started), or two different tools share a name.
     """
-    if isinstance(items, str | Tool) or callable(items):
+    if not isinstance(items, list | tuple) and (
+        isinstance(items, str | Tool) or callable(items) or _is_toolset(items)
+    ):
         one = repr(items) if isinstance(items, str) else _tool_label(items)
         raise ToolError(f"tools= takes a list of tools, not a single one: write tools=[{one}]")
     tools: dict[str, Tool] = {}
+    origins: dict[str, object] = {}  # the toolset a tool came from, for error messages
     unknown: list[str] = []
     for item in items:
         if isinstance(item, Tool):
@@ -169,19 +213,24 @@ def resolve_tools(items: Iterable[ToolLike]) -> tuple[Tool, ...]:
                 unknown.append(item)
                 continue
             tool = get_tool(item)
+        elif _is_toolset(item):
+            for offered in item.current_tools():  # type: ignore[union-attr]
+                seen = tools.get(offered.name)
+                if seen is not None and seen is not offered:
+                    raise _clash(offered.name, (origins.get(offered.name), item))
+                tools[offered.name] = offered
+                origins[offered.name] = item
+            continue
         elif callable(item):
             tool = _registered_tool_for(item) or cached_tool(item)
         else:
             raise ToolError(
                 f"cannot use {item!r} as a tool: give a registered tool's name, a "
-                f"function, or an aether.Tool"
+                f"function, an aether.Tool or a toolset (aether.mcp.MCPToolset)"
             )
         seen = tools.get(tool.name)
         if seen is not None and seen is not tool:
-            raise ToolError(
-                f"two different tools are named {tool.name!r} in tools=[...]; a model "
-                f"tells tools apart by name only, so give one of them another name"
-            )
+            raise _clash(tool.name, (origins.get(tool.name),))
         tools[tool.name] = tool
     if unknown:
         names = ", ".join(repr(name) for name in unknown)

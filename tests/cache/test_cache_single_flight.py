@@ -128,9 +128,11 @@ async def test_a_waiter_takes_over_when_the_leading_stream_is_abandoned(
 
 async def test_a_waiter_stops_waiting_after_lock_timeout(cache_backend: CacheBackend) -> None:
     release = anyio.Event()
+    leading = anyio.Event()
 
     async def slow_then_fast(sent: object) -> LLMResponse:
         if len(fake.requests) == 1:
+            leading.set()
             await release.wait()
         return answer()
 
@@ -139,7 +141,7 @@ async def test_a_waiter_stops_waiting_after_lock_timeout(cache_backend: CacheBac
     with anyio.fail_after(5):
         async with anyio.create_task_group() as group:
             group.start_soon(pipeline.complete, request())
-            await anyio.sleep(0.01)
+            await leading.wait()  # the first call holds the lock and is at the provider
             started = anyio.current_time()
             response = await pipeline.complete(request())
             waited = anyio.current_time() - started

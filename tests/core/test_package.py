@@ -12,13 +12,15 @@ import pytest
 import aether
 
 VENDOR_MODULES = (
-    "openai", "google.genai", "anthropic", "redis", "coredis", "trio", "genai_prices", "asyncio"
+    "openai", "google.genai", "anthropic", "redis", "coredis", "trio", "genai_prices",
+    "mcp", "jsonschema", "asyncio"
 )  # fmt: skip
 
 
 def test_import_aether_pulls_in_no_vendor_sdk() -> None:
     code = (
         "import sys, aether, aether.llm.contracts, aether.events, aether.extensions.llm.fake\n"
+        "import aether.mcp, aether.cli  # the mcp package loads when a toolset starts\n"
         f"loaded = [m for m in {VENDOR_MODULES[:-1]!r} if m in sys.modules]\n"
         "print(','.join(loaded))"
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 import textwrap
@@ -14,6 +13,7 @@ import pytest
 from aether import Aether, ConfigurationError, default_stack
 from aether.extensions.llm.fake import FakeProvider
 from aether.middleware import TelemetryMiddleware
+from tests._readme import run_readme_example
 from tests.telemetry._otel import Otel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,17 +165,7 @@ def test_repr_names_the_layers() -> None:
 
 
 def test_readme_console_exporter_example_prints_the_chat_span() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    after = readme.split("<!-- example: telemetry-console -->", 1)[1]
-    code = after.split("```python\n", 1)[1].split("```", 1)[0]
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "LLM_PROVIDER": "fake"},
-    )
+    done = run_readme_example("telemetry-console")
     assert done.returncode == 0, done.stderr
     assert "What is the capital of France?" in done.stdout  # the Fake provider's answer
     assert '"name": "chat fake-model"' in done.stdout
