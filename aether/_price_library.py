@@ -3,10 +3,18 @@
 ``genai_prices.calc_price`` costs about 110-220 µs a call (it decomposes the usage into
 priced units every time) and importing the package about 300 ms. Aether therefore imports
 it lazily, looks each (provider, model) up once, and derives from the library's own
-arithmetic a `RateCard`: the price of one uncached input token, one cache read, one cache
-write, one output token and one reasoning token, plus any per-request fee. A rate card is
-checked against the library on a sample usage when it is made; a model whose price does
-not fit that shape is priced by the library on every call instead (slow, but exact).
+arithmetic a `RateCard`: the price of one token of each kind `TokenCounts` counts
+(uncached text input, cache read, cache write, input audio, input image, output text,
+reasoning, output audio), plus any per-request fee. A rate card is checked against the
+library on a sample usage holding every kind at once when it is made; a model whose price
+does not fit that shape is priced by the library on every call instead (slow, but exact).
+
+Token kinds the library has no price for cost what their parent kind costs (audio input
+without an audio price is input), as genai-prices itself decides. `TokenCounts` has no
+per-modality cache counts, so cached input is priced as a text cache read (the library is
+told explicitly that no audio or image tokens were cached; without that it refuses to
+price a usage that reports both cache reads and audio for a model with an audio cache
+price, such as Gemini 2.5 Flash).
 
 Prices that depend on the time (a start date, an off-peak window) are re-selected on each
 call; long-context tiers get one rate card per tier. Price variants (batch, priority and
@@ -26,6 +34,8 @@ from typing import Any
 
 import anyio.to_thread
 from anyio.lowlevel import RunVar
+
+from aether.llm.contracts import TokenCounts
 
 __all__ = ["LibraryModel", "RateCard", "is_loaded", "load", "load_in_thread", "lookup"]
 
@@ -69,56 +79,66 @@ class RateCard:
     output: Decimal
     reasoning: Decimal
     per_request: Decimal = Decimal(0)
-    _units: tuple[int, int, int, int, int, int] = field(init=False, repr=False, compare=False)
+    input_audio: Decimal | None = None
+    """Defaults to ``input``, as do ``input_image``; ``output_audio`` to ``output``."""
+    input_image: Decimal | None = None
+    output_audio: Decimal | None = None
+    _units: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _denominator: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        rates = (
+        rates = self._rates()
+        scale = max(0, *(-int(rate.as_tuple().exponent) for rate in rates))
+        units = tuple(int(rate.scaleb(scale)) for rate in rates)
+        object.__setattr__(self, "_units", units)
+        object.__setattr__(self, "_denominator", 10**scale)
+
+    def _rates(self) -> tuple[Decimal, ...]:
+        return (
             self.input,
             self.cache_read,
             self.cache_write,
             self.output,
             self.reasoning,
             self.per_request,
+            self.input if self.input_audio is None else self.input_audio,
+            self.input if self.input_image is None else self.input_image,
+            self.output if self.output_audio is None else self.output_audio,
         )
-        scale = max(0, *(-int(rate.as_tuple().exponent) for rate in rates))
-        units = tuple(int(rate.scaleb(scale)) for rate in rates)
-        object.__setattr__(self, "_units", units)
-        object.__setattr__(self, "_denominator", 10**scale)
 
-    def cost(
-        self,
-        input_tokens: int,
-        output_tokens: int,
-        cached_input_tokens: int,
-        cache_write_tokens: int,
-        reasoning_tokens: int,
-    ) -> float:
+    def cost(self, tokens: TokenCounts) -> float:
         """The price of one request with these token counts, correctly rounded."""
-        input_rate, cache_read, cache_write, output, reasoning, fee = self._units
-        uncached = max(0, input_tokens - cached_input_tokens - cache_write_tokens)
-        visible_output = max(0, output_tokens - reasoning_tokens)
-        total = (
-            fee
-            + input_rate * uncached
-            + cache_read * cached_input_tokens
-            + cache_write * cache_write_tokens
-            + output * visible_output
-            + reasoning * reasoning_tokens
-        )
+        total: int = self._total(self._units, tokens)
         return total / self._denominator
 
-    def exact_cost(self, *counts: int) -> Decimal:
+    def exact_cost(self, tokens: TokenCounts) -> Decimal:
         """`cost` as an exact `Decimal` (used to check a card against the library)."""
-        input_tokens, output_tokens, cached, written, reasoning = counts
-        return (
-            self.per_request
-            + self.input * max(0, input_tokens - cached - written)
-            + self.cache_read * cached
-            + self.cache_write * written
-            + self.output * max(0, output_tokens - reasoning)
-            + self.reasoning * reasoning
-        )
+        total: Decimal = self._total(self._rates(), tokens)
+        return total
+
+    @staticmethod
+    def _total(rates: tuple[Any, ...], tokens: TokenCounts) -> Any:
+        (input_rate, cache_read, cache_write, output, reasoning, fee, input_audio,
+         input_image, output_audio) = rates  # fmt: skip
+        counts = tokens.__dict__
+        cached = counts["cached_input"]
+        written = counts["cache_write"]
+        audio_in = counts["input_audio"]
+        image_in = counts["input_image"]
+        thinking = counts["reasoning"]
+        audio_out = counts["output_audio"]
+        text_in = max(0, counts["input"] - cached - written - audio_in - image_in)
+        text_out = max(0, counts["output"] - thinking - audio_out)
+        total = fee + input_rate * text_in + output * text_out
+        if cached:
+            total += cache_read * cached
+        if written:
+            total += cache_write * written
+        if thinking:
+            total += reasoning * thinking
+        if audio_in or image_in or audio_out:
+            total += input_audio * audio_in + input_image * image_in + output_audio * audio_out
+        return total
 
 
 def is_loaded() -> bool:
@@ -171,9 +191,29 @@ async def load_in_thread() -> None:
             flight.done.set()
 
 
-def _usage(**counts: int) -> Any:
+_UNCACHED_MEDIA = {
+    "cache_audio_read_tokens": 0,
+    "cache_audio_write_tokens": 0,
+    "cache_image_read_tokens": 0,
+    "cache_image_write_tokens": 0,
+}
+"""Told to the library explicitly: cached tokens are counted as text (see the docstring)."""
+
+
+def _usage(tokens: TokenCounts) -> Any:
+    """genai-prices' ``Usage`` for ``tokens``."""
     types = importlib.import_module("genai_prices.types")
-    return types.Usage(**{key: value for key, value in counts.items() if value})
+    counts = {
+        "input_tokens": tokens.input,
+        "output_tokens": tokens.output,
+        "cache_read_tokens": tokens.cached_input,
+        "cache_write_tokens": tokens.cache_write,
+        "output_reasoning_tokens": tokens.reasoning,
+        "input_audio_tokens": tokens.input_audio,
+        "input_image_tokens": tokens.input_image,
+        "output_audio_tokens": tokens.output_audio,
+    }
+    return types.Usage(**{key: value for key, value in counts.items() if value}, **_UNCACHED_MEDIA)
 
 
 def _flatten(prices: Any, input_tokens: int) -> Any:
@@ -191,33 +231,46 @@ def _flatten(prices: Any, input_tokens: int) -> Any:
     return flat
 
 
+_SAMPLE = {
+    "input": 7_919,
+    "cached_input": 1_013,
+    "cache_write": 503,
+    "input_audio": 211,
+    "input_image": 97,
+    "output": 2_111,
+    "reasoning": 307,
+    "output_audio": 53,
+}
+"""A usage holding every kind at once, with counts that share no factor."""
+
+
 def _rate_card(prices: Any) -> RateCard | None:
     """Derive a rate card from flat ``prices``; ``None`` if the price is not that shape."""
 
     def total(**counts: int) -> Decimal:
-        return Decimal(prices.calc_price(_usage(**counts))["total_price"])
+        return Decimal(prices.calc_price(_usage(TokenCounts(**counts)))["total_price"])
+
+    def rate(**counts: int) -> Decimal:
+        return (total(**counts) - fee) / _MTOK
 
     try:
         fee = total()
         card = RateCard(
-            input=(total(input_tokens=_MTOK) - fee) / _MTOK,
-            cache_read=(total(input_tokens=_MTOK, cache_read_tokens=_MTOK) - fee) / _MTOK,
-            cache_write=(total(input_tokens=_MTOK, cache_write_tokens=_MTOK) - fee) / _MTOK,
-            output=(total(output_tokens=_MTOK) - fee) / _MTOK,
-            reasoning=(total(output_tokens=_MTOK, output_reasoning_tokens=_MTOK) - fee) / _MTOK,
+            input=rate(input=_MTOK),
+            cache_read=rate(input=_MTOK, cached_input=_MTOK),
+            cache_write=rate(input=_MTOK, cache_write=_MTOK),
+            output=rate(output=_MTOK),
+            reasoning=rate(output=_MTOK, reasoning=_MTOK),
             per_request=fee,
+            input_audio=rate(input=_MTOK, input_audio=_MTOK),
+            input_image=rate(input=_MTOK, input_image=_MTOK),
+            output_audio=rate(output=_MTOK, output_audio=_MTOK),
         )
-        sample = {
-            "input_tokens": 7_919,
-            "cache_read_tokens": 1_013,
-            "cache_write_tokens": 503,
-            "output_tokens": 2_111,
-            "output_reasoning_tokens": 307,
-        }
-        expected = total(**sample)
+        sample = TokenCounts(**_SAMPLE)
+        expected = total(**_SAMPLE)
     except (ValueError, ArithmeticError):
         return None
-    if card.exact_cost(7_919, 2_111, 1_013, 503, 307) != expected:
+    if card.exact_cost(sample) != expected:
         return None
     return card
 
@@ -243,39 +296,22 @@ class LibraryModel:
             return self.info.get_prices(datetime.now(tz=UTC))
         return prices
 
-    def cost(
-        self,
-        input_tokens: int,
-        output_tokens: int,
-        cached_input_tokens: int,
-        cache_write_tokens: int,
-        reasoning_tokens: int,
-    ) -> float | None:
+    def cost(self, tokens: TokenCounts) -> float | None:
         """The price of one request, or ``None`` if the library cannot price it."""
         prices = self._prices()
         thresholds = self._thresholds.get(id(prices))
         if thresholds is None:
             thresholds = self._thresholds[id(prices)] = _tier_starts(prices)
-        tier = bisect.bisect_left(thresholds, input_tokens) if thresholds else 0
+        tier = bisect.bisect_left(thresholds, tokens.input) if thresholds else 0
         entry = self._cards.get((id(prices), tier))
         if entry is None:
-            flat = _flatten(prices, input_tokens) if thresholds else prices
+            flat = _flatten(prices, tokens.input) if thresholds else prices
             entry = self._cards[(id(prices), tier)] = (flat, _rate_card(flat))
         flat, card = entry
         if card is not None:
-            return card.cost(
-                input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
-                reasoning_tokens,
-            )  # fmt: skip
+            return card.cost(tokens)
         try:
-            usage = _usage(
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-                cache_read_tokens=cached_input_tokens,
-                cache_write_tokens=cache_write_tokens,
-                output_reasoning_tokens=reasoning_tokens,
-            )
-            return float(flat.calc_price(usage)["total_price"])
+            return float(flat.calc_price(_usage(tokens))["total_price"])
         except (ValueError, ArithmeticError):
             return None
 

@@ -24,10 +24,11 @@ from aether.events import (
     StreamError,
     StreamStart,
 )
-from aether.llm.contracts import LLMRequest, StreamChunk
+from aether.llm.contracts import LLMRequest, StreamChunk, TokenCounts
 from aether.llm.streaming import aclose_stream
 
 _STREAM_EVENTS = (STREAM_START, STREAM_CHUNK, STREAM_COMPLETE, STREAM_ERROR)
+_NONE = TokenCounts()
 
 
 def observes_streams(bus: EventBus) -> bool:
@@ -65,8 +66,7 @@ async def observe_stream(
                             chunks=index,
                             model=chunk.model or request.model,
                             finish_reason=chunk.finish_reason,
-                            input_tokens=chunk.input_tokens or 0,
-                            output_tokens=chunk.output_tokens or 0,
+                            tokens=chunk.tokens if chunk.tokens is not None else _NONE,
                             cost_usd=chunk.cost_usd,
                         )
                     )

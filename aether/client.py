@@ -19,7 +19,19 @@ from aether.events import EventBus
 from aether.extensions.llm.builder import default_stack
 from aether.extensions.llm.factory import create_provider
 from aether.extensions.memory.in_memory import InMemorySessionStore
-from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk, Tool
+from aether.llm.contracts import (
+    AudioPart,
+    DocumentPart,
+    ImagePart,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    Part,
+    Reasoning,
+    StreamChunk,
+    TextPart,
+    Tool,
+)
 from aether.llm.streaming import aclose_stream
 from aether.memory.contracts import SessionStore
 from aether.memory.session import Session
@@ -38,8 +50,12 @@ from aether.usage import Usage
 
 __all__ = ["Aether", "CallOptions", "Prompt"]
 
-Prompt = str | Sequence[Message] | LLMRequest
-"""A single user turn, a whole conversation, or a ready-made request."""
+Prompt = str | Sequence[Message | str | Part] | LLMRequest
+"""A single user turn (text, or a list of parts and strings), a whole conversation (a
+list of `Message`), or a ready-made request. (One sequence type, so that type checkers
+infer either list from the call.)"""
+
+_USER_PARTS = (TextPart, ImagePart, AudioPart, DocumentPart)
 
 _SubscriberT = TypeVar("_SubscriberT", bound=Callable[..., Any])
 
@@ -67,6 +83,11 @@ def _conversation(prompt: object) -> tuple[Message, ...]:
             f"content='...')])"
         )
     messages = tuple(prompt)
+    if any(isinstance(item, _USER_PARTS) for item in messages) and all(
+        isinstance(item, (str, *_USER_PARTS)) for item in messages
+    ):
+        # ask(["What is this?", ImagePart(...)]): one user turn of parts.
+        return (Message(role="user", content=messages),)
     for position, item in enumerate(messages):
         if not isinstance(item, Message | Mapping):  # mappings are validated as Messages
             raise ConfigurationError(
@@ -123,6 +144,8 @@ class CallOptions(TypedDict, total=False):
             toolsets (`aether.mcp.MCPToolset`), mixed. They join the client's own
             ``tools``. The tool loop runs them and returns the final answer.
         tool_choice: ``auto``, ``none``, ``required`` or one tool's name.
+        reasoning: How hard a reasoning model thinks: ``"none"``, ``"minimal"``,
+            ``"low"``, ``"medium"``, ``"high"``, or a budget of thinking tokens.
         context: Initial request context (copied), read by your middlewares.
         provider_options: Vendor-specific parameters keyed by provider name.
         middleware: Extra middlewares wrapped around this one call (outermost first).
@@ -137,6 +160,7 @@ class CallOptions(TypedDict, total=False):
     stop: str | Sequence[str]
     tools: Sequence[ToolLike]
     tool_choice: str
+    reasoning: Reasoning
     context: dict[str, Any]
     provider_options: dict[str, dict[str, Any]]
     middleware: Sequence[object]
@@ -362,7 +386,7 @@ class Aether:
             # Only the options given reach validation, which runs on every call.
             if options.keys() - _CALL_OPTIONS:
                 raise _unknown_options(set(options.keys() - _CALL_OPTIONS))
-            for name in ("max_tokens", "top_p", "tool_choice", "provider_options"):
+            for name in ("max_tokens", "top_p", "tool_choice", "reasoning", "provider_options"):
                 if name in options:
                     fields[name] = options[name]
             if "stop" in options:
@@ -397,7 +421,7 @@ class Aether:
         if options.keys() - _CALL_OPTIONS:
             raise _unknown_options(set(options.keys() - _CALL_OPTIONS))
         update: dict[str, Any] = {"context": {**request.context, **options.get("context", {})}}
-        for name in ("model", "temperature", "max_tokens", "top_p", "tool_choice"):
+        for name in ("model", "temperature", "max_tokens", "top_p", "tool_choice", "reasoning"):
             if name in options:
                 update[name] = options[name]
         if "temperature" in options and "temperature" in request.defaults:

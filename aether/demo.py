@@ -1,4 +1,5 @@
-"""The demo: an answer, a stream, a tool call inside a stream, events and the usage line.
+"""The demo: an answer, a question about an image, a stream, a tool call inside a stream,
+events and the usage line.
 
 Runs on the provider ``LLM_PROVIDER`` names; with no provider chosen and no
 ``OPENAI_API_KEY``, it runs on the Fake provider so it works on a fresh machine.
@@ -7,10 +8,12 @@ Runs on the provider ``LLM_PROVIDER`` names; with no provider chosen and no
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 
 import anyio
 
-from aether import Aether, register_tool
+from aether import Aether, ImagePart, register_tool
 from aether.events import (
     REQUEST_COMPLETE,
     STREAM_COMPLETE,
@@ -31,6 +34,23 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
+def gradient_png(size: int = 16) -> bytes:
+    """A small, valid PNG (a grey gradient), built here so the demo needs no file."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    rows = b"".join(b"\x00" + bytes(range(0, 256, 256 // size))[:size] for _ in range(size))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
 async def run() -> None:
     """Ask once, stream twice (the second time with a tool), print events and usage."""
     if not os.environ.get("LLM_PROVIDER") and not os.environ.get("OPENAI_API_KEY"):
@@ -43,7 +63,7 @@ async def run() -> None:
         def log_request(event: RequestComplete) -> None:
             print(
                 f"  [event] request.complete model={event.response.model} "
-                f"tokens={event.response.input_tokens}+{event.response.output_tokens} "
+                f"tokens={event.tokens.input}+{event.tokens.output} "
                 f"in {event.duration_seconds * 1000:.1f} ms"
             )
 
@@ -51,7 +71,7 @@ async def run() -> None:
         async def log_stream(event: StreamComplete) -> None:
             print(
                 f"\n  [event] stream.complete chunks={event.chunks} "
-                f"tokens={event.input_tokens}+{event.output_tokens}"
+                f"tokens={event.tokens.input}+{event.tokens.output}"
             )
 
         @client.on(TOOL_COMPLETE)
@@ -61,6 +81,10 @@ async def run() -> None:
         client.on(REQUEST_COMPLETE, log_request)
         answer = await client.ask("What is the meaning of life?")
         print(f"ask → {answer}\n")
+        image = ImagePart(data=gradient_png())
+        print(f"an image part: {image!r}")
+        answer = await client.ask(["What is in this picture? Answer in one line.", image])
+        print(f"ask with an image → {answer}\n")
         client.events.off(REQUEST_COMPLETE, log_request)
 
         print("stream_text → ", end="", flush=True)

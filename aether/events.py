@@ -30,7 +30,15 @@ from typing import Any, ClassVar, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict
 
-from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk, ToolCall, ToolResult
+from aether.llm.contracts import (
+    LLMRequest,
+    LLMResponse,
+    StreamChunk,
+    TokenCounts,
+    ToolCall,
+    ToolResult,
+    _FlatCounts,
+)
 
 __all__ = [
     "ALL_EVENTS",
@@ -105,7 +113,7 @@ class RequestStart(Event):
     model: str | None = None
 
 
-class RequestComplete(Event):
+class RequestComplete(Event, _FlatCounts):
     """A provider call returned a response.
 
     ``model`` is the model that answered; ``cost_usd`` its price where known.
@@ -119,14 +127,10 @@ class RequestComplete(Event):
     model: str | None = None
 
     @property
-    def input_tokens(self) -> int:
-        """Input tokens billed for this call."""
-        return self.response.input_tokens
+    def tokens(self) -> TokenCounts:
+        """What this call billed, by kind."""
+        return self.response.tokens
 
-    @property
-    def output_tokens(self) -> int:
-        """Output tokens billed for this call."""
-        return self.response.output_tokens
 
 
 class RequestError(Event):
@@ -154,17 +158,17 @@ class StreamChunkEvent(Event):
     index: int
 
 
-class StreamComplete(Event):
-    """A logical stream ended normally. Token counts sum every provider call in it."""
+class StreamComplete(Event, _FlatCounts):
+    """A logical stream ended normally. ``tokens`` sums every provider call in it."""
 
     name: ClassVar[str] = STREAM_COMPLETE
     duration_seconds: float
     chunks: int
     model: str | None = None
     finish_reason: str | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
+    tokens: TokenCounts = TokenCounts()
     cost_usd: float | None = None
+
 
 
 class StreamError(Event):

@@ -9,9 +9,12 @@
 A `Pricer` answers "what did this response cost?" in about a microsecond. Prices come
 from the genai-prices library (imported lazily, never by ``import aether``, and never
 fetched from the network), looked up once per (provider, model); a `ModelPricing` you
-give for a model name wins over the library. Token kinds are priced as the providers bill
-them: cached input tokens at the cache-read price, cache writes at the cache-write price,
-reasoning tokens as output (or at their own price where the library has one).
+give for a model name wins over the library. Token kinds (one `TokenCounts`) are priced
+as the providers bill them: cached input tokens at the cache-read price, cache writes at
+the cache-write price, reasoning tokens as output (every provider bills them so) or at
+their own price where the library has one, and audio and image tokens at their own price
+where the library has one (Gemini's audio input, say), else as the input or output text
+they are part of.
 
 A model with no known price costs ``None``, never ``0``: its tokens are still counted,
 ``usage.unpriced_requests`` counts it, and the ``aether.cost`` logger warns once per model.
@@ -28,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aether import _price_library
 from aether._price_library import LibraryModel, RateCard
-from aether.llm.contracts import LLMResponse, StreamChunk
+from aether.llm.contracts import LLMResponse, StreamChunk, TokenCounts
 
 __all__ = ["FREE", "ModelPricing", "Pricer"]
 
@@ -46,6 +49,9 @@ class ModelPricing(BaseModel):
         cache_write_per_mtok: Input tokens written to the prompt cache; defaults to the
             input price.
         reasoning_per_mtok: Hidden reasoning tokens; defaults to the output price.
+        input_audio_per_mtok: Audio input tokens; defaults to the input price.
+        input_image_per_mtok: Image input tokens; defaults to the input price.
+        output_audio_per_mtok: Audio output tokens; defaults to the output price.
         per_request: A flat fee per request, in dollars.
     """
 
@@ -56,6 +62,9 @@ class ModelPricing(BaseModel):
     cached_input_per_mtok: float | None = Field(default=None, ge=0)
     cache_write_per_mtok: float | None = Field(default=None, ge=0)
     reasoning_per_mtok: float | None = Field(default=None, ge=0)
+    input_audio_per_mtok: float | None = Field(default=None, ge=0)
+    input_image_per_mtok: float | None = Field(default=None, ge=0)
+    output_audio_per_mtok: float | None = Field(default=None, ge=0)
     per_request: float = Field(default=0.0, ge=0)
 
     def rate_card(self) -> RateCard:
@@ -69,6 +78,9 @@ class ModelPricing(BaseModel):
             output=output_rate,
             reasoning=_per_token(self.reasoning_per_mtok, output_rate),
             per_request=Decimal(str(self.per_request)),
+            input_audio=_per_token(self.input_audio_per_mtok, input_rate),
+            input_image=_per_token(self.input_image_per_mtok, input_rate),
+            output_audio=_per_token(self.output_audio_per_mtok, output_rate),
         )
 
 
@@ -82,6 +94,8 @@ FREE = ModelPricing(input_per_mtok=0, output_per_mtok=0)
 """A model that costs nothing (a local model, the Fake provider)."""
 
 _BUILTIN_PRICES: dict[str, ModelPricing] = {"fake-model": FREE}
+
+_NO_TOKENS = TokenCounts()
 
 
 class Pricer:
@@ -149,12 +163,8 @@ class Pricer:
     def price(
         self,
         model: str | None,
+        tokens: TokenCounts,
         *,
-        input_tokens: int,
-        output_tokens: int,
-        cached_input_tokens: int = 0,
-        cache_write_tokens: int = 0,
-        reasoning_tokens: int = 0,
         provider: str | None = None,
         fallback_model: str | None = None,
     ) -> float | None:
@@ -162,25 +172,18 @@ class Pricer:
 
         Args:
             model: The model that answered (as the server reported it).
-            input_tokens: Input tokens, cached and cache-write ones included.
-            output_tokens: Output tokens, reasoning ones included.
-            cached_input_tokens: Of the input tokens, those read from the cache.
-            cache_write_tokens: Of the input tokens, those written to the cache.
-            reasoning_tokens: Of the output tokens, the hidden reasoning ones.
+            tokens: What the request billed, by kind.
             provider: The provider that answered; defaults to the pricer's.
             fallback_model: A second name to try (the model the request asked for).
         """
-        return self._price(
-            provider or self.provider, model, fallback_model, input_tokens, output_tokens,
-            cached_input_tokens, cache_write_tokens, reasoning_tokens,
-        )  # fmt: skip
+        return self._price(provider or self.provider, model, fallback_model, tokens)
 
     def _price(
         self,
         provider: str | None,
         model: str | None,
         fallback_model: str | None,
-        *counts: int,
+        tokens: TokenCounts,
     ) -> float | None:
         for name in (model, fallback_model):
             if not name:
@@ -190,7 +193,7 @@ class Pricer:
                 entry = self._entry(provider, name)
                 if entry is None:
                     continue
-            cost = entry.cost(*counts)
+            cost = entry.cost(tokens)
             if cost is not None:
                 return cost
         self._warn_unpriced(provider, model or fallback_model or "(no model name)")
@@ -201,14 +204,7 @@ class Pricer:
     ) -> float | None:
         """The price of ``response``; see `price`."""
         return self._price(
-            response.provider or self.provider,
-            response.model,
-            requested_model,
-            response.input_tokens,
-            response.output_tokens,
-            response.cached_input_tokens,
-            response.cache_write_tokens,
-            response.reasoning_tokens,
+            response.provider or self.provider, response.model, requested_model, response.tokens
         )
 
     def price_final_chunk(
@@ -219,11 +215,7 @@ class Pricer:
             chunk.provider or self.provider,
             chunk.model,
             requested_model,
-            chunk.input_tokens or 0,
-            chunk.output_tokens or 0,
-            chunk.cached_input_tokens or 0,
-            chunk.cache_write_tokens or 0,
-            chunk.reasoning_tokens or 0,
+            chunk.tokens if chunk.tokens is not None else _NO_TOKENS,
         )
 
     def _warn_unpriced(self, provider: str | None, model: str) -> None:

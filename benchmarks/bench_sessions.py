@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import uuid
@@ -32,6 +33,12 @@ so histories stay between 0 and 18 messages. "sequential" is one turn after anot
 overhead" is a memory-store turn minus a bare `client.ask` (it includes building and
 counting a request that carries 9 history messages on average). SQLite is a file in a temp
 dir (WAL, synchronous=NORMAL); Redis is a local `redis-server` on loopback.
+
+"5 MB image" rows: a turn whose prompt holds a 5 MB PNG (`session.ask(["Describe it.",
+image])`: the store appends the record, base64 inside, the size the note gives), and a
+text turn on a session whose history holds that image (the store loads and decodes it
+again: every later turn of that session pays this). The memory store keeps the objects
+themselves, so it neither encodes nor decodes.
 
 The Redis client rows compare coredis (what Aether uses, through `create_redis_client`:
 anyio, both backends), redis-py's asyncio client (asyncio only: it cannot run on trio),
@@ -78,6 +85,53 @@ async def _run_turns(store: SessionStore, n: int, *, concurrent: bool) -> None:
                 group.start_soon(worker, lane, n // CONCURRENT_SESSIONS)
     else:
         await worker(0, n)
+
+
+IMAGE_BYTES = 5_000_000
+
+
+def _image_rows(name: str, make_store: StoreFactory, backend: str, *, quick: bool) -> list[Row]:
+    from aether import ImagePart, Message
+    from aether.memory.codec import encode_message
+
+    image = ImagePart(data=b"\x89PNG\r\n\x1a\n" + os.urandom(IMAGE_BYTES - 8))
+    prompt = ["Describe it.", image]
+
+    state: dict[str, Any] = {}
+
+    async def open_store() -> None:
+        store = make_store()
+        stack = state["stack"] = AsyncExitStack()
+        if hasattr(store, "__aenter__"):  # SQLite and Redis stores open and close
+            await stack.enter_async_context(store)  # type: ignore[arg-type]
+        state["client"] = Aether(FakeProvider("A picture."), stack=[], memory_store=store)
+
+    async def open_session_with_image() -> None:
+        await open_store()
+        session = state["session"] = state["client"].session(uuid.uuid4().hex)
+        await session.ask(prompt)
+
+    async def with_image(n: int) -> None:
+        client, run = state["client"], uuid.uuid4().hex
+        for index in range(n):
+            await client.session(f"{run}-{index}").ask(prompt)
+        await state["stack"].aclose()
+
+    async def after_image(n: int) -> None:
+        for _ in range(n):
+            await state["session"].ask("And now?")
+        await state["stack"].aclose()
+
+    turns = 3 if quick else 10
+    stored = len(encode_message(Message(role="user", content=prompt)))
+    note = f"{stored:,} B stored" if name != "memory" else "objects kept as they are"
+    return [
+        Row(f"{name}: turn with a 5 MB image", backend,
+            measure(with_image, iterations=turns, backend=backend, setup=open_store), "s", note),
+        Row(f"{name}: text turn, 5 MB image in history", backend,
+            measure(after_image, iterations=turns, backend=backend,
+                    setup=open_session_with_image), "s"),
+    ]  # fmt: skip
 
 
 def _bare_asks() -> Callable[[int], Awaitable[None]]:
@@ -215,6 +269,7 @@ def run(quick: bool) -> list[Row]:
                 bare = measure(_bare_asks(), iterations=200 if quick else 2000, backend=backend)
                 memory_rows = _store_rows("memory", InMemorySessionStore, backend, quick=quick)
                 rows += memory_rows
+                rows += _image_rows("memory", InMemorySessionStore, backend, quick=quick)
                 rows.append(
                     Row("session overhead per turn (memory store)", backend,
                         memory_rows[0].value - bare, "s", "vs a bare client.ask")
@@ -222,10 +277,19 @@ def run(quick: bool) -> list[Row]:
                 rows += _store_rows(
                     "SQLite", lambda: SQLiteSessionStore(database), backend, quick=quick
                 )
+                rows += _image_rows(
+                    "SQLite", lambda: SQLiteSessionStore(database), backend, quick=quick
+                )
                 if url is None:
                     rows.append(Row("Redis", backend, 0, "s", "skipped: no redis-server"))
                     continue
                 rows += _store_rows(
+                    "Redis",
+                    lambda: RedisSessionStore(url, namespace=f"bench-{uuid.uuid4().hex}"),
+                    backend,
+                    quick=quick,
+                )
+                rows += _image_rows(
                     "Redis",
                     lambda: RedisSessionStore(url, namespace=f"bench-{uuid.uuid4().hex}"),
                     backend,

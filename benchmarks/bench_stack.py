@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
-from aether import Aether, EventBus, LLMRequest, LLMResponse, Message, Pipeline
+from aether import Aether, EventBus, LLMRequest, LLMResponse, Message, Pipeline, TokenCounts
 from aether.events import ALL_EVENTS
 from aether.extensions.llm.builder import build_default_stack
 from aether.extensions.llm.fake import FakeProvider
@@ -144,7 +144,7 @@ def run(quick: bool) -> list[Row]:
     streams = 50 if quick else 300
     repeats = 3 if quick else 9
     text = " ".join(["word"] * CHUNKS)
-    Pricer().price("gpt-4o-mini", provider="openai", input_tokens=1, output_tokens=1)
+    Pricer().price("gpt-4o-mini", TokenCounts(input=1, output=1), provider="openai")
     rows: list[Row] = []
     for backend in BACKENDS:
 

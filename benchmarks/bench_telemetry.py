@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from aether import LLMRequest, LLMResponse, Message, Pipeline, default_stack
+from aether import LLMRequest, LLMResponse, Message, Pipeline, TokenCounts, default_stack
 from aether.extensions.llm.fake import FakeProvider
 from aether.middleware import TelemetryMiddleware
 from aether.pricing import Pricer
@@ -183,7 +183,7 @@ def run(quick: bool) -> list[Row]:
     streams = 100 if quick else 400
     loops = 300 if quick else 1_000
     repeats = 3 if quick else 7
-    Pricer().price("gpt-4o-mini", provider="openai", input_tokens=1, output_tokens=1)
+    Pricer().price("gpt-4o-mini", TokenCounts(input=1, output=1), provider="openai")
     tool_request, tool_answers = _tool_loop_case()
     short = ANSWER.model_copy(update={"text": ""})  # a stream of one (final) chunk
     rows: list[Row] = []

@@ -9,6 +9,13 @@ Each line is a JSON object::
                   "output_tokens": ..., "cost_usd": ..., "tool_calls": [...]},
      "error": null, "context": {"user_id": "alice"}}
 
+Content parts are logged without their bytes: an image, audio or document part as its
+``type``, ``media_type``, ``size`` and ``sha256`` (or its ``url``), with ``detail`` or
+``name`` where set, so a line stays small and the file holds no media, yet a part can be
+matched to the file it came from. Text and reasoning parts keep their text; opaque
+provider signatures are left out (they are ciphertext, of no use to an auditor). An
+answer with parts logs them under ``response.parts`` the same way.
+
 ``outcome`` is ``ok``, ``error`` (with ``error.type`` and ``error.message``),
 ``cancelled``, or, for a stream the consumer stopped reading, ``abandoned``. A stream is
 logged once, at its end, with the text assembled from its chunks. ``id`` is
@@ -48,7 +55,16 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
+from aether.llm.contracts import (
+    AudioPart,
+    DocumentPart,
+    ImagePart,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    Part,
+    StreamChunk,
+)
 from aether.llm.streaming import StreamAccumulator, aclose_stream
 from aether.pipeline import CallNext, StreamNext
 
@@ -57,6 +73,7 @@ __all__ = [
     "SECRET_PATTERNS",
     "JsonlAuditLog",
     "is_secret_field",
+    "part_record",
     "scrub",
 ]
 
@@ -160,8 +177,36 @@ def scrub(value: Any) -> Any:
     return scrub(str(value))
 
 
+def part_record(part: Part) -> dict[str, Any]:
+    """What the log keeps of one part: never media bytes or provider signatures."""
+    if isinstance(part, ImagePart | AudioPart | DocumentPart):
+        shown = part.model_dump(mode="json", exclude={"data"}, exclude_none=True)
+        if part.data is not None:
+            shown.update(size=len(part.data), sha256=part.sha256())
+        return shown
+    return part.model_dump(mode="json", exclude={"signature"}, exclude_defaults=True)
+
+
+_NO_SIGNATURES: dict[str, Any] = {"tool_calls": {"__all__": {"signature"}}}
+
+
+def _message_record(message: Message) -> dict[str, Any]:
+    exclude = {"content": True, **_NO_SIGNATURES}
+    record = message.model_dump(mode="json", exclude=exclude, exclude_defaults=True)
+    content = message.content
+    record["content"] = content if isinstance(content, str) else list(map(part_record, content))
+    return record
+
+
 def _request_record(request: LLMRequest) -> dict[str, Any]:
-    record = request.model_dump(mode="json", exclude={"tools", "context"}, exclude_defaults=True)
+    parts = not all(isinstance(message.content, str) for message in request.messages)
+    exclude: dict[str, Any] = {"tools": True, "context": True}
+    # With parts, messages are dumped one by one, so media bytes are never base64-encoded
+    # for nothing.
+    exclude["messages"] = True if parts else {"__all__": _NO_SIGNATURES}
+    record = request.model_dump(mode="json", exclude=exclude, exclude_defaults=True)
+    if parts:
+        record = {"messages": list(map(_message_record, request.messages)), **record}
     if request.tools:
         record["tools"] = [tool.name for tool in request.tools]
     return record
@@ -169,13 +214,17 @@ def _request_record(request: LLMRequest) -> dict[str, Any]:
 
 def _response_record(response: LLMResponse) -> dict[str, Any]:
     shown = {"text", "model", "provider", "finish_reason", "cost_usd", "tool_calls"}
-    record = response.model_dump(mode="json", include=shown)
+    record = response.model_dump(mode="json", include=shown, exclude=_NO_SIGNATURES)
     tokens = response.tokens
     record.update(
         input_tokens=tokens.input,
         output_tokens=tokens.output,
         cached_input_tokens=tokens.cached_input,
     )
+    if tokens.reasoning:
+        record["reasoning_tokens"] = tokens.reasoning
+    if response.parts:
+        record["parts"] = list(map(part_record, response.parts))
     return record
 
 

@@ -10,7 +10,11 @@ A request transform, so it runs in both modes through `aether.pipeline.on_reques
 
 "Short" is measured in characters of the whole conversation (system prompt and history
 included), since that is what the model must read and what the call costs; a
-conversation of at most ``max_cheap_characters`` goes to the cheap model. The choice is
+conversation of at most ``max_cheap_characters`` goes to the cheap model. An image, audio
+or document part counts as four characters per token of Aether's estimate for it
+(`aether.memory.approximate_content_tokens`; an image is 1,600 tokens, so 6,400
+characters): under the default limit, a conversation with an image goes to the strong
+model, which is usually the one that reads images well. The choice is
 written to ``request.context["model_route"]`` (``"cheap"`` or ``"strong"``) for the
 layers inside and for your logs. A call that must keep the model it names passes
 ``context={"pin_model": True}``.
@@ -24,7 +28,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from aether.llm.contracts import LLMRequest
+from aether.llm.contracts import LLMRequest, Message
+from aether.memory import approximate_content_tokens
 
 __all__ = ["ModelRouter"]
 
@@ -54,7 +59,7 @@ class ModelRouter:
 
     def route(self, request: LLMRequest) -> Literal["cheap", "strong"]:
         """``"cheap"`` for a conversation of at most ``max_cheap_characters``, else ``"strong"``."""
-        characters = sum(len(message.content) for message in request.messages)
+        characters = sum(map(_characters, request.messages))
         return "cheap" if characters <= self.max_cheap_characters else "strong"
 
     def __call__(self, request: LLMRequest) -> LLMRequest:
@@ -72,3 +77,12 @@ class ModelRouter:
             f"ModelRouter(cheap_model={self.cheap_model!r}, strong_model={self.strong_model!r}, "
             f"max_cheap_characters={self.max_cheap_characters})"
         )
+
+
+def _characters(message: Message) -> int:
+    """The message's text, and four characters per estimated token of each media part."""
+    content = message.content
+    if isinstance(content, str):
+        return len(content)
+    media = tuple(part for part in content if part.type not in ("text", "reasoning"))
+    return len(message.text) + 4 * approximate_content_tokens(media)

@@ -35,6 +35,15 @@ Where to put it: outermost (first in ``Aether(middleware=[...])``), so every lay
 it, an audit log or a cache included, sees only placeholders. Below the tool loop
 (``Aether(stack=[...])``) it works too, one mapping per model call.
 
+Content parts. Text parts are masked and un-masked like text, in messages, tool results,
+the answer's ``parts`` and the final chunk's ``parts``. Reasoning parts are never
+touched: their text is signed by the provider (Anthropic, Gemini), and a changed text
+breaks the signature the next turn must send back; the model reasoned over placeholders,
+so ``response.reasoning`` and ``reasoning`` chunks show placeholders, never values, and
+no value goes back to the provider in them. Images, audio and documents are not looked
+into (a photographed business card goes as it is): keep such media out of the request if
+it must not reach the provider.
+
 Patterns are heuristics. Phone numbers need a ``+`` or separators (``+44 20 7946 0958``,
 ``(555) 123-4567``, ``555.123.4567``, ``1-800-555-0199``, ``06 12 34 56 78``); a bare run
 of digits is left alone, since order ids and timestamps look the same. Emails may be
@@ -243,16 +252,17 @@ class Redaction:
         return tool.model_copy(update={"handler": handler})
 
     def unmask_response(self, response: LLMResponse) -> LLMResponse:
-        """The response with its text, tool calls and tool turns un-masked."""
+        """The response with its text, text parts, tool calls and tool turns un-masked."""
         if not self._originals:
             return response
-        return response.model_copy(
-            update={
-                "text": self.unmask(response.text),
-                "tool_calls": tuple(_map_call(call, self.unmask) for call in response.tool_calls),
-                "tool_messages": self._unmask_turns(response.tool_messages),
-            }
-        )
+        update: dict[str, Any] = {
+            "text": self.unmask(response.text),
+            "tool_calls": tuple(_map_call(call, self.unmask) for call in response.tool_calls),
+            "tool_messages": self._unmask_turns(response.tool_messages),
+        }
+        if response.parts:
+            update["parts"] = map_content_text(response.parts, self.unmask)
+        return response.model_copy(update=update)
 
     def _unmask_turns(self, turns: tuple[Message, ...]) -> tuple[Message, ...]:
         # A turn the model wrote gets back only what it had been shown by then, so a
@@ -278,6 +288,8 @@ class Redaction:
             update["tool_result"] = chunk.tool_result.model_copy(
                 update={"content": map_content_text(chunk.tool_result.content, self.unmask)}
             )
+        if chunk.parts:
+            update["parts"] = map_content_text(chunk.parts, self.unmask)
         return chunk.model_copy(update=update)
 
 
@@ -361,6 +373,9 @@ class PIIRedactionMiddleware:
                 return
             unmasker = _StreamUnmasker(redaction)
             async for chunk in inner:
+                if chunk.kind == "reasoning":
+                    yield chunk  # signed by the provider: passed on as it came
+                    continue
                 if chunk.kind == "text" and not chunk.is_final:
                     text = unmasker.feed(chunk.text)
                     if text == chunk.text:

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import os
+import weakref
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self
 
@@ -31,8 +33,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     field_serializer,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -52,7 +56,25 @@ __all__ = [
 _PART = ConfigDict(frozen=True, extra="forbid")
 
 
-class TextPart(BaseModel):
+class _Tagged(BaseModel):
+    """A part whose dump always names its ``type``, the tag `Part` is read back by.
+
+    ``type`` has a default, so a dump with ``exclude_defaults=True`` (what the session
+    codec and the cache store) would drop it, and the part could not be read back (a
+    reasoning part with only ``text`` would even read back as a text part).
+    """
+
+    type: str
+
+    @model_serializer(mode="wrap")
+    def _with_type(self, handler: SerializerFunctionWrapHandler) -> Any:
+        dumped = handler(self)
+        if isinstance(dumped, dict) and "type" not in dumped:
+            return {"type": self.type, **dumped}
+        return dumped
+
+
+class TextPart(_Tagged):
     """Text, as one part among others.
 
     Attributes:
@@ -68,7 +90,7 @@ class TextPart(BaseModel):
     signature: str | None = None
 
 
-class _MediaPart(BaseModel):
+class _MediaPart(_Tagged):
     """What image, audio and document parts share: bytes or a URL, and a media type."""
 
     model_config = _PART
@@ -158,6 +180,19 @@ class _MediaPart(BaseModel):
         """How many bytes ``data`` holds (``None`` for a URL)."""
         return len(self.data) if self.data is not None else None
 
+    def sha256(self) -> str | None:
+        """The SHA-256 of ``data``, in hex (``None`` for a URL).
+
+        Computed once per part object (the cache key and the audit log ask for it on
+        every request that carries the part).
+        """
+        if self.data is None:
+            return None
+        digest = _DIGESTS.get(self)
+        if digest is None:
+            digest = _DIGESTS[self] = hashlib.sha256(self.data).hexdigest()
+        return digest
+
     def base64(self) -> str:
         """``data`` as base64 text (what most wires carry).
 
@@ -202,6 +237,10 @@ class _MediaPart(BaseModel):
         return cls(data=data, media_type=media_type, **fields)
 
 
+_DIGESTS: weakref.WeakKeyDictionary[_MediaPart, str] = weakref.WeakKeyDictionary()
+"""Each media part's digest, for as long as the part lives."""
+
+
 class ImagePart(_MediaPart):
     """An image: ``ImagePart(data=png_bytes)``, ``ImagePart(url=...)`` or ``from_path``.
 
@@ -242,7 +281,7 @@ class DocumentPart(_MediaPart):
         return super().from_path(path, media_type, **fields)
 
 
-class ReasoningPart(BaseModel):
+class ReasoningPart(_Tagged):
     """A model's reasoning, and the opaque state its provider needs back.
 
     Attributes:
@@ -265,7 +304,7 @@ class ReasoningPart(BaseModel):
     id: str | None = None
 
 
-class ProviderPart(BaseModel):
+class ProviderPart(_Tagged):
     """Provider-native content that only the provider it came from reads.
 
     A server-side tool call and its result (Anthropic's ``server_tool_use`` and

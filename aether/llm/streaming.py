@@ -6,11 +6,20 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from aether.llm.contracts import LLMResponse, StreamChunk, ToolCall
+from aether.llm.contracts import (
+    LLMResponse,
+    Part,
+    ReasoningPart,
+    StreamChunk,
+    TextPart,
+    TokenCounts,
+    ToolCall,
+)
 
 __all__ = [
     "StreamAccumulator",
     "aclose_stream",
+    "content_chunks",
     "final_chunk",
     "split_text",
     "stream_response",
@@ -43,11 +52,8 @@ def final_chunk(response: LLMResponse) -> StreamChunk:
     return StreamChunk(
         finish_reason=response.finish_reason or "stop",
         model=response.model,
-        input_tokens=response.input_tokens,
-        output_tokens=response.output_tokens,
-        cached_input_tokens=response.cached_input_tokens,
-        cache_write_tokens=response.cache_write_tokens,
-        reasoning_tokens=response.reasoning_tokens,
+        tokens=response.tokens,
+        parts=response.parts,
         tool_calls=response.tool_calls,
         provider=response.provider,
         cost_usd=response.cost_usd,
@@ -55,36 +61,80 @@ def final_chunk(response: LLMResponse) -> StreamChunk:
     )
 
 
+def _deltas(text: str, words_per_chunk: int) -> Iterator[str]:
+    if words_per_chunk <= 0:
+        if text:
+            yield text
+    else:
+        yield from split_text(text, words_per_chunk)
+
+
+def content_chunks(response: LLMResponse, words_per_chunk: int = 0) -> Iterator[StreamChunk]:
+    """The chunks a stream of ``response`` carries before its final chunk.
+
+    A response with ``parts`` gives them in order: reasoning as ``reasoning`` chunks,
+    text as ``text`` chunks; other parts travel on the final chunk only (in its
+    ``parts``), as they do from a provider. ``words_per_chunk`` of 0 or less sends each
+    text whole.
+    """
+    if not response.parts:
+        for delta in _deltas(response.text, words_per_chunk):
+            yield StreamChunk(text=delta)
+        return
+    for part in response.parts:
+        if isinstance(part, TextPart):
+            for delta in _deltas(part.text, words_per_chunk):
+                yield StreamChunk(text=delta)
+        elif isinstance(part, ReasoningPart):
+            for delta in _deltas(part.text, words_per_chunk):
+                yield StreamChunk(kind="reasoning", reasoning=delta)
+
+
 async def stream_response(
     response: LLMResponse, words_per_chunk: int = 0
 ) -> AsyncIterator[StreamChunk]:
-    """Yield ``response`` as a stream: its text (whole, or split by words), then a final chunk."""
-    if response.text:
-        if words_per_chunk <= 0:
-            yield StreamChunk(text=response.text)
-        else:
-            for delta in split_text(response.text, words_per_chunk):
-                yield StreamChunk(text=delta)
+    """Yield ``response`` as a stream: `content_chunks`, then its final chunk."""
+    for chunk in content_chunks(response, words_per_chunk):
+        yield chunk
     yield final_chunk(response)
 
 
 class StreamAccumulator:
     """Collects a stream's chunks into the `LLMResponse` the same call would have returned.
 
-    Feed it every chunk with `add`; read `text` at any time, and `response()` once the
-    final chunk has arrived.
+    Feed it every chunk with `add`; read `text` and `reasoning` at any time, and
+    `response()` once the final chunk has arrived. The response's ``parts`` are the final
+    chunk's; a stream that sent reasoning deltas but no parts on its final chunk gets them
+    rebuilt from the deltas, in the order they came.
     """
 
-    __slots__ = ("_final", "_parts")
+    __slots__ = ("_final", "_parts", "_reasoning", "_switches")
 
     def __init__(self) -> None:
         self._parts: list[str] = []
+        self._reasoning: list[str] = []
+        # Once reasoning arrives: where the kind switched, as (is reasoning, index of the
+        # first delta in its list). Kinds alternate, so a segment ends where the next
+        # segment of its kind starts.
+        self._switches: list[tuple[bool, int]] = []
         self._final: StreamChunk | None = None
 
     def add(self, chunk: StreamChunk) -> None:
         """Record one chunk."""
-        if chunk.kind == "text" and chunk.text:
-            self._parts.append(chunk.text)
+        kind = chunk.kind
+        if kind == "text":
+            if chunk.text:
+                switches = self._switches
+                if switches and switches[-1][0]:
+                    switches.append((False, len(self._parts)))
+                self._parts.append(chunk.text)
+        elif kind == "reasoning" and chunk.reasoning:
+            switches = self._switches
+            if not switches and self._parts:
+                switches.append((False, 0))
+            if not switches or not switches[-1][0]:
+                switches.append((True, len(self._reasoning)))
+            self._reasoning.append(chunk.reasoning)
         if chunk.finish_reason is not None:
             self._final = chunk
 
@@ -92,6 +142,11 @@ class StreamAccumulator:
     def text(self) -> str:
         """The text so far."""
         return "".join(self._parts)
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning text so far."""
+        return "".join(self._reasoning)
 
     @property
     def final(self) -> StreamChunk | None:
@@ -103,19 +158,32 @@ class StreamAccumulator:
         """The tool calls from the final chunk (empty before it)."""
         return self._final.tool_calls if self._final is not None else ()
 
+    def _rebuilt_parts(self) -> tuple[Part, ...]:
+        """Parts from the deltas, in arrival order (``()`` when no reasoning came)."""
+        switches = self._switches
+        parts: list[Part] = []
+        for index, (is_reasoning, start) in enumerate(switches):
+            deltas = self._reasoning if is_reasoning else self._parts
+            end = switches[index + 2][1] if index + 2 < len(switches) else len(deltas)
+            text = "".join(deltas[start:end])
+            parts.append(ReasoningPart(text=text) if is_reasoning else TextPart(text=text))
+        return tuple(parts)
+
     def response(self, default_model: str = "") -> LLMResponse:
         """The accumulated response; token counts are zero if no final chunk arrived."""
         final = self._final
         if final is None:
-            return LLMResponse(text=self.text, model=default_model, finish_reason=None)
+            return LLMResponse(
+                text=self.text,
+                model=default_model,
+                parts=self._rebuilt_parts(),
+                finish_reason=None,
+            )
         return LLMResponse(
             text=self.text,
             model=final.model or default_model,
-            input_tokens=final.input_tokens or 0,
-            output_tokens=final.output_tokens or 0,
-            cached_input_tokens=final.cached_input_tokens or 0,
-            cache_write_tokens=final.cache_write_tokens or 0,
-            reasoning_tokens=final.reasoning_tokens or 0,
+            tokens=final.tokens if final.tokens is not None else TokenCounts(),
+            parts=final.parts or self._rebuilt_parts(),
             tool_calls=final.tool_calls,
             finish_reason=final.finish_reason,
             provider=final.provider,

@@ -12,12 +12,13 @@ against `SessionStore` (see `aether.memory.contracts` for the rules).
 
 from aether.memory.contracts import AppendableSessionStore, SessionStore
 from aether.memory.session import Session
-from aether.memory.window import HistoryWindow, approximate_tokens
+from aether.memory.window import HistoryWindow, approximate_content_tokens, approximate_tokens
 
 __all__ = [
     "AppendableSessionStore",
     "HistoryWindow",
     "Session",
     "SessionStore",
+    "approximate_content_tokens",
     "approximate_tokens",
 ]

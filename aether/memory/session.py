@@ -1,10 +1,13 @@
 """`Session`: a conversation that remembers, on top of a client and a `SessionStore`.
 
 Each turn loads the stored history, sends it with the new prompt, and, only once the
-answer is complete, appends the user message and the assistant's final text to the store
-in one step. That order gives the three guarantees:
+answer is complete, appends the user message and the assistant's final message to the
+store in one step. A prompt may be parts (``session.ask(["What is this?", image])``); the
+stored answer keeps its parts too (reasoning with its signature, media, provider-native
+blocks), so another process resuming the session sends them back exactly. That order
+gives the three guarantees:
 
-- Tool dispatches stay out of history: the turn stored is ``(user, assistant text)``;
+- Tool dispatches stay out of history: the turn stored is ``(user, assistant answer)``;
   the tool loop's internal turns (``LLMResponse.tool_messages``, tool chunks in a
   stream) are never written.
 - A failed turn leaves nothing behind: an error, a stream broken mid-way or a
@@ -20,13 +23,13 @@ in one step. That order gives the three guarantees:
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING, Unpack
 
 import anyio
 
 from aether.errors import ConfigurationError
-from aether.llm.contracts import LLMResponse, Message, StreamChunk
+from aether.llm.contracts import Content, LLMResponse, Message, Part, StreamChunk
 from aether.memory._turn_lock import TurnLock
 from aether.memory.contracts import AppendableSessionStore, SessionStore
 from aether.memory.window import HistoryWindow
@@ -35,6 +38,22 @@ if TYPE_CHECKING:
     from aether.client import Aether, CallOptions
 
 __all__ = ["Session"]
+
+UserContent = str | Sequence[str | Part]
+"""A prompt: text, or a list of parts and strings (a string becomes a `TextPart`)."""
+
+
+def _answer(content: Content) -> Message | None:
+    """The assistant turn to store, or ``None`` for an answer with nothing to send back.
+
+    Several providers refuse a conversation holding an empty assistant turn (or one
+    holding reasoning alone), which would break every later turn.
+    """
+    if isinstance(content, str):
+        return Message(role="assistant", content=content) if content else None
+    if any(part.type != "reasoning" and (part.type != "text" or part.text) for part in content):
+        return Message(role="assistant", content=content)
+    return None
 
 
 class Session:
@@ -129,12 +148,11 @@ class Session:
             rest = self.window.select(rest, fixed=[*head, prompt])
         return [*head, *rest, prompt]
 
-    async def _commit(self, prompt: Message, text: str) -> None:
-        if not text:
-            # An empty answer is not stored: several providers refuse a conversation
-            # holding an empty assistant turn, which would break every later turn.
+    async def _commit(self, prompt: Message, content: Content) -> None:
+        answer = _answer(content)
+        if answer is None:
             return
-        turn = (prompt, Message(role="assistant", content=text))
+        turn = (prompt, answer)
         prefix = (self._system,) if self._system is not None else ()
         with anyio.CancelScope(shield=True):
             if self._append is not None:
@@ -145,31 +163,36 @@ class Session:
 
     # -- turns ---------------------------------------------------------------------------
 
-    async def complete(self, prompt: str, **options: Unpack[CallOptions]) -> LLMResponse:
-        """Send ``prompt`` with the history; store the turn; return the whole response."""
-        message = Message(role="user", content=prompt)
+    async def complete(self, prompt: UserContent, **options: Unpack[CallOptions]) -> LLMResponse:
+        """Send ``prompt`` with the history; store the turn; return the whole response.
+
+        The stored answer is the response's parts when it has them (`LLMResponse.parts`),
+        else its text; never its tool calls (see the module docstring).
+        """
+        message = _user_message(prompt)
         async with self._lock:
             stored = await self.store.load(self.session_id)
             response = await self._client.complete(self._outgoing(stored, message), **options)
-            await self._commit(message, response.text)
+            await self._commit(message, response.parts or response.text)
         return response
 
-    async def ask(self, prompt: str, **options: Unpack[CallOptions]) -> str:
+    async def ask(self, prompt: UserContent, **options: Unpack[CallOptions]) -> str:
         """Send ``prompt`` with the history; store the turn; return the final text."""
         return (await self.complete(prompt, **options)).text
 
     async def stream(
-        self, prompt: str, **options: Unpack[CallOptions]
+        self, prompt: UserContent, **options: Unpack[CallOptions]
     ) -> AsyncGenerator[StreamChunk, None]:
         """Stream the answer as `StreamChunk` objects; the turn is stored when it completes.
 
-        The stored answer is the text after the last tool chunk, as in call mode. The
-        final chunk is yielded after the turn is stored, so a consumer that stops at it
-        still gets the turn saved. Stopping earlier, or an error, stores nothing. The
-        session stays locked while the stream is open: close it (``contextlib.aclosing``)
-        rather than leaving it to the garbage collector.
+        The stored answer is the final chunk's ``parts`` when it has them, else the text
+        after the last tool chunk, as in call mode. The final chunk is yielded after the
+        turn is stored, so a consumer that stops at it still gets the turn saved.
+        Stopping earlier, or an error, stores nothing. The session stays locked while the
+        stream is open: close it (``contextlib.aclosing``) rather than leaving it to the
+        garbage collector.
         """
-        message = Message(role="user", content=prompt)
+        message = _user_message(prompt)
         async with self._lock:
             stored = await self.store.load(self.session_id)
             inner = self._client.stream(self._outgoing(stored, message), **options)
@@ -180,22 +203,24 @@ class Session:
                     if held is not None:
                         yield held
                         held = None
-                    if chunk.kind != "text":
+                    if chunk.kind == "text":
+                        if chunk.text:
+                            parts.append(chunk.text)
+                    elif chunk.kind != "reasoning":
                         parts.clear()  # text before a tool call is not the final answer
-                    elif chunk.text:
-                        parts.append(chunk.text)
                     if chunk.finish_reason is not None:
                         held = chunk
                         continue
                     yield chunk
             finally:
                 await inner.aclose()
-            await self._commit(message, "".join(parts))
+            final_parts = held.parts if held is not None else ()
+            await self._commit(message, final_parts or "".join(parts))
         if held is not None:
             yield held
 
     async def stream_text(
-        self, prompt: str, **options: Unpack[CallOptions]
+        self, prompt: UserContent, **options: Unpack[CallOptions]
     ) -> AsyncGenerator[str, None]:
         """Stream only the text deltas; the final text is stored when the stream completes."""
         inner = self.stream(prompt, **options)
@@ -208,3 +233,25 @@ class Session:
 
     def __repr__(self) -> str:
         return f"Session({self.session_id!r}, store={self.store!r})"
+
+
+def _user_message(prompt: UserContent) -> Message:
+    """The user turn for ``prompt``.
+
+    Raises:
+        ConfigurationError: If ``prompt`` is neither text nor a list of parts and strings.
+    """
+    if isinstance(prompt, str):
+        return Message(role="user", content=prompt)
+    how = "write session.ask('...') or session.ask(['What is this?', ImagePart.from_path(...)])"
+    if not isinstance(prompt, Sequence) or isinstance(prompt, bytes | bytearray):
+        raise ConfigurationError(
+            f"a session prompt is text or a list of parts and strings, not "
+            f"{type(prompt).__name__}: {how}"
+        )
+    if not prompt:
+        raise ConfigurationError(f"the prompt is an empty list: {how}")
+    try:
+        return Message(role="user", content=tuple(prompt))
+    except ValueError as error:
+        raise ConfigurationError(f"the prompt is not valid content ({error}): {how}") from None

@@ -2,10 +2,14 @@
 
 An entry is one provider answer: a whole `LLMResponse` (call mode) or every chunk of a
 completed stream, final chunk last (stream mode). Stored as versioned JSON,
-``{"v": 1, "created_at": ..., "response": {...}}`` or ``{"v": 1, "created_at": ...,
+``{"v": 2, "created_at": ..., "response": {...}}`` or ``{"v": 2, "created_at": ...,
 "chunks": [...]}`` (pydantic fields, defaults left out). A release reads the versions it
 knows; `decode_entry` raises `ValueError` for anything else, and the cache treats that
 entry as a miss.
+
+Version 2 holds token counts as one ``tokens`` object and content parts (media as base64,
+reasoning with its signature); version 1 entries, written before, are misses (a cache
+refills itself, so they are not converted).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from aether.llm.contracts import LLMResponse, StreamChunk
+from aether.llm.contracts import LLMResponse, StreamChunk, TokenCounts
 
 __all__ = [
     "FORMAT_VERSION",
@@ -27,7 +31,7 @@ __all__ = [
     "encode_entry",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """The entry format this release writes."""
 
 
@@ -73,18 +77,12 @@ class CacheEntry(BaseModel):
         return self.chunks[-1].cost_usd
 
     @property
-    def input_tokens(self) -> int:
-        """The input tokens the provider billed for the answer."""
+    def tokens(self) -> TokenCounts:
+        """The tokens the provider billed for the answer."""
         if self.response is not None:
-            return self.response.input_tokens
-        return self.chunks[-1].input_tokens or 0
-
-    @property
-    def output_tokens(self) -> int:
-        """The output tokens the provider billed for the answer."""
-        if self.response is not None:
-            return self.response.output_tokens
-        return self.chunks[-1].output_tokens or 0
+            return self.response.tokens
+        tokens = self.chunks[-1].tokens
+        return tokens if tokens is not None else TokenCounts()
 
 
 class _Document(BaseModel):
@@ -106,6 +104,15 @@ def encode_entry(entry: CacheEntry) -> str:
     return document.model_dump_json(exclude_defaults=True)
 
 
+def _version_problem(version: object) -> str:
+    older = isinstance(version, int) and version < FORMAT_VERSION
+    written_by = "an earlier" if older else "a newer"
+    return (
+        f"format version {version!r}, and this Aether reads version {FORMAT_VERSION}; "
+        f"{written_by} Aether may have written it"
+    )
+
+
 def _version_of(data: str | bytes) -> Any:
     try:
         document = json.loads(data)
@@ -125,19 +132,13 @@ def decode_entry(data: str | bytes) -> CacheEntry:
     except ValidationError as error:
         version = _version_of(data)
         if version is not None and version != FORMAT_VERSION:
-            raise ValueError(
-                f"format version {version!r}, and this Aether reads version {FORMAT_VERSION}; "
-                f"a newer Aether may have written it"
-            ) from None
+            raise ValueError(_version_problem(version)) from None
         raise ValueError(
             f"not a cache entry: {error.error_count()} problem(s), the first: "
             f"{error.errors()[0]['msg']}"
         ) from None
     if document.v != FORMAT_VERSION:
-        raise ValueError(
-            f"format version {document.v!r}, and this Aether reads version {FORMAT_VERSION}; "
-            f"a newer Aether may have written it"
-        )
+        raise ValueError(_version_problem(document.v))
     try:
         return CacheEntry(
             response=document.response, chunks=document.chunks, created_at=document.created_at

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from aether.llm.contracts import TokenCounts
 from aether.middleware._cache_entry import CacheBackend, CacheEntry, SharedCacheBackend
 from aether.middleware._cache_key import Mode
 
@@ -24,6 +25,7 @@ __all__ = ["CacheStats", "Lease", "SingleFlight"]
 
 logger = logging.getLogger("aether.cache")
 
+_NO_TOKENS = TokenCounts()
 _FIRST_POLL = 0.005
 _UNLOCK_TIMEOUT = 5.0
 """Seconds a shielded lock release may take; past that the lock is left to expire."""
@@ -34,16 +36,26 @@ class CacheStats:
     """What a cache did. ``misses`` counts the provider calls it made (refreshes too).
 
     ``saved_usd`` sums the original price of the answers served from the cache, where
-    that price was known; the saved tokens are those the provider billed for them.
+    that price was known; ``saved_tokens`` sums what the provider billed for them
+    (``saved_input_tokens`` and ``saved_output_tokens`` read it).
     """
 
     hits: int = 0
     misses: int = 0
     bypasses: int = 0
     saved_usd: float = 0.0
-    saved_input_tokens: int = 0
-    saved_output_tokens: int = 0
+    saved_tokens: TokenCounts = _NO_TOKENS
     backend_errors: int = 0
+
+    @property
+    def saved_input_tokens(self) -> int:
+        """Input tokens the hits saved (``saved_tokens.input``)."""
+        return self.saved_tokens.input
+
+    @property
+    def saved_output_tokens(self) -> int:
+        """Output tokens the hits saved (``saved_tokens.output``)."""
+        return self.saved_tokens.output
 
     @property
     def hit_rate(self) -> float:
@@ -54,7 +66,7 @@ class CacheStats:
     def reset(self) -> None:
         """Set every counter back to zero."""
         self.hits = self.misses = self.bypasses = self.backend_errors = 0
-        self.saved_input_tokens = self.saved_output_tokens = 0
+        self.saved_tokens = _NO_TOKENS
         self.saved_usd = 0.0
 
 
@@ -234,8 +246,7 @@ class SingleFlight:
         """Count a hit and what it saved."""
         stats = self.stats
         stats.hits += 1
-        stats.saved_input_tokens += entry.input_tokens
-        stats.saved_output_tokens += entry.output_tokens
+        stats.saved_tokens = stats.saved_tokens + entry.tokens
         cost = entry.cost_usd
         if cost is not None:
             stats.saved_usd += cost

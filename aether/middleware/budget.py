@@ -9,7 +9,8 @@ fresh ledger every day (UTC days; any number of seconds).
 
 Safe under concurrency, across processes with `RedisBudgetBackend`: every call in flight
 holds a reservation, an estimate of what it may spend: its prompt (a token per four
-characters) plus ``max_tokens`` of output, or `EXPECTED_OUTPUT_TOKENS` without it, priced
+characters, media parts at `aether.memory.approximate_content_tokens`) plus
+``max_tokens`` of output, or `EXPECTED_OUTPUT_TOKENS` without it, priced
 at the model's rates. A call goes only if what the key spent plus what the calls in flight
 reserved leaves room for its own reservation; otherwise it waits for one to settle. When
 nothing is in flight and the key is under budget it goes alone. So N concurrent calls,
@@ -48,7 +49,8 @@ import anyio
 
 from aether.config import number_problem
 from aether.errors import BudgetExceededError, ConfigurationError, MiddlewareError, SharedStateError
-from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
+from aether.llm._estimate import content_tokens
+from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk, TokenCounts
 from aether.llm.streaming import aclose_stream
 from aether.middleware._budget_ledger import (
     BudgetDecision,
@@ -191,7 +193,8 @@ class BudgetBackend(Protocol):
 
 
 def _prompt_tokens(request: LLMRequest) -> int:
-    return math.ceil(sum(len(message.text) for message in request.messages) / 4)
+    # Text at a token per four characters, media parts at Aether's estimate for them.
+    return sum(content_tokens(message.content) for message in request.messages)
 
 
 class BudgetMiddleware:
@@ -262,7 +265,7 @@ class BudgetMiddleware:
     def _reservation(self, request: LLMRequest) -> tuple[int, float | None]:
         prompt = _prompt_tokens(request)
         output = request.max_tokens if request.max_tokens is not None else EXPECTED_OUTPUT_TOKENS
-        usd = self.pricer.price(request.model, input_tokens=prompt, output_tokens=output)
+        usd = self.pricer.price(request.model, TokenCounts(input=prompt, output=output))
         return prompt + output, usd if usd is not None else self.policy.reserve_usd
 
     def _refusal(self, key: str, ledger: BudgetLedger) -> KeyBudgetExceededError:
@@ -384,13 +387,13 @@ class BudgetMiddleware:
                 await aclose_stream(inner)
             finally:
                 if final is not None:
-                    used = (final.input_tokens or 0) + (final.output_tokens or 0)
+                    used = final.tokens.total if final.tokens is not None else 0
                     cost = self._cost(request, final, final=True)
                 else:  # stopped early: the provider still bills what it sent
                     prompt, output = _prompt_tokens(request), math.ceil(characters / 4)
                     used = prompt + output
                     cost = self.pricer.price(
-                        request.model, input_tokens=prompt, output_tokens=output
+                        request.model, TokenCounts(input=prompt, output=output)
                     )
                 await self._settle(
                     key, reservation, tokens=used, cost=cost,

@@ -19,13 +19,15 @@ from collections.abc import AsyncIterator
 
 from aether.config import number_problem
 from aether.errors import BudgetExceededError, ConfigurationError
-from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
+from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk, TokenCounts
 from aether.llm.streaming import aclose_stream
 from aether.pipeline import CallNext, StreamNext
 from aether.pricing import Pricer
 from aether.usage import Usage
 
 __all__ = ["CostTrackingMiddleware"]
+
+_NO_TOKENS = TokenCounts()
 
 
 class CostTrackingMiddleware:
@@ -91,15 +93,7 @@ class CostTrackingMiddleware:
             cost = pricer.price_response(response, requested_model=request.model)
             if cost is not None:
                 response = response.model_copy(update={"cost_usd": cost})
-        self.usage.record(
-            request.model or response.model,
-            input_tokens=response.input_tokens,
-            output_tokens=response.output_tokens,
-            cached_input_tokens=response.cached_input_tokens,
-            cache_write_tokens=response.cache_write_tokens,
-            reasoning_tokens=response.reasoning_tokens,
-            cost_usd=cost,
-        )
+        self.usage.record(request.model or response.model, response.tokens, cost_usd=cost)
         return response
 
     def _count_final(self, request: LLMRequest, chunk: StreamChunk) -> StreamChunk:
@@ -108,15 +102,8 @@ class CostTrackingMiddleware:
             cost = self.pricer.price_final_chunk(chunk, requested_model=request.model)
             if cost is not None:
                 chunk = chunk.model_copy(update={"cost_usd": cost})
-        self.usage.record(
-            request.model or chunk.model or "unknown",
-            input_tokens=chunk.input_tokens or 0,
-            output_tokens=chunk.output_tokens or 0,
-            cached_input_tokens=chunk.cached_input_tokens or 0,
-            cache_write_tokens=chunk.cache_write_tokens or 0,
-            reasoning_tokens=chunk.reasoning_tokens or 0,
-            cost_usd=cost,
-        )
+        tokens = chunk.tokens if chunk.tokens is not None else _NO_TOKENS
+        self.usage.record(request.model or chunk.model or "unknown", tokens, cost_usd=cost)
         return chunk
 
     async def stream(

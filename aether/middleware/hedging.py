@@ -17,7 +17,8 @@ Both attempts are paid for, and both are counted: the winner's response (or fina
 chunk) carries the tokens and cost of both, as the tool loop's carries those of its
 iterations, so cost tracking and budgets above see what the hedged call really cost.
 A loser that finished too is counted as billed; one cancelled mid-way is counted as its
-prompt (a token per four characters) at its model's input rate, which is what a
+prompt (a token per four characters, media parts at Aether's estimate) at its model's
+input rate, which is what a
 provider bills for a request it stopped early (it may bill more for one it had
 finished generating); a loser that failed is counted as nothing.
 ``request.context["hedge"]`` says who won and what the loser was counted.
@@ -41,6 +42,7 @@ import anyio
 
 from aether.config import number_problem
 from aether.errors import ConfigurationError
+from aether.llm._estimate import content_tokens
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk, TokenCounts
 from aether.llm.streaming import aclose_stream
 from aether.middleware.fallback import as_pipeline, carries_content, is_provider_outage
@@ -303,10 +305,10 @@ class HedgingMiddleware:
                 cost = self.pricer.price_response(answer, requested_model=loser_request.model)
             return answer.input_tokens, answer.output_tokens, cost
         # Cancelled mid-way: its prompt, and whatever text it had streamed.
-        prompt = math.ceil(sum(len(message.text) for message in loser_request.messages) / 4)
+        prompt = sum(content_tokens(message.content) for message in loser_request.messages)
         text = sum(len(chunk.text) for chunk in race.held.get(loser, ()) if chunk.kind == "text")
         output = math.ceil(text / 4)
-        cost = self.pricer.price(loser_request.model, input_tokens=prompt, output_tokens=output)
+        cost = self.pricer.price(loser_request.model, TokenCounts(input=prompt, output=output))
         return prompt, output, cost
 
     def _with_loser(self, request: LLMRequest, race: _Race, answer: Any, *, final: bool) -> Any:

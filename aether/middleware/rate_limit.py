@@ -18,11 +18,12 @@ quiet spell: with it, any 60-second window carries at most 61 seconds' worth of 
 limit (1.7 % over), and any one second at most two seconds' worth. A whole minute's
 burst would let a sliding minute see twice the limit.
 
-Tokens are estimated before the call (a token per four characters of prompt plus
-``max_tokens``, as providers count a request) and corrected from the usage the answer
-reports: an under-estimate is taken at once (one more round trip), so later calls wait
-for it; an over-estimate is given back with the process's next booking of that key, so
-the usual case (``max_tokens`` set, fewer used) costs one round trip a call. A call
+Tokens are estimated before the call (a token per four characters of prompt, media parts
+at Aether's estimate for them, plus ``max_tokens``, as providers count a request) and
+corrected from the usage the answer reports: an under-estimate is taken at once (one
+more round trip), so later calls wait for it; an over-estimate is given back with the
+process's next booking of that key, so the usual case (``max_tokens`` set, fewer used)
+costs one round trip a call. A call
 that fails keeps what it took (the provider counted it); a call cancelled while it
 waits gives its booking back. A waiting call keeps the slot it booked: tokens
 given back serve the calls that arrive after.
@@ -39,7 +40,6 @@ still protect it. ``fail_open=False`` refuses calls with `SharedStateError` inst
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -48,6 +48,7 @@ import anyio
 
 from aether.config import number_problem
 from aether.errors import ConfigurationError, SharedStateError
+from aether.llm._estimate import content_tokens
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 from aether.llm.streaming import aclose_stream
 from aether.middleware import _gcra
@@ -73,9 +74,11 @@ _EPSILON = 1e-6
 
 
 def estimate_tokens(request: LLMRequest) -> int:
-    """A tokenizer-free estimate: a token per four characters of prompt, plus ``max_tokens``."""
-    characters = sum(len(message.text) for message in request.messages)
-    return math.ceil(characters / 4) + (request.max_tokens or 0)
+    """A tokenizer-free estimate: a token per four characters of prompt text, Aether's
+    estimate for each media part (`aether.memory.approximate_content_tokens`: 1,600 an
+    image), plus ``max_tokens``."""
+    prompt = sum(content_tokens(message.content) for message in request.messages)
+    return prompt + (request.max_tokens or 0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

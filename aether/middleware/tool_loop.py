@@ -14,6 +14,10 @@ next iteration's text, and one final chunk whose counts sum every iteration. The
 emits stream.start, stream.complete and stream.error once for that whole stream; the
 loop emits tool.start, tool.complete and tool.error around each dispatch.
 
+Each assistant turn goes back to the model whole: in a call from `LLMResponse.parts`,
+in a stream from the final chunk's ``parts``, so reasoning and its signatures (which
+Anthropic and Gemini require back with the tool results) stay in the conversation.
+
 A ``tool_choice`` of ``"required"`` or a tool's name applies to the first model call
 only; later iterations use ``"auto"``, so the model can answer once it has the results.
 A call to a tool given without a handler (a schema-only `Tool`) ends the loop: the
@@ -150,7 +154,9 @@ class ToolLoopMiddleware:
                     update={**totals.fields(), "tool_messages": tuple(internal)}
                 )
             calls = with_ids(calls, iteration)
-            assistant = Message(role="assistant", content=response.text, tool_calls=calls)
+            # The whole turn goes back: reasoning and its signatures with the text.
+            content = response.parts or response.text
+            assistant = Message(role="assistant", content=content, tool_calls=calls)
             if iteration == limit:
                 raise self._limit_error([*messages, assistant], limit, calls)
             results = await dispatch_calls(
@@ -206,7 +212,8 @@ class ToolLoopMiddleware:
                 yield final
                 return
             calls = with_ids(calls, iteration)
-            assistant = Message(role="assistant", content="".join(parts), tool_calls=calls)
+            content = final.parts or "".join(parts)
+            assistant = Message(role="assistant", content=content, tool_calls=calls)
             if iteration == limit:
                 raise self._limit_error([*messages, assistant], limit, calls)
             for call in calls:

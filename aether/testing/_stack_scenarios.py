@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from aether.llm.contracts import Message
 from aether.testing.provider_suite import ScenarioKit, expect, scenario
-from aether.testing.wire import ScriptedReply, ScriptedToolCall, ScriptedUsage
+from aether.testing.wire import (
+    ScriptedReasoning,
+    ScriptedReply,
+    ScriptedToolCall,
+    ScriptedUsage,
+)
 
 
 @scenario()
@@ -86,3 +91,56 @@ async def usage_and_cost_through_the_default_stack(kit: ScenarioKit) -> None:
     expected = float(calc_price(library, model, provider_id=provider_id).total_price)
     expect(cost, expected, f"the price of {model} with cached tokens")
     expect(totals.total_cost_usd, expected, "client.usage total cost")
+
+
+@scenario()
+async def reasoning_round_trips_through_the_tool_loop(kit: ScenarioKit) -> None:
+    """Thinking, a tool call, the tool, the answer: the second request carries the first
+    turn's reasoning and signatures back (where the wire takes them), and a stream shows
+    reasoning, tool call, tool result and text in that order."""
+    from aether.client import Aether
+    from aether.llm.contracts import ReasoningPart, Tool
+
+    async def lookup(arguments: dict[str, object]) -> str:
+        return f"{arguments['word']}: the upper air"
+
+    tool = Tool(
+        name="lookup",
+        parameters={"type": "object", "properties": {"word": {"type": "string"}}},
+        handler=lookup,
+    )
+    signature = "c2NyaXB0ZWQtdGhpbmtpbmc="
+    thinking = ScriptedReasoning(text=("I should ", "look it up."), signature=signature)
+    call = ScriptedToolCall("call_1", "lookup", ('{"word": "aether"}',), signature=signature)
+    provider, server = kit.serve(
+        ScriptedReply(reasoning=(thinking,), tool_calls=(call,), finish_reason="tool_calls"),
+        ScriptedReply(text=("It means ", "the upper air.")),
+    )
+    async with Aether(provider) as client:
+        if kit.mode == "complete":
+            response = await client.complete("What is aether?", tools=[tool])
+            expect(response.text, "It means the upper air.", "the final answer")
+        else:
+            kinds: list[str] = []
+            async for chunk in client.stream("What is aether?", tools=[tool]):
+                kind = "final" if chunk.is_final else chunk.kind
+                if not kinds or kinds[-1] != kind:
+                    kinds.append(kind)
+            expect(
+                kinds,
+                ["reasoning", "tool_call", "tool_result", "text", "final"],
+                "chunk kinds in order",
+            )
+    expect(len(server.requests), 2, "model calls")
+    turn = server.last.messages[1]
+    sent = [part for part in turn.parts if isinstance(part, ReasoningPart)]
+    if kit.supports("reasoning_round_trip"):
+        expect("".join(part.text for part in sent), "I should look it up.", "reasoning sent back")
+        expect([p.signature for p in sent if p.signature], [signature], "signature sent back")
+    else:
+        expect(sent, [], "reasoning sent back (the wire has no place for it)")
+    expect(
+        [(c.id, c.signature) for c in turn.tool_calls],
+        [("call_1", signature if kit.wire.name == "gemini" else None)],
+        "the tool call, with its signature where the wire has one",
+    )

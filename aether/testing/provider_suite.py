@@ -18,7 +18,8 @@ wire format, so a new adapter is held to the same behaviour. With pytest::
 A third-party adapter plugs in by writing its own `WireFormat` (see
 `aether.testing.wire`) and adding it to the ``wire`` list. New scenarios register with
 the `scenario` decorator; the scenarios themselves live in
-`aether.testing._scenarios`, `aether.testing._failure_scenarios` and
+`aether.testing._scenarios`, `aether.testing._failure_scenarios`,
+`aether.testing._content_scenarios` (media parts, reasoning and its signatures) and
 `aether.testing._stack_scenarios` (the default stack: tool loop, usage and cost).
 """
 
@@ -68,6 +69,11 @@ class Outcome:
         """The text of the stream's text chunks, in order."""
         return [chunk.text for chunk in self.chunks if chunk.kind == "text" and chunk.text]
 
+    @property
+    def reasoning_deltas(self) -> list[str]:
+        """The reasoning of the stream's reasoning chunks, in order."""
+        return [chunk.reasoning for chunk in self.chunks if chunk.kind == "reasoning"]
+
 
 @dataclass(slots=True)
 class ScenarioKit:
@@ -110,7 +116,8 @@ class ScenarioKit:
         finals = [index for index, chunk in enumerate(chunks) if chunk.is_final]
         expect(finals, [len(chunks) - 1], "positions of final chunks in the stream")
         for chunk in chunks[:-1]:
-            expect((chunk.kind, bool(chunk.text)), ("text", True), "a non-final chunk")
+            delta = chunk.text if chunk.kind == "text" else chunk.reasoning
+            expect((chunk.kind in ("text", "reasoning"), bool(delta)), (True, True), "a delta")
         return Outcome(accumulator.response(), tuple(chunks))
 
     async def call_failing(
@@ -209,4 +216,9 @@ async def run_scenario(scenario: Scenario, wire: WireFormat, mode: Mode) -> None
 
 
 # Registers the built-in scenarios (imported last: they use the decorator above).
-from aether.testing import _failure_scenarios, _scenarios, _stack_scenarios  # noqa: E402, F401
+from aether.testing import (  # noqa: E402, F401
+    _content_scenarios,
+    _failure_scenarios,
+    _scenarios,
+    _stack_scenarios,
+)

@@ -26,17 +26,66 @@ from typing import Any
 import anyio
 import pytest
 
-from aether.llm.contracts import Message, ToolCall
+from aether.llm.contracts import (
+    AudioPart,
+    DocumentPart,
+    ImagePart,
+    Message,
+    ProviderPart,
+    ReasoningPart,
+    TextPart,
+    ToolCall,
+)
 from aether.memory.contracts import AppendableSessionStore
 
 __all__ = ["SessionStoreConformance", "sample_history"]
 
 
+_PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+_WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(64)
+_PDF = b"%PDF-1.7\n" + bytes(range(255, -1, -1))
+
+
 def sample_history() -> list[Message]:
-    """A history that uses every field of `Message`, with text that JSON must escape."""
+    """A history that uses every field of `Message` and every kind of part, with text that
+    JSON must escape and bytes that are not text."""
     return [
         Message(role="system", content="You are terse."),
+        Message(role="developer", content="Answer in French."),
         Message(role="user", content='Ünïcödé, "quotes", \\ back\nslash\ttab, emoji 🎉'),
+        Message(
+            role="user",
+            content=(
+                TextPart(text="What is in these?"),
+                ImagePart(data=_PNG, detail="high"),
+                ImagePart(url="https://example.com/cat.jpg?size=large"),
+                AudioPart(data=_WAV),
+                DocumentPart(data=_PDF, name="q3 report.pdf"),
+                DocumentPart(data=b"plain notes", media_type="text/plain"),
+            ),
+        ),
+        Message(
+            role="assistant",
+            content=(
+                ReasoningPart(text="Let me look.", signature="RXh0ZW5kZWQ=", provider="anthropic"),
+                ReasoningPart(signature="cmVkYWN0ZWQ=", redacted=True, provider="anthropic"),
+                ProviderPart(
+                    provider="anthropic",
+                    kind="server_tool_use",
+                    data={"id": "srv_1", "input": {"query": "cats"}, "name": "web_search"},
+                ),
+                TextPart(text="Checking.", signature="Z2VtaW5p"),
+            ),
+            tool_calls=(
+                ToolCall(id="c0", name="lookup", arguments={"q": "cat"}, signature="dGhvdWdodA=="),
+            ),
+        ),
+        Message(
+            role="tool",
+            content=(TextPart(text="a chart"), ImagePart(data=_PNG)),
+            tool_call_id="c0",
+            name="lookup",
+        ),
         Message(
             role="assistant",
             content="",
@@ -107,6 +156,17 @@ class SessionStoreConformance:
         await store.delete(session_id)
         assert await store.exists(session_id) is False
         assert await store.load(session_id) == []
+
+    async def test_a_large_image_round_trips_byte_for_byte(self, store: Any) -> None:
+        session_id = _id()
+        image = ImagePart(data=_PNG + bytes(range(256)) * 4_096)  # 1 MB and a bit
+        turn = [Message(role="user", content=("Describe it.", image))]
+        await store.save(session_id, turn)
+        loaded = await store.load(session_id)
+        assert loaded == turn
+        restored = loaded[0].parts[1]
+        assert isinstance(restored, ImagePart)
+        assert restored.data == image.data
 
     async def test_deleting_an_unknown_session_does_nothing(self, store: Any) -> None:
         await store.delete(_id())

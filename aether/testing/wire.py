@@ -30,6 +30,7 @@ __all__ = [
     "Mode",
     "Script",
     "ScriptedError",
+    "ScriptedReasoning",
     "ScriptedReply",
     "ScriptedTimeout",
     "ScriptedToolCall",
@@ -48,11 +49,16 @@ Mode = Literal["complete", "stream"]
 
 @dataclass(frozen=True, slots=True)
 class ScriptedToolCall:
-    """A tool call the server makes; ``arguments`` are the text fragments it streams."""
+    """A tool call the server makes; ``arguments`` are the text fragments it streams.
+
+    ``signature`` is the opaque signature a wire that has one attaches to the call
+    (Gemini's ``thoughtSignature``, base64 text); other wires leave it out.
+    """
 
     id: str
     name: str
     arguments: tuple[str, ...] = ("{}",)
+    signature: str | None = None
 
     @property
     def argument_text(self) -> str:
@@ -69,17 +75,36 @@ class ScriptedUsage:
     cached_input_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    input_audio_tokens: int = 0
+    input_image_tokens: int = 0
+    output_audio_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedReasoning:
+    """Reasoning the server sends before its answer: the deltas, and its signature.
+
+    Each wire renders it its own way: an Anthropic ``thinking`` block (``redacted_thinking``
+    when ``redacted``, its ``data`` being the signature), Gemini ``thought`` parts with the
+    ``thoughtSignature`` on the last, OpenAI-compatible ``reasoning_content`` (no
+    signature there).
+    """
+
+    text: tuple[str, ...] = ()
+    signature: str | None = None
+    redacted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class ScriptedReply:
-    """A successful answer: text deltas, tool calls, why it stopped, usage, model."""
+    """A successful answer: reasoning, text deltas, tool calls, why it stopped, usage, model."""
 
     text: tuple[str, ...] = ()
     tool_calls: tuple[ScriptedToolCall, ...] = ()
     finish_reason: FinishReason = "stop"
     model: str = "scripted-model-001"
     usage: ScriptedUsage = field(default_factory=ScriptedUsage)
+    reasoning: tuple[ScriptedReasoning, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,19 @@ import pydantic_core
 from pydantic import BaseModel
 
 from aether.errors import ToolArgumentsError, ToolError
-from aether.llm.content import AudioPart, DocumentPart, ImagePart, Part, TextPart
-from aether.llm.contracts import Tool, ToolCall, ToolResult
+from aether.llm.contracts import (
+    AudioPart,
+    Content,
+    DocumentPart,
+    ImagePart,
+    Part,
+    ProviderPart,
+    ReasoningPart,
+    TextPart,
+    Tool,
+    ToolCall,
+    ToolResult,
+)
 from aether.registry import registry
 from aether.tools._function_tool import tool_timeout as timeout_of
 from aether.tools.registry import TOOL_KIND, ToolLike, get_tool, resolve_tools
@@ -29,7 +40,6 @@ __all__ = [
     "DispatchOutcome",
     "ToolTimeoutError",
     "dispatch_tool",
-    "result_content",
     "run_tool_call",
     "tool_content",
 ]
@@ -48,10 +58,13 @@ class DispatchOutcome:
     duration_seconds: float
 
 
-def tool_content(value: Any) -> str:
-    """A tool's return value as the text the model reads: str as is, the rest as JSON."""
-    if isinstance(value, str):
-        return value
+_TOOL_PARTS = (TextPart, ImagePart, AudioPart, DocumentPart)
+"""The parts a tool may return: a tool's output is content, never reasoning or a
+provider's own block."""
+_ANY_PART = (*_TOOL_PARTS, ReasoningPart, ProviderPart)
+
+
+def _json_text(value: Any) -> str:
     if isinstance(value, BaseModel):
         return value.model_dump_json()
     try:
@@ -60,27 +73,37 @@ def tool_content(value: Any) -> str:
         return str(value)
 
 
-_RESULT_PARTS = (TextPart, ImagePart, AudioPart, DocumentPart)
+def _tool_part(value: Any) -> Part:
+    if isinstance(value, _TOOL_PARTS):
+        return value
+    if isinstance(value, ReasoningPart | ProviderPart):
+        raise ToolError(
+            f"a tool cannot return a {type(value).__name__}: return text, data, or "
+            f"TextPart, ImagePart, AudioPart and DocumentPart"
+        )
+    return TextPart(text=value if isinstance(value, str) else _json_text(value))
 
 
-def result_content(value: Any) -> str | tuple[Part, ...]:
-    """What a tool returned, as tool-result content: parts kept as parts, the rest as text.
+def tool_content(value: Any) -> Content:
+    """A tool's return value as what the model reads: text, or parts.
 
-    A tool (an MCP server's, or yours) that returns a `TextPart`, `ImagePart`,
-    `AudioPart` or `DocumentPart`, or a list of them, gives the model those parts; any
-    other value becomes text with `tool_content`.
+    A string is the text itself. An image, audio, document or text part, or a list or
+    tuple holding at least one part, becomes parts (strings in it become `TextPart`,
+    other values their JSON). A `ToolResult` gives its ``content``. Anything else is
+    JSON (pydantic models, dicts, lists, numbers; `str` where JSON cannot say it).
+
+    Raises:
+        ToolError: If the value holds a reasoning or provider part.
     """
     if isinstance(value, str):
         return value
-    if isinstance(value, _RESULT_PARTS):
-        return (value,)
-    if (
-        isinstance(value, list | tuple)
-        and value
-        and all(isinstance(item, _RESULT_PARTS) for item in value)
-    ):
-        return tuple(value)
-    return tool_content(value)
+    if isinstance(value, ToolResult):
+        return value.content
+    if isinstance(value, _ANY_PART):
+        return (_tool_part(value),)
+    if isinstance(value, list | tuple) and any(isinstance(item, _ANY_PART) for item in value):
+        return tuple(_tool_part(item) for item in value)
+    return _json_text(value)
 
 
 def _malformed_arguments(call: ToolCall) -> ToolArgumentsError:
@@ -132,7 +155,7 @@ async def run_tool_call(
     """
     started = time.perf_counter()
     error: Exception | None = None
-    content: str | tuple[Part, ...] = ""
+    content: Content = ""
     if tool is None:
         listed = ", ".join(available) or "none"
         error = ToolError(
@@ -144,14 +167,17 @@ async def run_tool_call(
         error = _malformed_arguments(call)
     else:
         limit = timeout_of(tool) or tool_timeout
+        value: Any = None
         try:
             if limit is None:
                 # No cancel scope without a timeout: entering one costs 10-20 µs.
-                content = result_content(await tool.handler(call.arguments))
+                value = await tool.handler(call.arguments)
+                content = tool_content(value)
             else:
                 finished = False
                 with anyio.move_on_after(limit):
-                    content = result_content(await tool.handler(call.arguments))
+                    value = await tool.handler(call.arguments)
+                    content = tool_content(value)
                     finished = True
                 if not finished:
                     error = ToolTimeoutError(
@@ -160,8 +186,19 @@ async def run_tool_call(
                     )
         except Exception as raised:
             error = raised
+        else:
+            if isinstance(value, ToolResult) and value.is_error and error is None:
+                # The tool reported its own failure: its content goes back as it is.
+                reported = ToolError(f"tool {call.name!r} reported an error: {value.text}")
+                return _outcome(call, content, reported, started)
     if error is not None:
         content = _error_content(call, error)
+    return _outcome(call, content, error, started)
+
+
+def _outcome(
+    call: ToolCall, content: Content, error: Exception | None, started: float
+) -> DispatchOutcome:
     result = ToolResult(
         call_id=call.id, name=call.name, content=content, is_error=error is not None
     )

@@ -6,7 +6,7 @@ import anyio
 import pytest
 from _cache_helpers import answer, cached_pipeline, provider, request
 
-from aether import Aether, ConfigurationError, LLMResponse, ServerError
+from aether import Aether, ConfigurationError, LLMResponse, ServerError, TokenCounts
 from aether.extensions.llm.fake import FakeProvider
 from aether.middleware.cache import (
     CACHE_CONTROL,
@@ -48,8 +48,7 @@ async def test_stats_count_hits_misses_and_what_hits_saved(cache_backend: CacheB
         hits=2,
         misses=2,
         saved_usd=pytest.approx(0.0009),
-        saved_input_tokens=2000,
-        saved_output_tokens=1000,
+        saved_tokens=TokenCounts(input=2000, output=1000),
     )
     assert cache.stats.hit_rate == 0.5
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import anyio
 
-from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk, ToolCall
+from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk, TokenCounts, ToolCall
 
 
 class ChunkedProvider:
@@ -53,8 +53,7 @@ class ChunkedProvider:
             final = StreamChunk(
                 finish_reason="stop",
                 model="chunked-model",
-                input_tokens=3,
-                output_tokens=4,
+                tokens=TokenCounts(input=3, output=4),
                 tool_calls=self.tool_calls,
             )
             self.yielded.append(final)

@@ -13,7 +13,16 @@ from typing import Any
 import anyio
 import pytest
 
-from aether import Aether, LLMResponse, Message, ToolCall
+from aether import (
+    Aether,
+    DocumentPart,
+    ImagePart,
+    LLMResponse,
+    Message,
+    ReasoningPart,
+    TextPart,
+    ToolCall,
+)
 from aether.errors import ServerError
 from aether.extensions.llm.fake import FakeProvider, StreamFault
 from middleware.audit_log import JsonlAuditLog, is_secret_field, scrub
@@ -327,3 +336,56 @@ async def test_strict_log_raises_a_failed_write(tmp_path: Path) -> None:
     client = Aether(FakeProvider("ok"), stack=[JsonlAuditLog(tmp_path, strict=True)])
     with pytest.raises(OSError):  # noqa: PT011 - any OS error of the platform
         await client.ask("hi")
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
+
+
+async def test_parts_are_logged_without_their_bytes_or_signatures(tmp_path: Path) -> None:
+    import base64
+    import hashlib
+
+    path = tmp_path / "audit.jsonl"
+    answer = LLMResponse(
+        text="A chart.",
+        model="m",
+        parts=(
+            ReasoningPart(text="Looks like bars.", signature="U0lHTkFUVVJF", provider="anthropic"),
+            TextPart(text="A chart."),
+        ),
+        tool_calls=(ToolCall(id="c1", name="zoom", signature="VE9PTFNJRw=="),),
+    )
+    client = Aether(FakeProvider(responses=[answer]), stack=[JsonlAuditLog(path)])
+    prompt = [
+        f"What is this? My key is {OPENAI_KEY}",
+        ImagePart(data=PNG, detail="low"),
+        DocumentPart(url="https://example.com/report.pdf?token=s3cr3tt0ken"),
+    ]
+    await client.complete(prompt)
+    text = path.read_text(encoding="utf-8")
+    encoded = base64.b64encode(PNG).decode()[:40]
+    for leaked in (encoded, "U0lHTkFUVVJF", "VE9PTFNJRw==", OPENAI_KEY):
+        assert leaked not in text
+    [line] = read_lines(path)
+    assert line["request"]["messages"][0]["content"] == [
+        {"type": "text", "text": "What is this? My key is [REDACTED]"},
+        {
+            "type": "image",
+            "media_type": "image/png",
+            "detail": "low",
+            "size": len(PNG),
+            "sha256": hashlib.sha256(PNG).hexdigest(),
+        },
+        {
+            "type": "document",
+            "url": "https://example.com/report.pdf?token=[REDACTED]",
+            "media_type": "application/pdf",
+        },
+    ]
+    assert line["response"]["parts"] == [
+        {"type": "reasoning", "text": "Looks like bars.", "provider": "anthropic"},
+        {"type": "text", "text": "A chart."},
+    ]
+    assert line["response"]["tool_calls"] == [
+        {"id": "c1", "name": "zoom", "arguments": {}, "raw_arguments": None}
+    ]

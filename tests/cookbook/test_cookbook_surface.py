@@ -21,6 +21,7 @@ PUBLIC_AETHER = {
     "aether.extensions.llm.fake",
     "aether.llm.contracts",
     "aether.llm.streaming",
+    "aether.memory",
     "aether.pipeline",
     "aether.tools",
 }

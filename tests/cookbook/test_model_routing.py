@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aether import Aether, Message
+from aether import Aether, ImagePart, LLMRequest, Message
 from aether.extensions.llm.fake import FakeProvider
 from aether.pipeline import on_request
 from middleware.model_routing import ModelRouter
@@ -82,3 +82,13 @@ def test_router_is_named_in_the_pipeline_repr() -> None:
     router = ModelRouter(cheap_model="small", strong_model="large")
     client = Aether(FakeProvider("ok"), stack=[on_request(router)])
     assert repr(client.pipeline) == "Pipeline(ModelRouter → fake)"
+
+
+def test_a_conversation_with_an_image_goes_to_the_strong_model() -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(8)
+    router = ModelRouter(cheap_model="small", strong_model="large")
+    short = LLMRequest(messages=(Message(role="user", content="What is this?"),))
+    with_image = LLMRequest(
+        messages=(Message(role="user", content=["What is this?", ImagePart(data=png)]),)
+    )
+    assert (router.route(short), router.route(with_image)) == ("cheap", "strong")

@@ -9,7 +9,18 @@ from contextlib import aclosing
 import anyio
 import pytest
 
-from aether import Aether, LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, ToolResult
+from aether import (
+    Aether,
+    ImagePart,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    ReasoningPart,
+    StreamChunk,
+    TextPart,
+    ToolCall,
+    ToolResult,
+)
 from aether.errors import ServerError
 from aether.extensions.llm.fake import FakeProvider
 from aether.tools import ToolLike, tool_from_function
@@ -517,3 +528,52 @@ async def test_stream_placeholder_issued_by_a_tool_is_unmasked_when_split() -> N
     ]
     assert provider.requests[1].messages[-1].content == "[EMAIL_1]"
     assert texts == ["Looking [", "up]. ", "It is ", f"{CAROL} ok"]
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(16)
+THOUGHT = ReasoningPart(text="Reply to [EMAIL_1].", signature="c2lnbmVk", provider="anthropic")
+PARTS_ANSWER = LLMResponse(
+    text=ANSWER, model="m", parts=(THOUGHT, TextPart(text=ANSWER)), finish_reason="stop"
+)
+
+
+async def test_text_parts_are_masked_and_media_parts_pass_as_they_are() -> None:
+    fake = FakeProvider(responses=[PARTS_ANSWER])
+    await client_for(fake).ask([f"Card of {EMAIL}:", ImagePart(data=PNG)])
+    assert fake.last_request.messages[-1].content == (
+        TextPart(text="Card of [EMAIL_1]:"),
+        ImagePart(data=PNG),
+    )
+
+
+async def test_text_parts_of_the_answer_are_unmasked_and_reasoning_never() -> None:
+    response = await client_for(FakeProvider(responses=[PARTS_ANSWER])).complete(PROMPT)
+    assert response.text == UNMASKED
+    assert response.parts == (THOUGHT, TextPart(text=UNMASKED))
+    assert response.reasoning == "Reply to [EMAIL_1]."
+
+
+async def test_a_stream_passes_reasoning_on_and_unmasks_the_final_parts() -> None:
+    client = client_for(FakeProvider(responses=[PARTS_ANSWER]))
+    chunks = [chunk async for chunk in client.stream(PROMPT)]
+    reasoning = "".join(chunk.reasoning for chunk in chunks if chunk.kind == "reasoning")
+    assert reasoning == "Reply to [EMAIL_1]."
+    assert "".join(chunk.text for chunk in chunks) == UNMASKED
+    assert chunks[-1].parts == (THOUGHT, TextPart(text=UNMASKED))
+
+
+async def test_a_tool_result_with_parts_has_its_text_masked() -> None:
+    async def card() -> list[object]:
+        return [f"Owner: {EMAIL}", ImagePart(data=PNG)]
+
+    fake = FakeProvider(
+        responses=[
+            LLMResponse(text="", model="m", tool_calls=[ToolCall(id="c1", name="card")]),
+            "Done.",
+        ]
+    )
+    await Aether(fake, middleware=[PIIRedactionMiddleware()]).ask("Whose card?", tools=[card])
+    assert fake.last_request.messages[-1].content == (
+        TextPart(text="Owner: [EMAIL_1]"),
+        ImagePart(data=PNG),
+    )

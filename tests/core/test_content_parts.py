@@ -181,10 +181,15 @@ def test_responses_take_the_flat_counts_of_earlier_releases() -> None:
 def test_chunks_report_counts_only_on_the_final_chunk() -> None:
     delta = StreamChunk(text="hi")
     assert (delta.tokens, delta.input_tokens, delta.output_tokens) == (None, None, None)
-    final = StreamChunk(finish_reason="stop", input_tokens=4, output_tokens=2)
+    final = StreamChunk(finish_reason="stop", tokens=TokenCounts(input=4, output=2))
     assert (final.input_tokens, final.output_tokens, final.cached_input_tokens) == (4, 2, 0)
-    unreported = StreamChunk(finish_reason="stop", input_tokens=None, output_tokens=None)
-    assert unreported.tokens is None
+    unreported = StreamChunk(finish_reason="stop")
+    assert (unreported.tokens, unreported.output_tokens) == (None, None)
+
+
+def test_chunks_take_counts_as_one_token_counts_only() -> None:
+    with pytest.raises(ValidationError, match="input_tokens"):
+        StreamChunk(finish_reason="stop", input_tokens=4)
 
 
 def test_reasoning_text_and_the_assistant_message_of_a_response() -> None:
@@ -216,3 +221,10 @@ def test_reasoning_takes_an_effort_or_a_budget(value: object) -> None:
 def test_reasoning_refuses_other_values(value: object) -> None:
     with pytest.raises(ValidationError):
         LLMRequest(messages=(Message(role="user", content="q"),), reasoning=value)
+
+
+def test_a_media_part_knows_the_sha256_of_its_bytes() -> None:
+    import hashlib
+
+    assert ImagePart(data=PNG).sha256() == hashlib.sha256(PNG).hexdigest()
+    assert ImagePart(url="https://example.com/a.png").sha256() is None

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from aether import Aether, LLMRequest, LLMResponse, Message, RateLimitError, ServerError, ToolCall
+from aether import (
+    Aether,
+    AudioPart,
+    DocumentPart,
+    ImagePart,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    RateLimitError,
+    ReasoningPart,
+    ServerError,
+    TextPart,
+    TokenCounts,
+    ToolCall,
+)
 from aether.extensions.llm.fake import FakeProvider, FakeScriptExhaustedError, StreamFault
 
 
@@ -129,3 +143,65 @@ async def test_unscripted_fake_does_not_call_tools_with_tool_choice_none() -> No
     )
     response = await fake.complete(req)
     assert response.tool_calls == ()
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(1_004)
+PDF = b"%PDF-1.7\n" + bytes(6_391)
+
+
+async def test_unscripted_answer_describes_the_parts_it_received() -> None:
+    prompt = Message(
+        role="user",
+        content=[
+            "What is in these?",
+            ImagePart(data=PNG),
+            DocumentPart(data=PDF, name="q3.pdf"),
+            ImagePart(url="https://example.com/cat.jpg"),
+        ],
+    )
+    response = await FakeProvider().complete(LLMRequest(messages=(prompt,)))
+    assert response.text == (
+        "This is Aether's fake provider answering 'What is in these?'. It received an image "
+        "(image/png, 72 bytes), a document 'q3.pdf' (application/pdf, 6,400 bytes) and an "
+        "image (image/jpeg, from https://example.com/cat.jpg). Set LLM_PROVIDER and an API "
+        "key to talk to a real model."
+    )
+
+
+async def test_token_counts_count_media_parts_by_kind() -> None:
+    prompt = Message(
+        role="user",
+        content=["two words", ImagePart(data=PNG), AudioPart(data=WAV), DocumentPart(data=PDF)],
+    )
+    response = await FakeProvider("ok").complete(LLMRequest(messages=(prompt,)))
+    # words, 1,600 for the image, a token per 500 bytes of audio, per 64 of a PDF
+    assert response.tokens == TokenCounts(
+        input=2 + 1_600 + 3 + 100, input_image=1_600, input_audio=3, output=1
+    )
+
+
+async def test_a_scripted_answer_with_reasoning_streams_reasoning_chunks() -> None:
+    thought = ReasoningPart(text="Two and two make four.", signature="c2ln", provider="anthropic")
+    answer = LLMResponse(
+        text="Four.", model="m", parts=(thought, TextPart(text="Four.")), finish_reason="stop"
+    )
+    fake = FakeProvider(responses=[answer], words_per_chunk=3)
+    chunks = [chunk async for chunk in fake.stream(request("2+2?"))]
+    assert [(chunk.kind, chunk.reasoning or chunk.text) for chunk in chunks[:-1]] == [
+        ("reasoning", "Two and two "),
+        ("reasoning", "make four."),
+        ("text", "Four."),
+    ]
+    assert chunks[-1].parts == answer.parts
+    response = await Aether(FakeProvider(responses=[answer])).complete("2+2?")
+    assert (response.reasoning, response.text) == ("Two and two make four.", "Four.")
+
+
+async def test_the_client_takes_a_list_of_parts_and_strings_as_one_user_turn() -> None:
+    fake = FakeProvider()
+    answer = await Aether(fake).ask(["What is this?", ImagePart(data=PNG)])
+    assert fake.last_request.messages == (
+        Message(role="user", content=(TextPart(text="What is this?"), ImagePart(data=PNG))),
+    )
+    assert "It received an image (image/png, 72 bytes)." in answer

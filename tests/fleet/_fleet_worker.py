@@ -18,7 +18,14 @@ from typing import Any
 
 import anyio
 
-from aether import Aether, CircuitBreakerPolicy, CircuitOpenError, ModelPricing, ServerError
+from aether import (
+    Aether,
+    CircuitBreakerPolicy,
+    CircuitOpenError,
+    ModelPricing,
+    ServerError,
+    TokenCounts,
+)
 from aether.extensions.llm.fake import FakeProvider
 from aether.extensions.redis import create_redis_client, release_cluster_layout
 from aether.middleware import CircuitBreakerMiddleware, CostTrackingMiddleware
@@ -118,7 +125,7 @@ class Worker:
             "spent_usd": usage.total_cost_usd,
             "calls": len(fake.requests),
             "refused": refused,
-            "reservation_usd": pricer.price("m", input_tokens=3, output_tokens=10),
+            "reservation_usd": pricer.price("m", TokenCounts(input=3, output=10)),
         }
 
     async def breaker(self, command: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import pytest
 from aether import (
     Aether,
     ConfigurationError,
+    ImagePart,
     LLMResponse,
     MiddlewareError,
     ModelPricing,
@@ -172,6 +173,19 @@ async def test_a_stream_stopped_early_is_charged_an_estimate(backend: Any) -> No
     # 2 prompt tokens + the 4 characters received ("one "): 1 token, priced.
     assert (ledger.tokens, ledger.calls, ledger.in_flight) == (3, 1, 0)
     assert ledger.cost_usd == pytest.approx(0.003)
+
+
+async def test_an_image_in_a_stopped_stream_is_charged_aethers_estimate(backend: Any) -> None:
+    fake = FakeProvider("one two three four five six", default_model="m", words_per_chunk=1)
+    client, _ = budgeted(backend, fake, max_cost_usd=10.0)
+    image = ImagePart(data=b"\x89PNG\r\n\x1a\n" + bytes(8))
+    stream = client.stream(["abcdefgh", image], model="m")
+    async for _ in stream:
+        break
+    await stream.aclose()
+    ledger = await budget_of(client).ledger("all")
+    # 2 text tokens and 1,600 for the image, + 1 token received ("one ").
+    assert ledger.tokens == 2 + 1_600 + 1
 
 
 def budget_of(client: Aether) -> BudgetMiddleware:

@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 import pytest
 
-from aether import Aether, ConfigurationError, LLMResponse
+from aether import Aether, ConfigurationError, ImagePart, LLMRequest, LLMResponse, Message
 from aether.extensions.llm.fake import FakeProvider
 from aether.middleware.rate_limit import (
     InMemoryRateLimitBackend,
@@ -16,6 +16,7 @@ from aether.middleware.rate_limit import (
     RateLimitMiddleware,
     RateLimitPolicy,
     RedisRateLimitBackend,
+    estimate_tokens,
 )
 from tests.fleet import _virtual_time as virtual_time
 from tests.fleet.conftest import ManualClock
@@ -190,3 +191,9 @@ async def test_a_keys_limits_share_one_hash_tag(shared_redis: Any) -> None:
     tokens = backend.shared.key("openai:{gpt}", "tokens")
     assert requests == "{app:rate_limit:openai:%7Bgpt%7D}:requests"
     assert tokens.split("}")[0] == requests.split("}")[0]
+
+
+def test_the_estimate_counts_an_image_as_aethers_estimate_for_it() -> None:
+    image = ImagePart(data=b"\x89PNG\r\n\x1a\n" + bytes(8))
+    message = Message(role="user", content=["x" * 9, image])
+    assert estimate_tokens(LLMRequest(messages=(message,), max_tokens=10)) == 3 + 1_600 + 10

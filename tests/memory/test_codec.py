@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from aether import SessionCorruptedError
+from aether import ImagePart, Message, ReasoningPart, SessionCorruptedError
 from aether.memory.codec import (
     FORMAT_VERSION,
     decode_history,
@@ -58,3 +58,40 @@ def test_unreadable_records_raise_corrupted_naming_the_session(
 def test_a_history_whose_messages_are_not_a_list_raises_corrupted() -> None:
     with pytest.raises(SessionCorruptedError, match="not a list"):
         decode_history("alice", '{"v": 1, "messages": {"role": "user"}}')
+
+
+def test_a_part_is_stored_tagged_with_its_bytes_in_base64() -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(4)
+    message = Message(role="user", content=["hi", ImagePart(data=png)])
+    record = json.loads(encode_message(message))
+    assert record == {
+        "v": 1,
+        "message": {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "hi"},
+                {"type": "image", "data": "iVBORw0KGgoAAAAA", "media_type": "image/png"},
+            ],
+        },
+    }
+    assert decode_message("s", json.dumps(record)) == message
+
+
+def test_a_reasoning_part_with_only_defaults_reads_back_as_reasoning() -> None:
+    message = Message(role="assistant", content=[ReasoningPart(text="hmm"), "ok"])
+    assert decode_message("s", encode_message(message)) == message
+
+
+def test_parts_keep_their_type_through_the_codec() -> None:
+    from aether.llm.contracts import ImagePart, Message, ReasoningPart, TextPart, ToolCall
+
+    message = Message(
+        role="assistant",
+        content=(
+            ReasoningPart(text="hmm", signature="c2ln", provider="anthropic"),
+            TextPart(text="Here:"),
+            ImagePart(data=b"\x89PNG\r\n\x1a\n" + bytes(4)),
+        ),
+        tool_calls=(ToolCall(id="c1", name="f", signature="Y2FsbA=="),),
+    )
+    assert decode_message("s", encode_message(message)) == message

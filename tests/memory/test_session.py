@@ -16,7 +16,15 @@ from aether.extensions.llm.fake import FakeProvider, StreamFault
 from aether.extensions.memory import InMemorySessionStore
 from aether.extensions.memory.redis import RedisSessionStore
 from aether.extensions.memory.sqlite import SQLiteSessionStore
-from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk, ToolCall, ToolResult
+from aether.llm.contracts import (
+    LLMRequest,
+    LLMResponse,
+    Message,
+    StreamChunk,
+    TokenCounts,
+    ToolCall,
+    ToolResult,
+)
 from aether.pipeline import CallNext
 
 SYSTEM = Message(role="system", content="You are helpful.")
@@ -167,7 +175,7 @@ class ToolLoopStream:
         )
         yield StreamChunk(text="The answer ")
         yield StreamChunk(text="is 42.")
-        yield StreamChunk(finish_reason="stop", model="m", input_tokens=3, output_tokens=4)
+        yield StreamChunk(finish_reason="stop", model="m", tokens=TokenCounts(input=3, output=4))
 
 
 async def test_streamed_tool_chunks_stay_out_of_history() -> None:

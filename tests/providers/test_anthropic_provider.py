@@ -212,7 +212,10 @@ async def test_stream_takes_cumulative_usage_from_message_delta() -> None:
         c async for c in provider.stream(LLMRequest(messages=(Message(role="user", content="x"),)))
     ]
     final = chunks[-1]
-    assert [chunk.text for chunk in chunks[:-1]] == ["Hi"]
+    assert [(chunk.kind, chunk.text, chunk.reasoning) for chunk in chunks[:-1]] == [
+        ("reasoning", "", "Hmm."),
+        ("text", "Hi", ""),
+    ]
     assert (final.finish_reason, final.output_tokens, final.cached_input_tokens) == (
         "content_filter",
         40,

@@ -105,7 +105,7 @@ async def test_stream_uses_stream_generate_content_with_sse() -> None:
 
 
 async def test_thought_signature_goes_back_with_its_call() -> None:
-    call = ScriptedToolCall("c9", "add", ('{"a": 1}',))
+    call = ScriptedToolCall("c9", "add", ('{"a": 1}',), signature=THOUGHT_SIGNATURE)
     provider, server = _serve(
         ScriptedReply(tool_calls=(call,), finish_reason="tool_calls"), ScriptedReply(text=("2",))
     )

@@ -25,6 +25,7 @@ from aether import (
     ModelPricing,
     RetryPolicy,
     ServerError,
+    TokenCounts,
 )
 from aether import _price_library as price_library
 from aether.extensions.llm.fake import FakeProvider, StreamFault
@@ -33,24 +34,9 @@ from aether.pricing import Pricer
 pytestmark = pytest.mark.anyio
 
 
-def library_price(
-    model: str,
-    provider_id: str,
-    *,
-    input_tokens: int,
-    output_tokens: int,
-    cache_read_tokens: int = 0,
-    cache_write_tokens: int = 0,
-    output_reasoning_tokens: int = 0,
-) -> float:
-    counts = {
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "cache_read_tokens": cache_read_tokens,
-        "cache_write_tokens": cache_write_tokens,
-        "output_reasoning_tokens": output_reasoning_tokens,
-    }
-    usage = LibraryUsage(**{key: value for key, value in counts.items() if value})
+def library_price(model: str, provider_id: str, **counts: int) -> float:
+    """What genai-prices itself charges for ``counts`` (its own usage keys)."""
+    usage = LibraryUsage(**counts)
     return float(calc_price(usage, model, provider_id=provider_id).total_price)
 
 
@@ -63,18 +49,14 @@ def answer(model: str = "gpt-4o-mini", **tokens: int) -> LLMResponse:
 
 
 def test_gpt_4o_mini_price_matches_the_library() -> None:
-    cost = Pricer().price("gpt-4o-mini", provider="openai", input_tokens=1000, output_tokens=500)
+    cost = Pricer().price("gpt-4o-mini", TokenCounts(input=1000, output=500), provider="openai")
     assert cost == library_price("gpt-4o-mini", "openai", input_tokens=1000, output_tokens=500)
     assert cost == 0.00045  # $0.15 and $0.60 per million
 
 
 def test_gpt_4o_mini_cached_input_is_priced_at_the_cache_read_rate() -> None:
     cost = Pricer().price(
-        "gpt-4o-mini",
-        provider="openai",
-        input_tokens=1000,
-        cached_input_tokens=200,
-        output_tokens=500,
+        "gpt-4o-mini", TokenCounts(input=1000, cached_input=200, output=500), provider="openai"
     )
     assert cost == library_price(
         "gpt-4o-mini", "openai", input_tokens=1000, cache_read_tokens=200, output_tokens=500
@@ -85,10 +67,8 @@ def test_gpt_4o_mini_cached_input_is_priced_at_the_cache_read_rate() -> None:
 def test_gemini_price_matches_the_library_under_the_gemini_provider_name() -> None:
     cost = Pricer().price(
         "gemini-2.0-flash",
+        TokenCounts(input=12_345, cached_input=2_000, output=678),
         provider="gemini",
-        input_tokens=12_345,
-        cached_input_tokens=2_000,
-        output_tokens=678,
     )
     assert cost == library_price(
         "gemini-2.0-flash",
@@ -101,10 +81,8 @@ def test_gemini_price_matches_the_library_under_the_gemini_provider_name() -> No
 
 def test_long_context_tier_is_priced_as_the_library_prices_it() -> None:
     pricer = Pricer()
-    short = pricer.price("gemini-2.5-pro", provider="gemini", input_tokens=1000, output_tokens=100)
-    long = pricer.price(
-        "gemini-2.5-pro", provider="gemini", input_tokens=250_000, output_tokens=100
-    )
+    short = pricer.price("gemini-2.5-pro", TokenCounts(input=1000, output=100), provider="gemini")
+    long = pricer.price("gemini-2.5-pro", TokenCounts(input=250_000, output=100), provider="gemini")
     assert short == library_price("gemini-2.5-pro", "google", input_tokens=1000, output_tokens=100)
     assert long == library_price(
         "gemini-2.5-pro", "google", input_tokens=250_000, output_tokens=100
@@ -117,11 +95,8 @@ def test_long_context_tier_is_priced_as_the_library_prices_it() -> None:
 def test_cache_writes_are_priced_as_the_library_prices_them() -> None:
     cost = Pricer().price(
         "claude-sonnet-4-5",
+        TokenCounts(input=5_000, cache_write=3_000, cached_input=1_000, output=700),
         provider="anthropic",
-        input_tokens=5_000,
-        cache_write_tokens=3_000,
-        cached_input_tokens=1_000,
-        output_tokens=700,
     )
     assert cost == library_price(
         "claude-sonnet-4-5",
@@ -135,24 +110,72 @@ def test_cache_writes_are_priced_as_the_library_prices_them() -> None:
 
 def test_reasoning_tokens_are_priced_as_the_library_prices_them() -> None:
     cost = Pricer().price(
-        "o3-mini", provider="openai", input_tokens=400, output_tokens=2_000, reasoning_tokens=1_500
+        "o3-mini", TokenCounts(input=400, output=2_000, reasoning=1_500), provider="openai"
     )
     assert cost == library_price(
         "o3-mini", "openai", input_tokens=400, output_tokens=2_000, output_reasoning_tokens=1_500
     )
 
 
+def test_audio_input_is_priced_at_its_own_rate_where_the_library_has_one() -> None:
+    tokens = TokenCounts(input=10_000, input_audio=4_000, output=300)
+    cost = Pricer().price("gemini-2.5-flash", tokens, provider="gemini")
+    assert cost == library_price(
+        "gemini-2.5-flash", "google", input_tokens=10_000, input_audio_tokens=4_000,
+        output_tokens=300,
+    )  # fmt: skip
+    text_only = Pricer().price("gemini-2.5-flash", TokenCounts(input=10_000, output=300))
+    assert cost is not None
+    assert text_only is not None
+    assert cost > text_only
+
+
+def test_cached_input_beside_audio_is_priced_as_a_text_cache_read() -> None:
+    # genai-prices refuses this usage unless told how much audio was cached; TokenCounts
+    # has no per-modality cache counts, so Aether tells it none was.
+    tokens = TokenCounts(input=10_000, cached_input=2_000, input_audio=1_000, output=50)
+    cost = Pricer().price("gemini-2.5-flash", tokens, provider="gemini")
+    assert cost == library_price(
+        "gemini-2.5-flash", "google", input_tokens=10_000, cache_read_tokens=2_000,
+        input_audio_tokens=1_000, cache_audio_read_tokens=0, output_tokens=50,
+    )  # fmt: skip
+
+
+def test_image_input_and_audio_output_are_priced_as_the_library_prices_them() -> None:
+    tokens = TokenCounts(input=3_000, input_image=1_290, output=900, output_audio=600)
+    cost = Pricer().price("gemini-live-2.5-flash", tokens, provider="gemini")
+    assert cost == library_price(
+        "gemini-live-2.5-flash", "google", input_tokens=3_000, input_image_tokens=1_290,
+        output_tokens=900, output_audio_tokens=600,
+    )  # fmt: skip
+
+
+def test_media_tokens_without_their_own_price_cost_what_text_costs() -> None:
+    with_media = TokenCounts(input=1_000, input_image=600, input_audio=100, output=80)
+    assert Pricer().price("gpt-4o-mini", with_media, provider="openai") == Pricer().price(
+        "gpt-4o-mini", TokenCounts(input=1_000, output=80), provider="openai"
+    )
+
+
+def test_reasoning_tokens_are_billed_as_output_where_they_have_no_price_of_their_own() -> None:
+    pricer = Pricer()
+    thinking = pricer.price("o3-mini", TokenCounts(input=10, output=2_000, reasoning=1_500))
+    visible = pricer.price("o3-mini", TokenCounts(input=10, output=2_000))
+    assert thinking == visible is not None
+
+
 @given(
     rates=st.lists(
-        st.decimals(min_value=0, max_value=100, places=9, allow_nan=False), min_size=6, max_size=6
+        st.decimals(min_value=0, max_value=100, places=9, allow_nan=False), min_size=9, max_size=9
     ),
-    counts=st.lists(st.integers(min_value=0, max_value=5_000_000), min_size=5, max_size=5),
+    counts=st.lists(st.integers(min_value=0, max_value=5_000_000), min_size=8, max_size=8),
 )
 def test_rate_card_float_is_the_correctly_rounded_exact_price(
     rates: list[Decimal], counts: list[int]
 ) -> None:
     card = price_library.RateCard(*(rate / 1_000_000 for rate in rates))
-    assert card.cost(*counts) == float(card.exact_cost(*counts))
+    tokens = TokenCounts(**dict(zip(TokenCounts.model_fields, counts, strict=True)))
+    assert card.cost(tokens) == float(card.exact_cost(tokens))
 
 
 def test_each_model_is_looked_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -166,7 +189,7 @@ def test_each_model_is_looked_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(price_library, "lookup", counting_lookup)
     pricer = Pricer()
     for _ in range(3):
-        pricer.price("gpt-4o-mini", provider="openai", input_tokens=10, output_tokens=10)
+        pricer.price("gpt-4o-mini", TokenCounts(input=10, output=10), provider="openai")
     assert lookups == ["gpt-4o-mini"]
 
 
@@ -176,10 +199,8 @@ def test_each_model_is_looked_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_unknown_model_costs_none_and_warns_once(caplog: pytest.LogCaptureFixture) -> None:
     pricer = Pricer()
     with caplog.at_level(logging.WARNING, logger="aether.cost"):
-        first = pricer.price("no-such-model-7b", provider="openai", input_tokens=5, output_tokens=5)
-        second = pricer.price(
-            "no-such-model-7b", provider="openai", input_tokens=5, output_tokens=5
-        )
+        first = pricer.price("no-such-model-7b", TokenCounts(input=5, output=5), provider="openai")
+        second = pricer.price("no-such-model-7b", TokenCounts(input=5, output=5), provider="openai")
     assert first is None
     assert second is None
     warnings = [record for record in caplog.records if "no-such-model-7b" in record.getMessage()]
@@ -206,14 +227,14 @@ def test_price_library_failure_leaves_the_model_unpriced_and_logged(
 
     monkeypatch.setattr(price_library, "lookup", broken_lookup)
     with caplog.at_level(logging.ERROR, logger="aether.cost"):
-        cost = Pricer().price("gpt-4o-mini", provider="openai", input_tokens=1, output_tokens=1)
+        cost = Pricer().price("gpt-4o-mini", TokenCounts(input=1, output=1), provider="openai")
     assert cost is None
     assert any("could not price" in record.getMessage() for record in caplog.records)
 
 
 def test_your_price_wins_over_the_library() -> None:
     pricer = Pricer({"GPT-4o-mini": ModelPricing(input_per_mtok=1.0, output_per_mtok=2.0)})
-    cost = pricer.price("gpt-4o-mini", provider="openai", input_tokens=1000, output_tokens=500)
+    cost = pricer.price("gpt-4o-mini", TokenCounts(input=1000, output=500), provider="openai")
     assert cost == pytest.approx(0.002)
 
 
@@ -222,18 +243,35 @@ def test_model_pricing_defaults_cache_rates_to_input_and_reasoning_to_output() -
     assert card.cache_read == card.input == Decimal("0.000003")
     assert card.cache_write == card.input
     assert card.reasoning == card.output == Decimal("0.000015")
+    assert card.input_audio == card.input_image == card.input
+    assert card.output_audio == card.output
+
+
+def test_model_pricing_prices_audio_and_image_tokens_apart_when_given() -> None:
+    pricing = ModelPricing(
+        input_per_mtok=1.0, output_per_mtok=2.0, input_audio_per_mtok=10.0,
+        input_image_per_mtok=5.0, output_audio_per_mtok=20.0,
+    )  # fmt: skip
+    tokens = TokenCounts(
+        input=1_000_000, input_audio=200_000, input_image=100_000,
+        output=1_000_000, output_audio=500_000,
+    )  # fmt: skip
+    cost = Pricer({"voice": pricing}).price("voice", tokens)
+    # 0.7 M text in at $1, 0.2 M audio at $10, 0.1 M image at $5; 0.5 M text out at $2,
+    # 0.5 M audio out at $20
+    assert cost == pytest.approx(0.7 + 2.0 + 0.5 + 1.0 + 10.0)
 
 
 def test_reasoning_has_its_own_price_when_given() -> None:
     pricing = ModelPricing(input_per_mtok=0, output_per_mtok=10.0, reasoning_per_mtok=1.0)
     cost = Pricer({"thinker": pricing}).price(
-        "thinker", input_tokens=0, output_tokens=1_000_000, reasoning_tokens=400_000
+        "thinker", TokenCounts(input=0, output=1_000_000, reasoning=400_000)
     )
     assert cost == pytest.approx(6.0 + 0.4)
 
 
 def test_fake_model_is_free() -> None:
-    assert Pricer().price("fake-model", input_tokens=100, output_tokens=100) == 0.0
+    assert Pricer().price("fake-model", TokenCounts(input=100, output=100)) == 0.0
 
 
 def test_importing_aether_imports_neither_genai_prices_nor_tenacity() -> None:
@@ -299,6 +337,26 @@ async def test_usage_counts_cache_writes_and_reasoning_tokens() -> None:
     assert client.usage.total_cache_write_tokens == 300
     assert client.usage.total_reasoning_tokens == 120
     assert client.usage.by_model["gpt-4o-mini"].reasoning_tokens == 120
+
+
+async def test_usage_sums_every_token_kind_per_model_and_in_total() -> None:
+    first = LLMResponse(
+        text="a", model="gpt-4o-mini", tokens=TokenCounts(input=100, input_image=60, output=7)
+    )
+    second = LLMResponse(
+        text="b", model="o3-mini", tokens=TokenCounts(input=10, output=50, reasoning=40)
+    )
+    client = Aether(FakeProvider(responses=[first, first, second]))
+    for model in ("gpt-4o-mini", "gpt-4o-mini", "o3-mini"):
+        await client.complete("hi", model=model)
+    usage = client.usage
+    per_model = usage.by_model["gpt-4o-mini"].tokens
+    assert per_model == TokenCounts(input=200, input_image=120, output=14)
+    assert usage.by_model["o3-mini"].tokens == second.tokens
+    assert usage.tokens == TokenCounts(input=210, input_image=120, output=64, reasoning=40)
+    assert (usage.total_requests, usage.total_input_tokens, usage.total_output_tokens) == (
+        3, 210, 64,
+    )  # fmt: skip
 
 
 async def test_price_a_provider_reported_is_kept() -> None:

@@ -17,6 +17,7 @@ from aether import (
     ModelPricing,
     RetryPolicy,
     ServerError,
+    TokenCounts,
 )
 from aether.extensions.llm.fake import FakeProvider
 from aether.middleware import CircuitStateChange
@@ -100,7 +101,7 @@ async def test_budget_is_checked_outside_the_circuit_breaker() -> None:
     )
     with pytest.raises(ServerError):
         await client.ask("hi")
-    client.usage.record("fake-model", input_tokens=0, output_tokens=0, cost_usd=1.0)
+    client.usage.record("fake-model", TokenCounts(), cost_usd=1.0)
     with pytest.raises(BudgetExceededError):  # not CircuitOpenError: cost is outermost
         await client.ask("hi")
 

@@ -17,6 +17,7 @@ from aether import (
     RateLimitError,
     RetryPolicy,
     ServerError,
+    TokenCounts,
 )
 from aether.events import (
     REQUEST_COMPLETE,
@@ -90,6 +91,7 @@ async def test_stream_events_one_chunk_event_per_delta_then_complete_with_cost()
     complete = seen[-1]
     assert isinstance(complete, StreamComplete)
     assert (complete.chunks, complete.input_tokens, complete.output_tokens) == (3, 1000, 500)
+    assert complete.tokens == TokenCounts(input=1000, output=500)
     assert complete.cost_usd == client.usage.total_cost_usd == 0.00045
     assert complete.model == "gpt-4o-mini"
 

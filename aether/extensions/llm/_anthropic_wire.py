@@ -10,20 +10,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from aether.errors import BadRequestError
+from aether.extensions.llm._anthropic_content import provider_part, read_blocks, turn_blocks
+from aether.extensions.llm._anthropic_reasoning import thinking_fields
 from aether.extensions.llm._errors import malformed
+from aether.extensions.llm._parts import PartsBuilder, answer_parts
 from aether.extensions.llm._requests import system_text
-from aether.extensions.llm._tool_calls import ToolCallAssembler, make_tool_call, text_of
+from aether.extensions.llm._tool_calls import ToolCallAssembler, parse_arguments, text_of
 from aether.llm.contracts import (
     FinishReason,
     LLMRequest,
     LLMResponse,
     Message,
+    ReasoningPart,
     StreamChunk,
-    ToolCall,
+    TokenCounts,
 )
 
-__all__ = ["MessageStreamState", "build_body", "parse_message", "usage_fields"]
+__all__ = ["MessageStreamState", "build_body", "parse_message", "usage_tokens"]
 
 _FINISH: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -39,31 +42,12 @@ def _finish(reason: object) -> FinishReason:
     return _FINISH.get(reason, "other") if isinstance(reason, str) else "other"
 
 
-def _blocks(message: Message, provider: str) -> tuple[str, list[dict[str, Any]]]:
-    if message.role == "tool":
-        if not message.tool_call_id:
-            raise BadRequestError(
-                "a tool message needs tool_call_id (the id of the tool_use it answers)",
-                provider=provider,
-            )
-        block = {"type": "tool_result", "tool_use_id": message.tool_call_id}
-        return "user", [{**block, "content": message.content}]
-    blocks: list[dict[str, Any]] = []
-    if message.content or not message.tool_calls:
-        blocks.append({"type": "text", "text": message.content})
-    for call in message.tool_calls:
-        blocks.append(
-            {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
-        )
-    return message.role, blocks
-
-
 def _messages(messages: tuple[Message, ...], provider: str) -> list[dict[str, Any]]:
     turns: list[dict[str, Any]] = []
     for message in messages:
-        if message.role == "system":
+        if message.role in ("system", "developer"):
             continue
-        role, blocks = _blocks(message, provider)
+        role, blocks = turn_blocks(message, provider)
         if turns and turns[-1]["role"] == role:
             turns[-1]["content"].extend(blocks)
         else:
@@ -93,17 +77,24 @@ def build_body(
     Temperature and top_p go in the body: the SDK no longer takes them as arguments,
     but the API does, on the models that take sampling parameters. The adapter's
     sampling rules then leave out the defaults a model does not take.
+
+    Raises:
+        BadRequestError: If a part or the reasoning option cannot go on this wire.
     """
     body: dict[str, Any] = {
         "model": model,
         "max_tokens": request.max_tokens if request.max_tokens is not None else max_tokens,
         "messages": _messages(request.messages, provider),
     }
+    if request.reasoning is not None:
+        body.update(
+            thinking_fields(request, model=model, provider=provider, default_max_tokens=max_tokens)
+        )
     if request.temperature is not None:
         body["temperature"] = request.temperature
     if request.top_p is not None:
         body["top_p"] = request.top_p
-    system = system_text(request.messages)
+    system = system_text(request.messages, provider)
     if system is not None:
         body["system"] = system
     if request.stop:
@@ -128,70 +119,75 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def usage_fields(usage: object) -> dict[str, int]:
-    """Aether's token counts from an Anthropic ``usage`` object."""
+def usage_tokens(usage: object) -> TokenCounts | None:
+    """Aether's token counts from an Anthropic ``usage`` object (``None`` if there is none)."""
     if not isinstance(usage, dict):
-        return {}
+        return None
     cache_write = _int(usage.get("cache_creation_input_tokens"))
     cache_read = _int(usage.get("cache_read_input_tokens"))
     details = usage.get("output_tokens_details")
-    return {
-        "input_tokens": _int(usage.get("input_tokens")) + cache_write + cache_read,
-        "output_tokens": _int(usage.get("output_tokens")),
-        "cached_input_tokens": cache_read,
-        "cache_write_tokens": cache_write,
-        "reasoning_tokens": _int(details.get("thinking_tokens"))
-        if isinstance(details, dict)
-        else 0,
-    }
+    return TokenCounts(
+        input=_int(usage.get("input_tokens")) + cache_write + cache_read,
+        output=_int(usage.get("output_tokens")),
+        cached_input=cache_read,
+        cache_write=cache_write,
+        reasoning=_int(details.get("thinking_tokens")) if isinstance(details, dict) else 0,
+    )
 
 
 def parse_message(data: object, *, provider: str, fallback_model: str) -> LLMResponse:
     """The `LLMResponse` for a Messages JSON body."""
     if not isinstance(data, dict) or not isinstance(data.get("content"), list):
         raise malformed(provider, "the body is not a message with a content list")
-    texts: list[str] = []
-    calls: list[ToolCall] = []
-    for block in data["content"]:
-        if not isinstance(block, dict):
-            raise malformed(provider, "a content block is not an object")
-        kind = block.get("type")
-        if kind == "text" and isinstance(block.get("text"), str):
-            texts.append(block["text"])
-        elif kind == "tool_use":
-            # A nameless call goes back to the model through the tool loop, as in streams.
-            call_id = text_of(block.get("id")) or f"toolu_{len(calls)}"
-            calls.append(
-                make_tool_call(call_id, text_of(block.get("name")), arguments=block.get("input"))
-            )
+    text, parts, calls = read_blocks(data["content"], provider=provider)
     model = data.get("model")
     return LLMResponse(
-        text="".join(texts),
+        text=text,
         model=model if isinstance(model, str) and model else fallback_model,
+        tokens=usage_tokens(data.get("usage")) or TokenCounts(),
+        parts=answer_parts(parts),
         response_id=text_of(data.get("id")) or None,
         tool_calls=tuple(calls),
         finish_reason=_finish(data.get("stop_reason")),
         provider=provider,
-        **usage_fields(data.get("usage")),
     )
 
 
 class MessageStreamState:
-    """Folds Messages stream events into text deltas and, at the end, the final chunk."""
+    """Folds Messages stream events into deltas and, at the end, the final chunk.
 
-    __slots__ = ("_provider", "_stopped", "_tools", "finish", "model", "response_id", "usage")
+    Each content block is followed by its index: text and thinking blocks grow a part
+    (a thinking block's signature arrives as a ``signature_delta``), ``tool_use`` blocks
+    a tool call, a server tool's call (``server_tool_use``, ``mcp_tool_use``) a
+    provider-native part whose input is assembled like a tool call's, and every block
+    that arrives whole (a server tool's result, ``redacted_thinking``) a part as it is.
+    """
+
+    __slots__ = (
+        "_blocks",
+        "_parts",
+        "_provider",
+        "_stopped",
+        "_tools",
+        "finish",
+        "model",
+        "response_id",
+        "usage",
+    )
 
     def __init__(self, provider: str) -> None:
         self._provider = provider
         self._tools = ToolCallAssembler()
+        self._parts = PartsBuilder(provider)
+        self._blocks: dict[object, Any] = {}
         self._stopped = False
         self.finish: object = None
         self.model: str | None = None
         self.response_id: str | None = None
         self.usage: dict[str, Any] = {}
 
-    def feed(self, event: object) -> str | None:
-        """Record one event; return its text delta, if it has one."""
+    def feed(self, event: object) -> str | StreamChunk | None:
+        """Record one event; return its text delta or its reasoning chunk, if any."""
         if not isinstance(event, dict):
             raise malformed(self._provider, f"a stream event is {type(event).__name__}")
         kind = event.get("type")
@@ -199,21 +195,15 @@ class MessageStreamState:
             delta = event.get("delta")
             if not isinstance(delta, dict):
                 raise malformed(self._provider, "content_block_delta has no delta")
-            delta_kind = delta.get("type")
-            if delta_kind == "text_delta":
-                text = delta.get("text")
-                return text if isinstance(text, str) and text else None
-            if delta_kind == "input_json_delta":
-                self._tools.add(event.get("index"), arguments=delta.get("partial_json"))
-            return None
+            return self._delta(event.get("index"), delta)
         if kind == "content_block_start":
             block = event.get("content_block")
-            if isinstance(block, dict) and block.get("type") == "tool_use":
-                index = event.get("index")
-                self._tools.add(index, call_id=block.get("id"), name=block.get("name"))
-                self._tools.set_arguments(index, block.get("input"))
-            return None
-        if kind == "message_start":
+            if not isinstance(block, dict):
+                raise malformed(self._provider, "content_block_start has no content_block")
+            self._start(event.get("index"), block)
+        elif kind == "content_block_stop":
+            self._stop(event.get("index"))
+        elif kind == "message_start":
             message = event.get("message")
             if isinstance(message, dict):
                 if isinstance(message.get("model"), str):
@@ -229,6 +219,65 @@ class MessageStreamState:
             self._stopped = True
         return None
 
+    def _delta(self, index: object, delta: dict[str, Any]) -> str | StreamChunk | None:
+        delta_kind = delta.get("type")
+        block = self._blocks.get(index)
+        if delta_kind == "text_delta":
+            text = delta.get("text")
+            if not isinstance(text, str) or not text:
+                return None
+            if block is not None:
+                block.texts.append(text)
+            return text
+        if delta_kind == "thinking_delta":
+            text = delta.get("thinking")
+            if not isinstance(text, str) or not text:
+                return None
+            if block is not None:
+                block.texts.append(text)
+            return StreamChunk(kind="reasoning", reasoning=text)
+        if delta_kind == "signature_delta":
+            signature = delta.get("signature")
+            if block is not None and isinstance(signature, str):
+                block.signature = (block.signature or "") + signature
+        elif delta_kind == "input_json_delta":
+            fragment = delta.get("partial_json")
+            if isinstance(block, list):
+                if isinstance(fragment, str):
+                    block.append(fragment)  # a server tool's input
+            else:
+                self._tools.add(index, arguments=fragment)
+        return None
+
+    def _start(self, index: object, block: dict[str, Any]) -> None:
+        kind = block.get("type")
+        if kind == "text":
+            self._blocks[index] = self._parts.open("text")
+        elif kind == "thinking":
+            self._blocks[index] = self._parts.open("reasoning")
+        elif kind == "tool_use":
+            self._tools.add(index, call_id=block.get("id"), name=block.get("name"))
+            self._tools.set_arguments(index, block.get("input"))
+        elif kind == "redacted_thinking":
+            data = block.get("data")
+            signature = data if isinstance(data, str) and data else None
+            self._parts.add(
+                ReasoningPart(signature=signature, redacted=True, provider=self._provider)
+            )
+        elif kind in ("server_tool_use", "mcp_tool_use"):
+            self._blocks[index] = [block]  # its input arrives as input_json_delta
+        elif isinstance(kind, str):
+            self._parts.add(provider_part(block, self._provider))
+
+    def _stop(self, index: object) -> None:
+        block = self._blocks.pop(index, None)
+        if isinstance(block, list):
+            start, *fragments = block
+            arguments, _ = parse_arguments("".join(fragments))
+            if fragments:
+                start = {**start, "input": arguments}
+            self._parts.add(provider_part(start, self._provider))
+
     def _merge_usage(self, usage: object) -> None:
         # message_delta's counts are cumulative: a later value replaces an earlier one.
         if isinstance(usage, dict):
@@ -242,12 +291,12 @@ class MessageStreamState:
         """
         if not self._stopped:
             raise malformed(self._provider, "the stream ended before message_stop")
-        usage = usage_fields(self.usage)
         return StreamChunk(
             finish_reason=_finish(self.finish),
             model=self.model or fallback_model,
+            tokens=usage_tokens(self.usage) if self.usage else None,
+            parts=self._parts.parts(),
             tool_calls=self._tools.calls(id_prefix="toolu"),
             provider=self._provider,
             response_id=self.response_id,
-            **usage,
         )

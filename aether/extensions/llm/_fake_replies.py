@@ -1,13 +1,76 @@
-"""What the Fake provider answers when nothing is scripted: deterministic, tool-aware."""
+"""What the Fake provider answers when nothing is scripted: deterministic, tool-aware, and
+able to say what media it received."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
-from aether.llm.contracts import LLMRequest, LLMResponse, Message, Tool, ToolCall
+from aether.llm._estimate import media_tokens
+from aether.llm.contracts import (
+    AudioPart,
+    Content,
+    DocumentPart,
+    ImagePart,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    Part,
+    ProviderPart,
+    TextPart,
+    TokenCounts,
+    Tool,
+    ToolCall,
+)
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def prompt_tokens(messages: Iterable[Message], *, output: int) -> TokenCounts:
+    """Deterministic counts: a token per word of text, and each media part's estimate
+    (`aether.llm._estimate`), images and audio counted apart as well."""
+    words = image = audio = other = 0
+    for message in messages:
+        words += len(message.text.split())
+        if isinstance(message.content, str):
+            continue
+        for part in message.content:
+            tokens = media_tokens(part)
+            if isinstance(part, ImagePart):
+                image += tokens
+            elif isinstance(part, AudioPart):
+                audio += tokens
+            else:
+                other += tokens
+    return TokenCounts(
+        input=words + image + audio + other, input_image=image, input_audio=audio, output=output
+    )
+
+
+def describe_part(part: Part) -> str:
+    """``an image (image/png, 1,024 bytes)``: a part's kind, media type and size."""
+    if isinstance(part, TextPart):
+        return repr(part.text)
+    if isinstance(part, ImagePart | AudioPart | DocumentPart):
+        kind = {"image": "an image", "audio": "an audio clip"}.get(part.type, "a document")
+        if isinstance(part, DocumentPart) and part.name:
+            kind += f" {part.name!r}"
+        where = f"{part.size:,} bytes" if part.size is not None else f"from {part.url}"
+        return f"{kind} ({part.media_type or 'unknown type'}, {where})"
+    if isinstance(part, ProviderPart):
+        return f"a {part.provider} {part.kind} block"
+    return f"reasoning ({len(part.text):,} characters)"
+
+
+def describe(content: Content) -> str:
+    """Text quoted, parts described, joined as a sentence would join them."""
+    if isinstance(content, str):
+        return content
+    items = [describe_part(part) for part in content]
+    if len(items) < 2:
+        return "".join(items) or "nothing"
+    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _last(messages: tuple[Message, ...], role: str) -> Message | None:
@@ -46,7 +109,7 @@ def default_reply(request: LLMRequest, *, model: str, provider: str) -> LLMRespo
     prompt = user.text if user is not None else ""
     last = request.messages[-1] if request.messages else None
     if last is not None and last.role == "tool":
-        return f"The {last.name or 'tool'} tool returned {last.content}."
+        return f"The {last.name or 'tool'} tool returned {describe(last.content)}."
     if request.tools and request.tool_choice != "none":
         tool = next(
             (item for item in request.tools if item.name == request.tool_choice),
@@ -56,15 +119,16 @@ def default_reply(request: LLMRequest, *, model: str, provider: str) -> LLMRespo
         return LLMResponse(
             text=text,
             model=model,
-            input_tokens=len(prompt.split()),
-            output_tokens=len(text.split()),
+            tokens=prompt_tokens(request.messages, output=len(text.split())),
             tool_calls=(
                 ToolCall(id="fake-call-1", name=tool.name, arguments=_arguments(tool, prompt)),
             ),
             finish_reason="tool_calls",
             provider=provider,
         )
+    media = [part for part in (user.parts if user is not None else ()) if part.type != "text"]
+    received = f" It received {describe(tuple(media))}." if media else ""
     return (
-        f"This is Aether's fake provider answering {prompt!r}. Set LLM_PROVIDER "
+        f"This is Aether's fake provider answering {prompt!r}.{received} Set LLM_PROVIDER "
         f"and an API key to talk to a real model."
     )

@@ -11,23 +11,25 @@ from typing import Any
 
 from aether.errors import BadRequestError
 from aether.extensions.llm._errors import malformed
-from aether.extensions.llm._tool_calls import (
-    ToolCallAssembler,
-    arguments_json,
-    make_tool_call,
-    text_of,
-)
+from aether.extensions.llm._openai_content import messages_json, reasoning_of
+from aether.extensions.llm._parts import PartsBuilder
+from aether.extensions.llm._tool_calls import ToolCallAssembler, make_tool_call, text_of
 from aether.llm.contracts import (
     FinishReason,
     LLMRequest,
     LLMResponse,
-    Message,
+    ReasoningPart,
     StreamChunk,
+    TextPart,
+    TokenCounts,
     Tool,
     ToolCall,
 )
 
-__all__ = ["ChatStreamState", "build_body", "parse_completion", "usage_fields"]
+__all__ = ["ChatStreamState", "build_body", "parse_completion", "reasoning_effort", "usage_tokens"]
+
+_NOT_REASONING = ("gpt-3.5", "gpt-4", "chatgpt-")
+"""OpenAI's models that take no ``reasoning_effort`` (by name prefix, on OpenAI's host)."""
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -48,31 +50,6 @@ def _finish(reason: object, *, has_tool_calls: bool, refused: bool) -> FinishRea
     return normalised
 
 
-def _message_json(message: Message, provider: str) -> dict[str, Any]:
-    if message.role == "tool":
-        if not message.tool_call_id:
-            raise BadRequestError(
-                "a tool message needs tool_call_id (the id of the call it answers)",
-                provider=provider,
-            )
-        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
-    if message.role == "assistant" and message.tool_calls:
-        return {
-            "role": "assistant",
-            "content": message.content or None,
-            "tool_calls": [_tool_call_json(call) for call in message.tool_calls],
-        }
-    return {"role": message.role, "content": message.content}
-
-
-def _tool_call_json(call: ToolCall) -> dict[str, Any]:
-    return {
-        "id": call.id,
-        "type": "function",
-        "function": {"name": call.name, "arguments": arguments_json(call)},
-    }
-
-
 def _tool_json(tool: Tool) -> dict[str, Any]:
     function: dict[str, Any] = {"name": tool.name, "parameters": tool.parameters}
     if tool.description:
@@ -86,6 +63,42 @@ def _tool_choice_json(choice: str) -> str | dict[str, Any]:
     return {"type": "function", "function": {"name": choice}}
 
 
+def reasoning_effort(
+    request: LLMRequest,
+    *,
+    model: str,
+    provider: str,
+    official: bool,
+    api: str = "chat completions",
+) -> str | None:
+    """The effort level for ``request.reasoning`` (``None``: send none), on either of
+    OpenAI's wires (``api`` names it in errors).
+
+    Raises:
+        BadRequestError: For a token budget (OpenAI takes levels only), or a level other
+            than ``"none"`` for an OpenAI model that does not reason.
+    """
+    reasoning = request.reasoning
+    if reasoning is None:
+        return None
+    if isinstance(reasoning, int):
+        raise BadRequestError(
+            f"{provider} takes an effort level with {api} (reasoning='minimal', 'low', "
+            f"'medium' or 'high'), not a budget of {reasoning} tokens; a server that takes "
+            f"budgets gets one through provider_options. Nothing was sent.",
+            provider=provider,
+        )
+    if official and model.startswith(_NOT_REASONING):
+        if reasoning == "none":
+            return None
+        raise BadRequestError(
+            f"{model} does not reason, so it takes no reasoning={reasoning!r}; use a reasoning "
+            f"model (gpt-5, o4-mini...) or leave reasoning out. Nothing was sent.",
+            provider=provider,
+        )
+    return reasoning
+
+
 def build_body(
     request: LLMRequest,
     *,
@@ -93,12 +106,24 @@ def build_body(
     provider: str,
     max_tokens_field: str,
     stream: bool,
+    developer_role: str = "developer",
+    official: bool = True,
 ) -> dict[str, Any]:
-    """The JSON body of ``POST /chat/completions`` for ``request`` (before the escape hatch)."""
+    """The JSON body of ``POST /chat/completions`` for ``request`` (before the escape hatch).
+
+    Raises:
+        BadRequestError: If a part or the reasoning option cannot go on this wire.
+    """
     body: dict[str, Any] = {
         "model": model,
-        "messages": [_message_json(message, provider) for message in request.messages],
+        "messages": messages_json(
+            request.messages, provider=provider, developer_role=developer_role, official=official
+        ),
     }
+    if request.reasoning is not None:
+        effort = reasoning_effort(request, model=model, provider=provider, official=official)
+        if effort is not None:
+            body["reasoning_effort"] = effort
     if request.temperature is not None:
         body["temperature"] = request.temperature
     if request.top_p is not None:
@@ -121,24 +146,26 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def usage_fields(usage: object) -> dict[str, int]:
-    """Aether's token counts from an OpenAI ``usage`` object (cached ones included)."""
+_NO_DETAILS: dict[str, Any] = {}
+
+
+def usage_tokens(usage: object) -> TokenCounts | None:
+    """Aether's token counts from an OpenAI ``usage`` object (``None`` if there is none)."""
     if not isinstance(usage, dict):
-        return {}
-    prompt_details = usage.get("prompt_tokens_details")
-    completion_details = usage.get("completion_tokens_details")
-    return {
-        "input_tokens": _int(usage.get("prompt_tokens")),
-        "output_tokens": _int(usage.get("completion_tokens")),
-        "cached_input_tokens": _int(
-            prompt_details.get("cached_tokens") if isinstance(prompt_details, dict) else 0
-        ),
-        "reasoning_tokens": _int(
-            completion_details.get("reasoning_tokens")
-            if isinstance(completion_details, dict)
-            else 0
-        ),
-    }
+        return None
+    prompt = usage.get("prompt_tokens_details")
+    prompt = prompt if isinstance(prompt, dict) else _NO_DETAILS
+    completion = usage.get("completion_tokens_details")
+    completion = completion if isinstance(completion, dict) else _NO_DETAILS
+    return TokenCounts(
+        input=_int(usage.get("prompt_tokens")),
+        output=_int(usage.get("completion_tokens")),
+        cached_input=_int(prompt.get("cached_tokens")),
+        reasoning=_int(completion.get("reasoning_tokens")),
+        input_audio=_int(prompt.get("audio_tokens")),
+        input_image=_int(prompt.get("image_tokens")),
+        output_audio=_int(completion.get("audio_tokens")),
+    )
 
 
 def _content_text(content: object) -> str:
@@ -180,35 +207,57 @@ def parse_completion(data: object, *, provider: str, fallback_model: str) -> LLM
             )
         )
     model = data.get("model")
+    reasoning = reasoning_of(message)
+    parts = (
+        (ReasoningPart(text=reasoning, provider=provider), TextPart(text=text)) if reasoning else ()
+    )
     return LLMResponse(
         text=text,
         model=model if isinstance(model, str) and model else fallback_model,
+        tokens=usage_tokens(data.get("usage")) or TokenCounts(),
+        parts=parts,
         response_id=text_of(data.get("id")) or None,
         tool_calls=tuple(calls),
         finish_reason=_finish(
             choices[0].get("finish_reason"), has_tool_calls=bool(calls), refused=refused
         ),
         provider=provider,
-        **usage_fields(data.get("usage")),
     )
 
 
 class ChatStreamState:
-    """Folds chat-completion chunks into text deltas and, at the end, the final chunk."""
+    """Folds chat-completion chunks into deltas and, at the end, the final chunk.
 
-    __slots__ = ("_provider", "_refused", "_tools", "finish", "model", "response_id", "usage")
+    Text deltas are kept in a list, the cheapest record; a stream that brings reasoning
+    switches to a `PartsBuilder`, so the final chunk's parts keep the order they came in.
+    """
+
+    __slots__ = (
+        "_parts",
+        "_provider",
+        "_refused",
+        "_texts",
+        "_tools",
+        "finish",
+        "model",
+        "response_id",
+        "usage",
+    )
 
     def __init__(self, provider: str) -> None:
         self._provider = provider
         self._tools = ToolCallAssembler()
         self._refused = False
+        self._texts: list[str] = []
+        self._parts: PartsBuilder | None = None
         self.finish: object = None
         self.model: str | None = None
         self.usage: object = None
         self.response_id: str | None = None
 
-    def feed(self, chunk: object) -> str | None:
-        """Record one chunk; return its text delta, if it has one."""
+    def feed(self, chunk: object) -> str | StreamChunk | tuple[StreamChunk, str] | None:
+        """Record one chunk; return its text delta or its reasoning chunk (both, in a
+        pair, when one delta carries both), if any."""
         if not isinstance(chunk, dict):
             raise malformed(self._provider, f"a stream chunk is {type(chunk).__name__}")
         model = chunk.get("model")
@@ -236,12 +285,33 @@ class ChatStreamState:
             self._add_tool_calls(tool_calls)
         content = delta.get("content")
         if content and isinstance(content, str):
-            return content
+            if len(delta) > 1 and reasoning_of(delta):  # both in one delta: reasoning first
+                return (self._reasoning(reasoning_of(delta)), self._text(content))
+            return self._text(content)
         refusal = delta.get("refusal")
         if refusal and isinstance(refusal, str):
             self._refused = True
-            return refusal
+            return self._text(refusal)
+        reasoning = reasoning_of(delta)
+        if reasoning:
+            return self._reasoning(reasoning)
         return None
+
+    def _text(self, text: str) -> str:
+        if self._parts is None:
+            self._texts.append(text)
+        else:
+            self._parts.delta("text", text)
+        return text
+
+    def _reasoning(self, text: str) -> StreamChunk:
+        parts = self._parts
+        if parts is None:
+            parts = self._parts = PartsBuilder(self._provider)
+            if self._texts:
+                parts.delta("text", "".join(self._texts))
+        parts.delta("reasoning", text)
+        return StreamChunk(kind="reasoning", reasoning=text)
 
     def _add_tool_calls(self, tool_calls: object) -> None:
         if not isinstance(tool_calls, list):
@@ -268,15 +338,11 @@ class ChatStreamState:
         if self.finish is None:
             raise malformed(self._provider, "the stream ended before a chunk gave a finish_reason")
         calls = self._tools.calls()
-        usage = usage_fields(self.usage)
         return StreamChunk(
             finish_reason=_finish(self.finish, has_tool_calls=bool(calls), refused=self._refused),
             model=self.model or fallback_model,
-            input_tokens=usage.get("input_tokens"),
-            output_tokens=usage.get("output_tokens"),
-            cached_input_tokens=usage.get("cached_input_tokens"),
-            cache_write_tokens=0 if usage else None,
-            reasoning_tokens=usage.get("reasoning_tokens"),
+            tokens=usage_tokens(self.usage),
+            parts=self._parts.parts() if self._parts is not None else (),
             tool_calls=calls,
             provider=self._provider,
             response_id=self.response_id,

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from aether.errors import BadRequestError
-from aether.llm.contracts import LLMRequest, Message
+from aether.extensions.llm._parts import unsupported
+from aether.llm.contracts import AudioPart, DocumentPart, ImagePart, LLMRequest, Message
 
 __all__ = ["merge_options", "system_text", "tool_names_by_call", "vendor_options"]
 
@@ -45,10 +46,25 @@ def merge_options(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, 
     return merged
 
 
-def system_text(messages: Iterable[Message]) -> str | None:
-    """Every system message's text, joined by blank lines (``None`` if there is none)."""
-    parts = [message.text for message in messages if message.role == "system"]
-    return "\n\n".join(parts) if parts else None
+def system_text(messages: Iterable[Message], provider: str) -> str | None:
+    """Every system and developer message's text, joined by blank lines (``None`` if
+    there is none): what a wire with one instruction parameter sends.
+
+    Raises:
+        BadRequestError: If an instruction message holds media.
+    """
+    texts = []
+    for message in messages:
+        if message.role not in ("system", "developer"):
+            continue
+        if not isinstance(message.content, str):
+            for part in message.content:
+                if isinstance(part, ImagePart | AudioPart | DocumentPart):
+                    raise unsupported(
+                        provider, part, role=message.role, fix="put media in a user turn"
+                    )
+        texts.append(message.text)
+    return "\n\n".join(texts) if texts else None
 
 
 def tool_names_by_call(messages: Iterable[Message]) -> dict[str, str]:

@@ -27,6 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aether.errors import BadRequestError
+from aether.extensions.llm._json_body import Base64Text
+from aether.extensions.llm._parts import belongs_to, text_of_document, unsupported
+from aether.extensions.llm._requests import system_text
 from aether.extensions.llm._responses_output import ANCHOR_KIND
 from aether.extensions.llm._tool_calls import arguments_json
 from aether.llm.contracts import (
@@ -34,7 +37,6 @@ from aether.llm.contracts import (
     DocumentPart,
     ImagePart,
     Message,
-    Part,
     ProviderPart,
     ReasoningPart,
     TextPart,
@@ -53,15 +55,6 @@ class Conversation:
     instructions: str | None = None
     items: list[dict[str, Any]] = field(default_factory=list)
     previous_response_id: str | None = None
-
-
-def _unsupported(provider: str, part: Part, *, role: str, fix: str) -> BadRequestError:
-    return BadRequestError(
-        f"{provider} cannot take {type(part).__name__} "
-        f"({getattr(part, 'media_type', None) or 'no media type'}) in {role} messages; "
-        f"{fix}. Nothing was sent.",
-        provider=provider,
-    )
 
 
 def _anchor_id(message: Message, provider: str) -> str | None:
@@ -83,10 +76,7 @@ def conversation(messages: tuple[Message, ...], *, provider: str, chained: bool)
     Raises:
         BadRequestError: If a part cannot go on this wire, or a tool turn has no id.
     """
-    result = Conversation()
-    instructions = [m.text for m in messages if m.role in ("system", "developer")]
-    if instructions:
-        result.instructions = "\n\n".join(instructions)
+    result = Conversation(instructions=system_text(messages, provider))
     start = 0
     if chained:
         for index in range(len(messages) - 1, -1, -1):
@@ -138,15 +128,15 @@ def _assistant_items(message: Message, provider: str, *, store: bool) -> list[di
             if part.text:
                 texts.append(part.text)
         elif isinstance(part, ReasoningPart):
-            if part.provider == provider and (item := _reasoning_item(part, store=store)):
+            if belongs_to(part, provider) and (item := _reasoning_item(part, store=store)):
                 flush_text()
                 items.append(item)
         elif isinstance(part, ProviderPart):
-            if part.provider == provider and part.kind != ANCHOR_KIND:
+            if belongs_to(part, provider) and part.kind != ANCHOR_KIND:
                 flush_text()
                 items.append({k: v for k, v in part.data.items() if k not in _SERVER_ONLY})
         else:
-            raise _unsupported(provider, part, role="assistant", fix="put media in a user turn")
+            raise unsupported(provider, part, role="assistant", fix="put media in a user turn")
     flush_text()
     for call in message.tool_calls:
         items.append(
@@ -216,7 +206,7 @@ def media_item(
             image["detail"] = part.detail
         return image
     if isinstance(part, AudioPart):
-        raise _unsupported(
+        raise unsupported(
             provider,
             part,
             role=role,
@@ -225,9 +215,13 @@ def media_item(
         )
     media_type = part.media_type or ""
     if media_type.startswith("video/"):
-        raise _unsupported(provider, part, role=role, fix="send video to gemini")
+        raise unsupported(provider, part, role=role, fix="send video to gemini")
     if media_type.startswith("text/") and part.data is not None:
-        return {"type": "input_text", "text": _document_text(part, provider)}
+        return {
+            "type": "input_text",
+            "text": text_of_document(part.data, provider=provider, name=part.name),
+        }
+    item: dict[str, Any]
     if part.url is not None:
         item = {"type": "input_file", "file_url": part.url}
     else:
@@ -237,18 +231,6 @@ def media_item(
     return item
 
 
-def _data_url(part: ImagePart | DocumentPart) -> str:
-    return f"data:{part.media_type};base64,{part.base64()}"
-
-
-def _document_text(part: DocumentPart, provider: str) -> str:
-    assert part.data is not None
-    try:
-        return part.data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadRequestError(
-            f"{provider} takes text documents as text, and the document "
-            f"{part.name or ''!s} is not UTF-8; decode it yourself and send a TextPart. "
-            f"Nothing was sent.",
-            provider=provider,
-        ) from None
+def _data_url(part: ImagePart | DocumentPart) -> Base64Text:
+    assert part.data is not None  # the caller sends a URL part's URL instead
+    return Base64Text(part.data, f"data:{part.media_type};base64,")

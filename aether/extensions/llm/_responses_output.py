@@ -19,6 +19,7 @@ from typing import Any
 
 from aether.errors import ProviderError
 from aether.extensions.llm._errors import event_error, malformed
+from aether.extensions.llm._parts import answer_parts
 from aether.extensions.llm._tool_calls import make_tool_call, text_of
 from aether.llm.contracts import (
     FinishReason,
@@ -133,9 +134,7 @@ class Answer:
 
     def answer_parts(self) -> tuple[Part, ...]:
         """The parts as `LLMResponse.parts` holds them: ``()`` for plain text."""
-        if all(isinstance(part, TextPart) for part in self.parts):
-            return ()
-        return tuple(self.parts)
+        return answer_parts(self.parts)
 
     def finish(self, status: object, details: object) -> FinishReason:
         """The normalised finish reason, from the response's status and its calls."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from aether.errors import BadRequestError
+from aether.extensions.llm._openai_wire import reasoning_effort
 from aether.extensions.llm._responses_input import conversation
 from aether.llm.contracts import LLMRequest, Tool
 
@@ -24,14 +25,10 @@ __all__ = [
     "ENCRYPTED_REASONING",
     "build_body",
     "json_schema_format",
-    "reasoning_effort",
 ]
 
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
 """The ``include`` value that returns reasoning items with their encrypted content."""
-
-_NOT_REASONING = ("gpt-3.5", "gpt-4", "chatgpt-")
-"""OpenAI models that take no ``reasoning`` (by name prefix, on OpenAI's host)."""
 
 
 def _tool_json(tool: Tool) -> dict[str, Any]:
@@ -68,35 +65,6 @@ def json_schema_format(
     if description:
         fmt["description"] = description
     return {"format": fmt}
-
-
-def reasoning_effort(
-    request: LLMRequest, *, model: str, provider: str, official: bool
-) -> str | None:
-    """The ``reasoning.effort`` for ``request.reasoning`` (``None``: send none).
-
-    Raises:
-        BadRequestError: For a token budget (the Responses API takes levels only), or a
-            level other than ``"none"`` for an OpenAI model that does not reason.
-    """
-    reasoning = request.reasoning
-    if reasoning is None:
-        return None
-    if isinstance(reasoning, int):
-        raise BadRequestError(
-            f"{provider} takes an effort level (reasoning='minimal', 'low', 'medium' or "
-            f"'high'), not a budget of {reasoning} tokens. Nothing was sent.",
-            provider=provider,
-        )
-    if official and model.startswith(_NOT_REASONING):
-        if reasoning == "none":
-            return None
-        raise BadRequestError(
-            f"{model} does not reason, so it takes no reasoning={reasoning!r}; use a "
-            f"reasoning model (gpt-5, o4-mini...) or leave reasoning out. Nothing was sent.",
-            provider=provider,
-        )
-    return reasoning
 
 
 def build_body(
@@ -143,7 +111,9 @@ def build_body(
     if turns.previous_response_id is not None:
         body["previous_response_id"] = turns.previous_response_id
     body["store"] = chained
-    effort = reasoning_effort(request, model=model, provider=provider, official=official)
+    effort = reasoning_effort(
+        request, model=model, provider=provider, official=official, api="the Responses API"
+    )
     if effort is not None:
         reasoning: dict[str, Any] = {"effort": effort}
         if reasoning_summary is not None and effort != "none":

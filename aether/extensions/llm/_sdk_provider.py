@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Final, Protocol
 import anyio
 
 from aether._loop_binding import LoopBound
-from aether.errors import ProviderError, RequestTimeoutError
+from aether.errors import BadRequestError, ProviderError, RequestTimeoutError
 from aether.extensions.llm._errors import (
     connection_error,
     event_error,
@@ -27,6 +27,7 @@ from aether.extensions.llm._errors import (
     transport_error,
 )
 from aether.extensions.llm._http import CLEANUP_TIMEOUT, release_body, resolve_http_client
+from aether.extensions.llm._json_body import json_body
 from aether.extensions.llm._requests import merge_options, vendor_options
 from aether.extensions.llm._sse import ServerSentEvent, SSEParser
 from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules
@@ -70,10 +71,11 @@ class StreamState(Protocol):
     """Folds a vendor's stream events into deltas and a final chunk.
 
     ``feed`` returns a text delta as a string (the common case, kept cheap), another
-    chunk (a reasoning delta) as a `StreamChunk`, or ``None``.
+    chunk (a reasoning delta) as a `StreamChunk`, several in a tuple (an event that
+    carries two deltas), or ``None``.
     """
 
-    def feed(self, event: object) -> str | StreamChunk | None: ...
+    def feed(self, event: object) -> str | StreamChunk | tuple[StreamChunk, str] | None: ...
 
     def final(self, fallback_model: str) -> StreamChunk: ...
 
@@ -329,8 +331,9 @@ class JsonPostProvider(SdkProvider):
         """
         sdk = await self._sdk_for_loop()
         while True:
+            content = self._json_bytes(call.body)
             try:
-                return await sdk.post(self._path, body=call.body, options=call.options, **post)
+                return await sdk.post(self._path, content=content, options=call.options, **post)
             except self._vendor.APIStatusError as error:
                 if call.drop_refused(error.status_code, error.body, self._sampling):
                     continue
@@ -338,6 +341,21 @@ class JsonPostProvider(SdkProvider):
                 if key is None:
                     raise
                 raise self._refused_by_model(error, call, key)  # noqa: B904 - chained there
+
+    def _json_bytes(self, body: dict[str, Any]) -> bytes:
+        """``body`` as JSON bytes for the SDK to send as they are (see `_json_body`).
+
+        Raises:
+            BadRequestError: If the body holds a value JSON cannot carry (nothing sent).
+        """
+        try:
+            return json_body(body)
+        except ValueError as error:  # pydantic-core's PydanticSerializationError
+            raise BadRequestError(
+                f"the {self.name} request cannot be written as JSON ({error}); "
+                f"provider_options[{self.name!r}] takes JSON values only. Nothing was sent.",
+                provider=self.name,
+            ) from None
 
     def _refused_by_model(self, error: Any, call: PreparedCall, key: str) -> Exception:
         mapped = self._translate(error)
@@ -407,6 +425,8 @@ class JsonPostProvider(SdkProvider):
                 return deltas, True
             if payload is not None:
                 delta = state.feed(payload)
-                if delta:
+                if isinstance(delta, tuple):
+                    deltas += delta
+                elif delta:
                     deltas.append(delta)
         return deltas, False

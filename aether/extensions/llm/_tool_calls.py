@@ -38,14 +38,18 @@ def parse_arguments(text: str | None) -> tuple[dict[str, Any], str | None]:
     return {}, text
 
 
-def make_tool_call(call_id: str, name: str, *, arguments: object) -> ToolCall:
+def make_tool_call(
+    call_id: str, name: str, *, arguments: object, signature: str | None = None
+) -> ToolCall:
     """A `ToolCall` from argument text (parsed) or an already-decoded object."""
     if isinstance(arguments, dict):
-        return ToolCall(id=call_id, name=name, arguments=arguments)
+        return ToolCall(id=call_id, name=name, arguments=arguments, signature=signature)
     if arguments is None or isinstance(arguments, str):
         parsed, raw = parse_arguments(arguments)
-        return ToolCall(id=call_id, name=name, arguments=parsed, raw_arguments=raw)
-    return ToolCall(id=call_id, name=name, raw_arguments=json.dumps(arguments))
+        return ToolCall(
+            id=call_id, name=name, arguments=parsed, raw_arguments=raw, signature=signature
+        )
+    return ToolCall(id=call_id, name=name, raw_arguments=json.dumps(arguments), signature=signature)
 
 
 def arguments_json(call: ToolCall) -> str:

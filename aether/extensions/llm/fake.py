@@ -12,12 +12,16 @@
     ])
     fake = FakeProvider(responder=lambda request: ...)     # computed from the request
 
-With nothing scripted it answers with a fixed sentence that quotes the last user message;
-when the request offers tools it first calls one (numbers in the prompt fill its numeric
-arguments, in order), then reports what the tool returned, so the tool loop runs end to
-end under ``LLM_PROVIDER=fake``.
-Every response carries token counts (words, when not scripted), and every request it
-received is kept in ``fake.requests``.
+With nothing scripted it answers with a fixed sentence that quotes the last user message
+and describes the media parts it holds (kind, media type, size); when the request offers
+tools it first calls one (numbers in the prompt fill its numeric arguments, in order),
+then reports what the tool returned, so the tool loop runs end to end under
+``LLM_PROVIDER=fake``.
+Every response carries token counts (when not scripted: words, plus the estimate of
+`aether.memory.approximate_content_tokens` for each media part, also counted in
+``input_image`` and ``input_audio``), and every request it received is kept in
+``fake.requests``. A scripted `LLMResponse` with reasoning parts streams them as
+``reasoning`` chunks.
 """
 
 from __future__ import annotations
@@ -30,9 +34,9 @@ from dataclasses import dataclass
 import anyio
 
 from aether.errors import AetherError
-from aether.extensions.llm._fake_replies import default_reply
-from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk
-from aether.llm.streaming import final_chunk, split_text
+from aether.extensions.llm._fake_replies import default_reply, prompt_tokens
+from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
+from aether.llm.streaming import content_chunks, final_chunk, split_text
 
 __all__ = ["FakeProvider", "FakeScriptExhaustedError", "Script", "StreamFault"]
 
@@ -57,11 +61,6 @@ Responder = Callable[[LLMRequest], "Script | Awaitable[Script]"]
 
 class FakeScriptExhaustedError(AetherError, RuntimeError):
     """Every scripted response has been used; the test asked for one more."""
-
-
-def count_words(messages: Iterable[Message]) -> int:
-    """A deterministic stand-in for a tokenizer: whitespace-separated words."""
-    return sum(len(message.text.split()) for message in messages)
 
 
 class FakeProvider:
@@ -141,8 +140,7 @@ class FakeProvider:
         return LLMResponse(
             text=item,
             model=request.model or self.default_model,
-            input_tokens=count_words(request.messages),
-            output_tokens=len(item.split()),
+            tokens=prompt_tokens(request.messages, output=len(item.split())),
             finish_reason="stop",
             provider=self.name,
         )
@@ -172,8 +170,8 @@ class FakeProvider:
                         await anyio.sleep(self.chunk_delay)
                 raise item.error
             response = self._response(request, item)
-            for delta in split_text(response.text, self.words_per_chunk):
-                yield StreamChunk(text=delta)
+            for chunk in content_chunks(response, max(1, self.words_per_chunk)):
+                yield chunk
                 if self.chunk_delay:
                     await anyio.sleep(self.chunk_delay)
             yield final_chunk(response)

@@ -27,12 +27,11 @@ from aether.extensions.llm._errors import (
     transport_error,
 )
 from aether.extensions.llm._gemini_wire import (
-    SignatureCache,
     build_config,
     build_contents,
     finish_reason,
     read_candidate,
-    usage_fields,
+    usage_tokens,
 )
 from aether.extensions.llm._http import (
     DEFAULT_TIMEOUT,
@@ -41,11 +40,12 @@ from aether.extensions.llm._http import (
     shared_ssl_context,
     timeout_seconds,
 )
+from aether.extensions.llm._parts import PartsBuilder
 from aether.extensions.llm._requests import merge_options, vendor_options
 from aether.extensions.llm._sdk_provider import SdkProvider
 from aether.extensions.llm._stream_guard import StreamGuard, finish_sdk_stream, install_guard_hook
 from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules
-from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk, ToolCall
+from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk, TokenCounts, ToolCall
 
 __all__ = ["DEFAULT_MODEL", "GeminiProvider"]
 
@@ -116,7 +116,6 @@ class GeminiProvider(SdkProvider):
             raise missing_api_key(self.name, self.api_key_env, how="or pass api_key=...")
         self._api_key = api_key
         self.default_model = default_model
-        self._signatures = SignatureCache()
         self._settings = (base_url, api_version, dict(default_headers) if default_headers else None)
         self._timeout_ms = int(
             (timeout_seconds(timeout) if timeout is not None else DEFAULT_TIMEOUT) * 1000
@@ -150,14 +149,12 @@ class GeminiProvider(SdkProvider):
             raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
 
     def _prepare(self, request: LLMRequest) -> tuple[str, list[Any], Any]:
-        contents = build_contents(
-            self._types, request.messages, provider=self.name, signatures=self._signatures
-        )
-        config = build_config(request)
+        model = request.model or self.default_model
+        contents = build_contents(self._types, request.messages, provider=self.name, model=model)
+        config = build_config(request, model=model, provider=self.name)
         extra = vendor_options(request, self.name)
         if extra:
             config = merge_options(config, extra)
-        model = request.model or self.default_model
         self._sampling.apply(PreparedCall(config, {}, model), request, hatch=extra)
         try:
             typed_config = self._types.GenerateContentConfig.model_validate(config)
@@ -172,24 +169,27 @@ class GeminiProvider(SdkProvider):
         """Send ``request`` and return the whole answer."""
         sdk = await self._sdk_for_loop()
         model, contents, config = self._prepare(request)
+        builder = PartsBuilder(self.name)
+        calls: list[ToolCall] = []
         try:
             response = await sdk.aio.models.generate_content(
                 model=model, contents=contents, config=config
             )
-            parts = read_candidate(
-                response, provider=self.name, signatures=self._signatures, required=True
+            text, finish = read_candidate(
+                response, provider=self.name, builder=builder, calls=calls, required=True
             )
         except Exception as error:
             raise self._translate(error)  # noqa: B904 - _translate chains the cause
         version = getattr(response, "model_version", None)
         return LLMResponse(
-            text=parts.text,
+            text=text,
             model=version if isinstance(version, str) and version else model,
+            tokens=usage_tokens(getattr(response, "usage_metadata", None)) or TokenCounts(),
+            parts=builder.parts(),
             response_id=_response_id(response),
-            tool_calls=tuple(parts.tool_calls),
-            finish_reason=finish_reason(parts.finish, has_tool_calls=bool(parts.tool_calls)),
+            tool_calls=tuple(calls),
+            finish_reason=finish_reason(finish, has_tool_calls=bool(calls)),
             provider=self.name,
-            **usage_fields(getattr(response, "usage_metadata", None)),
         )
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
@@ -199,6 +199,7 @@ class GeminiProvider(SdkProvider):
         guard = StreamGuard(self._check_event)
         iterator: Any = None
         suspended = False  # the SDK's generators are paused mid-stream
+        builder = PartsBuilder(self.name)
         calls: list[ToolCall] = []
         finish: object = None
         usage: Any = None
@@ -212,16 +213,21 @@ class GeminiProvider(SdkProvider):
                 response = await anext(iterator, None)
             while response is not None:
                 suspended = True
-                parts = read_candidate(
-                    response, provider=self.name, signatures=self._signatures, required=False
+                deltas: list[str | StreamChunk] = []
+                _, chunk_finish = read_candidate(
+                    response,
+                    provider=self.name,
+                    builder=builder,
+                    calls=calls,
+                    required=False,
+                    deltas=deltas,
                 )
-                calls += parts.tool_calls
-                finish = parts.finish or finish
+                finish = chunk_finish or finish
                 usage = getattr(response, "usage_metadata", None) or usage
                 version = getattr(response, "model_version", None) or version
                 response_id = response_id or _response_id(response)
-                if parts.text:
-                    yield StreamChunk(text=parts.text)
+                for delta in deltas:
+                    yield StreamChunk(text=delta) if isinstance(delta, str) else delta
                 suspended = False
                 with guard.active():
                     response = await anext(iterator, None)
@@ -234,10 +240,11 @@ class GeminiProvider(SdkProvider):
         yield StreamChunk(
             finish_reason=finish_reason(finish, has_tool_calls=bool(calls)),
             model=version if isinstance(version, str) and version else model,
+            tokens=usage_tokens(usage),
+            parts=builder.parts(),
             tool_calls=tuple(calls),
             provider=self.name,
             response_id=response_id,
-            **usage_fields(usage),
         )
 
     def _check_event(self, payload: object) -> None:

@@ -154,6 +154,9 @@ class OpenAIProvider(OpenAIBaseProvider):
         sampling: Your sampling rules, model-name pattern to ``"defaults"``,
             ``"no_defaults"`` or ``"refuses"``, checked before the built-in ones (see
             `aether.extensions.llm.sampling`).
+        developer_role: The role ``developer`` messages are sent as: ``developer`` on
+            OpenAI itself, ``system`` (what every compatible server knows) elsewhere,
+            unless set here.
 
     Raises:
         ConfigurationError: If no API key is known and no ``base_url`` is set, both
@@ -179,6 +182,7 @@ class OpenAIProvider(OpenAIBaseProvider):
         default_headers: Mapping[str, str] | None = None,
         max_tokens_field: str | None = None,
         sampling: Mapping[str, str] | None = None,
+        developer_role: str | None = None,
     ) -> None:
         self._sampling = SamplingRules(self.name, sampling)
         self.default_model = default_model
@@ -192,11 +196,14 @@ class OpenAIProvider(OpenAIBaseProvider):
             project=project,
             default_headers=default_headers,
         )
+        self._official = _OFFICIAL_HOST in self.base_url
         self._max_tokens_field_given = max_tokens_field is not None
         if max_tokens_field is None:
-            official = _OFFICIAL_HOST in self.base_url
-            max_tokens_field = "max_completion_tokens" if official else "max_tokens"
+            max_tokens_field = "max_completion_tokens" if self._official else "max_tokens"
         self.max_tokens_field = max_tokens_field
+        if developer_role is None:
+            developer_role = "developer" if self._official else "system"
+        self.developer_role = developer_role
 
     def _max_tokens_field(self, model: str) -> str:
         if self._max_tokens_field_given or self.max_tokens_field == _REASONING_MAX_TOKENS:
@@ -213,6 +220,8 @@ class OpenAIProvider(OpenAIBaseProvider):
             provider=self.name,
             max_tokens_field=self._max_tokens_field(model),
             stream=stream,
+            developer_role=self.developer_role,
+            official=self._official,
         )
 
     def _apply_sampling_rules(

@@ -14,7 +14,17 @@ from typing import Any
 
 import httpx2
 
-from aether.llm.contracts import FinishReason, Message, ToolCall
+from aether.llm.contracts import (
+    DocumentPart,
+    FinishReason,
+    ImagePart,
+    Message,
+    Part,
+    ProviderPart,
+    ReasoningPart,
+    TextPart,
+    ToolCall,
+)
 from aether.testing.wire import (
     BrokenStream,
     ConnectionReset,
@@ -24,6 +34,7 @@ from aether.testing.wire import (
     Mode,
     Script,
     ScriptedError,
+    ScriptedReasoning,
     ScriptedReply,
     ScriptedUsage,
     StalledStream,
@@ -110,7 +121,8 @@ class AnthropicWire:
     def supports(self, feature: str, mode: Mode) -> bool:
         if feature == "raw_tool_arguments":
             return mode == "stream"  # a JSON body's tool input is always an object
-        return True
+        # No audio, no video; no per-modality token counts.
+        return feature not in ("audio", "audio_url", "video", "media_tokens")
 
     # -- answers ---------------------------------------------------------------------
 
@@ -153,7 +165,9 @@ class AnthropicWire:
 
     @staticmethod
     def _message_body(item: ScriptedReply) -> dict[str, Any]:
-        content: list[Any] = [{"type": "text", "text": "".join(item.text)}] if item.text else []
+        content: list[Any] = [_reasoning_block(reasoning) for reasoning in item.reasoning]
+        if item.text:
+            content.append({"type": "text", "text": "".join(item.text)})
         content += [
             {
                 "type": "tool_use",
@@ -171,6 +185,9 @@ class AnthropicWire:
         start = _message(reply, content=[], usage=_usage(reply.usage, output=1))
         events = [_event("message_start", {"type": "message_start", "message": start})]
         index = 0
+        for reasoning in reply.reasoning:
+            events += self._reasoning_events(index, reasoning)
+            index += 1
         if reply.text:
             events.append(self._block_start(index, {"type": "text", "text": ""}))
             events.append(_event("ping", {"type": "ping"}))
@@ -201,6 +218,21 @@ class AnthropicWire:
             _event("message_delta", message_delta),
             _event("message_stop", {"type": "message_stop"}),
         ]
+
+    def _reasoning_events(self, index: int, reasoning: ScriptedReasoning) -> list[bytes]:
+        if reasoning.redacted:  # arrives whole
+            block = _reasoning_block(reasoning)
+            return [self._block_start(index, block), self._block_stop(index)]
+        events = [self._block_start(index, {"type": "thinking", "thinking": "", "signature": ""})]
+        for text in reasoning.text:
+            events.append(self._block_delta(index, {"type": "thinking_delta", "thinking": text}))
+        if reasoning.signature is not None:
+            signature = reasoning.signature
+            middle = len(signature) // 2  # a long signature may come in pieces
+            for piece in (signature[:middle], signature[middle:]):
+                delta = {"type": "signature_delta", "signature": piece}
+                events.append(self._block_delta(index, delta))
+        return [*events, self._block_stop(index)]
 
     @staticmethod
     def _block_start(index: int, block: dict[str, Any]) -> bytes:
@@ -254,30 +286,72 @@ class AnthropicWire:
         )
 
 
+def _reasoning_block(reasoning: ScriptedReasoning) -> dict[str, Any]:
+    if reasoning.redacted:
+        return {"type": "redacted_thinking", "data": reasoning.signature or ""}
+    return {
+        "type": "thinking",
+        "thinking": "".join(reasoning.text),
+        "signature": reasoning.signature or "",
+    }
+
+
 def _decode_turn(turn: dict[str, Any], names: dict[str, str]) -> list[Message]:
     content = turn["content"]
     if isinstance(content, str):
         return [Message(role=turn["role"], content=content)]
     decoded: list[Message] = []
-    texts: list[str] = []
+    parts: list[Part] = []
     calls: list[ToolCall] = []
     for block in content:
-        if block["type"] == "text":
-            texts.append(block["text"])
-        elif block["type"] == "tool_use":
+        kind = block["type"]
+        if kind == "tool_use":
             names[block["id"]] = block["name"]
             calls.append(ToolCall(id=block["id"], name=block["name"], arguments=block["input"]))
-        elif block["type"] == "tool_result":
+        elif kind == "tool_result":
             result = block.get("content", "")
             if isinstance(result, list):
-                result = "".join(part.get("text", "") for part in result)
+                result = _plain(tuple(_decode_block(item) for item in result))
             call_id = block["tool_use_id"]
             decoded.append(
                 Message(role="tool", content=result, tool_call_id=call_id, name=names.get(call_id))
             )
-    if texts or calls:
-        decoded.append(Message(role=turn["role"], content="".join(texts), tool_calls=tuple(calls)))
+        else:
+            parts.append(_decode_block(block))
+    if parts or calls:
+        decoded.append(
+            Message(role=turn["role"], content=_plain(tuple(parts)), tool_calls=tuple(calls))
+        )
     return decoded
+
+
+def _plain(parts: tuple[Part, ...]) -> str | tuple[Part, ...]:
+    """Text blocks alone read back as one string (how Aether sends plain text)."""
+    if all(isinstance(part, TextPart) for part in parts):
+        return "".join(part.text for part in parts if isinstance(part, TextPart))
+    return parts
+
+
+def _decode_block(block: dict[str, Any]) -> Part:
+    kind = block["type"]
+    if kind == "text":
+        return TextPart(text=block["text"])
+    if kind == "thinking":
+        return ReasoningPart(
+            text=block["thinking"], signature=block["signature"], provider="anthropic"
+        )
+    if kind == "redacted_thinking":
+        return ReasoningPart(signature=block["data"], redacted=True, provider="anthropic")
+    if kind in ("image", "document"):
+        source = block["source"]
+        cls = ImagePart if kind == "image" else DocumentPart
+        extra = {"name": block["title"]} if "title" in block else {}
+        if source["type"] == "url":
+            return cls(url=source["url"], **extra)
+        if source["type"] == "text":
+            return DocumentPart(data=source["data"].encode(), media_type="text/plain", **extra)
+        return cls(data=source["data"], media_type=source["media_type"], **extra)
+    return ProviderPart(provider="anthropic", kind=kind, data=block)
 
 
 ANTHROPIC_WIRE = AnthropicWire()

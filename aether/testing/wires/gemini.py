@@ -15,7 +15,19 @@ from typing import Any
 
 import httpx2
 
-from aether.llm.contracts import FinishReason, Message, ToolCall
+from aether.llm.contracts import (
+    AudioPart,
+    Content,
+    DocumentPart,
+    FinishReason,
+    ImagePart,
+    Message,
+    Part,
+    ProviderPart,
+    ReasoningPart,
+    TextPart,
+    ToolCall,
+)
 from aether.testing.wire import (
     BrokenStream,
     ConnectionReset,
@@ -25,6 +37,7 @@ from aether.testing.wire import (
     Mode,
     Script,
     ScriptedError,
+    ScriptedReasoning,
     ScriptedReply,
     ScriptedUsage,
     StalledStream,
@@ -64,18 +77,43 @@ _STATUS_NAMES = {
 }
 
 THOUGHT_SIGNATURE = base64.b64encode(b"scripted-thought-signature").decode()
-"""The ``thoughtSignature`` the wire attaches to every function call it sends."""
+"""A ``thoughtSignature`` (base64 text, as on the wire) for scripts to attach."""
+
+_UNSUPPORTED = frozenset(
+    {"raw_tool_arguments", "cache_write_tokens", "redacted_reasoning", "document_name"}
+)
 
 
 def _usage(usage: ScriptedUsage) -> dict[str, Any]:
-    return {
+    media = usage.input_audio_tokens + usage.input_image_tokens
+    prompt = [{"modality": "TEXT", "tokenCount": usage.input_tokens - media}]
+    if usage.input_image_tokens:
+        prompt.append({"modality": "IMAGE", "tokenCount": usage.input_image_tokens})
+    if usage.input_audio_tokens:
+        prompt.append({"modality": "AUDIO", "tokenCount": usage.input_audio_tokens})
+    candidates = usage.output_tokens - usage.reasoning_tokens
+    body: dict[str, Any] = {
         "promptTokenCount": usage.input_tokens,
-        "candidatesTokenCount": usage.output_tokens - usage.reasoning_tokens,
+        "candidatesTokenCount": candidates,
         "thoughtsTokenCount": usage.reasoning_tokens,
         "cachedContentTokenCount": usage.cached_input_tokens,
         "totalTokenCount": usage.input_tokens + usage.output_tokens,
-        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": usage.input_tokens}],
+        "promptTokensDetails": prompt,
     }
+    if usage.output_audio_tokens:
+        body["candidatesTokensDetails"] = [
+            {"modality": "TEXT", "tokenCount": candidates - usage.output_audio_tokens},
+            {"modality": "AUDIO", "tokenCount": usage.output_audio_tokens},
+        ]
+    return body
+
+
+def _thoughts(reasoning: ScriptedReasoning) -> list[dict[str, Any]]:
+    """Thought parts, one per delta; the signature on the last."""
+    parts: list[dict[str, Any]] = [{"text": text, "thought": True} for text in reasoning.text]
+    if reasoning.signature is not None and parts:
+        parts[-1]["thoughtSignature"] = reasoning.signature
+    return parts
 
 
 def _event(payload: dict[str, Any]) -> bytes:
@@ -107,8 +145,9 @@ class GeminiWire:
         return GeminiProvider(transport=mock_transport(handler), **options)
 
     def supports(self, feature: str, mode: Mode) -> bool:
-        # Gemini sends arguments as an object, and reports no cache writes.
-        return feature not in ("raw_tool_arguments", "cache_write_tokens")
+        # Gemini sends arguments as an object, reports no cache writes, never redacts
+        # reasoning, and has no file names on inline data.
+        return feature not in _UNSUPPORTED
 
     # -- answers ---------------------------------------------------------------------
 
@@ -148,28 +187,40 @@ class GeminiWire:
 
     @staticmethod
     def _calls(item: ScriptedReply) -> list[dict[str, Any]]:
-        return [
-            {
-                "functionCall": {
-                    "id": call.id,
-                    "name": call.name,
-                    "args": json.loads(call.argument_text),
-                },
-                "thoughtSignature": THOUGHT_SIGNATURE,
+        parts: list[dict[str, Any]] = []
+        for call in item.tool_calls:
+            function_call = {
+                "id": call.id,
+                "name": call.name,
+                "args": json.loads(call.argument_text),
             }
-            for call in item.tool_calls
-        ]
+            part: dict[str, Any] = {"functionCall": function_call}
+            if call.signature is not None:
+                part["thoughtSignature"] = call.signature
+            parts.append(part)
+        return parts
 
     def _complete_body(self, item: ScriptedReply) -> dict[str, Any]:
+        thoughts = [
+            {"text": "".join(reasoning.text), "thought": True}
+            | ({"thoughtSignature": reasoning.signature} if reasoning.signature else {})
+            for reasoning in item.reasoning
+        ]
         text_parts = [{"text": "".join(item.text)}] if item.text else []
         finish = _FINISH[item.finish_reason]
-        body = _response([*text_parts, *self._calls(item)], model=item.model, finish=finish)
+        parts = [*thoughts, *text_parts, *self._calls(item)]
+        body = _response(parts, model=item.model, finish=finish)
         body["usageMetadata"] = _usage(item.usage)
         return body
 
     def _stream_payloads(self, item: ScriptedReply) -> list[dict[str, Any]]:
-        """One payload per text delta, then the last with calls, finish and usage."""
-        payloads = [_response([{"text": text}], model=item.model) for text in item.text]
+        """One payload per thought and text delta, then the last with calls, finish, usage."""
+        payloads = [
+            _response([part], model=item.model)
+            for reasoning in item.reasoning
+            for part in _thoughts(reasoning)
+        ]
+        payloads += [_response([{"text": text}], model=item.model) for text in item.text]
         last = _response(self._calls(item), model=item.model, finish=_FINISH[item.finish_reason])
         last["usageMetadata"] = _usage(item.usage)
         return [*payloads, last]
@@ -221,31 +272,94 @@ class GeminiWire:
 
 
 def _decode_content(content: dict[str, Any]) -> list[Message]:
-    texts: list[str] = []
+    parts: list[Part] = []
     calls: list[ToolCall] = []
     results: list[Message] = []
     for part in content.get("parts", []):
-        if "text" in part:
-            texts.append(part["text"])
-        elif "functionCall" in part:
+        signature = part.get("thoughtSignature")
+        if "functionCall" in part:
             call = part["functionCall"]
             calls.append(
-                ToolCall(id=call.get("id", ""), name=call["name"], arguments=call.get("args", {}))
+                ToolCall(
+                    id=call.get("id", ""),
+                    name=call["name"],
+                    arguments=call.get("args", {}),
+                    signature=signature,
+                )
             )
         elif "functionResponse" in part:
             response = part["functionResponse"]
+            result: Content = response["response"].get("result", "")
+            nested = tuple(_decode_media(item) for item in response.get("parts", ()))
+            if nested:
+                result = (TextPart(text=str(result)), *nested) if result else nested
             results.append(
                 Message(
                     role="tool",
-                    content=response["response"].get("result", ""),
+                    content=result,
                     tool_call_id=response.get("id"),
                     name=response["name"],
                 )
             )
+        elif results and not parts and _is_media(part):
+            # Media right after function responses belong to the last one (how the
+            # adapter sends a tool result's media to models before Gemini 3).
+            last = results[-1]
+            text = (TextPart(text=last.content),) if isinstance(last.content, str) else ()
+            media = _decode_media(part)
+            previous = last.content if isinstance(last.content, tuple) else text
+            results[-1] = last.model_copy(update={"content": (*previous, media)})
+        elif part.get("thought"):
+            parts.append(
+                ReasoningPart(text=part.get("text", ""), signature=signature, provider="gemini")
+            )
+        elif "text" in part:
+            parts.append(TextPart(text=part["text"], signature=signature))
+        else:
+            parts.append(_decode_media(part))
     role = "assistant" if content.get("role") == "model" else "user"
-    if texts or calls:
-        results.append(Message(role=role, content="".join(texts), tool_calls=tuple(calls)))
+    if parts or calls:
+        results.append(Message(role=role, content=_plain(parts), tool_calls=tuple(calls)))
     return results
+
+
+def _plain(parts: list[Part]) -> Content:
+    """Unsigned text parts alone read back as one string (how Aether sends plain text)."""
+    if all(isinstance(part, TextPart) and part.signature is None for part in parts):
+        return "".join(part.text for part in parts if isinstance(part, TextPart))
+    return tuple(parts)
+
+
+def _is_media(part: dict[str, Any]) -> bool:
+    return any(key in part for key in ("inlineData", "inline_data", "fileData", "file_data"))
+
+
+def _field(data: dict[str, Any], name: str) -> Any:
+    """A field by its JSON name or its proto name: google-genai sends both spellings
+    (``inlineData`` outside, ``mime_type`` inside), as proto3 JSON allows."""
+    return data.get(name, data.get(_snake(name)))
+
+
+def _decode_media(part: dict[str, Any]) -> Part:
+    blob = _field(part, "inlineData")
+    if blob is not None:
+        media_type = _field(blob, "mimeType")
+        cls = _MEDIA.get(media_type.split("/")[0], DocumentPart)
+        return cls(data=blob["data"], media_type=media_type)
+    file = _field(part, "fileData")
+    if file is not None:
+        media_type = _field(file, "mimeType")
+        cls = _MEDIA.get((media_type or "").split("/")[0], DocumentPart)
+        return cls(url=_field(file, "fileUri"), media_type=media_type)
+    kind = next(iter(part))
+    return ProviderPart(provider="gemini", kind=_snake(kind), data=part)
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{char.lower()}" if char.isupper() else char for char in name)
+
+
+_MEDIA: dict[str, type[ImagePart | AudioPart]] = {"image": ImagePart, "audio": AudioPart}
 
 
 GEMINI_WIRE = GeminiWire()

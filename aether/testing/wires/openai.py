@@ -15,7 +15,18 @@ from typing import Any
 import httpx2
 
 from aether.extensions.llm._tool_calls import parse_arguments
-from aether.llm.contracts import FinishReason, Message, ToolCall
+from aether.llm.contracts import (
+    AudioPart,
+    Content,
+    DocumentPart,
+    FinishReason,
+    ImagePart,
+    Message,
+    Part,
+    ReasoningPart,
+    TextPart,
+    ToolCall,
+)
 from aether.testing.wire import (
     BrokenStream,
     ConnectionReset,
@@ -61,15 +72,33 @@ _ERROR_TYPES = {
 }
 
 
+_UNSUPPORTED = frozenset(
+    {
+        "cache_write_tokens",
+        "reasoning_signature",
+        "redacted_reasoning",
+        "reasoning_round_trip",
+        "audio_url",
+        "document_url",
+        "video",
+        "tool_result_media",
+    }
+)
+
+
 def _usage(usage: ScriptedUsage) -> dict[str, Any]:
     return {
         "prompt_tokens": usage.input_tokens,
         "completion_tokens": usage.output_tokens,
         "total_tokens": usage.input_tokens + usage.output_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cached_input_tokens, "audio_tokens": 0},
+        "prompt_tokens_details": {
+            "cached_tokens": usage.cached_input_tokens,
+            "audio_tokens": usage.input_audio_tokens,
+            "image_tokens": usage.input_image_tokens,
+        },
         "completion_tokens_details": {
             "reasoning_tokens": usage.reasoning_tokens,
-            "audio_tokens": 0,
+            "audio_tokens": usage.output_audio_tokens,
             "accepted_prediction_tokens": 0,
             "rejected_prediction_tokens": 0,
         },
@@ -94,7 +123,9 @@ class OpenAIWire:
         return OpenAIProvider(transport=mock_transport(handler), **options)
 
     def supports(self, feature: str, mode: Mode) -> bool:
-        return feature != "cache_write_tokens"
+        # Reasoning comes as OpenAI-compatible servers send it (reasoning_content), with
+        # no signature; chat completions carry no audio URLs, no document URLs, no video.
+        return feature not in _UNSUPPORTED
 
     # -- answers ---------------------------------------------------------------------
 
@@ -138,6 +169,10 @@ class OpenAIWire:
             "content": "".join(reply.text) if reply.text or not reply.tool_calls else None,
             "refusal": None,
         }
+        if reply.reasoning:
+            message["reasoning_content"] = "".join(
+                "".join(reasoning.text) for reasoning in reply.reasoning
+            )
         if reply.tool_calls:
             message["tool_calls"] = [
                 {
@@ -185,6 +220,11 @@ class OpenAIWire:
     def _stream_events(self, reply: ScriptedReply) -> list[bytes]:
         model = reply.model
         events = [self._chunk({"role": "assistant", "content": "", "refusal": None}, model=model)]
+        events += [
+            self._chunk({"reasoning_content": text}, model=model)
+            for reasoning in reply.reasoning
+            for text in reasoning.text
+        ]
         events += [self._chunk({"content": text}, model=model) for text in reply.text]
         for index, call in enumerate(reply.tool_calls):
             for position, fragment in enumerate(call.arguments):
@@ -221,7 +261,7 @@ class OpenAIWire:
                 messages.append(
                     Message(
                         role="tool",
-                        content=raw["content"],
+                        content=_decode_content(raw["content"]),
                         tool_call_id=call_id,
                         name=names.get(call_id),
                     )
@@ -229,9 +269,12 @@ class OpenAIWire:
             else:
                 calls = tuple(_decode_call(call) for call in raw.get("tool_calls") or ())
                 names.update({call.id: call.name for call in calls})
-                messages.append(
-                    Message(role=role, content=raw.get("content") or "", tool_calls=calls)
-                )
+                content = _decode_content(raw.get("content"))
+                if raw.get("reasoning_content"):
+                    reasoning = ReasoningPart(text=raw["reasoning_content"], provider="openai")
+                    text = (TextPart(text=content),) if isinstance(content, str) else content
+                    content = (reasoning, *text)
+                messages.append(Message(role=role, content=content, tool_calls=calls))
         choice = body.get("tool_choice")
         if isinstance(choice, dict):
             choice = choice["function"]["name"]
@@ -258,6 +301,32 @@ class OpenAIWire:
             body=body,
             headers=dict(request.headers),
         )
+
+
+_AUDIO_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg"}
+
+
+def _decode_content(content: object) -> Content:
+    """A message's content as Aether's: text, or parts (data: URLs read back to bytes)."""
+    if not isinstance(content, list):
+        return content if isinstance(content, str) else ""
+    parts: list[Part] = []
+    for item in content:
+        kind = item["type"]
+        if kind == "text":
+            parts.append(TextPart(text=item["text"]))
+        elif kind == "image_url":
+            image = item["image_url"]
+            parts.append(ImagePart(url=image["url"], detail=image.get("detail")))
+        elif kind == "input_audio":
+            audio = item["input_audio"]
+            parts.append(AudioPart(data=audio["data"], media_type=_AUDIO_TYPES[audio["format"]]))
+        elif kind == "file":
+            file = item["file"]
+            parts.append(DocumentPart(url=file["file_data"], name=file.get("filename")))
+        else:
+            raise AssertionError(f"the adapter sent a content part of unknown type {kind!r}")
+    return tuple(parts)
 
 
 def _decode_call(raw: dict[str, Any]) -> ToolCall:

@@ -1,7 +1,8 @@
 """OpenAI's Responses API wire format, for `MockServer`, the provider suite and benchmarks.
 
 JSON bodies as ``POST /v1/responses`` returns them (a ``response`` object whose
-``output`` holds reasoning, message and function-call items), and SSE streams of typed
+``output`` holds reasoning items, with the scripted signature as their
+``encrypted_content``, a message and function-call items), and SSE streams of typed
 events as OpenAI documents them: ``response.created``, ``response.in_progress``, then per
 output item ``response.output_item.added``, its deltas
 (``response.reasoning_summary_text.delta``, ``response.output_text.delta``,
@@ -44,6 +45,7 @@ from aether.testing.wire import (
     Mode,
     Script,
     ScriptedError,
+    ScriptedReasoning,
     ScriptedReply,
     ScriptedUsage,
     StalledStream,
@@ -106,6 +108,18 @@ def _message_item(text: str, *, done: bool) -> dict[str, Any]:
         "role": "assistant",
         "content": content if done else [],
     }
+
+
+def _reasoning_item(number: int, reasoning: ScriptedReasoning, *, done: bool) -> dict[str, Any]:
+    """A reasoning item: its summary and, once done, its encrypted content (the
+    signature). As OpenAI documents, the item as added may lack the encrypted content."""
+    item: dict[str, Any] = {"id": f"rs_scripted_{number}", "type": "reasoning", "summary": []}
+    if done:
+        if reasoning.text:
+            item["summary"] = [{"type": "summary_text", "text": "".join(reasoning.text)}]
+        if reasoning.signature is not None:
+            item["encrypted_content"] = reasoning.signature
+    return item
 
 
 class _Events:
@@ -181,7 +195,10 @@ class OpenAIResponsesWire:
         return json_response(200, self.body(item))
 
     def _output(self, reply: ScriptedReply) -> list[dict[str, Any]]:
-        output: list[dict[str, Any]] = []
+        output = [
+            _reasoning_item(number, reasoning, done=True)
+            for number, reasoning in enumerate(reply.reasoning)
+        ]
         if reply.text:
             output.append(_message_item("".join(reply.text), done=True))
         for call in reply.tool_calls:
@@ -236,6 +253,9 @@ class OpenAIResponsesWire:
         events.add("response.created", response=self.body(reply, output=False))
         events.add("response.in_progress", response=self.body(reply, output=False))
         index = 0
+        for number, reasoning in enumerate(reply.reasoning):
+            self._reasoning_events(events, index, number, reasoning)
+            index += 1
         if reply.text:
             self._message_events(events, index, reply.text)
             index += 1
@@ -261,6 +281,26 @@ class OpenAIResponsesWire:
         status, _ = _STATUS[reply.finish_reason]
         events.add(f"response.{status}", response=self.body(reply))
         return events
+
+    @staticmethod
+    def _reasoning_events(
+        events: _Events, index: int, number: int, reasoning: ScriptedReasoning
+    ) -> None:
+        added = _reasoning_item(number, reasoning, done=False)
+        events.add("response.output_item.added", output_index=index, item=added)
+        if reasoning.text:
+            where = {"item_id": added["id"], "output_index": index, "summary_index": 0}
+            empty = {"type": "summary_text", "text": ""}
+            events.add("response.reasoning_summary_part.added", **where, part=empty)
+            for text in reasoning.text:
+                events.add("response.reasoning_summary_text.delta", **where, delta=text)
+            whole = "".join(reasoning.text)
+            events.add("response.reasoning_summary_text.done", **where, text=whole)
+            events.add(
+                "response.reasoning_summary_part.done", **where, part={**empty, "text": whole}
+            )
+        done = _reasoning_item(number, reasoning, done=True)
+        events.add("response.output_item.done", output_index=index, item=done)
 
     @staticmethod
     def _message_events(events: _Events, index: int, texts: tuple[str, ...]) -> None:
