@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +31,8 @@ from ._responses_support import (
     message,
     reasoning,
     response,
+    stream_of,
+    text_delta,
 )
 
 pytestmark = pytest.mark.anyio
@@ -266,6 +269,53 @@ async def test_chained_state_sends_only_the_new_turns_after_the_stored_response(
         "store": True,
     }
     await provider.aclose()
+
+
+async def test_the_chain_survives_a_session_store_and_a_new_client(tmp_path: Path) -> None:
+    from aether.extensions.memory.sqlite import SQLiteSessionStore
+
+    server = RawServer(
+        response(message("Hi Alice."), response_id="resp_A"), response(message("Alice."))
+    )
+    path = tmp_path / "sessions.db"
+    provider = server.provider(state="chained")
+    async with SQLiteSessionStore(path) as store, Aether(provider, memory_store=store) as client:
+        await client.session("alice").ask("I am Alice.")
+    provider = server.provider(state="chained")
+    async with SQLiteSessionStore(path) as store, Aether(provider, memory_store=store) as other:
+        assert await other.session("alice").ask("Who am I?") == "Alice."
+    assert (server.last["previous_response_id"], server.last["input"]) == (
+        "resp_A",
+        [{"role": "user", "content": "Who am I?"}],
+    )
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
+async def test_the_tool_loop_chains_its_rounds(stream: bool) -> None:
+    async def add(arguments: dict[str, Any]) -> int:
+        return int(arguments["a"]) + int(arguments["b"])
+
+    tool = Tool(name="add", parameters={"type": "object"}, handler=add)
+    asking = response(
+        reasoning("Use the tool.", encrypted=None),
+        function_call("call_1", "add", '{"a": 17, "b": 25}'),
+        response_id="resp_A",
+    )
+    final = response(message("42."), response_id="resp_B")
+    first: Any = stream_of(asking) if stream else asking
+    second: Any = stream_of(final, text_delta("42.")) if stream else final
+    server = RawServer(first, second)
+    async with Aether(server.provider(state="chained")) as client:
+        if stream:
+            text = "".join([delta async for delta in client.stream_text("17+25?", tools=[tool])])
+        else:
+            text = await client.ask("17+25?", tools=[tool])
+    assert text == "42."
+    assert server.bodies[0]["input"] == [{"role": "user", "content": "17+25?"}]
+    assert (server.last["previous_response_id"], server.last["input"]) == (
+        "resp_A",
+        [{"type": "function_call_output", "call_id": "call_1", "output": "42"}],
+    )
 
 
 async def test_built_in_tools_and_includes_join_aethers_own() -> None:
