@@ -243,6 +243,24 @@ async def test_reasoning_the_server_did_not_keep_is_not_sent_back() -> None:
     await provider.aclose()
 
 
+async def test_reasoning_cut_off_before_any_answer_is_not_sent_back() -> None:
+    server = RawServer(response(message("ok")))
+    provider = server.provider()
+    cut = ReasoningPart(text="Hmm", signature=ENCRYPTED, provider="openai-responses", id="rs_1")
+    history = (
+        Message(role="user", content="hi"),
+        Message(role="assistant", content=(cut,)),
+        Message(role="user", content="go on"),
+    )
+    await provider.complete(LLMRequest(messages=history, model="o4-mini"))
+    # Sent alone, OpenAI refuses it: "provided without its required following item".
+    assert server.last["input"] == [
+        {"role": "user", "content": "hi"},
+        {"role": "user", "content": "go on"},
+    ]
+    await provider.aclose()
+
+
 async def test_chained_state_sends_only_the_new_turns_after_the_stored_response() -> None:
     server = RawServer(
         response(message("Hi Alice."), response_id="resp_A"), response(message("Alice."))

@@ -61,7 +61,7 @@ def _anchor_id(message: Message, provider: str) -> str | None:
     for part in message.parts if message.role == "assistant" else ():
         if (
             isinstance(part, ProviderPart)
-            and part.provider == provider
+            and belongs_to(part, provider)
             and part.kind == ANCHOR_KIND
         ):
             anchor = part.data.get("id")
@@ -147,6 +147,10 @@ def _assistant_items(message: Message, provider: str, *, store: bool) -> list[di
                 "arguments": arguments_json(call),
             }
         )
+    # Reasoning must be followed by the item it led to (OpenAI answers 400 otherwise):
+    # reasoning cut off before any answer (max_output_tokens) is left out.
+    while items and items[-1].get("type") == "reasoning":
+        items.pop()
     return items
 
 
