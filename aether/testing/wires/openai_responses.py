@@ -62,6 +62,7 @@ from aether.testing.wires._http import (
     request_json,
     sse_response,
 )
+from aether.testing.wires.openai import error_response
 
 __all__ = ["OPENAI_RESPONSES_WIRE", "OpenAIResponsesWire"]
 
@@ -71,14 +72,6 @@ _STATUS: dict[FinishReason, tuple[str, str | None]] = {
     "length": ("incomplete", "max_output_tokens"),
     "content_filter": ("incomplete", "content_filter"),
     "other": ("incomplete", "max_messages"),
-}
-
-_ERROR_TYPES = {
-    400: ("invalid_request_error", None),
-    401: ("invalid_request_error", "invalid_api_key"),
-    403: ("invalid_request_error", "unsupported_country_region_territory"),
-    404: ("invalid_request_error", "model_not_found"),
-    429: ("requests", "rate_limit_exceeded"),
 }
 
 _UNSUPPORTED = frozenset(
@@ -171,10 +164,7 @@ class OpenAIResponsesWire:
                 body=json.dumps(self.body(reply)).encode(),
             )
         if isinstance(item, ScriptedError):
-            error_type, code = _ERROR_TYPES.get(item.status, ("server_error", None))
-            error = {"message": item.message, "type": error_type, "param": item.param}
-            error["code"] = item.code or code
-            return json_response(item.status, {"error": error}, item.headers)
+            return error_response(item)
         if isinstance(item, MalformedBody):
             if stream:
                 return sse_response([b"event: response.created\ndata: {not json\n\n"], server)
