@@ -23,9 +23,7 @@ from typing import Any
 
 import httpx2
 
-from aether.llm.contracts import (
-    FinishReason,
-)
+from aether.llm.contracts import FinishReason
 from aether.testing.wire import (
     BrokenStream,
     ConnectionReset,
