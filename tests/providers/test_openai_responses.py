@@ -357,6 +357,7 @@ async def test_built_in_tools_and_includes_join_aethers_own() -> None:
     assert body["include"] == ["reasoning.encrypted_content", "web_search_call.action.sources"]
     await provider.complete(_ask("hi", provider_options=hatch))
     assert server.last.body["tools"] == hatch["openai-responses"]["tools"]
+    assert server.last.body["include"] == ["web_search_call.action.sources"]
     await provider.aclose()
 
 

@@ -37,7 +37,6 @@ from collections.abc import Mapping
 from typing import Any, Literal, get_args
 
 from aether.errors import ConfigurationError
-from aether.extensions.llm._requests import vendor_options
 from aether.extensions.llm._responses_output import failure, parse_response
 from aether.extensions.llm._responses_stream import ResponsesStreamState
 from aether.extensions.llm._responses_wire import build_body
@@ -153,17 +152,26 @@ class OpenAIResponsesProvider(OpenAIBaseProvider):
         )
 
     def _prepare(self, request: LLMRequest, *, stream: bool) -> PreparedCall:
-        call = super()._prepare(request, stream=stream)
         hatch = request.provider_options.get(self.name)
-        if hatch and any(isinstance(hatch.get(key), list) for key in _MERGED_LISTS):
-            # Built-in tools and extra includes join Aether's, instead of replacing them.
-            own = self._body(request, model=call.model, stream=stream)
-            body = dict(call.body)
-            for key in _MERGED_LISTS:
-                given = vendor_options(request, self.name).get(key)
-                if isinstance(given, list) and own.get(key):
-                    body[key] = [*own[key], *(item for item in given if item not in own[key])]
-            call.body = body
+        lists = {
+            key: value
+            for key in _MERGED_LISTS
+            if isinstance(hatch, dict) and isinstance(value := hatch.get(key), list)
+        }
+        if not lists:
+            return super()._prepare(request, stream=stream)
+        # Built-in tools and extra includes join Aether's own instead of replacing them.
+        assert isinstance(hatch, dict)
+        rest = {key: value for key, value in hatch.items() if key not in lists}
+        options = {**request.provider_options, self.name: rest}
+        call = super()._prepare(
+            request.model_copy(update={"provider_options": options}), stream=stream
+        )
+        body = dict(call.body)
+        for key, given in lists.items():
+            own = body.get(key) or []
+            body[key] = [*own, *(item for item in given if item not in own)]
+        call.body = body
         return call
 
     def _parse(self, data: object, *, fallback_model: str) -> LLMResponse:
