@@ -336,6 +336,24 @@ async def test_the_tool_loop_chains_its_rounds(stream: bool) -> None:
     )
 
 
+async def test_switching_state_mid_conversation_sends_the_whole_history() -> None:
+    anchor = ProviderPart(provider="openai-responses", kind="response", data={"id": "resp_A"})
+    stored = ReasoningPart(text="Hmm", provider="openai-responses", id="rs_1")
+    chained_turn = Message(role="assistant", content=(stored, TextPart(text="Hi."), anchor))
+    plain_turn = Message(role="assistant", content="Hi.")
+    server = RawServer(response(message("ok")), response(message("ok")))
+    whole = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "Hi."},
+        {"role": "user", "content": "more"},
+    ]
+    for state, turn in (("stateless", chained_turn), ("chained", plain_turn)):
+        provider = server.provider(state=state)
+        await provider.complete(_ask("hi", turn, "more"))
+        assert (server.last["input"], "previous_response_id" in server.last) == (whole, False)
+        await provider.aclose()
+
+
 async def test_built_in_tools_and_includes_join_aethers_own() -> None:
     provider, server = _serve(ScriptedReply(text=("ok",)), ScriptedReply(text=("ok",)))
     hatch = {
