@@ -26,7 +26,7 @@ from ._loopback import LoopbackServer
 
 pytestmark = pytest.mark.anyio
 
-BASE_PATHS = {"openai": "/v1", "gemini": "", "anthropic": ""}
+BASE_PATHS = {"openai": "/v1", "gemini": "", "anthropic": "", "openai-responses": "/v1"}
 REQUEST = LLMRequest(messages=(Message(role="user", content="hi"),))
 RETRY = RetryPolicy(attempts=3, base_delay=0.001, jitter=0)
 GATEWAY_SECRET = "gateway-token-0123456789"
@@ -64,8 +64,14 @@ def build(wire: WireFormat, base_url: str, how: str) -> tuple[Any, httpx2.AsyncC
     from aether.extensions.llm.anthropic import AnthropicProvider
     from aether.extensions.llm.gemini import GeminiProvider
     from aether.extensions.llm.openai import OpenAIProvider
+    from aether.extensions.llm.openai_responses import OpenAIResponsesProvider
 
-    classes = {"openai": OpenAIProvider, "gemini": GeminiProvider, "anthropic": AnthropicProvider}
+    classes = {
+        "openai": OpenAIProvider,
+        "gemini": GeminiProvider,
+        "anthropic": AnthropicProvider,
+        "openai-responses": OpenAIResponsesProvider,
+    }
     options: dict[str, Any] = {"default_headers": {"x-gateway-token": GATEWAY_SECRET}}
     client = None
     if how == "transport":
