@@ -161,22 +161,28 @@ class MessageStreamState:
     a tool call, a server tool's call (``server_tool_use``, ``mcp_tool_use``) a
     provider-native part whose input is assembled like a tool call's, and every block
     that arrives whole (a server tool's result, ``redacted_thinking``) a part as it is.
+    In tool mode (structured output), the output tool's input deltas come back as text
+    deltas, so the answer streams like a native one.
     """
 
     __slots__ = (
         "_blocks",
+        "_output_index",
         "_parts",
         "_provider",
         "_stopped",
         "_tools",
         "finish",
         "model",
+        "output_tool",
         "response_id",
         "usage",
     )
 
     def __init__(self, provider: str) -> None:
         self._provider = provider
+        self.output_tool: str | None = None
+        self._output_index: object = None
         self._tools = ToolCallAssembler()
         self._parts = PartsBuilder(provider)
         self._blocks: dict[object, Any] = {}
@@ -247,6 +253,8 @@ class MessageStreamState:
                     block.append(fragment)  # a server tool's input
             else:
                 self._tools.add(index, arguments=fragment)
+                if index == self._output_index and isinstance(fragment, str) and fragment:
+                    return fragment
         return None
 
     def _start(self, index: object, block: dict[str, Any]) -> None:
@@ -256,6 +264,8 @@ class MessageStreamState:
         elif kind == "thinking":
             self._blocks[index] = self._parts.open("reasoning")
         elif kind == "tool_use":
+            if self.output_tool is not None and block.get("name") == self.output_tool:
+                self._output_index = index
             self._tools.add(index, call_id=block.get("id"), name=block.get("name"))
             self._tools.set_arguments(index, block.get("input"))
         elif kind == "redacted_thinking":
