@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from aether import config as settings
 from aether._stream_events import observe_stream, observes_streams
 from aether.config import ProviderConfig
-from aether.errors import ConfigurationError, ToolError
+from aether.errors import ConfigurationError
 from aether.events import EventBus
 from aether.extensions.llm.builder import default_stack
 from aether.extensions.llm.factory import create_provider
@@ -27,7 +27,6 @@ from aether.llm.contracts import (
     LLMResponse,
     Message,
     OutputMode,
-    OutputSchema,
     Part,
     Reasoning,
     StreamChunk,
@@ -43,7 +42,11 @@ from aether.middleware.circuit_breaker import CircuitBreakerMiddleware, CircuitB
 from aether.middleware.cost import CostTrackingMiddleware
 from aether.middleware.events import EventsMiddleware
 from aether.middleware.retry import RetryPolicy
-from aether.middleware.structured_output import OUTPUT_RETRIES, StructuredOutputMiddleware
+from aether.middleware.structured_output import (
+    StructuredOutputMiddleware,
+    output_schema_for,
+    structured_answer,
+)
 from aether.middleware.telemetry import TelemetryMiddleware
 from aether.middleware.tool_loop import ToolLoopMiddleware
 from aether.pipeline import Pipeline, middleware_name
@@ -183,29 +186,6 @@ class CallOptions(TypedDict, total=False):
 
 
 _CALL_OPTIONS = frozenset(CallOptions.__annotations__) | {"output_type"}
-_OUTPUT_OPTIONS = ("output_mode", "output_retries")
-
-
-def _output_fields(
-    output_type: Any, options: CallOptions, context: dict[str, Any]
-) -> OutputSchema | None:
-    """The request's `OutputSchema`; ``output_retries`` goes into ``context``."""
-    if output_type is None:
-        given = [name for name in _OUTPUT_OPTIONS if name in options]
-        if given:
-            raise ConfigurationError(
-                f"{' and '.join(given)} apply to structured output only: give output_type= "
-                f"too, or leave them out"
-            )
-        return None
-    if "output_retries" in options:
-        retries = options["output_retries"]
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ConfigurationError(
-                f"output_retries takes a whole number, 0 or more, not {retries!r}"
-            )
-        context[OUTPUT_RETRIES] = retries
-    return OutputSchema.of(output_type, mode=options.get("output_mode", "auto"))
 
 
 class Aether:
@@ -439,10 +419,10 @@ class Aether:
                 fields["context"] = context
             _check_tool_choice(fields.get("tool_choice"), fields.get("tools", ()))
             if output_type is None:
-                _output_fields(None, options, {})  # output options without a type: refused
+                output_schema_for(None, options, {})  # output options without a type: refused
         if output_type is not None:
             context = dict(fields.get("context", {}))
-            fields["output"] = _output_fields(output_type, options, context)
+            fields["output"] = output_schema_for(output_type, options, context)
             if context:
                 fields["context"] = context
         try:
@@ -484,7 +464,7 @@ class Aether:
             update["context"][CACHE_CONTROL] = options["cache"]
         if output_type is None and request.output is not None and "output_mode" in options:
             output_type = request.output  # its mode changed
-        output = _output_fields(output_type, options, update["context"])
+        output = output_schema_for(output_type, options, update["context"])
         if output is not None:
             update["output"] = output
         if len(update) == 1:
@@ -731,21 +711,6 @@ class Aether:
             f"Aether(provider={self.provider_name!r}, model={self.default_model!r}, "
             f"pipeline={self.pipeline!r})"
         )
-
-
-def structured_answer(response: LLMResponse[Any]) -> Any:
-    """The validated answer of a structured response (what ``ask`` returns).
-
-    Raises:
-        ToolError: If the response hands tool calls back instead of an answer.
-    """
-    if response.output is None and response.tool_calls:
-        names = ", ".join(call.name for call in response.tool_calls)
-        raise ToolError(
-            f"the model called tools you run yourself ({names}) instead of answering: use "
-            f"complete(...) to read response.tool_calls, run them, and send the results back"
-        )
-    return response.output
 
 
 def _default_tools(tools: Sequence[ToolLike]) -> tuple[ToolLike, ...]:

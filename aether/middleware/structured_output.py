@@ -42,12 +42,17 @@ straight through: no extra coroutine, no extra generator layer.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from aether.errors import ConfigurationError, OutputRefusedError, OutputValidationError
+from aether.errors import (
+    ConfigurationError,
+    OutputRefusedError,
+    OutputValidationError,
+    ToolError,
+)
 from aether.llm._output_types import InvalidOutput, as_error_tuple, error_lines, validate_output
 from aether.llm._partial_json import PartialJSON
 from aether.llm.contracts import (
@@ -69,6 +74,8 @@ __all__ = [
     "OUTPUT_RETRIES",
     "OutputAttempt",
     "StructuredOutputMiddleware",
+    "output_schema_for",
+    "structured_answer",
 ]
 
 OUTPUT_RETRIES = "aether.output_retries"
@@ -98,6 +105,53 @@ class OutputAttempt(BaseModel):
     model: str | None = None
     tokens: TokenCounts | None = None
     cost_usd: float | None = None
+
+
+_OUTPUT_OPTIONS = ("output_mode", "output_retries")
+
+
+def output_schema_for(
+    output_type: Any, options: Mapping[str, Any], context: dict[str, Any]
+) -> OutputSchema | None:
+    """The `OutputSchema` for a call's ``output_type=`` and options (``None`` without one).
+
+    ``output_retries`` goes into ``context`` under `OUTPUT_RETRIES`.
+
+    Raises:
+        ConfigurationError: If ``output_mode`` or ``output_retries`` come without a type,
+            or are invalid, or the type has no JSON Schema.
+    """
+    if output_type is None:
+        given = [name for name in _OUTPUT_OPTIONS if name in options]
+        if given:
+            raise ConfigurationError(
+                f"{' and '.join(given)} apply to structured output only: give output_type= "
+                f"too, or leave them out"
+            )
+        return None
+    if "output_retries" in options:
+        retries = options["output_retries"]
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ConfigurationError(
+                f"output_retries takes a whole number, 0 or more, not {retries!r}"
+            )
+        context[OUTPUT_RETRIES] = retries
+    return OutputSchema.of(output_type, mode=options.get("output_mode", "auto"))
+
+
+def structured_answer(response: LLMResponse[Any]) -> Any:
+    """The validated answer of a structured response (what ``ask`` returns).
+
+    Raises:
+        ToolError: If the response hands tool calls back instead of an answer.
+    """
+    if response.output is None and response.tool_calls:
+        names = ", ".join(call.name for call in response.tool_calls)
+        raise ToolError(
+            f"the model called tools you run yourself ({names}) instead of answering: use "
+            f"complete(...) to read response.tool_calls, run them, and send the results back"
+        )
+    return response.output
 
 
 def _feedback(errors: list[dict[str, Any]]) -> Message:
