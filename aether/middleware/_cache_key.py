@@ -26,8 +26,9 @@ provider-native part's JSON has its keys sorted like the other free-form objects
 The document is canonical: the request's own fields come in their declared order, and the
 free-form JSON objects inside it (``provider_options``, each tool's ``parameters``, each
 tool call's ``arguments``, the output's JSON Schema) have their keys sorted, so two dicts
-that differ only in key order give one key. (Sorting only those, then serialising with pydantic-core, costs a
-third of sorting the whole document with the standard library's ``json``.)
+that differ only in key order give one key. (Sorting only those, then serialising with
+pydantic-core, costs a third of sorting the whole document with the standard library's
+``json``.)
 
 Left out on purpose: ``context`` (request-scoped state for middlewares, never sent) and
 each tool's ``handler`` (what runs the tool, not what the model sees). Both are excluded
