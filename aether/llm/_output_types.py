@@ -136,8 +136,9 @@ def _python_type(output_type: Any) -> CompiledOutput:
     try:
         schema = _inline_root_ref(TypeAdapter(output_type).json_schema())
     except (PydanticUserError, TypeError) as error:
+        reason = str(error).split("\n", 1)[0]
         raise ConfigurationError(
-            f"output_type={output_type!r} has no JSON Schema ({error}); give a pydantic "
+            f"output_type={output_type!r} has no JSON Schema ({reason}); give a pydantic "
             f"model, a dataclass, a TypedDict, a plain type or union, or a JSON Schema dict"
         ) from None
     wrapper = None if _is_object(schema) else WRAPPER
@@ -241,7 +242,7 @@ def _raw_schema(given: dict[str, Any]) -> CompiledOutput:
 
 
 _compiled: dict[Any, CompiledOutput] = {}
-_schemas: dict[tuple[Any, str], OutputSchema] = {}
+_schemas: dict[Any, OutputSchema] = {}
 
 
 def _cache_key(output_type: Any) -> Any:
@@ -281,14 +282,13 @@ def output_schema(output_type: Any, mode: OutputMode) -> OutputSchema:
         )
     if isinstance(output_type, OutputSchema):
         return output_type.with_mode(mode)
-    key = (_cache_key(output_type), mode)
+    key = _cache_key(output_type)
     found = _schemas.get(key)
     if found is None:
         compiled = compiled_output(output_type)
         found = OutputSchema(
             name=compiled.name,
             json_schema=compiled.json_schema,
-            mode=mode,
             description=compiled.description,
             wrapper=compiled.wrapper,
             output_type=output_type,
@@ -296,7 +296,8 @@ def output_schema(output_type: Any, mode: OutputMode) -> OutputSchema:
         if len(_schemas) >= _CACHE_SIZE:
             _schemas.clear()
         _schemas[key] = found
-    return found
+    # One schema dict for every mode: the adapters remember their forms of it by identity.
+    return found.with_mode(mode)
 
 
 def schema_text(schema: Mapping[str, Any]) -> str:

@@ -299,7 +299,7 @@ class StructuredOutputMiddleware:
                     ) from None
                 turns = [response.message, _feedback(invalid.errors)]
                 internal.extend(turns)
-                sent = _reask(sent, turns)
+                sent = _reask(sent, [*response.tool_messages, *turns])
                 continue
             return response.model_copy(update=update)
         raise AssertionError("unreachable: the loop returns or raises on its last attempt")

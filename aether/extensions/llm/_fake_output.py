@@ -17,7 +17,7 @@ from typing import Any
 
 __all__ = ["sample_value"]
 
-_DEEP = 3
+_DEEP = 4
 _FORMATS = {
     "date-time": "2024-01-01T00:00:00Z",
     "date": "2024-01-01",
