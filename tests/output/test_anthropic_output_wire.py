@@ -82,6 +82,8 @@ async def test_a_recursive_model_goes_in_tool_mode_even_on_a_current_model() -> 
     )
     assert got.mode == "tool"
     assert got.output == Node(value=1, children=[Node(value=2)])
+    assert "output_config" not in server.last.body
+    assert server.last.body["tool_choice"] == {"type": "tool", "name": "final_result"}
 
 
 @pytest.mark.parametrize("way", WAYS)
