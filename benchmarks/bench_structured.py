@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from pydantic_core import from_json
 
 from aether import LLMRequest, LLMResponse, Message, Pipeline, StreamChunk
-from aether.llm._output_types import validate_output
+from aether.llm._output_answers import validate_output
 from aether.llm._partial_json import PartialJSON
 from aether.llm.output import OutputSchema
 from aether.middleware.structured_output import StructuredOutputMiddleware

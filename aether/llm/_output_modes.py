@@ -29,7 +29,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from aether.errors import BadRequestError
-from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk, TextPart, Tool
+from aether.llm.contracts import (
+    FinishReason,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    StreamChunk,
+    TextPart,
+    Tool,
+)
 from aether.llm.output import (
     OUTPUT_TOOL_NAME,
     OutputSchema,
@@ -148,6 +156,12 @@ def _answer_parts(parts: tuple[Any, ...], text: str) -> tuple[Any, ...]:
     return (*kept, TextPart(text=text))
 
 
+def _answered(reason: FinishReason | None) -> FinishReason | None:
+    """The finish reason of an answer given through the output tool: it stopped, unless
+    ``max_tokens`` cut it (then its arguments are cut too)."""
+    return "stop" if reason in ("tool_calls", "stop", None) else reason
+
+
 def finish_response(response: LLMResponse, plan: OutputPlan) -> LLMResponse:
     """``response`` with the mode recorded, and in ``tool`` mode the call made the answer."""
     update: dict[str, Any] = {"output_mode": plan.mode}
@@ -158,7 +172,7 @@ def finish_response(response: LLMResponse, plan: OutputPlan) -> LLMResponse:
             update.update(
                 text=text,
                 tool_calls=(),
-                finish_reason="stop",
+                finish_reason=_answered(response.finish_reason),
                 parts=_answer_parts(response.parts, text),
             )
     return response.model_copy(update=update)
@@ -179,7 +193,9 @@ def finish_chunk(chunk: StreamChunk, plan: OutputPlan, *, streamed: bool) -> Str
         if call is not None:
             text = _arguments_text(call.arguments, call.raw_arguments)
             update.update(
-                tool_calls=(), finish_reason="stop", parts=_answer_parts(chunk.parts, text)
+                tool_calls=(),
+                finish_reason=_answered(chunk.finish_reason),
+                parts=_answer_parts(chunk.parts, text),
             )
             if not streamed:
                 update["text"] = chunk.text + text

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from aether import OutputRefusedError
+from aether import OutputRefusedError, OutputValidationError
 from aether.extensions.llm._output_schemas import strict_schema
 from aether.llm.output import OutputSchema
-from aether.testing.wire import ScriptedReply
+from aether.testing.wire import ScriptedReply, ScriptedToolCall
 from aether.testing.wires import OPENAI_WIRE
 from tests.output._models import Invoice, Point
 from tests.output._wire_support import WAYS, Way, answer, text_reply, tool_reply
@@ -164,3 +164,22 @@ async def test_an_invalid_answer_on_the_wire_is_asked_again(way: Way) -> None:
     resent = server.last.body["messages"]
     assert resent[-2] == {"role": "assistant", "content": '{"x": "three", "y": 4}'}
     assert "x: Input should be a valid integer" in resent[-1]["content"]
+
+
+@pytest.mark.parametrize("way", WAYS)
+async def test_tool_arguments_cut_by_max_tokens_are_not_asked_again(way: Way) -> None:
+    cut = ScriptedReply(
+        tool_calls=(ScriptedToolCall(id="c", name="final_result", arguments=('{"x": 3,',)),),
+        finish_reason="length",
+    )
+    with pytest.raises(OutputValidationError, match="max_tokens") as caught:
+        await answer(
+            OPENAI_WIRE,
+            way,
+            [cut, tool_reply(POINT)],
+            model="gpt-4o-mini",
+            output_type=Point,
+            output_mode="tool",
+        )
+    assert caught.value.text == '{"x": 3,'
+    assert len(caught.value.attempts) == 1

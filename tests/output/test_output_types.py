@@ -8,7 +8,7 @@ from typing import Any, Literal
 import pytest
 
 from aether.errors import ConfigurationError
-from aether.llm._output_types import InvalidOutput, error_lines, validate_output
+from aether.llm._output_answers import InvalidOutput, error_lines, validate_output
 from aether.llm.output import OutputSchema, prompted_instructions
 from tests.output._models import ISSUE_SCHEMA, Cat, Dog, Invoice, Item, Movie, Node, Point
 

@@ -311,6 +311,18 @@ async def test_a_cache_hit_comes_back_validated() -> None:
     assert second.output == first.output == Invoice.model_validate_json(VALID)
 
 
+async def test_a_cached_invalid_answer_is_asked_again_from_the_cache_at_no_cost() -> None:
+    fake = scripted(INVALID, VALID)
+    client = Aether(fake, cache=True)
+    first = await client.ask("Bill Ada", output_type=Invoice)
+    second = await client.ask("Bill Ada", output_type=Invoice)
+    assert first == second
+    assert len(fake.requests) == 2  # the answer and the re-ask, both served from the cache
+    assert client.cache is not None
+    assert client.cache.stats.hits == 2
+    assert client.usage.total_requests == 2
+
+
 async def test_a_ready_request_takes_the_output_type_and_keeps_its_own() -> None:
     client = Aether(FakeProvider())
     request = client.request("x", output_type=Point)
