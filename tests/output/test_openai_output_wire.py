@@ -6,11 +6,13 @@ import json
 
 import pytest
 
-from aether import OutputRefusedError, OutputValidationError
+from aether import Aether, OutputRefusedError, OutputValidationError
 from aether.extensions.llm._output_schemas import strict_schema
+from aether.extensions.llm.openai import OpenAIProvider
 from aether.llm.output import OutputSchema
-from aether.testing.wire import ScriptedReply, ScriptedToolCall
+from aether.testing.wire import MockServer, ScriptedReply, ScriptedToolCall
 from aether.testing.wires import OPENAI_WIRE
+from aether.testing.wires._http import mock_transport
 from tests.output._models import Invoice, Point
 from tests.output._wire_support import WAYS, Way, answer, text_reply, tool_reply
 
@@ -183,3 +185,18 @@ async def test_tool_arguments_cut_by_max_tokens_are_not_asked_again(way: Way) ->
         )
     assert caught.value.text == '{"x": 3,'
     assert len(caught.value.attempts) == 1
+
+
+async def test_an_adapter_not_declaring_structured_output_gets_it_in_the_instructions() -> None:
+    # What an SDK adapter without its own structured output gets (say, a new wire).
+    class PlainChat(OpenAIProvider):
+        structured_output = False
+
+    server = MockServer(OPENAI_WIRE, [text_reply(POINT)])
+    provider = PlainChat(api_key=OPENAI_WIRE.api_key, transport=mock_transport(server))
+    async with Aether(provider) as client:
+        response = await client.complete("Where?", output_type=Point)
+    assert response.output == Point(3, 4)
+    assert response.output_mode == "prompted"
+    assert "response_format" not in server.last.body
+    assert '"required":["x","y"]' in server.last.body["messages"][0]["content"]

@@ -225,6 +225,9 @@ class JsonPostProvider(SdkProvider):
     _path: str
     _base_request_options: ClassVar[dict[str, Any]] = {}
     _vendor: Any
+    structured_output: ClassVar[bool] = False
+    """Whether the adapter asks for structured output itself (`_prepare_output`); one
+    that does not gets it from the pipeline, in the instructions (prompted mode)."""
     """The SDK module (``openai``, ``anthropic``): both SDKs share their error classes."""
 
     @staticmethod
@@ -317,7 +320,7 @@ class JsonPostProvider(SdkProvider):
         self._ensure_open()
         model = request.model or self.default_model
         plan = None
-        if request.output is not None:
+        if request.output is not None and self.structured_output:
             request, plan = self._prepare_output(request, model)
         body = self._body(request, model=model, stream=stream)
         if plan is not None:

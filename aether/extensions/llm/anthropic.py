@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from aether.errors import ConfigurationError
 from aether.extensions.llm._anthropic_reasoning import family
@@ -98,7 +98,7 @@ class AnthropicProvider(JsonPostProvider):
     _error_detail = staticmethod(_error_detail)
 
     name = "anthropic"
-    structured_output = True
+    structured_output: ClassVar[bool] = True
     api_key_env = "ANTHROPIC_API_KEY"
     _path = "/v1/messages"
 

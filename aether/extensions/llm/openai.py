@@ -123,7 +123,7 @@ class OpenAIProvider(JsonPostProvider):
 
     name = "openai"
     api_key_env = "OPENAI_API_KEY"
-    structured_output = True
+    structured_output: ClassVar[bool] = True
     _path = "/chat/completions"
     _base_request_options: ClassVar[dict[str, Any]] = {"security": {"bearer_auth": True}}
 
