@@ -20,11 +20,11 @@ __all__ = ["NOTES", "TITLE", "run"]
 
 TITLE = "Structured output: validation per call, partial objects per chunk"
 NOTES = """
-A 2 KB answer: an `Invoice` of 12 line items (a pydantic model with a nested model, an
-enum-free list and defaults), as JSON text. "bare" is a call or stream of the same text
+A 2 KB answer: an `Invoice` of 12 line items (a pydantic model with a nested model, lists
+and defaults), as JSON text. "bare" is a call or stream of the same text
 with no ``output_type``, through a pipeline with nothing but a provider that answers at
 once (a 2 KB text answer, or the same text in chunks of 4 characters, about a token
-each: 486 chunks and a final one). "structured" is the same through
+each: 507 chunks and a final one). "structured" is the same through
 `StructuredOutputMiddleware` with ``output_type=Invoice``; its row is the overhead over
 bare (median of differences between alternating runs), and the ratio is overhead / bare:
 large, because this bare provider does nothing. Against a real call (about 4 ms through
@@ -39,7 +39,10 @@ chunk, against re-parsing the whole text received so far at every chunk, as
 `jiter.from_json(..., partial_mode="trailing-strings")` would have to (neither keeps a
 state between calls): at 2 KB all three are cheap, at 20 KB re-parsing costs ten times
 more per chunk while the incremental parser stays flat. Target: under 20 µs per chunk for
-a 2 KB object. CPU time, median of 5 runs after a warm-up.
+a 2 KB object. The fields structured output adds to every `StreamChunk` and `LLMResponse`
+(`partial`, `output`, `output_mode`) cost about 0.06 µs per chunk built and 0.13 µs per
+response (timeit, against main: 1.05 → 1.11 µs and 1.24 → 1.37 µs), within this
+machine's noise in the stack section. CPU time, median of 5 runs after a warm-up.
 """
 
 CHUNK = 4
