@@ -21,6 +21,7 @@ __all__ = [
     "aclose_stream",
     "content_chunks",
     "final_chunk",
+    "hold_final",
     "split_text",
     "stream_response",
 ]
@@ -61,6 +62,14 @@ def final_chunk(response: LLMResponse) -> StreamChunk:
         output=response.output,
         output_mode=response.output_mode,
     )
+
+
+def hold_final(chunk: StreamChunk) -> tuple[StreamChunk | None, StreamChunk]:
+    """A final chunk a layer holds back: the text chunk to pass on now (``None`` if it
+    carries no text), and the final chunk without its text, to yield later."""
+    if not chunk.text:
+        return None, chunk
+    return StreamChunk(text=chunk.text), chunk.model_copy(update={"text": ""})
 
 
 def _deltas(text: str, words_per_chunk: int) -> Iterator[str]:

@@ -49,7 +49,7 @@ from aether.errors import ConfigurationError
 from aether.llm._output_answers import InvalidOutput, validate_output
 from aether.llm._partial_json import PartialJSON
 from aether.llm.contracts import LLMRequest, LLMResponse, Message, OutputSchema, StreamChunk
-from aether.llm.streaming import aclose_stream
+from aether.llm.streaming import aclose_stream, hold_final
 from aether.middleware._structured_attempts import (
     DEFAULT_OUTPUT_RETRIES,
     OUTPUT_RETRIES,
@@ -168,11 +168,10 @@ class StructuredOutputMiddleware:
             try:
                 async for chunk in inner:
                     if chunk.finish_reason is not None:
-                        final = chunk
-                        if not chunk.text:
+                        text_chunk, final = hold_final(chunk)
+                        if text_chunk is None:
                             continue
-                        final = chunk.model_copy(update={"text": ""})
-                        chunk = StreamChunk(text=chunk.text)
+                        chunk = text_chunk
                     kind = chunk.kind
                     if kind == "text":
                         text = chunk.text
