@@ -40,7 +40,12 @@ from aether.llm.contracts import TokenCounts
 __all__ = ["LibraryModel", "RateCard", "is_loaded", "load", "load_in_thread", "lookup"]
 
 _MTOK = 1_000_000
-_PROVIDER_IDS = {"gemini": "google", "vertex": "google", "vertexai": "google"}
+_PROVIDER_IDS = {
+    "gemini": "google",
+    "vertex": "google",
+    "vertexai": "google",
+    "openai-responses": "openai",
+}
 """Aether provider names whose genai-prices id differs."""
 
 _library: Any = None

@@ -1,11 +1,12 @@
 """The clients `bench_openai` compares, each behind the same four operations.
 
 Every contender makes the same request (model ``gpt-4o-mini``, one user message) to the
-same mock OpenAI server and hands back the answer's text, so the worker can check that
-each one really read the whole answer. ``call`` returns the text of one non-streamed
-answer; ``stream`` yields the text deltas of a streamed one (asking for the usage chunk
-where the library can). Each contender opens one client per answer length, because the
-mock server takes the length from the base URL (``/chunks/N/v1``).
+same mock OpenAI server and hands back the answer's text (the two Responses API
+contenders over ``POST /v1/responses``, the others over chat completions), so the
+worker can check that each one really read the whole answer. ``call`` returns the text
+of one non-streamed answer; ``stream`` yields the text deltas of a streamed one (asking
+for the usage chunk where the library can). Each contender opens one client per answer
+length, because the mock server takes the length from the base URL (``/chunks/N/v1``).
 
 The peers (LiteLLM, pydantic-ai, langchain-openai) are imported only inside their
 contender, in the worker process that measures them, and only if installed (the ``bench``
@@ -151,6 +152,35 @@ class AetherEmptyStackContender(AetherContender):
     stack: list[object] | None = []  # noqa: RUF012 - read, never mutated
 
 
+class OpenAIResponsesSdkContender(OpenAISdkContender):
+    """``AsyncOpenAI().responses.create``: the Responses API with the SDK's typed events."""
+
+    async def call(self, length: int) -> str:
+        response = await self.clients[length].responses.create(model=MODEL, input=PROMPT)
+        text: str = response.output_text
+        return text
+
+    async def stream(self, length: int) -> AsyncIterator[str]:
+        stream = await self.clients[length].responses.create(
+            model=MODEL, input=PROMPT, stream=True
+        )
+        async with stream:
+            async for event in stream:
+                if event.type == "response.output_text.delta":
+                    yield event.delta
+
+
+class AetherResponsesContender(AetherContender):
+    """``Aether(OpenAIResponsesProvider(...))``: the default stack on the Responses API."""
+
+    def build(self, base_url: str) -> Any:
+        from aether import Aether
+        from aether.extensions.llm.openai_responses import OpenAIResponsesProvider
+
+        provider = OpenAIResponsesProvider(api_key=API_KEY, base_url=base_url, default_model=MODEL)
+        return Aether(provider)
+
+
 class LiteLLMContender(Contender):
     """``litellm.acompletion(model="openai/gpt-4o-mini", api_base=...)``."""
 
@@ -260,6 +290,10 @@ CONTENDERS = (
     ContenderSpec("aether", "Aether, default stack", "aether-llm", "aether", AetherContender),
     ContenderSpec("aether-empty", "Aether, stack=[]", "aether-llm", "aether",
                   AetherEmptyStackContender),
+    ContenderSpec("openai-responses", "openai SDK, Responses API", "openai", "openai",
+                  OpenAIResponsesSdkContender),
+    ContenderSpec("aether-responses", "Aether, Responses API, default stack", "aether-llm",
+                  "aether", AetherResponsesContender),
     ContenderSpec("litellm", "LiteLLM acompletion", "litellm", "litellm", LiteLLMContender,
                   peer=True),
     ContenderSpec("pydantic-ai", "pydantic-ai Agent", "pydantic-ai-slim", "pydantic_ai",

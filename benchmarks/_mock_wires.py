@@ -1,9 +1,12 @@
-"""Prebuilt Anthropic and Gemini answers for the benchmark mock server.
+"""Prebuilt Anthropic, Gemini and OpenAI Responses answers for the benchmark mock server.
 
 The server (`benchmarks.mock_openai_server`) answers OpenAI's chat completions itself and
-takes the Messages API and Gemini's ``generateContent`` shapes from here, so one local
-server process serves all three adapters. Each answer is ``chunks`` words of ``WORD``,
-as JSON or as the vendor's SSE stream (each event framed as one HTTP chunk), with usage.
+takes the Messages API, Gemini's ``generateContent`` and OpenAI's Responses API shapes
+from here, so one local server process serves all four adapters. The Responses answers
+are rendered by the provider suite's own wire format
+(`aether.testing.wires.openai_responses`), so tests and benchmarks serve the same bytes.
+Each answer is ``chunks`` words of ``WORD``, as JSON or as the vendor's SSE stream (each
+event framed as one HTTP chunk), with usage.
 The words cycle through a few distinct ones, as a model's tokens would: LiteLLM stops a
 stream whose chunks repeat 100 times in a row, taking it for a model stuck in a loop.
 """
@@ -12,11 +15,13 @@ from __future__ import annotations
 
 import functools
 import json
+from typing import Any
 
 __all__ = [
     "ANTHROPIC_MODEL",
     "GEMINI_MODEL",
     "PROMPT_TOKENS",
+    "RESPONSES_MODEL",
     "WORDS",
     "answer_text",
     "answer_words",
@@ -25,12 +30,15 @@ __all__ = [
     "gemini_body",
     "gemini_events",
     "http_chunk",
+    "responses_body",
+    "responses_events",
 ]
 
 WORDS = ("once ", "upon ", "a ", "time ", "there ", "was ", "word ")
 PROMPT_TOKENS = 9
 ANTHROPIC_MODEL = "claude-haiku-4-5-20251001"
 GEMINI_MODEL = "gemini-2.5-flash"
+RESPONSES_MODEL = "gpt-4o-mini-2024-07-18"
 
 
 @functools.cache
@@ -170,3 +178,29 @@ def gemini_events(chunks: int) -> tuple[bytes, ...]:
         for index, word in enumerate(answer_words(chunks))
     ]
     return _framed(payloads)
+
+
+# -- OpenAI Responses API -------------------------------------------------------------------
+
+
+def _responses_reply(chunks: int) -> Any:
+    from aether.testing.wire import ScriptedReply, ScriptedUsage
+
+    usage = ScriptedUsage(input_tokens=PROMPT_TOKENS, output_tokens=chunks)
+    return ScriptedReply(text=answer_words(chunks), model=RESPONSES_MODEL, usage=usage)
+
+
+@functools.cache
+def responses_body(chunks: int) -> bytes:
+    """The JSON body of a non-streamed ``POST /v1/responses`` answer."""
+    from aether.testing.wires.openai_responses import OPENAI_RESPONSES_WIRE
+
+    return json.dumps(OPENAI_RESPONSES_WIRE.body(_responses_reply(chunks))).encode()
+
+
+@functools.cache
+def responses_events(chunks: int) -> tuple[bytes, ...]:
+    """A streamed answer: the typed events of one message of ``chunks`` text deltas."""
+    from aether.testing.wires.openai_responses import OPENAI_RESPONSES_WIRE
+
+    return _framed(OPENAI_RESPONSES_WIRE.events(_responses_reply(chunks)))

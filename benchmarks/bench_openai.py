@@ -65,7 +65,13 @@ HTTP stack itself costs. "Aether, default stack" is `Aether(OpenAIProvider(...))
 time of the run (tool loop, cost tracking, circuit breaker, retry, events); "Aether,
 stack=[]" is the adapter and the facade alone. Aether's adapter sends through the openai
 SDK but reads the JSON and SSE itself, without the SDK's typed models (docs/providers.md).
-LiteLLM is `litellm.acompletion(model="openai/gpt-4o-mini", api_base=...)`, run with
+The two Responses API rows make the same call over `POST /v1/responses` (typed SSE
+events: `response.created`, one `response.output_text.delta` per word, the item events,
+`response.completed` with the usage), served from the provider suite's own Responses wire
+format: "openai SDK, Responses API" is `AsyncOpenAI.responses.create` (typed events),
+"Aether, Responses API" is `Aether(OpenAIResponsesProvider(...))` with the default stack;
+their ratios are to the same chat-completions SDK base, so compare the two with each
+other. LiteLLM is `litellm.acompletion(model="openai/gpt-4o-mini", api_base=...)`, run with
 `LITELLM_LOCAL_MODEL_COST_MAP=True` and `LITELLM_OFFLINE_MODE=true` (by default it fetches
 its price list over the network when imported); pydantic-ai is an `Agent` over
 `OpenAIChatModel` (`agent.run`; `run_stream` with `stream_text(delta=True,

@@ -4,8 +4,9 @@ It answers ``POST /v1/chat/completions`` on loopback: a JSON chat completion, or
 ``"stream": true``) an SSE stream of ``chat.completion.chunk`` events, a finish chunk,
 a usage chunk and ``data: [DONE]``, sent with chunked transfer encoding over keep-alive
 HTTP/1.1 connections. Answers are prebuilt, so the server costs little next to the
-client being measured. The same server also speaks Anthropic's Messages API
-(``POST /v1/messages``, JSON or SSE) and Gemini's (``POST
+client being measured. The same server also speaks OpenAI's Responses API (``POST
+/v1/responses``, JSON or typed SSE events), Anthropic's Messages API (``POST
+/v1/messages``, JSON or SSE) and Gemini's (``POST
 /v1beta/models/{model}:generateContent`` and ``:streamGenerateContent``), with the
 bodies of `benchmarks._mock_wires`: point an SDK's base URL at the server's root.
 
@@ -47,6 +48,8 @@ from benchmarks._mock_wires import (
     gemini_body,
     gemini_events,
     http_chunk,
+    responses_body,
+    responses_events,
 )
 
 __all__ = ["ServerOptions", "main", "running_server"]
@@ -133,6 +136,8 @@ def _answer(path: str, body: bytes, chunks: int) -> bytes | tuple[bytes, ...]:
     """The answer to a request: a JSON body, or a stream's framed SSE events."""
     if path.endswith("/messages"):
         return anthropic_events(chunks) if _is_stream(body) else anthropic_body(chunks)
+    if path.endswith("/responses"):
+        return responses_events(chunks) if _is_stream(body) else responses_body(chunks)
     if ":streamGenerateContent" in path:
         return gemini_events(chunks)
     if ":generateContent" in path:

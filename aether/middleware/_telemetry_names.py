@@ -98,7 +98,12 @@ COST_BUCKETS: Final = (
 
 # -- provider names ---------------------------------------------------------------------
 
-PROVIDERS: Final = {"openai": "openai", "anthropic": "anthropic", "gemini": "gcp.gemini"}
+PROVIDERS: Final = {
+    "openai": "openai",
+    "openai-responses": "openai",
+    "anthropic": "anthropic",
+    "gemini": "gcp.gemini",
+}
 """``gen_ai.provider.name`` for Aether's provider names; any other name is kept as is."""
 
 HOSTS: Final = (

@@ -6,6 +6,7 @@ from contextlib import aclosing
 
 import anyio
 
+from aether.errors import BadRequestError
 from aether.llm.contracts import FinishReason, Message, Tool, ToolCall
 from aether.testing.provider_suite import ScenarioKit, expect, scenario
 from aether.testing.wire import (
@@ -84,13 +85,26 @@ async def system_and_history_mapped(kit: ScenarioKit) -> None:
 @scenario()
 async def sampling_parameters_sent(kit: ScenarioKit) -> None:
     provider, server = kit.serve(ScriptedReply(text=("ok",)))
-    request = kit.request("hi", temperature=0.25, top_p=0.5, max_tokens=64, stop=("END", "##"))
+    request = kit.request("hi", temperature=0.25, top_p=0.5, max_tokens=64)
     await kit.call(provider, request)
     sent = server.last
     expect(sent.temperature, 0.25 if kit.supports("temperature") else None, "temperature")
     expect(sent.top_p, 0.5 if kit.supports("top_p") else None, "top_p")
     expect(sent.max_tokens, 64, "max_tokens")
-    expect(sent.stop, ("END", "##"), "stop sequences")
+
+
+@scenario()
+async def stop_sequences_sent_or_refused_before_sending(kit: ScenarioKit) -> None:
+    """A wire without stop sequences (OpenAI's Responses API) refuses them, never drops them."""
+    provider, server = kit.serve(ScriptedReply(text=("ok",)))
+    request = kit.request("hi", stop=("END", "##"))
+    if kit.supports("stop"):
+        await kit.call(provider, request)
+        expect(server.last.stop, ("END", "##"), "stop sequences")
+        return
+    error, _ = await kit.call_failing(provider, request, BadRequestError)
+    expect(len(server.requests), 0, "requests sent")
+    expect("stop" in str(error), True, f"the error names stop: {error}")
 
 
 @scenario()

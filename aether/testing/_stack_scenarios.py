@@ -84,7 +84,9 @@ async def usage_and_cost_through_the_default_stack(kit: ScenarioKit) -> None:
             "requests and tokens in client.usage",
         )
         expect(totals.total_cached_input_tokens, 1024, "cached input tokens in client.usage")
-    provider_id = {"gemini": "google"}.get(provider.name, provider.name)
+    provider_id = {"gemini": "google", "openai-responses": "openai"}.get(
+        provider.name, provider.name
+    )
     library = LibraryUsage(input_tokens=2000, cache_read_tokens=1024, output_tokens=300)
     expected = float(calc_price(library, model, provider_id=provider_id).total_price)
     expect(cost, expected, f"the price of {model} with cached tokens")

@@ -17,13 +17,19 @@ from benchmarks._mock_wires import (
     ANTHROPIC_MODEL,
     GEMINI_MODEL,
     PROMPT_TOKENS,
+    RESPONSES_MODEL,
     answer_text,
     answer_words,
 )
 from benchmarks.mock_openai_server import running_server
 
-PROVIDERS = ("openai", "anthropic", "gemini")
-MODELS = {"openai": "gpt-4o-mini-2024-07-18", "anthropic": ANTHROPIC_MODEL, "gemini": GEMINI_MODEL}
+PROVIDERS = ("openai", "anthropic", "gemini", "openai-responses")
+MODELS = {
+    "openai": "gpt-4o-mini-2024-07-18",
+    "anthropic": ANTHROPIC_MODEL,
+    "gemini": GEMINI_MODEL,
+    "openai-responses": RESPONSES_MODEL,
+}
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +39,8 @@ def server_root() -> Iterator[str]:
 
 
 def _client(provider: str, root: str, *, prefix: str = "") -> Aether:
-    base_url = f"{root}{prefix}/v1" if provider == "openai" else f"{root}{prefix}"
+    openai = provider in ("openai", "openai-responses")
+    base_url = f"{root}{prefix}/v1" if openai else f"{root}{prefix}"
     config = ProviderConfig(name=provider, api_key="bench-key", base_url=base_url)
     return Aether(config=config, stack=[])
 

@@ -16,7 +16,7 @@ from benchmarks._openai_worker import LONG, SHORT, Plan, Wave, WrongAnswer, meas
 from benchmarks.bench_openai import COLUMNS, Round, rotated, summarise, table
 from benchmarks.mock_openai_server import running_server
 
-CORE = ("httpx", "openai", "aether", "aether-empty")
+CORE = ("httpx", "openai", "aether", "aether-empty", "openai-responses", "aether-responses")
 TINY = Plan(calls=2, streams=1, waves=(Wave(3, 2, warm_up=True),))
 
 
@@ -36,7 +36,9 @@ async def test_core_contender_reads_a_whole_call(key: str, server_root: str) -> 
         await contender.aclose()
 
 
-@pytest.mark.parametrize("key", ["httpx", "aether", "aether-empty"])
+@pytest.mark.parametrize(
+    "key", ["httpx", "aether", "aether-empty", "openai-responses", "aether-responses"]
+)
 async def test_core_contender_streams_every_word(key: str, server_root: str) -> None:
     contender = by_key(key).factory(server_root, (LONG,))
     await contender.open()

@@ -21,7 +21,7 @@ from tests.reliability._loopback import LoopbackServer
 from tests.reliability._support import wait_until
 
 MODEL = "scripted-model-001"
-BASE_PATHS = {"openai": "/v1", "gemini": "", "anthropic": ""}
+BASE_PATHS = {"openai": "/v1", "gemini": "", "anthropic": "", "openai-responses": "/v1"}
 
 
 @dataclass
@@ -46,11 +46,13 @@ class ThreadedServer:
         from aether.extensions.llm.anthropic import AnthropicProvider
         from aether.extensions.llm.gemini import GeminiProvider
         from aether.extensions.llm.openai import OpenAIProvider
+        from aether.extensions.llm.openai_responses import OpenAIResponsesProvider
 
         classes = {
             "openai": OpenAIProvider,
             "gemini": GeminiProvider,
             "anthropic": AnthropicProvider,
+            "openai-responses": OpenAIResponsesProvider,
         }
         wire = self.mock.wire
         options.setdefault("transport", httpx2.AsyncHTTPTransport(retries=0))

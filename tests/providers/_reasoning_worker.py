@@ -21,11 +21,12 @@ from aether.extensions.memory.redis import RedisSessionStore
 from aether.extensions.memory.sqlite import SQLiteSessionStore
 from aether.llm.contracts import LLMRequest, Message, Tool
 from aether.testing.wire import MockServer, ScriptedReply, WireFormat
-from aether.testing.wires import ANTHROPIC_WIRE, GEMINI_WIRE
+from aether.testing.wires import ANTHROPIC_WIRE, GEMINI_WIRE, OPENAI_RESPONSES_WIRE
 
 WIRES: dict[str, tuple[WireFormat, str]] = {
     "anthropic": (ANTHROPIC_WIRE, "claude-sonnet-4-5"),
     "gemini": (GEMINI_WIRE, "gemini-2.5-flash"),
+    "openai-responses": (OPENAI_RESPONSES_WIRE, "o4-mini"),
 }
 
 LOOKUP = Tool(

@@ -239,7 +239,9 @@ async def test_thinking_and_server_tool_blocks_are_read_in_order() -> None:
 
 
 async def test_the_turn_goes_back_block_for_block() -> None:
-    reply = await _literal(MESSAGE).complete(LLMRequest(messages=(USER,)))
+    literal = _literal(MESSAGE)
+    reply = await literal.complete(LLMRequest(messages=(USER,)))
+    await literal.aclose()  # left open, its loop binding is finalised by the GC (trio warns)
     provider, server = _serve()
     result = Message(role="tool", content="the upper air", tool_call_id="toolu_9")
     await provider.complete(LLMRequest(messages=(USER, reply.message, result), tools=(LOOKUP,)))

@@ -14,21 +14,28 @@ from aether.extensions.llm.anthropic import AnthropicProvider
 from aether.extensions.llm.fake import FakeProvider
 from aether.extensions.llm.gemini import GeminiProvider
 from aether.extensions.llm.openai import OpenAIProvider
+from aether.extensions.llm.openai_responses import OpenAIResponsesProvider
 from aether.testing.wire import MockServer, ScriptedReply
 from aether.testing.wires import BUILTIN_WIRES
 
 pytestmark = pytest.mark.anyio
 
-KEYS = {"openai": "OPENAI_API_KEY", "gemini": "GEMINI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+KEYS = {
+    "openai": "OPENAI_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "openai-responses": "OPENAI_API_KEY",
+}
 CLASSES = {
     "openai": (OpenAIProvider, "gpt-4o-mini"),
+    "openai-responses": (OpenAIResponsesProvider, "gpt-4o-mini"),
     "gemini": (GeminiProvider, "gemini-2.5-flash"),
     "anthropic": (AnthropicProvider, "claude-haiku-4-5"),
     "fake": (FakeProvider, "fake-model"),
 }
 
 
-@pytest.mark.parametrize("name", ["openai", "gemini", "anthropic", "fake"])
+@pytest.mark.parametrize("name", ["openai", "gemini", "anthropic", "openai-responses", "fake"])
 def test_llm_provider_picks_the_provider(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLM_PROVIDER", name)
     if name in KEYS:
@@ -48,6 +55,7 @@ def test_llm_provider_picks_the_provider(name: str, monkeypatch: pytest.MonkeyPa
         ("openai", "OPENAI_MODEL", "gpt-4.1-mini"),
         ("gemini", "GEMINI_MODEL", "gemini-2.5-pro"),
         ("anthropic", "ANTHROPIC_MODEL", "claude-sonnet-4-5"),
+        ("openai-responses", "OPENAI_MODEL", "gpt-5-mini"),
     ],
 )
 def test_model_variable_sets_the_default_model(
@@ -59,7 +67,7 @@ def test_model_variable_sets_the_default_model(
     assert Aether().default_model == model
 
 
-@pytest.mark.parametrize("name", ["openai", "gemini", "anthropic"])
+@pytest.mark.parametrize("name", ["openai", "gemini", "anthropic", "openai-responses"])
 def test_missing_key_is_a_configuration_error_naming_it(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -107,7 +115,7 @@ def test_import_aether_imports_no_vendor_sdk() -> None:
     assert done.stdout.strip() == ""
 
 
-@pytest.mark.parametrize("name", ["openai", "gemini", "anthropic"])
+@pytest.mark.parametrize("name", ["openai", "gemini", "anthropic", "openai-responses"])
 async def test_aclose_closes_the_client_the_provider_made(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

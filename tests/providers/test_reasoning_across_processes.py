@@ -1,5 +1,6 @@
-"""A thinking + tools conversation on Anthropic and Gemini survives SQLite and Redis and
-another process: the next request there carries the signatures back exactly.
+"""A thinking + tools conversation on Anthropic, Gemini and OpenAI's Responses API survives
+SQLite and Redis and another process: the next request there carries the signatures (the
+Responses API's encrypted reasoning) back exactly.
 
 This process gets the model's first turn (thinking with its signature, a tool call; on
 Gemini a thought signature on the call too), stores the conversation, and computes the
@@ -67,7 +68,7 @@ async def _store_and_expect(
     """Store one conversation per wire; return each next request's body, by session."""
     expected = {}
     async with store:
-        for wire, stream in (("anthropic", True), ("gemini", False)):
+        for wire, stream in (("anthropic", True), ("gemini", False), ("openai-responses", True)):
             history = await _conversation(wire, stream=stream)
             session = f"{wire}:{uuid.uuid4().hex}"
             await store.save(session.split(":", 1)[1], history)
@@ -89,7 +90,19 @@ def _run_worker(arguments: list[str]) -> list[dict[str, Any]]:
 
 def _check_signatures(sessions: list[str], bodies: list[dict[str, Any]]) -> None:
     for session, body in zip(sessions, bodies, strict=True):
-        if session.startswith("anthropic"):
+        if session.startswith("openai-responses"):
+            # The encrypted reasoning goes back as it came, before the call it led to.
+            assert body["input"][1:3] == [
+                {
+                    "type": "reasoning",
+                    "id": "rs_scripted_0",
+                    "summary": [{"type": "summary_text", "text": "Look it up."}],
+                    "encrypted_content": THINKING_SIGNATURE,
+                },
+                {"role": "assistant", "content": "Checking."},
+            ]
+            assert body["input"][3]["call_id"] == "call_1"
+        elif session.startswith("anthropic"):
             thinking = body["messages"][1]["content"][0]
             assert thinking == {
                 "type": "thinking",

@@ -1,4 +1,5 @@
-"""What holds on both JSON wires (OpenAI and Anthropic): set values and refused defaults.
+"""What holds on the JSON wires (OpenAI chat and Responses, Anthropic): set values and
+refused defaults.
 
 Every call goes through ``Aether(provider)``'s default stack, retry included, to a
 `MockServer` speaking the vendor's JSON and SSE; the request counts are what the
@@ -15,7 +16,7 @@ import pytest
 from aether.errors import BadRequestError
 from aether.events import REQUEST_COMPLETE, REQUEST_ERROR, REQUEST_START
 from aether.testing.wire import ScriptedError, ScriptedReply, WireFormat
-from aether.testing.wires import ANTHROPIC_WIRE, OPENAI_WIRE
+from aether.testing.wires import ANTHROPIC_WIRE, OPENAI_RESPONSES_WIRE, OPENAI_WIRE
 
 from ._sampling_support import BOTH_MODES, Call, client_for, openai_refusal
 
@@ -38,6 +39,10 @@ WIRES = pytest.mark.parametrize(
     [
         pytest.param(
             Wire(OPENAI_WIRE, "o3", openai_refusal(), openai_refusal(value=0.2)), id="openai"
+        ),
+        pytest.param(
+            Wire(OPENAI_RESPONSES_WIRE, "o3", openai_refusal(), openai_refusal(value=0.2)),
+            id="openai-responses",
         ),
         pytest.param(
             Wire(

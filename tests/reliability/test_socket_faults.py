@@ -36,7 +36,7 @@ from ._support import MODEL, PRICES, RETRY, TIMEOUT, running_tasks, take_turn, w
 pytestmark = pytest.mark.anyio
 
 ANSWER = ScriptedReply(text=("Hello", " there."))
-BASE_PATHS = {"openai": "/v1", "gemini": "", "anthropic": ""}
+BASE_PATHS = {"openai": "/v1", "gemini": "", "anthropic": "", "openai-responses": "/v1"}
 
 
 def socket_provider(wire: WireFormat, server: LoopbackServer) -> Any:
@@ -44,8 +44,14 @@ def socket_provider(wire: WireFormat, server: LoopbackServer) -> Any:
     from aether.extensions.llm.anthropic import AnthropicProvider
     from aether.extensions.llm.gemini import GeminiProvider
     from aether.extensions.llm.openai import OpenAIProvider
+    from aether.extensions.llm.openai_responses import OpenAIResponsesProvider
 
-    classes = {"openai": OpenAIProvider, "gemini": GeminiProvider, "anthropic": AnthropicProvider}
+    classes = {
+        "openai": OpenAIProvider,
+        "gemini": GeminiProvider,
+        "anthropic": AnthropicProvider,
+        "openai-responses": OpenAIResponsesProvider,
+    }
     return classes[wire.name](
         api_key=wire.api_key,
         base_url=server.url + BASE_PATHS[wire.name],

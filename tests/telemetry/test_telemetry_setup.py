@@ -63,6 +63,8 @@ def test_provider_name_and_server_come_from_the_base_url() -> None:
     assert groq.provider == "groq"
     gemini = TelemetryMiddleware(provider="gemini")
     assert gemini.provider == "gcp.gemini"
+    responses = TelemetryMiddleware(provider="openai-responses")
+    assert responses.provider == "openai"  # the Responses API is OpenAI's too
     local = TelemetryMiddleware(provider="openai", base_url="http://user:pw@localhost:11434/v1")
     assert local.provider == "openai"
     assert local._server == {"server.address": "localhost", "server.port": 11434}

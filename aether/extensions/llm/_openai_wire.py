@@ -64,20 +64,26 @@ def _tool_choice_json(choice: str) -> str | dict[str, Any]:
 
 
 def reasoning_effort(
-    request: LLMRequest, *, model: str, provider: str, official: bool
+    request: LLMRequest,
+    *,
+    model: str,
+    provider: str,
+    official: bool,
+    api: str = "chat completions",
 ) -> str | None:
-    """The ``reasoning_effort`` for ``request.reasoning`` (``None``: send none).
+    """The effort level for ``request.reasoning`` (``None``: send none), on either of
+    OpenAI's wires (``api`` names it in errors).
 
     Raises:
-        BadRequestError: For a token budget (chat completions take levels only), or a
-            level other than ``"none"`` for an OpenAI model that does not reason.
+        BadRequestError: For a token budget (OpenAI takes levels only), or a level other
+            than ``"none"`` for an OpenAI model that does not reason.
     """
     reasoning = request.reasoning
     if reasoning is None:
         return None
     if isinstance(reasoning, int):
         raise BadRequestError(
-            f"{provider} chat completions take an effort level (reasoning='minimal', 'low', "
+            f"{provider} takes an effort level with {api} (reasoning='minimal', 'low', "
             f"'medium' or 'high'), not a budget of {reasoning} tokens; a server that takes "
             f"budgets gets one through provider_options. Nothing was sent.",
             provider=provider,

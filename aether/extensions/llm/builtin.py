@@ -19,6 +19,14 @@ BUILTIN_PROVIDERS: dict[str, tuple[str, dict[str, Any]]] = {
             "base_url_env": "OPENAI_BASE_URL",
         },
     ),
+    "openai-responses": (
+        "aether.extensions.llm.openai_responses:OpenAIResponsesProvider",
+        {
+            "api_key_env": "OPENAI_API_KEY",
+            "model_env": "OPENAI_MODEL",
+            "base_url_env": "OPENAI_BASE_URL",
+        },
+    ),
     "gemini": (
         "aether.extensions.llm.gemini:GeminiProvider",
         {"api_key_env": "GEMINI_API_KEY", "model_env": "GEMINI_MODEL"},

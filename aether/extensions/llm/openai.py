@@ -31,7 +31,7 @@ from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules
 from aether.llm._output_modes import OutputPlan, apply_mode
 from aether.llm.contracts import LLMRequest, LLMResponse, OutputSchema
 
-__all__ = ["DEFAULT_MODEL", "OpenAIProvider"]
+__all__ = ["DEFAULT_MODEL", "OpenAIBaseProvider", "OpenAIProvider"]
 
 DEFAULT_MODEL = "gpt-4o-mini"
 
@@ -78,7 +78,71 @@ def _response_format(output: OutputSchema) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": spec}
 
 
-class OpenAIProvider(JsonPostProvider):
+class OpenAIBaseProvider(JsonPostProvider):
+    """What the adapters on OpenAI's API share: the key, the SDK client and error bodies.
+
+    `OpenAIProvider` (chat completions) and `OpenAIResponsesProvider` (the Responses
+    API) call `_start_openai` in ``__init__``.
+    """
+
+    _error_detail = staticmethod(_error_detail)
+
+    api_key_env = "OPENAI_API_KEY"
+    _base_request_options: ClassVar[dict[str, Any]] = {"security": {"bearer_auth": True}}
+    _sdk_options: dict[str, Any]
+
+    def _start_openai(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None,
+        http_client: Any,
+        transport: Any,
+        timeout: Any,
+        organization: str | None,
+        project: str | None,
+        default_headers: Mapping[str, str] | None,
+    ) -> None:
+        """Resolve the key and the server, and start the SDK client.
+
+        The key comes from ``api_key_env`` when not given; a server at a custom base URL
+        may need none (a placeholder is then sent).
+
+        Raises:
+            ConfigurationError: If no key is known and no base URL is set, both a client
+                and a transport were given, or the SDK refuses the options.
+        """
+        self._vendor = _import_sdk()
+        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        api_key = api_key or os.environ.get(self.api_key_env) or None
+        if api_key is None:
+            if base_url is None:
+                raise missing_api_key(
+                    self.name,
+                    self.api_key_env,
+                    how="or pass api_key=..., or point OPENAI_BASE_URL at a server that needs none",
+                )
+            api_key = _KEYLESS_PLACEHOLDER
+        self._api_key = api_key
+        self._sdk_options = self._client_options(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            default_headers=default_headers,
+            organization=organization,
+            project=project,
+        )
+        self._start(http_client=http_client, transport=transport, timeout=timeout)
+        self.base_url = str(self._sdk.base_url)
+
+    def _build_sdk(self, http_client: Any) -> Any:
+        try:
+            return self._vendor.AsyncOpenAI(**self._sdk_options, http_client=http_client)
+        except self._vendor.OpenAIError as error:
+            raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
+
+
+class OpenAIProvider(OpenAIBaseProvider):
     """Chat completions on OpenAI or any OpenAI-compatible server.
 
     Args:
@@ -119,8 +183,6 @@ class OpenAIProvider(JsonPostProvider):
             ``http_client`` and ``transport`` were given, or a sampling rule is invalid.
     """
 
-    _error_detail = staticmethod(_error_detail)
-
     name = "openai"
     api_key_env = "OPENAI_API_KEY"
     structured_output: ClassVar[bool] = True
@@ -143,31 +205,18 @@ class OpenAIProvider(JsonPostProvider):
         sampling: Mapping[str, str] | None = None,
         developer_role: str | None = None,
     ) -> None:
-        openai = _import_sdk()
-        self._vendor = openai
         self._sampling = SamplingRules(self.name, sampling)
-        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-        api_key = api_key or os.environ.get(self.api_key_env) or None
-        if api_key is None:
-            if base_url is None:
-                raise missing_api_key(
-                    self.name,
-                    self.api_key_env,
-                    how="or pass api_key=..., or point OPENAI_BASE_URL at a server that needs none",
-                )
-            api_key = _KEYLESS_PLACEHOLDER
-        self._api_key = api_key
         self.default_model = default_model
-        self._sdk_options = self._client_options(
+        self._start_openai(
             api_key=api_key,
             base_url=base_url,
+            http_client=http_client,
+            transport=transport,
             timeout=timeout,
-            default_headers=default_headers,
             organization=organization,
             project=project,
+            default_headers=default_headers,
         )
-        self._start(http_client=http_client, transport=transport, timeout=timeout)
-        self.base_url = str(self._sdk.base_url)
         self._official = _OFFICIAL_HOST in self.base_url
         self._max_tokens_field_given = max_tokens_field is not None
         if max_tokens_field is None:
@@ -176,12 +225,6 @@ class OpenAIProvider(JsonPostProvider):
         if developer_role is None:
             developer_role = "developer" if self._official else "system"
         self.developer_role = developer_role
-
-    def _build_sdk(self, http_client: Any) -> Any:
-        try:
-            return self._vendor.AsyncOpenAI(**self._sdk_options, http_client=http_client)
-        except self._vendor.OpenAIError as error:
-            raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
 
     def _max_tokens_field(self, model: str) -> str:
         if self._max_tokens_field_given or self.max_tokens_field == _REASONING_MAX_TOKENS:

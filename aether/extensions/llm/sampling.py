@@ -69,6 +69,9 @@ Patterns are shell-style (``fnmatch``), matched case-insensitively against the w
 model name and against its last ``/`` segment (``openai/o3`` on a gateway is ``o3``).
 """
 
+_SAME_MODELS = {"openai-responses": "openai"}
+"""Providers that serve another's models, and so share its rules."""
+
 
 def check_rules(rules: Mapping[str, str] | None) -> dict[str, SamplingSupport]:
     """``rules`` as a validated dict, patterns lower-cased.
@@ -118,7 +121,7 @@ def sampling_support(
     for pattern, support in (rules or {}).items():
         if _matches(pattern.lower(), name, last):
             return support
-    for pattern, support in BUILTIN_RULES.get(provider, ()):
+    for pattern, support in BUILTIN_RULES.get(_SAME_MODELS.get(provider, provider), ()):
         if _matches(pattern, name, last):
             return support
     return "defaults"

@@ -53,7 +53,7 @@ from aether.testing.wires._http import (
     sse_response,
 )
 
-__all__ = ["OPENAI_WIRE", "OpenAIWire"]
+__all__ = ["OPENAI_WIRE", "OpenAIWire", "error_response"]
 
 _FINISH: dict[FinishReason, str] = {
     "stop": "stop",
@@ -84,6 +84,14 @@ _UNSUPPORTED = frozenset(
         "tool_result_media",
     }
 )
+
+
+def error_response(item: ScriptedError) -> httpx2.Response:
+    """OpenAI's error body for ``item`` (chat completions and the Responses API alike)."""
+    error_type, code = _ERROR_TYPES.get(item.status, ("server_error", None))
+    error = {"message": item.message, "type": error_type, "param": item.param}
+    error["code"] = item.code or code
+    return json_response(item.status, {"error": error}, item.headers)
 
 
 def _usage(usage: ScriptedUsage) -> dict[str, Any]:
@@ -142,10 +150,7 @@ class OpenAIWire:
                 body=json.dumps(self._completion(reply)).encode(),
             )
         if isinstance(item, ScriptedError):
-            error_type, code = _ERROR_TYPES.get(item.status, ("server_error", None))
-            body = {"error": {"message": item.message, "type": error_type, "param": item.param}}
-            body["error"]["code"] = item.code or code
-            return json_response(item.status, body, item.headers)
+            return error_response(item)
         if isinstance(item, MalformedBody):
             if stream:
                 return sse_response([b"data: {not json\n\n"], server)
