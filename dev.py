@@ -4,7 +4,8 @@
     python3 dev.py demo     create .venv if needed, install Aether, run the demo
     python3 dev.py test     create .venv if needed, install Aether and its test tools,
                             then run .venv/bin/python -m pytest tests/
-    python3 dev.py check    ruff and mypy --strict, as CI runs them
+    python3 dev.py check    ruff and mypy --strict (the package, the cookbook, and what
+                            users' type checkers infer: tests/typecheck), as CI runs them
     python3 dev.py bench    run the benchmarks and rewrite benchmarks/README.md
     python3 dev.py bench --peers
                             the same, after installing the peer frameworks the
@@ -77,6 +78,7 @@ def main(argv: list[str]) -> int:
             run(str(VENV / "bin" / "ruff"), "check", ".")
             or run(str(VENV / "bin" / "mypy"), "--strict", "aether")
             or run(str(VENV / "bin" / "mypy"), "--strict", "middleware")
+            or run(str(VENV / "bin" / "mypy"), "--strict", "tests/typecheck")
         )
     if task == "bench":
         ensure_venv()

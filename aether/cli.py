@@ -5,6 +5,7 @@
     aether ask "What is the meaning of life?"        # streams the answer
     git diff | aether ask "Review this change"        # stdin comes before the prompt
     aether ask --json "hi"                            # one JSON object, for scripts
+    aether ask --output-type invoices:Invoice "..."   # a validated Invoice, as JSON
     aether chat --provider anthropic                  # a REPL with saved history
     aether demo                                       # the demo
 
@@ -81,6 +82,27 @@ def _load_tools(specs: Sequence[str]) -> list[Any]:
     return tools
 
 
+def _load_output_type(spec: str) -> Any:
+    """``module:attr``: a pydantic model, a dataclass, a TypedDict, a type alias or a JSON
+    Schema dict."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise UsageError(
+            f"--output-type {spec!r}: write module:attribute, such as invoices:Invoice"
+        )
+    try:
+        value = importlib.import_module(module_name)
+        for name in attribute.split("."):
+            value = getattr(value, name)
+    except (ImportError, AttributeError) as error:
+        raise UsageError(f"--output-type {spec!r}: {error}") from error
+    if callable(value) or isinstance(value, dict) or hasattr(value, "__origin__"):
+        return value
+    raise UsageError(f"--output-type {spec!r}: {value!r} is not a type or a JSON Schema dict")
+
+
 def _mcp_servers(specs: Sequence[str]) -> list[Any]:
     """``--mcp`` items: a URL (streamable HTTP) or a command line (a server over stdio)."""
     import shlex
@@ -134,6 +156,17 @@ def _print_stream(chunks: Any) -> StreamChunk | None:
     return final
 
 
+def _print_output(response: Any) -> int:
+    """Write a structured answer to stdout as JSON (indented on a terminal)."""
+    from pydantic_core import to_json
+
+    indent = 2 if sys.stdout.isatty() else None
+    sys.stdout.write(to_json(response.output, indent=indent).decode() + "\n")
+    sys.stdout.flush()
+    _note(f"[{response.output_mode} output] " + _usage_line(response))
+    return EXIT_OK
+
+
 # -- commands ------------------------------------------------------------------------------
 
 
@@ -159,12 +192,15 @@ def _ask(args: argparse.Namespace) -> int:
             Message(role="system", content=args.system),
             Message(role="user", content=prompt),
         ]
+    output_type = _load_output_type(args.output_type) if args.output_type else None
     with _client(args) as client:
         options = _call_options(tools)
         if args.json:
-            response = client.complete(messages, **options)
+            response = client.complete(messages, output_type=output_type, **options)
             print(json.dumps(response.model_dump(mode="json"), ensure_ascii=False))
             return EXIT_OK
+        if output_type is not None:
+            return _print_output(client.complete(messages, output_type=output_type, **options))
         final = _print_stream(client.stream(messages, **options))
         if final is not None:
             _note(_usage_line(final))
@@ -331,6 +367,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(ask)
     ask.add_argument(
         "--json", action="store_true", help="print the whole response as one JSON object"
+    )
+    ask.add_argument(
+        "--output-type",
+        metavar="MODULE:ATTR",
+        help="ask for a structured answer of this type (a pydantic model, a dataclass, a "
+        "TypedDict or a JSON Schema dict) and print it, validated, as JSON",
     )
     ask.set_defaults(run=_ask)
     chat = commands.add_parser(

@@ -26,6 +26,7 @@ from aether.llm.contracts import (
     LLMRequest,
     LLMResponse,
     Message,
+    OutputMode,
     Part,
     Reasoning,
     StreamChunk,
@@ -41,6 +42,11 @@ from aether.middleware.circuit_breaker import CircuitBreakerMiddleware, CircuitB
 from aether.middleware.cost import CostTrackingMiddleware
 from aether.middleware.events import EventsMiddleware
 from aether.middleware.retry import RetryPolicy
+from aether.middleware.structured_output import (
+    StructuredOutputMiddleware,
+    output_schema_for,
+    structured_answer,
+)
 from aether.middleware.telemetry import TelemetryMiddleware
 from aether.middleware.tool_loop import ToolLoopMiddleware
 from aether.pipeline import Pipeline, middleware_name
@@ -58,6 +64,7 @@ infer either list from the call.)"""
 _USER_PARTS = (TextPart, ImagePart, AudioPart, DocumentPart)
 
 _SubscriberT = TypeVar("_SubscriberT", bound=Callable[..., Any])
+_T = TypeVar("_T")
 
 
 _BASIC_OPTIONS = frozenset({"model", "temperature"})
@@ -151,6 +158,15 @@ class CallOptions(TypedDict, total=False):
         middleware: Extra middlewares wrapped around this one call (outermost first).
         cache: ``"bypass"`` to neither read nor write the response cache for this call,
             ``"refresh"`` to skip the read and store the new answer (``"use"``: default).
+        output_mode: With ``output_type=``: ``"auto"`` (the default: the provider picks
+            per model), ``"native"``, ``"tool"`` or ``"prompted"`` (see
+            `aether.llm.output`).
+        output_retries: With ``output_type=``: how many times an invalid answer is sent
+            back to the model with its validation errors (2 by default).
+
+    ``output_type=`` (a pydantic model, a dataclass, a TypedDict, a plain type or union,
+    or a JSON Schema dict) is a call option too, a keyword of its own on `Aether.ask`,
+    `complete` and `stream` so that type checkers infer the answer's type from it.
     """
 
     model: str
@@ -165,9 +181,11 @@ class CallOptions(TypedDict, total=False):
     provider_options: dict[str, dict[str, Any]]
     middleware: Sequence[object]
     cache: CacheControl
+    output_mode: OutputMode
+    output_retries: int
 
 
-_CALL_OPTIONS = frozenset(CallOptions.__annotations__)
+_CALL_OPTIONS = frozenset(CallOptions.__annotations__) | {"output_type"}
 
 
 class Aether:
@@ -341,6 +359,7 @@ class Aether:
         if self.cache is not None:
             self.cache._serve(provider)  # its keys hold who answers: endpoint, account
         self.pipeline: Pipeline = Pipeline(stack, provider)
+        self._structured = any(isinstance(layer, StructuredOutputMiddleware) for layer in stack)
         self.memory_store: SessionStore = (
             memory_store if memory_store is not None else InMemorySessionStore()
         )
@@ -358,7 +377,9 @@ class Aether:
 
     # -- building requests -------------------------------------------------------------
 
-    def request(self, prompt: Prompt, **options: Unpack[CallOptions]) -> LLMRequest:
+    def request(
+        self, prompt: Prompt, *, output_type: Any = None, **options: Unpack[CallOptions]
+    ) -> LLMRequest:
         """Build the `LLMRequest` that a call with these arguments would send.
 
         Raises:
@@ -368,7 +389,7 @@ class Aether:
             TypeError: If an option is unknown (a typo), naming the options there are.
         """
         if isinstance(prompt, LLMRequest):
-            return self._reuse(prompt, options)
+            return self._reuse(prompt, options, output_type)
         if isinstance(prompt, str):
             messages: tuple[Message, ...] = (Message(role="user", content=prompt),)
         else:
@@ -399,6 +420,13 @@ class Aether:
             if context:
                 fields["context"] = context
             _check_tool_choice(fields.get("tool_choice"), fields.get("tools", ()))
+            if output_type is None:
+                output_schema_for(None, options, {})  # output options without a type: refused
+        if output_type is not None:
+            context = dict(fields.get("context", {}))
+            fields["output"] = output_schema_for(output_type, options, context)
+            if context:
+                fields["context"] = context
         try:
             return LLMRequest(**fields)
         except ValidationError as error:
@@ -416,7 +444,7 @@ class Aether:
         return (*(t for t in resolve_tools(self.tools) if t.name not in names), *own)
 
     @staticmethod
-    def _reuse(request: LLMRequest, options: CallOptions) -> LLMRequest:
+    def _reuse(request: LLMRequest, options: CallOptions, output_type: Any) -> LLMRequest:
         # A ready-made request keeps its settings, takes the call's options over them,
         # and gets a context of its own, so two calls with one request never share the
         # per-call state that middlewares keep there.
@@ -436,6 +464,11 @@ class Aether:
             update["provider_options"] = options["provider_options"]
         if options.get("cache") is not None:
             update["context"][CACHE_CONTROL] = options["cache"]
+        if output_type is None and request.output is not None and "output_mode" in options:
+            output_type = request.output  # its mode changed
+        output = output_schema_for(output_type, options, update["context"])
+        if output is not None:
+            update["output"] = output
         if len(update) == 1:
             return request.model_copy(update=update)  # a fresh context only: nothing to check
         fields = {**dict(request), **update}
@@ -451,26 +484,124 @@ class Aether:
 
     # -- calls ---------------------------------------------------------------------------
 
-    async def complete(self, prompt: Prompt, **options: Unpack[CallOptions]) -> LLMResponse:
-        """Send one request through the pipeline and return the whole response."""
-        request = self.request(prompt, **options)
-        return await self._pipeline_for(options).complete(request)
+    def _pipeline_checked(self, request: LLMRequest, options: CallOptions) -> Pipeline:
+        pipeline = self._pipeline_for(options)
+        if request.output is not None and not self._structured and not any(
+            isinstance(layer, StructuredOutputMiddleware) for layer in options.get("middleware", ())
+        ):
+            raise ConfigurationError(
+                "output_type= needs a StructuredOutputMiddleware in the stack, and this "
+                "client's stack=[...] has none: build it with default_stack(...), or add "
+                "StructuredOutputMiddleware() (outside the tool loop)"
+            )
+        return pipeline
 
-    async def ask(self, prompt: Prompt, **options: Unpack[CallOptions]) -> str:
-        """Send one request and return the assistant's final text."""
-        return (await self.complete(prompt, **options)).text
+    @overload
+    async def complete(
+        self, prompt: Prompt, *, output_type: None = None, **options: Unpack[CallOptions]
+    ) -> LLMResponse: ...
+
+    @overload
+    async def complete(
+        self, prompt: Prompt, *, output_type: type[_T], **options: Unpack[CallOptions]
+    ) -> LLMResponse[_T]: ...
+
+    @overload
+    async def complete(
+        self, prompt: Prompt, *, output_type: dict[str, Any], **options: Unpack[CallOptions]
+    ) -> LLMResponse[dict[str, Any]]: ...
+
+    @overload
+    async def complete(
+        self, prompt: Prompt, *, output_type: object, **options: Unpack[CallOptions]
+    ) -> LLMResponse[Any]: ...
+
+    async def complete(
+        self, prompt: Prompt, *, output_type: Any = None, **options: Unpack[CallOptions]
+    ) -> LLMResponse[Any]:
+        """Send one request through the pipeline and return the whole response.
+
+        With ``output_type=``, the response's ``output`` is the validated answer (its
+        ``text`` the JSON); see `aether.middleware.structured_output`.
+
+        Raises:
+            OutputValidationError: If every answer failed validation.
+            OutputRefusedError: If the model refused to answer.
+        """
+        request = self.request(prompt, output_type=output_type, **options)
+        return await self._pipeline_checked(request, options).complete(request)
+
+    @overload
+    async def ask(
+        self, prompt: Prompt, *, output_type: None = None, **options: Unpack[CallOptions]
+    ) -> str: ...
+
+    @overload
+    async def ask(
+        self, prompt: Prompt, *, output_type: type[_T], **options: Unpack[CallOptions]
+    ) -> _T: ...
+
+    @overload
+    async def ask(
+        self, prompt: Prompt, *, output_type: dict[str, Any], **options: Unpack[CallOptions]
+    ) -> dict[str, Any]: ...
+
+    @overload
+    async def ask(
+        self, prompt: Prompt, *, output_type: object, **options: Unpack[CallOptions]
+    ) -> Any: ...
+
+    async def ask(
+        self, prompt: Prompt, *, output_type: Any = None, **options: Unpack[CallOptions]
+    ) -> Any:
+        """Send one request and return the assistant's final text, or with
+        ``output_type=`` the validated answer (an ``Invoice`` for ``output_type=Invoice``).
+
+        Raises:
+            OutputValidationError: If every answer failed validation.
+            OutputRefusedError: If the model refused to answer.
+            ToolError: If, asked for a structured answer, the model called a tool you run
+                yourself (a `Tool` without a handler): use `complete` to read its calls.
+        """
+        response = await self.complete(prompt, output_type=output_type, **options)
+        if output_type is None:
+            return response.text
+        return structured_answer(response)
+
+    @overload
+    def stream(
+        self, prompt: Prompt, *, output_type: None = None, **options: Unpack[CallOptions]
+    ) -> AsyncGenerator[StreamChunk, None]: ...
+
+    @overload
+    def stream(
+        self, prompt: Prompt, *, output_type: type[_T], **options: Unpack[CallOptions]
+    ) -> AsyncGenerator[StreamChunk[_T], None]: ...
+
+    @overload
+    def stream(
+        self, prompt: Prompt, *, output_type: dict[str, Any], **options: Unpack[CallOptions]
+    ) -> AsyncGenerator[StreamChunk[dict[str, Any]], None]: ...
+
+    @overload
+    def stream(
+        self, prompt: Prompt, *, output_type: object, **options: Unpack[CallOptions]
+    ) -> AsyncGenerator[StreamChunk[Any], None]: ...
 
     async def stream(
-        self, prompt: Prompt, **options: Unpack[CallOptions]
-    ) -> AsyncGenerator[StreamChunk, None]:
+        self, prompt: Prompt, *, output_type: Any = None, **options: Unpack[CallOptions]
+    ) -> AsyncGenerator[StreamChunk[Any], None]:
         """Stream the answer as `StreamChunk` objects, ending with a final chunk.
+
+        With ``output_type=``, each text chunk's ``partial`` is the object parsed so far
+        and the final chunk's ``output`` the validated answer.
 
         To stop early, iterate it inside ``async with contextlib.aclosing(...)``: leaving
         the block closes the provider's HTTP stream at once. A bare ``break`` leaves the
         generator to be closed when it is garbage-collected, at no known point.
         """
-        request = self.request(prompt, **options)
-        inner = self._pipeline_for(options).stream(request)
+        request = self.request(prompt, output_type=output_type, **options)
+        inner = self._pipeline_checked(request, options).stream(request)
         if observes_streams(self.events):
             inner = observe_stream(self.events, request, inner)
         try:

@@ -8,6 +8,8 @@ breaker decide by Aether's classes (the `retryable` attribute), never by a vendo
     ├── ConfigurationError          bad settings; raised eagerly, listing every problem
     │                               (also a ValueError)
     ├── MiddlewareError             a middleware cannot run in the requested mode
+    ├── OutputValidationError       a structured answer stayed invalid after every
+    │                               re-ask (carries the text, the errors, each attempt)
     ├── ProviderError               a provider call failed (provider, status_code, retry_after)
     │   ├── RateLimitError          429                                  retryable
     │   ├── RequestTimeoutError     408 or a client-side timeout          retryable
@@ -17,6 +19,7 @@ breaker decide by Aether's classes (the `retryable` attribute), never by a vendo
     │   ├── AuthenticationError     401, 403                              not retryable
     │   └── BadRequestError         400, 404, 409, 413, 422               not retryable
     │       └── ContentFilterError  refused by the provider's safety filter
+    │           └── OutputRefusedError  the model refused to give a structured answer
     ├── BudgetExceededError         the client's budget is spent (nothing was sent)
     ├── CircuitOpenError            the breaker is open; carries when it retries
     ├── SharedStateError            shared state (Redis) unreachable, and the feature
@@ -58,6 +61,8 @@ __all__ = [
     "EventLoopConflictError",
     "MalformedResponseError",
     "MiddlewareError",
+    "OutputRefusedError",
+    "OutputValidationError",
     "ProviderConnectionError",
     "ProviderError",
     "RateLimitError",
@@ -185,6 +190,72 @@ class BadRequestError(ProviderError):
 
 class ContentFilterError(BadRequestError):
     """The provider's safety filter refused the prompt or the answer."""
+
+
+class OutputRefusedError(ContentFilterError):
+    """The model refused to give the structured answer (OpenAI's ``refusal``, a content
+    filter's stop): not a validation failure, so it is not asked again.
+
+    Attributes:
+        refusal: What the model said instead of the answer (may be empty).
+        response: The refusing response, when the call was not streamed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        refusal: str = "",
+        response: Any = None,
+        provider: str | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider)
+        self.refusal = refusal
+        self.response = response
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_refusal, (self.message, self.refusal, self.provider))
+
+
+def _rebuild_refusal(message: str, refusal: str, provider: str | None) -> OutputRefusedError:
+    return OutputRefusedError(message, refusal=refusal, provider=provider)
+
+
+class OutputValidationError(AetherError):
+    """A structured answer did not validate, and every re-ask allowed failed too.
+
+    Each attempt was billed and counted like any call. Nothing is lost: the last answer's
+    text, its errors and every attempt are kept here.
+
+    Attributes:
+        text: The last answer's raw text.
+        errors: The last answer's validation errors (dicts with ``loc``, ``msg``,
+            ``type`` and ``input``, as pydantic gives them).
+        attempts: Every attempt, oldest first (`OutputAttempt`: its text, errors, model,
+            tokens and cost).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        text: str,
+        errors: tuple[dict[str, Any], ...],
+        attempts: tuple[Any, ...],
+    ) -> None:
+        super().__init__(message)
+        self.text = text
+        self.errors = errors
+        self.attempts = attempts
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_invalid_output, (str(self), self.text, self.errors, self.attempts))
+
+
+def _rebuild_invalid_output(
+    message: str, text: str, errors: tuple[dict[str, Any], ...], attempts: tuple[Any, ...]
+) -> OutputValidationError:
+    return OutputValidationError(message, text=text, errors=errors, attempts=attempts)
 
 
 class BudgetExceededError(AetherError):

@@ -11,6 +11,10 @@ client streams. Streaming through a pipeline that holds one raises `MiddlewareEr
 naming it, unless it was wrapped in `calls_only` to say "skip me in streams, on purpose"
 (and likewise `streams_only` for the other direction). `on_request` turns a plain
 request transform into a middleware that runs in both modes.
+
+A provider that does not declare ``structured_output = True`` (one of your own) gets
+structured output anyway: the pipeline asks for it in the instructions (``prompted``)
+or through a tool (``tool``) on its behalf (see `aether.llm._output_modes`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from aether.errors import MiddlewareError, ProviderError
+from aether.llm._output_modes import without_native_output
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 from aether.llm.streaming import aclose_stream, stream_response
 
@@ -286,6 +291,8 @@ class Pipeline:
                 )
             call = _checked_complete(provider)
             stream = _provider_stream(provider, call)
+            if not getattr(provider, "structured_output", False):
+                call, stream = without_native_output(middleware_name(provider), call, stream)
             self.provider = provider
             self.provider_name = middleware_name(provider)
             call_gaps, stream_gaps = [], []

@@ -30,13 +30,13 @@ import inspect
 import weakref
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, TypeVar, Unpack, cast
+from typing import Any, Concatenate, ParamSpec, TypeVar, Unpack, cast, overload
 
 from aether._loop_thread import LoopThread
 from aether.client import Aether, CallOptions, Prompt
 from aether.events import EventBus
 from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk
-from aether.memory.session import Session
+from aether.memory.session import Session, UserContent
 from aether.middleware.cache import CacheMiddleware
 from aether.middleware.circuit_breaker import CircuitBreakerMiddleware
 from aether.pipeline import Pipeline
@@ -46,6 +46,7 @@ __all__ = ["SyncAether", "SyncSession"]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+_T = TypeVar("_T")
 
 
 def _same_arguments_as(
@@ -78,17 +79,88 @@ class SyncSession:
         """The id the history is stored under."""
         return self.session.session_id
 
-    def ask(self, prompt: str, **options: Unpack[CallOptions]) -> str:
-        """Send ``prompt`` with the history; store the turn; return the final text."""
-        return self._loop.run(functools.partial(self.session.ask, prompt, **options))
+    @overload
+    def ask(
+        self, prompt: UserContent, *, output_type: None = None, **options: Unpack[CallOptions]
+    ) -> str: ...
 
-    def complete(self, prompt: str, **options: Unpack[CallOptions]) -> LLMResponse:
+    @overload
+    def ask(
+        self, prompt: UserContent, *, output_type: type[_T], **options: Unpack[CallOptions]
+    ) -> _T: ...
+
+    @overload
+    def ask(
+        self, prompt: UserContent, *, output_type: dict[str, Any], **options: Unpack[CallOptions]
+    ) -> dict[str, Any]: ...
+
+    @overload
+    def ask(
+        self, prompt: UserContent, *, output_type: object, **options: Unpack[CallOptions]
+    ) -> Any: ...
+
+    def ask(
+        self, prompt: UserContent, *, output_type: Any = None, **options: Unpack[CallOptions]
+    ) -> Any:
+        """Send ``prompt`` with the history; store the turn; return the final text (or,
+        with ``output_type=``, the validated answer)."""
+        return self._loop.run(
+            functools.partial(self.session.ask, prompt, output_type=output_type, **options)
+        )
+
+    @overload
+    def complete(
+        self, prompt: UserContent, *, output_type: None = None, **options: Unpack[CallOptions]
+    ) -> LLMResponse: ...
+
+    @overload
+    def complete(
+        self, prompt: UserContent, *, output_type: type[_T], **options: Unpack[CallOptions]
+    ) -> LLMResponse[_T]: ...
+
+    @overload
+    def complete(
+        self, prompt: UserContent, *, output_type: dict[str, Any], **options: Unpack[CallOptions]
+    ) -> LLMResponse[dict[str, Any]]: ...
+
+    @overload
+    def complete(
+        self, prompt: UserContent, *, output_type: object, **options: Unpack[CallOptions]
+    ) -> LLMResponse[Any]: ...
+
+    def complete(
+        self, prompt: UserContent, *, output_type: Any = None, **options: Unpack[CallOptions]
+    ) -> LLMResponse[Any]:
         """Send ``prompt`` with the history; store the turn; return the whole response."""
-        return self._loop.run(functools.partial(self.session.complete, prompt, **options))
+        return self._loop.run(
+            functools.partial(self.session.complete, prompt, output_type=output_type, **options)
+        )
 
-    def stream(self, prompt: str, **options: Unpack[CallOptions]) -> Iterator[StreamChunk]:
+    @overload
+    def stream(
+        self, prompt: UserContent, *, output_type: None = None, **options: Unpack[CallOptions]
+    ) -> Iterator[StreamChunk]: ...
+
+    @overload
+    def stream(
+        self, prompt: UserContent, *, output_type: type[_T], **options: Unpack[CallOptions]
+    ) -> Iterator[StreamChunk[_T]]: ...
+
+    @overload
+    def stream(
+        self, prompt: UserContent, *, output_type: dict[str, Any], **options: Unpack[CallOptions]
+    ) -> Iterator[StreamChunk[dict[str, Any]]]: ...
+
+    @overload
+    def stream(
+        self, prompt: UserContent, *, output_type: object, **options: Unpack[CallOptions]
+    ) -> Iterator[StreamChunk[Any]]: ...
+
+    def stream(
+        self, prompt: UserContent, *, output_type: Any = None, **options: Unpack[CallOptions]
+    ) -> Iterator[StreamChunk[Any]]:
         """Stream the answer's chunks; the turn is stored when the stream completes."""
-        return self._loop.iterate(self.session.stream(prompt, **options))
+        return self._loop.iterate(self.session.stream(prompt, output_type=output_type, **options))
 
     def stream_text(self, prompt: str, **options: Unpack[CallOptions]) -> Iterator[str]:
         """Stream the answer's text deltas; the turn is stored when the stream completes."""
@@ -168,28 +240,101 @@ class SyncAether:
         """Subscribe a callback to an event (runs on the worker thread); a decorator too."""
         return self.aether.on(name, callback)
 
-    def request(self, prompt: Prompt, **options: Unpack[CallOptions]) -> LLMRequest:
+    def request(
+        self, prompt: Prompt, *, output_type: Any = None, **options: Unpack[CallOptions]
+    ) -> LLMRequest:
         """The `LLMRequest` a call with these arguments would send."""
-        return self.aether.request(prompt, **options)
+        return self.aether.request(prompt, output_type=output_type, **options)
 
     # -- calls ------------------------------------------------------------------------------
 
-    def complete(self, prompt: Prompt, **options: Unpack[CallOptions]) -> LLMResponse:
+    @overload
+    def complete(
+        self, prompt: Prompt, *, output_type: None = None, **options: Unpack[CallOptions]
+    ) -> LLMResponse: ...
+
+    @overload
+    def complete(
+        self, prompt: Prompt, *, output_type: type[_T], **options: Unpack[CallOptions]
+    ) -> LLMResponse[_T]: ...
+
+    @overload
+    def complete(
+        self, prompt: Prompt, *, output_type: dict[str, Any], **options: Unpack[CallOptions]
+    ) -> LLMResponse[dict[str, Any]]: ...
+
+    @overload
+    def complete(
+        self, prompt: Prompt, *, output_type: object, **options: Unpack[CallOptions]
+    ) -> LLMResponse[Any]: ...
+
+    def complete(
+        self, prompt: Prompt, *, output_type: Any = None, **options: Unpack[CallOptions]
+    ) -> LLMResponse[Any]:
         """Send one request through the pipeline and return the whole response."""
-        return self._loop.run(functools.partial(self.aether.complete, prompt, **options))
+        return self._loop.run(
+            functools.partial(self.aether.complete, prompt, output_type=output_type, **options)
+        )
 
-    def ask(self, prompt: Prompt, **options: Unpack[CallOptions]) -> str:
-        """Send one request and return the assistant's final text."""
-        return self._loop.run(functools.partial(self.aether.ask, prompt, **options))
+    @overload
+    def ask(
+        self, prompt: Prompt, *, output_type: None = None, **options: Unpack[CallOptions]
+    ) -> str: ...
 
-    def stream(self, prompt: Prompt, **options: Unpack[CallOptions]) -> Iterator[StreamChunk]:
+    @overload
+    def ask(
+        self, prompt: Prompt, *, output_type: type[_T], **options: Unpack[CallOptions]
+    ) -> _T: ...
+
+    @overload
+    def ask(
+        self, prompt: Prompt, *, output_type: dict[str, Any], **options: Unpack[CallOptions]
+    ) -> dict[str, Any]: ...
+
+    @overload
+    def ask(
+        self, prompt: Prompt, *, output_type: object, **options: Unpack[CallOptions]
+    ) -> Any: ...
+
+    def ask(
+        self, prompt: Prompt, *, output_type: Any = None, **options: Unpack[CallOptions]
+    ) -> Any:
+        """Send one request and return the assistant's final text (or, with
+        ``output_type=``, the validated answer)."""
+        return self._loop.run(
+            functools.partial(self.aether.ask, prompt, output_type=output_type, **options)
+        )
+
+    @overload
+    def stream(
+        self, prompt: Prompt, *, output_type: None = None, **options: Unpack[CallOptions]
+    ) -> Iterator[StreamChunk]: ...
+
+    @overload
+    def stream(
+        self, prompt: Prompt, *, output_type: type[_T], **options: Unpack[CallOptions]
+    ) -> Iterator[StreamChunk[_T]]: ...
+
+    @overload
+    def stream(
+        self, prompt: Prompt, *, output_type: dict[str, Any], **options: Unpack[CallOptions]
+    ) -> Iterator[StreamChunk[dict[str, Any]]]: ...
+
+    @overload
+    def stream(
+        self, prompt: Prompt, *, output_type: object, **options: Unpack[CallOptions]
+    ) -> Iterator[StreamChunk[Any]]: ...
+
+    def stream(
+        self, prompt: Prompt, *, output_type: Any = None, **options: Unpack[CallOptions]
+    ) -> Iterator[StreamChunk[Any]]:
         """Stream the answer as `StreamChunk` objects, ending with a final chunk.
 
         A plain iterator: stopping early (``break``, an error, Ctrl-C) closes the
         provider's stream once the iterator is closed, which CPython does as soon as the
         loop drops it; ``contextlib.closing(...)`` makes that point explicit.
         """
-        return self._loop.iterate(self.aether.stream(prompt, **options))
+        return self._loop.iterate(self.aether.stream(prompt, output_type=output_type, **options))
 
     def stream_text(self, prompt: Prompt, **options: Unpack[CallOptions]) -> Iterator[str]:
         """Stream only the text deltas of the answer."""

@@ -14,6 +14,7 @@ from aether.middleware import (
     CostTrackingMiddleware,
     EventsMiddleware,
     RetryMiddleware,
+    StructuredOutputMiddleware,
 )
 from aether.pricing import Pricer
 from aether.usage import Usage
@@ -21,8 +22,9 @@ from benchmarks._harness import BACKENDS, ConstantProvider, Row, cli, measure, o
 
 TITLE = "Default stack: resilience and cost overhead"
 NOTES = """
-The default stack of `Aether()` (tool loop → cost tracking → circuit breaker → retry →
-events; the tool loop passes through, as these requests offer no tools) around the Fake
+The default stack of `Aether()` (structured output → tool loop → cost tracking → circuit
+breaker → retry → events; structured output and the tool loop pass through, as these
+requests ask for no output type and offer no tools) around the Fake
 provider, driven through `Pipeline.complete` / `Pipeline.stream` with a prebuilt
 request, minus the same provider with no middleware. Every call succeeds, so retry never
 enters tenacity. "gpt-4o-mini" answers are priced from genai-prices' data through the
@@ -71,6 +73,7 @@ def _single_layers() -> dict[str, object]:
         "circuit breaker": CircuitBreakerMiddleware(provider="openai"),
         "retry": RetryMiddleware(),
         "events (no subscriber)": EventsMiddleware(EventBus(), pricer=Pricer()),
+        "structured output (no output_type)": StructuredOutputMiddleware(),
     }
 
 

@@ -7,13 +7,16 @@ puts there survives the tool loop's re-entry into the chain below it.
 
 Content beyond text (images, audio, documents, reasoning, provider-native blocks) lives
 in `aether.llm.content` and is re-exported here; token counts travel as one
-`TokenCounts` value.
+`TokenCounts` value. Structured output (`aether.llm.output`) travels as an `OutputSchema`
+on the request and a typed ``output`` on the response: `LLMResponse` and `StreamChunk`
+are generic in it (``LLMResponse[Invoice]``), for type checkers only; a bare
+``LLMResponse`` has ``output`` None.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, Protocol, runtime_checkable
 
 from pydantic import (
     BaseModel,
@@ -34,6 +37,16 @@ from aether.llm.content import (
     TextPart,
     part_from_path,
 )
+from aether.llm.output import OutputMode, OutputSchema, ResolvedOutputMode
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar
+
+    OutputT = TypeVar("OutputT", default=None)
+else:  # at run time no default: pydantic would validate ``output`` against it
+    from typing import TypeVar
+
+    OutputT = TypeVar("OutputT")
 
 __all__ = [
     "AudioPart",
@@ -46,10 +59,13 @@ __all__ = [
     "LLMRequest",
     "LLMResponse",
     "Message",
+    "OutputMode",
+    "OutputSchema",
     "Part",
     "ProviderPart",
     "Reasoning",
     "ReasoningPart",
+    "ResolvedOutputMode",
     "Role",
     "StreamChunk",
     "StreamChunkKind",
@@ -73,7 +89,7 @@ FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "other"
 
 ToolChoice = Literal["auto", "none", "required"]
 
-StreamChunkKind = Literal["text", "reasoning", "tool_call", "tool_result"]
+StreamChunkKind = Literal["text", "reasoning", "tool_call", "tool_result", "output_retry"]
 
 Reasoning = Literal["none", "minimal", "low", "medium", "high"] | int
 """How hard a reasoning model thinks: an effort level, or a budget of thinking tokens."""
@@ -333,6 +349,8 @@ class LLMRequest(BaseModel):
             ``"low"``, ``"medium"``, ``"high"``, or a budget of thinking tokens.
         provider_options: Vendor-specific parameters, keyed by provider name
             (``{"openai": {"seed": 7}}``); an adapter reads only its own key.
+        output: The schema a structured answer must follow, and how to ask for it
+            (``client.ask(..., output_type=...)`` sets it); ``None`` for a text answer.
         context: Request-scoped state for middlewares. Shared by every copy of the
             request, so it survives the tool loop's re-entry. Never sent to a provider.
         defaults: The fields Aether filled in from its settings rather than the caller,
@@ -354,6 +372,7 @@ class LLMRequest(BaseModel):
     tool_choice: ToolChoice | str | None = None
     reasoning: Reasoning | None = None
     provider_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    output: OutputSchema | None = None
     context: dict[str, Any] = Field(default_factory=dict, exclude=True, repr=False)
     defaults: dict[str, float] = Field(default_factory=dict)
 
@@ -368,7 +387,7 @@ class LLMRequest(BaseModel):
         return value
 
 
-class LLMResponse(BaseModel, _FlatCounts):
+class LLMResponse(BaseModel, _FlatCounts, Generic[OutputT]):
     """A model's complete answer.
 
     Token counts are one `TokenCounts` in ``tokens``; the flat keywords of earlier
@@ -390,6 +409,11 @@ class LLMResponse(BaseModel, _FlatCounts):
             tool results), oldest first. Sessions keep them out of history.
         response_id: The provider's id for this response (``chatcmpl-...``,
             ``msg_...``), when it sent one.
+        output: The validated structured answer (an instance of ``output_type``), set
+            by the structured-output middleware; ``None`` for a text answer. ``text``
+            holds its JSON.
+        output_mode: How the structured answer was asked for (``native``, ``tool`` or
+            ``prompted``: what ``auto`` chose), when one was.
     """
 
     model_config = _FROZEN
@@ -404,6 +428,8 @@ class LLMResponse(BaseModel, _FlatCounts):
     cost_usd: float | None = None
     tool_messages: tuple[Message, ...] = ()
     response_id: str | None = None
+    output: OutputT = None  # type: ignore[assignment]
+    output_mode: ResolvedOutputMode | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -423,16 +449,21 @@ class LLMResponse(BaseModel, _FlatCounts):
         )
 
 
-class StreamChunk(BaseModel):
+class StreamChunk(BaseModel, Generic[OutputT]):
     """One piece of a streamed answer.
 
     A stream is text (and reasoning) chunks, then one final chunk whose ``finish_reason``
     is set and which carries the token counts and the complete tool calls. When the tool
     loop runs inside a stream, it also yields ``tool_call`` and ``tool_result`` chunks
     between the text. Reasoning deltas come as ``reasoning`` chunks, never in ``text``.
+    A structured stream (``output_type=``) gives each text chunk the object parsed so
+    far in ``partial`` and the final chunk the validated ``output``; when an answer
+    fails validation and the model is asked again, an ``output_retry`` chunk comes
+    first, and the text and partial objects start again from nothing.
 
     Attributes:
-        kind: ``text``, ``reasoning``, ``tool_call`` or ``tool_result``.
+        kind: ``text``, ``reasoning``, ``tool_call``, ``tool_result`` or
+            ``output_retry``.
         text: The text delta (``""`` on other chunks).
         reasoning: On a ``reasoning`` chunk, the reasoning delta.
         finish_reason: Set on the final chunk only.
@@ -450,6 +481,12 @@ class StreamChunk(BaseModel):
         provider: The provider that answered, on the final chunk.
         cost_usd: The price of the stream, on the final chunk when cost tracking knows it.
         response_id: The provider's id for the response, on the final chunk.
+        partial: In a structured stream, on each text chunk, the JSON value parsed so far
+            (dicts, lists, strings, numbers: what has arrived, unvalidated, never
+            contradicting the final answer); ``None`` before any.
+        output: In a structured stream, on the final chunk, the validated answer.
+        output_mode: On the final chunk of a structured stream, how the answer was asked
+            for (``native``, ``tool`` or ``prompted``).
     """
 
     model_config = _FROZEN
@@ -467,6 +504,9 @@ class StreamChunk(BaseModel):
     provider: str | None = None
     cost_usd: float | None = None
     response_id: str | None = None
+    partial: Any = None
+    output: OutputT = None  # type: ignore[assignment]
+    output_mode: ResolvedOutputMode | None = None
 
     @property
     def is_final(self) -> bool:

@@ -21,6 +21,7 @@ __all__ = [
     "aclose_stream",
     "content_chunks",
     "final_chunk",
+    "hold_final",
     "split_text",
     "stream_response",
 ]
@@ -58,7 +59,17 @@ def final_chunk(response: LLMResponse) -> StreamChunk:
         provider=response.provider,
         cost_usd=response.cost_usd,
         response_id=response.response_id,
+        output=response.output,
+        output_mode=response.output_mode,
     )
+
+
+def hold_final(chunk: StreamChunk) -> tuple[StreamChunk | None, StreamChunk]:
+    """A final chunk a layer holds back: the text chunk to pass on now (``None`` if it
+    carries no text), and the final chunk without its text, to yield later."""
+    if not chunk.text:
+        return None, chunk
+    return StreamChunk(text=chunk.text), chunk.model_copy(update={"text": ""})
 
 
 def _deltas(text: str, words_per_chunk: int) -> Iterator[str]:
@@ -105,7 +116,8 @@ class StreamAccumulator:
     Feed it every chunk with `add`; read `text` and `reasoning` at any time, and
     `response()` once the final chunk has arrived. The response's ``parts`` are the final
     chunk's; a stream that sent reasoning deltas but no parts on its final chunk gets them
-    rebuilt from the deltas, in the order they came.
+    rebuilt from the deltas, in the order they came. An ``output_retry`` chunk (a
+    structured answer asked for again) starts the text and reasoning afresh.
     """
 
     __slots__ = ("_final", "_parts", "_reasoning", "_switches")
@@ -135,6 +147,10 @@ class StreamAccumulator:
             if not switches or not switches[-1][0]:
                 switches.append((True, len(self._reasoning)))
             self._reasoning.append(chunk.reasoning)
+        elif kind == "output_retry":
+            self._parts.clear()
+            self._reasoning.clear()
+            self._switches.clear()
         if chunk.finish_reason is not None:
             self._final = chunk
 
@@ -189,4 +205,6 @@ class StreamAccumulator:
             provider=final.provider,
             cost_usd=final.cost_usd,
             response_id=final.response_id,
+            output=final.output,
+            output_mode=final.output_mode,
         )

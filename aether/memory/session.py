@@ -24,7 +24,7 @@ gives the three guarantees:
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
-from typing import TYPE_CHECKING, Unpack
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
 import anyio
 
@@ -33,11 +33,14 @@ from aether.llm.contracts import Content, LLMResponse, Message, Part, StreamChun
 from aether.memory._turn_lock import TurnLock
 from aether.memory.contracts import AppendableSessionStore, SessionStore
 from aether.memory.window import HistoryWindow
+from aether.middleware.structured_output import structured_answer
 
 if TYPE_CHECKING:
     from aether.client import Aether, CallOptions
 
 __all__ = ["Session"]
+
+_T = TypeVar("_T")
 
 UserContent = str | Sequence[str | Part]
 """A prompt: text, or a list of parts and strings (a string becomes a `TextPart`)."""
@@ -163,41 +166,112 @@ class Session:
 
     # -- turns ---------------------------------------------------------------------------
 
-    async def complete(self, prompt: UserContent, **options: Unpack[CallOptions]) -> LLMResponse:
+    @overload
+    async def complete(
+        self, prompt: UserContent, *, output_type: None = None, **options: Unpack[CallOptions]
+    ) -> LLMResponse: ...
+
+    @overload
+    async def complete(
+        self, prompt: UserContent, *, output_type: type[_T], **options: Unpack[CallOptions]
+    ) -> LLMResponse[_T]: ...
+
+    @overload
+    async def complete(
+        self, prompt: UserContent, *, output_type: dict[str, Any], **options: Unpack[CallOptions]
+    ) -> LLMResponse[dict[str, Any]]: ...
+
+    @overload
+    async def complete(
+        self, prompt: UserContent, *, output_type: object, **options: Unpack[CallOptions]
+    ) -> LLMResponse[Any]: ...
+
+    async def complete(
+        self, prompt: UserContent, *, output_type: Any = None, **options: Unpack[CallOptions]
+    ) -> LLMResponse[Any]:
         """Send ``prompt`` with the history; store the turn; return the whole response.
 
         The stored answer is the response's parts when it has them (`LLMResponse.parts`),
-        else its text; never its tool calls (see the module docstring).
+        else its text; never its tool calls (see the module docstring). A structured
+        answer (``output_type=``) is stored as its JSON text.
         """
         message = _user_message(prompt)
         async with self._lock:
             stored = await self.store.load(self.session_id)
-            response = await self._client.complete(self._outgoing(stored, message), **options)
+            response: LLMResponse[Any] = await self._client.complete(
+                self._outgoing(stored, message), output_type=output_type, **options
+            )
             await self._commit(message, response.parts or response.text)
         return response
 
-    async def ask(self, prompt: UserContent, **options: Unpack[CallOptions]) -> str:
-        """Send ``prompt`` with the history; store the turn; return the final text."""
-        return (await self.complete(prompt, **options)).text
+    @overload
+    async def ask(
+        self, prompt: UserContent, *, output_type: None = None, **options: Unpack[CallOptions]
+    ) -> str: ...
+
+    @overload
+    async def ask(
+        self, prompt: UserContent, *, output_type: type[_T], **options: Unpack[CallOptions]
+    ) -> _T: ...
+
+    @overload
+    async def ask(
+        self, prompt: UserContent, *, output_type: dict[str, Any], **options: Unpack[CallOptions]
+    ) -> dict[str, Any]: ...
+
+    @overload
+    async def ask(
+        self, prompt: UserContent, *, output_type: object, **options: Unpack[CallOptions]
+    ) -> Any: ...
+
+    async def ask(
+        self, prompt: UserContent, *, output_type: Any = None, **options: Unpack[CallOptions]
+    ) -> Any:
+        """Send ``prompt`` with the history; store the turn; return the final text (or,
+        with ``output_type=``, the validated answer)."""
+        response = await self.complete(prompt, output_type=output_type, **options)
+        return response.text if output_type is None else structured_answer(response)
+
+    @overload
+    def stream(
+        self, prompt: UserContent, *, output_type: None = None, **options: Unpack[CallOptions]
+    ) -> AsyncGenerator[StreamChunk, None]: ...
+
+    @overload
+    def stream(
+        self, prompt: UserContent, *, output_type: type[_T], **options: Unpack[CallOptions]
+    ) -> AsyncGenerator[StreamChunk[_T], None]: ...
+
+    @overload
+    def stream(
+        self, prompt: UserContent, *, output_type: dict[str, Any], **options: Unpack[CallOptions]
+    ) -> AsyncGenerator[StreamChunk[dict[str, Any]], None]: ...
+
+    @overload
+    def stream(
+        self, prompt: UserContent, *, output_type: object, **options: Unpack[CallOptions]
+    ) -> AsyncGenerator[StreamChunk[Any], None]: ...
 
     async def stream(
-        self, prompt: UserContent, **options: Unpack[CallOptions]
-    ) -> AsyncGenerator[StreamChunk, None]:
+        self, prompt: UserContent, *, output_type: Any = None, **options: Unpack[CallOptions]
+    ) -> AsyncGenerator[StreamChunk[Any], None]:
         """Stream the answer as `StreamChunk` objects; the turn is stored when it completes.
 
         The stored answer is the final chunk's ``parts`` when it has them, else the text
-        after the last tool chunk, as in call mode. The final chunk is yielded after the
-        turn is stored, so a consumer that stops at it still gets the turn saved.
-        Stopping earlier, or an error, stores nothing. The session stays locked while the
-        stream is open: close it (``contextlib.aclosing``) rather than leaving it to the
-        garbage collector.
+        after the last tool chunk (or ``output_retry`` chunk), as in call mode. The final
+        chunk is yielded after the turn is stored, so a consumer that stops at it still
+        gets the turn saved. Stopping earlier, or an error, stores nothing. The session
+        stays locked while the stream is open: close it (``contextlib.aclosing``) rather
+        than leaving it to the garbage collector.
         """
         message = _user_message(prompt)
         async with self._lock:
             stored = await self.store.load(self.session_id)
-            inner = self._client.stream(self._outgoing(stored, message), **options)
+            inner = self._client.stream(
+                self._outgoing(stored, message), output_type=output_type, **options
+            )
             parts: list[str] = []
-            held: StreamChunk | None = None
+            held: StreamChunk[Any] | None = None
             try:
                 async for chunk in inner:
                     if held is not None:
@@ -207,7 +281,9 @@ class Session:
                         if chunk.text:
                             parts.append(chunk.text)
                     elif chunk.kind != "reasoning":
-                        parts.clear()  # text before a tool call is not the final answer
+                        # Text before a tool call, or an answer asked for again, is not
+                        # the final answer.
+                        parts.clear()
                     if chunk.finish_reason is not None:
                         held = chunk
                         continue

@@ -1,8 +1,8 @@
 """Built-in middlewares, one per module. Each works alone in a stack of your own.
 
-The default stack of ``Aether()``, outermost first: `ToolLoopMiddleware` →
-[`CacheMiddleware`, opt-in] → `CostTrackingMiddleware` → `CircuitBreakerMiddleware` →
-`RetryMiddleware` → `EventsMiddleware` → provider.
+The default stack of ``Aether()``, outermost first: `StructuredOutputMiddleware` →
+`ToolLoopMiddleware` → [`CacheMiddleware`, opt-in] → `CostTrackingMiddleware` →
+`CircuitBreakerMiddleware` → `RetryMiddleware` → `EventsMiddleware` → provider.
 
 `default_stack(...)` adds the opt-in ones where they act once per model call:
 [`BudgetMiddleware`] just above cost tracking, [`FallbackMiddleware` or
@@ -25,6 +25,7 @@ from aether.middleware.fallback import FallbackMiddleware
 from aether.middleware.hedging import HedgingMiddleware, LatencyPercentile
 from aether.middleware.rate_limit import RateLimitMiddleware, RateLimitPolicy
 from aether.middleware.retry import RetryMiddleware, RetryPolicy
+from aether.middleware.structured_output import StructuredOutputMiddleware
 from aether.middleware.telemetry import TelemetryMiddleware
 from aether.middleware.tool_loop import ToolLoopMiddleware
 
@@ -45,6 +46,7 @@ __all__ = [
     "RateLimitPolicy",
     "RetryMiddleware",
     "RetryPolicy",
+    "StructuredOutputMiddleware",
     "TelemetryMiddleware",
     "ToolLoopMiddleware",
 ]

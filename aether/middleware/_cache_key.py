@@ -13,8 +13,9 @@ The key is the SHA-256 of a canonical JSON document holding:
   ``tools`` (name, description and JSON Schema, in order), ``temperature``,
   ``max_tokens``, ``top_p``, ``stop``, ``tool_choice``, ``reasoning`` and
   ``provider_options`` (where a response format, a seed or any vendor parameter goes),
-  and ``defaults`` (which of them Aether filled in: an adapter may leave those out for
-  some models).
+  ``output`` (a structured answer's schema, name and mode: a call for an ``Invoice``
+  and one for a ``Receipt`` are cached apart), and ``defaults`` (which of them Aether
+  filled in: an adapter may leave those out for some models).
 
 A media part's bytes are not copied into the document: they stand there as their SHA-256
 and size (with the part's media type, detail and name), so a 5 MB image adds a 64-digit
@@ -26,9 +27,10 @@ provider-native part's JSON has its keys sorted like the other free-form objects
 
 The document is canonical: the request's own fields come in their declared order, and the
 free-form JSON objects inside it (``provider_options``, each tool's ``parameters``, each
-tool call's ``arguments``) have their keys sorted, so two dicts that differ only in key
-order give one key. (Sorting only those, then serialising with pydantic-core, costs a
-third of sorting the whole document with the standard library's ``json``.)
+tool call's ``arguments``, the output's JSON Schema) have their keys sorted, so two dicts
+that differ only in key order give one key. (Sorting only those, then serialising with
+pydantic-core, costs a third of sorting the whole document with the standard library's
+``json``.)
 
 Left out on purpose: ``context`` (request-scoped state for middlewares, never sent) and
 each tool's ``handler`` (what runs the tool, not what the model sees). Both are excluded
@@ -84,6 +86,8 @@ def _canonical(fields: dict[str, Any], messages: Sequence[Message]) -> dict[str,
         fields["provider_options"] = _sorted(fields["provider_options"])
     for tool in fields["tools"]:
         tool["parameters"] = _sorted(tool["parameters"])
+    if fields.get("output") is not None:
+        fields["output"]["json_schema"] = _sorted(fields["output"]["json_schema"])
     for message, dumped in zip(messages, fields["messages"], strict=True):
         for call in dumped["tool_calls"]:
             call["arguments"] = _sorted(call["arguments"])

@@ -43,7 +43,7 @@ from aether.events import (
     EventBus,
 )
 from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk, Tool, ToolCall
-from aether.llm.streaming import aclose_stream
+from aether.llm.streaming import aclose_stream, hold_final
 from aether.middleware._tool_rounds import (
     TOOL_WRAPPERS,
     ToolWrapper,
@@ -190,13 +190,12 @@ class ToolLoopMiddleware:
             try:
                 async for chunk in inner:
                     if chunk.finish_reason is not None:
-                        final = chunk
-                        if not chunk.text:
-                            continue
                         # A final chunk that carries text: pass the text on now, since
                         # this final chunk is held back until the logical stream ends.
-                        final = chunk.model_copy(update={"text": ""})
-                        chunk = StreamChunk(text=chunk.text)
+                        text_chunk, final = hold_final(chunk)
+                        if text_chunk is None:
+                            continue
+                        chunk = text_chunk
                     if chunk.kind == "text" and chunk.text:
                         parts.append(chunk.text)
                     yield chunk

@@ -12,7 +12,9 @@
 call and stream the real provider answers is written to a JSON file (the request, the
 response or every stream chunk, usage, and a provider error if one was raised), and a
 replay serves the file with no network and no API key. The tool loop sits above it, so
-the model's tool calls replay and the tools run for real.
+the model's tool calls replay and the tools run for real; so does structured output,
+so a replayed answer is validated (and re-asked, from the recording) like a live one,
+and a request for another output type matches no recording.
 
 Modes (``mode=``, or ``AETHER_CASSETTE_MODE`` / ``--aether-cassette-mode`` in pytest):
 
@@ -51,6 +53,7 @@ import anyio.to_thread
 
 from aether.config import ProviderConfig
 from aether.errors import AetherError, ConfigurationError
+from aether.llm._output_modes import without_native_output
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 from aether.llm.streaming import aclose_stream, stream_response
 from aether.pipeline import middleware_name
@@ -84,6 +87,7 @@ DEFAULT_MATCH_ON: Final = (
     "top_p",
     "stop",
     "provider_options",
+    "output",
 )
 """The request fields that must be equal for a recording to answer a request."""
 
@@ -113,6 +117,10 @@ class CassetteProvider:
         ConfigurationError: On an unknown mode, or a missing or unreadable file in
             ``replay-only`` mode.
     """
+
+    structured_output = True
+    """The recorded provider asks for structured output itself (or the cassette asks on
+    behalf of one that does not), so the request is recorded as the client made it."""
 
     def __init__(
         self,
@@ -162,6 +170,20 @@ class CassetteProvider:
 
             self._inner = create_provider(self._config or ProviderConfig())
         return self._inner
+
+    def _real_calls(self) -> tuple[Any, Any]:
+        """The real provider's ``complete`` and ``stream`` (a provider without ``stream``
+        streams its whole answer; one without structured output gets it asked for)."""
+        real = self._real()
+
+        async def streamed(request: LLMRequest) -> AsyncIterator[StreamChunk]:
+            async for chunk in stream_response(await real.complete(request)):
+                yield chunk
+
+        stream = real.stream if callable(getattr(real, "stream", None)) else streamed
+        if getattr(real, "structured_output", False):
+            return real.complete, stream
+        return without_native_output(self.name, real.complete, stream)
 
     @property
     def default_model(self) -> str | None:
@@ -272,8 +294,9 @@ class CassetteProvider:
             if "error" in interaction:
                 raise error_from_json(interaction["error"])
             return LLMResponse.model_validate_json(json.dumps(interaction["response"]))
+        complete, _ = self._real_calls()
         try:
-            response: LLMResponse = await self._real().complete(request)
+            response: LLMResponse = await complete(request)
         except AetherError as error:
             await self._record(
                 {"mode": "complete", "request": request_json, "error": error_json(error)}
@@ -305,12 +328,8 @@ class CassetteProvider:
     async def _record_stream(
         self, request: LLMRequest, request_json: dict[str, Any]
     ) -> AsyncIterator[StreamChunk]:
-        real = self._real()
-        inner = (
-            real.stream(request)
-            if callable(getattr(real, "stream", None))
-            else stream_response(await real.complete(request))
-        )
+        _, stream = self._real_calls()
+        inner = stream(request)
         interaction: Interaction = {"mode": "stream", "request": request_json, "chunks": []}
         finished = False
         try:

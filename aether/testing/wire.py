@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from aether.llm.contracts import FinishReason, Message
@@ -97,7 +97,12 @@ class ScriptedReasoning:
 
 @dataclass(frozen=True, slots=True)
 class ScriptedReply:
-    """A successful answer: reasoning, text deltas, tool calls, why it stopped, usage, model."""
+    """A successful answer: reasoning, text deltas, tool calls, why it stopped, usage, model.
+
+    ``refusal`` is a model's refusal, as deltas: OpenAI sends it in the message's
+    ``refusal`` field (no content); the other wires, which have no such field, send it
+    as text with their content-filter stop (`refused`).
+    """
 
     text: tuple[str, ...] = ()
     tool_calls: tuple[ScriptedToolCall, ...] = ()
@@ -105,6 +110,14 @@ class ScriptedReply:
     model: str = "scripted-model-001"
     usage: ScriptedUsage = field(default_factory=ScriptedUsage)
     reasoning: tuple[ScriptedReasoning, ...] = ()
+    refusal: tuple[str, ...] = ()
+
+
+def refused(reply: ScriptedReply) -> ScriptedReply:
+    """A refusal as a wire without a refusal field sends it: text, content-filter stop."""
+    if not reply.refusal:
+        return reply
+    return replace(reply, text=reply.refusal, finish_reason="content_filter", refusal=())
 
 
 @dataclass(frozen=True, slots=True)

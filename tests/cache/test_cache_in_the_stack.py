@@ -50,6 +50,7 @@ def adding_model(request: LLMRequest) -> LLMResponse:
 def test_the_cache_sits_inside_the_tool_loop_and_outside_cost_tracking() -> None:
     client = Aether(FakeProvider(), cache=True)
     assert client.pipeline.names == [
+        "StructuredOutput",
         "ToolLoop",
         "Cache",
         "CostTracking",

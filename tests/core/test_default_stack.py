@@ -13,6 +13,7 @@ from aether.middleware import (
     CostTrackingMiddleware,
     RetryMiddleware,
 )
+from aether.middleware.structured_output import StructuredOutputMiddleware
 from aether.tools import register_tool
 
 
@@ -20,14 +21,23 @@ def test_it_builds_the_same_order_as_the_client() -> None:
     built = Aether(FakeProvider(), stack=default_stack(provider="fake", cache=True))
     plain = Aether(FakeProvider(), cache=True)
     assert repr(built.pipeline) == repr(plain.pipeline)
-    assert built.pipeline.names[:2] == ["ToolLoop", "Cache"]
+    assert built.pipeline.names[:3] == ["StructuredOutput", "ToolLoop", "Cache"]
 
 
 def test_switches_leave_layers_out() -> None:
     stack = default_stack(retry=False, circuit_breaker=False, cost_tracking=False)
     kinds = {type(layer) for layer in stack}
     assert not kinds & {RetryMiddleware, CircuitBreakerMiddleware, CostTrackingMiddleware}
-    assert len(stack) == 2  # the tool loop and the events layer stay
+    assert len(stack) == 3  # structured output, the tool loop and the events layer stay
+
+
+def test_structured_output_can_be_left_out_or_given() -> None:
+    assert not any(
+        isinstance(layer, StructuredOutputMiddleware)
+        for layer in default_stack(structured_output=False)
+    )
+    mine = StructuredOutputMiddleware(retries=5)
+    assert default_stack(structured_output=mine)[0] is mine
 
 
 def test_budget_without_cost_tracking_is_refused() -> None:

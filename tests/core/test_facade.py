@@ -214,5 +214,5 @@ def test_client_repr_names_provider_model_and_pipeline() -> None:
     client = Aether(FakeProvider("ok"))
     assert repr(client) == (
         "Aether(provider='fake', model='fake-model', pipeline=Pipeline("
-        "ToolLoop → CostTracking → CircuitBreaker → Retry → Events → fake))"
+        "StructuredOutput → ToolLoop → CostTracking → CircuitBreaker → Retry → Events → fake))"
     )

@@ -33,7 +33,7 @@ def test_readme_pipeline_repr_is_what_its_client_prints(monkeypatch: pytest.Monk
     client = namespace["client"]
     assert isinstance(client, Aether)
     shown = repr(client.pipeline)
-    assert shown.startswith("Pipeline(log_calls[call only] → Both → ToolLoop")
+    assert shown.startswith("Pipeline(log_calls[call only] → Both → StructuredOutput → ToolLoop")
     assert f"`{shown}`" in README
 
 

@@ -27,6 +27,7 @@ from aether.middleware._context import ATTEMPT
 def test_default_stack_order_is_tools_cost_breaker_retry_events_provider() -> None:
     client = Aether(FakeProvider())
     assert client.pipeline.names == [
+        "StructuredOutput",
         "ToolLoop",
         "CostTracking",
         "CircuitBreaker",
@@ -40,7 +41,7 @@ def test_switches_remove_their_layers() -> None:
     client = Aether(
         FakeProvider(), with_retry=False, with_circuit_breaker=False, with_cost_tracking=False
     )
-    assert client.pipeline.names == ["ToolLoop", "Events", "fake"]
+    assert client.pipeline.names == ["StructuredOutput", "ToolLoop", "Events", "fake"]
     assert client.circuit_breaker is None
 
 
@@ -49,7 +50,7 @@ def test_user_middleware_wraps_the_default_stack() -> None:
         return await call_next(request)  # type: ignore[no-any-return]
 
     client = Aether(FakeProvider(), middleware=[outer])
-    assert client.pipeline.names[:3] == ["outer", "ToolLoop", "CostTracking"]
+    assert client.pipeline.names[:4] == ["outer", "StructuredOutput", "ToolLoop", "CostTracking"]
 
 
 async def test_nesting_order_shows_in_the_order_of_events() -> None:

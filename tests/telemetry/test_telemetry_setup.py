@@ -36,17 +36,17 @@ def test_default_stack_places_one_middleware_at_three_depths() -> None:
     stack = default_stack(provider="fake", cache=True, telemetry=telemetry)
     client = Aether(FakeProvider(), stack=stack)
     assert client.pipeline.names == [
-        "Telemetry", "ToolLoop", "Telemetry.model_calls", "Cache", "CostTracking",
-        "CircuitBreaker", "Retry", "Telemetry.attempts", "Events", "fake",
+        "Telemetry", "StructuredOutput", "ToolLoop", "Telemetry.model_calls", "Cache",
+        "CostTracking", "CircuitBreaker", "Retry", "Telemetry.attempts", "Events", "fake",
     ]  # fmt: skip
     assert stack[0] is telemetry
-    assert stack[2] is telemetry.model_calls
-    assert stack[7] is telemetry.attempts
+    assert stack[3] is telemetry.model_calls
+    assert stack[8] is telemetry.attempts
 
 
 def test_no_attempts_layer_without_retry_and_no_layers_by_default() -> None:
     names = Aether(FakeProvider(), telemetry=True, with_retry=False).pipeline.names
-    assert names[:3] == ["Telemetry", "ToolLoop", "Telemetry.model_calls"]
+    assert names[:4] == ["Telemetry", "StructuredOutput", "ToolLoop", "Telemetry.model_calls"]
     assert "Telemetry.attempts" not in names
     assert not any(name.startswith("Telemetry") for name in Aether(FakeProvider()).pipeline.names)
 

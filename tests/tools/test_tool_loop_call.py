@@ -239,8 +239,8 @@ async def test_every_iteration_passes_through_the_layers_below() -> None:
     assert below.calls == [1, 3]
 
 
-def test_tool_loop_is_the_outermost_layer_of_the_default_stack() -> None:
-    assert Aether(FakeProvider()).pipeline.names[0] == "ToolLoop"
+def test_tool_loop_is_the_outermost_layer_of_the_default_stack_after_structured_output() -> None:
+    assert Aether(FakeProvider()).pipeline.names[:2] == ["StructuredOutput", "ToolLoop"]
 
 
 async def test_events_fire_per_iteration_and_around_each_tool() -> None:

@@ -187,24 +187,29 @@ class MessageStreamState:
     provider-native part whose input is assembled like a tool call's, and every block
     that arrives whole (a server tool's result, ``redacted_thinking``) a part as it is.
     Only ``tool_use`` blocks are the client's tool calls: an ``input_json_delta`` of any
-    other block never becomes one.
+    other block never becomes one. In tool mode (structured output), the output tool's
+    input deltas come back as text deltas, so the answer streams like a native one.
     """
 
     __slots__ = (
         "_blocks",
         "_client_calls",
+        "_output_index",
         "_parts",
         "_provider",
         "_stopped",
         "_tools",
         "finish",
         "model",
+        "output_tool",
         "response_id",
         "usage",
     )
 
     def __init__(self, provider: str) -> None:
         self._provider = provider
+        self.output_tool: str | None = None
+        self._output_index: object = None
         self._tools = ToolCallAssembler()
         self._parts = PartsBuilder(provider)
         self._blocks: dict[object, Any] = {}
@@ -276,6 +281,8 @@ class MessageStreamState:
                     block.append(fragment)  # a server tool's input
             elif index in self._client_calls:
                 self._tools.add(index, arguments=fragment)
+                if index == self._output_index and isinstance(fragment, str) and fragment:
+                    return fragment
         return None
 
     def _start(self, index: object, block: dict[str, Any]) -> None:
@@ -286,6 +293,8 @@ class MessageStreamState:
             self._blocks[index] = self._parts.open("reasoning")
         elif kind == "tool_use":
             self._client_calls.add(index)
+            if self.output_tool is not None and block.get("name") == self.output_tool:
+                self._output_index = index
             self._tools.add(index, call_id=block.get("id"), name=block.get("name"))
             self._tools.set_arguments(index, block.get("input"))
         elif kind == "redacted_thinking":

@@ -3,10 +3,12 @@ able to say what media it received."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
 
+from aether.extensions.llm._fake_output import sample_value
 from aether.llm._estimate import media_tokens
 from aether.llm.contracts import (
     AudioPart,
@@ -98,23 +100,46 @@ def _arguments(tool: Tool, prompt: str) -> dict[str, Any]:
     return arguments
 
 
-def default_reply(request: LLMRequest, *, model: str, provider: str) -> LLMResponse | str:
+def _structured(
+    request: LLMRequest, *, model: str, provider: str, output_tool: str | None
+) -> LLMResponse | str:
+    """A schema-valid answer: JSON text, or in tool mode a call to the output tool."""
+    assert request.output is not None
+    value = sample_value(request.output.json_schema)
+    if output_tool is None:
+        return json.dumps(value, ensure_ascii=False)
+    return LLMResponse(
+        text="",
+        model=model,
+        tokens=prompt_tokens(request.messages, output=len(json.dumps(value).split())),
+        tool_calls=(ToolCall(id="fake-answer", name=output_tool, arguments=value),),
+        finish_reason="tool_calls",
+        provider=provider,
+    )
+
+
+def default_reply(
+    request: LLMRequest, *, model: str, provider: str, output_tool: str | None = None
+) -> LLMResponse | str:
     """The unscripted answer to ``request``.
 
     With tools offered and no tool result yet, it calls the first tool (arguments drawn
-    from the prompt); after a tool result, it reports what the tool returned; otherwise it
-    quotes the prompt and says how to reach a real model.
+    from the prompt); after a tool result, it reports what the tool returned (or, asked
+    for a structured answer, gives one); otherwise it quotes the prompt and says how to
+    reach a real model, or gives the structured answer asked for.
     """
     user = _last(request.messages, "user")
     prompt = user.text if user is not None else ""
     last = request.messages[-1] if request.messages else None
+    tools = [tool for tool in request.tools if tool.name != output_tool]
+    if request.output is not None and (
+        (last is not None and last.role == "tool") or not tools or request.tool_choice == "none"
+    ):
+        return _structured(request, model=model, provider=provider, output_tool=output_tool)
     if last is not None and last.role == "tool":
         return f"The {last.name or 'tool'} tool returned {describe(last.content)}."
-    if request.tools and request.tool_choice != "none":
-        tool = next(
-            (item for item in request.tools if item.name == request.tool_choice),
-            request.tools[0],
-        )
+    if tools and request.tool_choice != "none":
+        tool = next((item for item in tools if item.name == request.tool_choice), tools[0])
         text = f"Let me use {tool.name}."
         return LLMResponse(
             text=text,

@@ -230,9 +230,12 @@ class ChatStreamState:
 
     Text deltas are kept in a list, the cheapest record; a stream that brings reasoning
     switches to a `PartsBuilder`, so the final chunk's parts keep the order they came in.
+    In tool mode (structured output), the output tool's argument deltas come back as
+    text deltas, so the answer streams like a native one.
     """
 
     __slots__ = (
+        "_output_key",
         "_parts",
         "_provider",
         "_refused",
@@ -240,12 +243,15 @@ class ChatStreamState:
         "_tools",
         "finish",
         "model",
+        "output_tool",
         "response_id",
         "usage",
     )
 
     def __init__(self, provider: str) -> None:
         self._provider = provider
+        self.output_tool: str | None = None
+        self._output_key: object = None
         self._tools = ToolCallAssembler()
         self._refused = False
         self._texts: list[str] = []
@@ -282,7 +288,9 @@ class ChatStreamState:
             return None
         tool_calls = delta.get("tool_calls")
         if tool_calls:
-            self._add_tool_calls(tool_calls)
+            answer = self._add_tool_calls(tool_calls)
+            if answer:
+                return answer
         content = delta.get("content")
         if content and isinstance(content, str):
             if len(delta) > 1 and reasoning_of(delta):  # both in one delta: reasoning first
@@ -313,20 +321,29 @@ class ChatStreamState:
         parts.delta("reasoning", text)
         return StreamChunk(kind="reasoning", reasoning=text)
 
-    def _add_tool_calls(self, tool_calls: object) -> None:
+    def _add_tool_calls(self, tool_calls: object) -> str | None:
+        """Record tool-call fragments; return the output tool's argument text, if any."""
         if not isinstance(tool_calls, list):
             raise malformed(self._provider, "delta.tool_calls is not a list")
+        answer = None
         for fragment in tool_calls:
             if not isinstance(fragment, dict):
                 raise malformed(self._provider, "a tool-call delta is not an object")
             function = fragment.get("function")
             function = function if isinstance(function, dict) else {}
+            key, arguments = fragment.get("index"), function.get("arguments")
             self._tools.add(
-                fragment.get("index"),
-                call_id=fragment.get("id"),
-                name=function.get("name"),
-                arguments=function.get("arguments"),
+                key, call_id=fragment.get("id"), name=function.get("name"), arguments=arguments
             )
+            if self.output_tool is not None:
+                if function.get("name") == self.output_tool:
+                    self._output_key = key if key is not None else "unkeyed"
+                is_output = self._output_key is not None and (
+                    key == self._output_key or (key is None and self._output_key == "unkeyed")
+                )
+                if is_output and isinstance(arguments, str) and arguments:
+                    answer = (answer or "") + arguments
+        return answer
 
     def final(self, fallback_model: str) -> StreamChunk:
         """The stream's final chunk.

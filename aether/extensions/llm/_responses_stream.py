@@ -34,10 +34,20 @@ class ResponsesStreamState:
 
     Text deltas come back as strings (the hot path), reasoning deltas as ``reasoning``
     chunks; the items finished along the way (``response.output_item.done``) stand in
-    for the terminal event's ``output`` if a server leaves that list empty.
+    for the terminal event's ``output`` if a server leaves that list empty. In tool mode
+    (structured output), the output tool's argument deltas come back as text deltas.
     """
 
-    __slots__ = ("_chained", "_items", "_provider", "_summary", "_terminal", "model")
+    __slots__ = (
+        "_chained",
+        "_items",
+        "_output_item",
+        "_provider",
+        "_summary",
+        "_terminal",
+        "model",
+        "output_tool",
+    )
 
     def __init__(self, provider: str, *, chained: bool) -> None:
         self._provider = provider
@@ -46,6 +56,8 @@ class ResponsesStreamState:
         self._terminal: dict[str, Any] | None = None
         self._summary: tuple[object, object] | None = None
         self.model: str | None = None
+        self.output_tool: str | None = None
+        self._output_item: object = None
 
     def feed(self, event: object) -> str | StreamChunk | None:
         """Record one event; return its text delta or reasoning chunk, if it has one."""
@@ -60,6 +72,14 @@ class ResponsesStreamState:
             or kind == "response.reasoning_text.delta"
         ):
             return self._reasoning_delta(event)
+        if kind == "response.function_call_arguments.delta":
+            delta = event.get("delta")
+            answer = event.get("item_id") == self._output_item and self._output_item is not None
+            return delta if answer and isinstance(delta, str) and delta else None
+        if kind == "response.output_item.added" and self.output_tool is not None:
+            added = _details(event.get("item"))
+            if added.get("type") == "function_call" and added.get("name") == self.output_tool:
+                self._output_item = added.get("id")
         if kind == "response.output_item.done":
             item = event.get("item")
             index = event.get("output_index")

@@ -7,8 +7,8 @@ sequences at all, and the conversation state: ``store`` and, for reasoning model
 the stateless state, ``include: ["reasoning.encrypted_content"]`` so that the
 reasoning comes back in a form the next request can carry.
 
-`json_schema_format` is the seam for structured output: it builds the ``text.format``
-a JSON schema asks for, which the escape hatch can send today
+`json_schema_format` builds the ``text.format`` structured output (``output_type=``)
+sends in native mode; the escape hatch can send one too
 (``provider_options={"openai-responses": {"text": json_schema_format(...)}}``).
 """
 

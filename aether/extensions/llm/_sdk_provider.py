@@ -35,6 +35,7 @@ from aether.extensions.llm._origin_guard import OriginGuard, install_origin_guar
 from aether.extensions.llm._requests import merge_options, vendor_options
 from aether.extensions.llm._sse import ServerSentEvent, SSEParser
 from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules
+from aether.llm._output_modes import OutputPlan, finish_chunk, finish_response
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 
 __all__ = [
@@ -79,8 +80,11 @@ class StreamState(Protocol):
 
     ``feed`` returns a text delta as a string (the common case, kept cheap), another
     chunk (a reasoning delta) as a `StreamChunk`, several in a tuple (an event that
-    carries two deltas), or ``None``.
+    carries two deltas), or ``None``. ``output_tool`` names the structured-output tool
+    of a call in tool mode, whose argument deltas the state returns as text.
     """
+
+    output_tool: str | None
 
     def feed(self, event: object) -> str | StreamChunk | tuple[StreamChunk, str] | None: ...
 
@@ -252,6 +256,9 @@ class JsonPostProvider(SdkProvider):
     _path: str
     _base_request_options: ClassVar[dict[str, Any]] = {}
     _vendor: Any
+    structured_output: ClassVar[bool] = False
+    """Whether the adapter asks for structured output itself (`_prepare_output`); one
+    that does not gets it from the pipeline, in the instructions (prompted mode)."""
     """The SDK module (``openai``, ``anthropic``): both SDKs share their error classes."""
 
     @staticmethod
@@ -327,10 +334,23 @@ class JsonPostProvider(SdkProvider):
         """The JSON payload of one stream event: ``None`` to skip it, `END` to stop."""
         raise NotImplementedError
 
+    def _prepare_output(self, request: LLMRequest, model: str) -> tuple[LLMRequest, OutputPlan]:
+        """The request as sent for its structured output, and the plan (see `_output_modes`)."""
+        raise NotImplementedError
+
+    def _output_fields(self, body: dict[str, Any], request: LLMRequest, plan: OutputPlan) -> None:
+        """Add the vendor's structured-output fields to ``body`` (before the escape hatch)."""
+        raise NotImplementedError
+
     def _prepare(self, request: LLMRequest, *, stream: bool) -> PreparedCall:
         self._ensure_open()
         model = request.model or self.default_model
+        plan = None
+        if request.output is not None and self.structured_output:
+            request, plan = self._prepare_output(request, model)
         body = self._body(request, model=model, stream=stream)
+        if plan is not None:
+            self._output_fields(body, request, plan)
         options = dict(self._base_request_options)
         extra = vendor_options(request, self.name)
         extra_body: dict[str, Any] = {}
@@ -338,7 +358,7 @@ class JsonPostProvider(SdkProvider):
             extra_body, extra_options = split_request_options(extra)
             body = merge_options(body, extra_body)
             options.update(extra_options)
-        call = PreparedCall(body, options, str(body.get("model") or model))
+        call = PreparedCall(body, options, str(body.get("model") or model), output=plan)
         self._apply_sampling_rules(call, request, extra_body)
         return call
 
@@ -408,7 +428,8 @@ class JsonPostProvider(SdkProvider):
             data = await self._post(call, cast_to=object)
         except Exception as error:
             raise self._translate(error)  # noqa: B904 - _translate chains the cause
-        return self._parse(data, fallback_model=call.model)
+        response = self._parse(data, fallback_model=call.model)
+        return response if call.output is None else finish_response(response, call.output)
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         """Stream ``request``'s answer: text chunks, then a final chunk with usage."""
@@ -420,6 +441,8 @@ class JsonPostProvider(SdkProvider):
         except Exception as error:
             raise self._translate(error)  # noqa: B904 - _translate chains the cause
         state = self._stream_state()
+        if call.output is not None:
+            state.output_tool = call.output.tool
         parser = SSEParser()
         ended = False
         raw_chunks = response.aiter_bytes()
@@ -442,7 +465,8 @@ class JsonPostProvider(SdkProvider):
         finally:
             with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
                 await release_body(raw_chunks, response.aclose)
-        yield state.final(call.model)
+        final = state.final(call.model)
+        yield final if call.output is None else finish_chunk(final, call.output, streamed=True)
 
     def _deltas(self, state: StreamState, events: list[ServerSentEvent]) -> Iterator[Any]:
         """The deltas of ``events`` (text, or chunks), one at a time, then `END` if it ended.

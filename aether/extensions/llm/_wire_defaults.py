@@ -29,6 +29,7 @@ from typing import Any
 
 from aether.errors import BadRequestError
 from aether.extensions.llm.sampling import SamplingSupport, check_rules, sampling_support
+from aether.llm._output_modes import OutputPlan
 from aether.llm.contracts import LLMRequest
 
 __all__ = ["PreparedCall", "SamplingRules", "refused_parameter", "thinking_enabled"]
@@ -79,6 +80,7 @@ class PreparedCall:
         defaults: Body keys Aether filled in on its own, with their values.
         renames: Body keys whose name Aether chose, with the name to use instead.
         explicit: Sampling keys the call set, with their values.
+        output: How a structured answer is asked for (``None`` for a text answer).
     """
 
     body: dict[str, Any]
@@ -87,6 +89,7 @@ class PreparedCall:
     defaults: dict[str, Any] = field(default_factory=dict)
     renames: dict[str, str] = field(default_factory=dict)
     explicit: dict[str, Any] = field(default_factory=dict)
+    output: OutputPlan | None = None
 
     def drop_refused(self, status: int, error_body: object, rules: SamplingRules) -> bool:
         """Take out (or rename) what Aether chose and the server refused, for a resend.

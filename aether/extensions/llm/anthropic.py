@@ -12,18 +12,21 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from aether.errors import ConfigurationError
+from aether.extensions.llm._anthropic_reasoning import family
 from aether.extensions.llm._anthropic_wire import MessageStreamState, build_body, parse_message
 from aether.extensions.llm._errors import (
     error_detail,
     event_error,
     missing_api_key,
 )
+from aether.extensions.llm._output_schemas import anthropic_mode, anthropic_schema
 from aether.extensions.llm._sdk_provider import JsonPostProvider, StreamState
 from aether.extensions.llm._sse import ServerSentEvent
 from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules, thinking_enabled
+from aether.llm._output_modes import OutputPlan, apply_mode
 from aether.llm.contracts import LLMRequest, LLMResponse
 
 __all__ = ["DEFAULT_MAX_TOKENS", "DEFAULT_MODEL", "AnthropicProvider"]
@@ -66,12 +69,19 @@ class AnthropicProvider(JsonPostProvider):
             ``"no_defaults"`` or ``"refuses"``, checked before the built-in ones (see
             `aether.extensions.llm.sampling`).
 
+    Structured output (``output_type=``): ``auto`` is ``native`` (``output_config.format``,
+    no beta header) on Claude 4.5 and later when the schema fits its subset (no
+    recursion, no open objects), else ``tool``: a forced ``final_result`` tool, or with
+    extended thinking on (which refuses a forced tool) an offered one and an
+    instruction to call it.
+
     Raises:
         ConfigurationError: If no API key is known, both ``http_client`` and
             ``transport`` were given, or a sampling rule is invalid.
     """
 
     name = "anthropic"
+    structured_output: ClassVar[bool] = True
     api_key_env = "ANTHROPIC_API_KEY"
     _path = "/v1/messages"
 
@@ -123,6 +133,29 @@ class AnthropicProvider(JsonPostProvider):
             max_tokens=self.default_max_tokens,
             stream=stream,
         )
+
+    def _thinks(self, request: LLMRequest, model: str) -> bool:
+        """Whether the call turns extended thinking on (which refuses a forced tool)."""
+        if family(model) == "always":
+            return True
+        if request.reasoning is not None and request.reasoning not in ("none", 0):
+            return True
+        return thinking_enabled(request.provider_options.get(self.name) or {})
+
+    def _prepare_output(self, request: LLMRequest, model: str) -> tuple[LLMRequest, OutputPlan]:
+        output = request.output
+        assert output is not None
+        _, native_ok = anthropic_schema(output.json_schema)
+        mode = anthropic_mode(output.mode, model, native_ok=native_ok)
+        return apply_mode(request, mode, forced=not self._thinks(request, model))
+
+    def _output_fields(self, body: dict[str, Any], request: LLMRequest, plan: OutputPlan) -> None:
+        output = request.output
+        if plan.mode == "native" and output is not None:
+            schema, _ = anthropic_schema(output.json_schema)
+            config = dict(body.get("output_config") or {})
+            config["format"] = {"type": "json_schema", "schema": schema}
+            body["output_config"] = config
 
     def _apply_sampling_rules(
         self, call: PreparedCall, request: LLMRequest, hatch: dict[str, Any]

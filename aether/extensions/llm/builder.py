@@ -2,10 +2,15 @@
 
 Outermost first::
 
-    [your middleware=...] → [Telemetry] → ToolLoop → [Telemetry.model_calls] → [Cache]
-        → CostTracking → CircuitBreaker → Retry → [Telemetry.attempts] → Events → provider
+    [your middleware=...] → [Telemetry] → StructuredOutput → ToolLoop
+        → [Telemetry.model_calls] → [Cache] → CostTracking → CircuitBreaker → Retry
+        → [Telemetry.attempts] → Events → provider
 
-The tool loop is outermost of the built-ins: each iteration re-enters the chain below it,
+Structured output is outermost of the built-ins: it validates the final answer of the
+whole tool loop, and a re-ask re-enters the loop and everything below it, so each
+attempt is billed, counted, retried and evented like any call (requests without
+``output_type`` pass straight through; see `aether.middleware.structured_output`).
+The tool loop is next: each iteration re-enters the chain below it,
 so cost counts, retry retries and events fire once per model call. Cost tracking is next
 so it counts only what billed (not retried attempts) and its budget check refuses a call
 before anything else runs. The breaker sits outside retry, so a call whose retries are all
@@ -58,6 +63,7 @@ from aether.middleware.rate_limit import (
     RedisRateLimitBackend,
 )
 from aether.middleware.retry import RetryMiddleware, RetryPolicy
+from aether.middleware.structured_output import StructuredOutputMiddleware
 from aether.middleware.telemetry import TelemetryMiddleware
 from aether.middleware.tool_loop import ToolLoopMiddleware
 from aether.pipeline import Pipeline, middleware_name
@@ -113,6 +119,7 @@ def default_stack(
     shared: Any = None,
     shared_namespace: str = "aether",
     telemetry: TelemetryMiddleware | bool = False,
+    structured_output: StructuredOutputMiddleware | bool = True,
 ) -> list[object]:
     """The built-in middlewares of ``Aether()``, outermost first, for ``stack=[...]``.
 
@@ -154,6 +161,9 @@ def default_stack(
         telemetry: ``True`` for OpenTelemetry spans and metrics on the global providers,
             or a `TelemetryMiddleware`; placed outermost, with its ``model_calls`` layer
             right inside the tool loop and its ``attempts`` layer right inside retry.
+        structured_output: Validate and re-ask ``output_type=`` answers (``True``: a
+            `StructuredOutputMiddleware` with its default of 2 re-asks; give one to set
+            another; ``False`` leaves it out, and ``output_type=`` is then refused).
 
     Raises:
         ConfigurationError: If ``budget_usd`` or ``prices`` is given without cost
@@ -174,6 +184,13 @@ def default_stack(
     fleet = _Fleet(shared, shared_namespace)
     traced = _telemetry_layer(telemetry, provider)
     stack: list[object] = [ToolLoopMiddleware(bus)]
+    if structured_output is not False:
+        structured = (
+            structured_output
+            if isinstance(structured_output, StructuredOutputMiddleware)
+            else StructuredOutputMiddleware()
+        )
+        stack.insert(0, structured)
     if traced is not None:
         stack = [traced, *stack, traced.model_calls]
     cache_layer = _cache_layer(cache, provider)

@@ -22,6 +22,13 @@ Every response carries token counts (when not scripted: words, plus the estimate
 ``input_image`` and ``input_audio``), and every request it received is kept in
 ``fake.requests``. A scripted `LLMResponse` with reasoning parts streams them as
 ``reasoning`` chunks.
+
+Structured output (``output_type=``): unscripted, it answers with a value valid against
+the schema (deterministic: see `aether.extensions.llm._fake_output`), after calling a
+tool first when the request offers some. ``auto`` is ``native``; ``tool`` answers
+through the ``final_result`` tool and ``prompted`` adds the instructions, as a real
+provider would (``fake.requests`` keeps the requests as received). A scripted answer is
+used as it is, so a script can hold invalid JSON to exercise the re-ask.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import anyio
 
 from aether.errors import AetherError
 from aether.extensions.llm._fake_replies import default_reply, prompt_tokens
+from aether.llm._output_modes import OutputPlan, apply_mode, finish_response
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk
 from aether.llm.streaming import content_chunks, final_chunk, split_text
 
@@ -78,6 +86,7 @@ class FakeProvider:
     """
 
     name = "fake"
+    structured_output = True
 
     def __init__(
         self,
@@ -114,7 +123,14 @@ class FakeProvider:
         self.script.extend(responses)
         self.scripted = True
 
-    async def _next(self, request: LLMRequest) -> Script:
+    @staticmethod
+    def _planned(request: LLMRequest) -> tuple[LLMRequest, OutputPlan | None]:
+        if request.output is None:
+            return request, None
+        mode = request.output.mode
+        return apply_mode(request, "native" if mode == "auto" else mode)
+
+    async def _next(self, request: LLMRequest, sent: LLMRequest, plan: OutputPlan | None) -> Script:
         self.requests.append(request)
         if self.delay:
             await anyio.sleep(self.delay)
@@ -132,7 +148,12 @@ class FakeProvider:
             return self.script.popleft()
         if self.canned_response is not None:
             return self.canned_response
-        return default_reply(request, model=request.model or self.default_model, provider=self.name)
+        return default_reply(
+            sent,
+            model=request.model or self.default_model,
+            provider=self.name,
+            output_tool=plan.tool if plan is not None else None,
+        )
 
     def _response(self, request: LLMRequest, item: LLMResponse | str) -> LLMResponse:
         if isinstance(item, LLMResponse):
@@ -147,18 +168,21 @@ class FakeProvider:
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         """Answer ``request`` with the next scripted item, the responder, or the default."""
-        item = await self._next(request)
+        sent, plan = self._planned(request)
+        item = await self._next(request, sent, plan)
         if isinstance(item, StreamFault):
             raise item.error
         if isinstance(item, BaseException):
             raise item
-        return self._response(request, item)
+        response = self._response(request, item)
+        return response if plan is None else finish_response(response, plan)
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         """Stream the same answer `complete` would give, ``words_per_chunk`` words a chunk."""
         self.open_streams += 1
         try:
-            item = await self._next(request)
+            sent, plan = self._planned(request)
+            item = await self._next(request, sent, plan)
             if isinstance(item, BaseException):
                 raise item
             if isinstance(item, StreamFault):
@@ -170,6 +194,8 @@ class FakeProvider:
                         await anyio.sleep(self.chunk_delay)
                 raise item.error
             response = self._response(request, item)
+            if plan is not None:
+                response = finish_response(response, plan)
             for chunk in content_chunks(response, max(1, self.words_per_chunk)):
                 yield chunk
                 if self.chunk_delay:

@@ -42,11 +42,13 @@ from aether.extensions.llm._http import (
     shared_ssl_context,
     timeout_seconds,
 )
+from aether.extensions.llm._output_schemas import gemini_mode, gemini_schema
 from aether.extensions.llm._parts import PartsBuilder
 from aether.extensions.llm._requests import merge_options, vendor_options
 from aether.extensions.llm._sdk_provider import SdkProvider
 from aether.extensions.llm._stream_guard import StreamGuard, finish_sdk_stream, install_guard_hook
 from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules
+from aether.llm._output_modes import OutputPlan, apply_mode, finish_chunk, finish_response
 from aether.llm.contracts import LLMRequest, LLMResponse, StreamChunk, TokenCounts, ToolCall
 
 __all__ = ["DEFAULT_MODEL", "GeminiProvider"]
@@ -88,12 +90,18 @@ class GeminiProvider(SdkProvider):
             ``"no_defaults"`` or ``"refuses"``, checked before the built-in ones (see
             `aether.extensions.llm.sampling`).
 
+    Structured output (``output_type=``): ``auto`` is ``native`` (``response_mime_type``
+    ``application/json`` with ``response_json_schema``), except ``tool`` when the request
+    has tools on a model before Gemini 3, which refuses function calling with a JSON
+    response type.
+
     Raises:
         ConfigurationError: If no API key is known, both ``http_client`` and
             ``transport`` were given, or a sampling rule is invalid.
     """
 
     name = "gemini"
+    structured_output = True
     api_key_env = "GEMINI_API_KEY"
 
     def __init__(
@@ -156,10 +164,18 @@ class GeminiProvider(SdkProvider):
         except ValueError as error:
             raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
 
-    def _prepare(self, request: LLMRequest) -> tuple[str, list[Any], Any]:
+    def _prepare(self, request: LLMRequest) -> tuple[str, list[Any], Any, OutputPlan | None]:
         model = request.model or self.default_model
+        plan = None
+        if request.output is not None:
+            mode = gemini_mode(request.output.mode, model, has_tools=bool(request.tools))
+            schema = gemini_schema(request.output.json_schema)
+            request, plan = apply_mode(request, mode, tool_schema=schema)
         contents = build_contents(self._types, request.messages, provider=self.name, model=model)
         config = build_config(request, model=model, provider=self.name)
+        if plan is not None and plan.mode == "native":
+            config["response_mime_type"] = "application/json"
+            config["response_json_schema"] = schema
         extra = vendor_options(request, self.name)
         if extra:
             config = merge_options(config, extra)
@@ -171,12 +187,12 @@ class GeminiProvider(SdkProvider):
                 f"provider_options[{self.name!r}] is not a valid GenerateContentConfig: {error}",
                 provider=self.name,
             ) from error
-        return model, contents, typed_config
+        return model, contents, typed_config, plan
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         """Send ``request`` and return the whole answer."""
         sdk = await self._sdk_for_loop()
-        model, contents, config = self._prepare(request)
+        model, contents, config, plan = self._prepare(request)
         builder = PartsBuilder(self.name)
         calls: list[ToolCall] = []
         try:
@@ -189,7 +205,7 @@ class GeminiProvider(SdkProvider):
         except Exception as error:
             raise self._translate(error)  # noqa: B904 - _translate chains the cause
         version = getattr(response, "model_version", None)
-        return LLMResponse(
+        answer = LLMResponse(
             text=text,
             model=version if isinstance(version, str) and version else model,
             tokens=usage_tokens(getattr(response, "usage_metadata", None)) or TokenCounts(),
@@ -199,11 +215,12 @@ class GeminiProvider(SdkProvider):
             finish_reason=finish_reason(finish, has_tool_calls=bool(calls)),
             provider=self.name,
         )
+        return answer if plan is None else finish_response(answer, plan)
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         """Stream ``request``'s answer: text chunks, then a final chunk with usage."""
         sdk = await self._sdk_for_loop()
-        model, contents, config = self._prepare(request)
+        model, contents, config, plan = self._prepare(request)
         guard = StreamGuard(self._check_event)
         iterator: Any = None
         suspended = False  # the SDK's generators are paused mid-stream
@@ -245,7 +262,7 @@ class GeminiProvider(SdkProvider):
             await finish_sdk_stream(iterator, guard, drain=suspended)
         if finish is None:
             raise malformed(self.name, "the stream ended before a chunk gave a finish_reason")
-        yield StreamChunk(
+        final = StreamChunk(
             finish_reason=finish_reason(finish, has_tool_calls=bool(calls)),
             model=version if isinstance(version, str) and version else model,
             tokens=usage_tokens(usage),
@@ -254,6 +271,8 @@ class GeminiProvider(SdkProvider):
             provider=self.name,
             response_id=response_id,
         )
+        # Gemini sends a call's arguments whole: in tool mode the final chunk carries them.
+        yield final if plan is None else finish_chunk(final, plan, streamed=False)
 
     def _check_event(self, payload: object) -> None:
         """Fail the stream from below on an error event (see `StreamGuard`)."""

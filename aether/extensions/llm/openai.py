@@ -25,10 +25,12 @@ from aether.extensions.llm._errors import (
     missing_api_key,
 )
 from aether.extensions.llm._openai_wire import ChatStreamState, build_body, parse_completion
+from aether.extensions.llm._output_schemas import openai_mode, strict_schema
 from aether.extensions.llm._sdk_provider import END, JsonPostProvider, StreamState
 from aether.extensions.llm._sse import ServerSentEvent
 from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules
-from aether.llm.contracts import LLMRequest, LLMResponse
+from aether.llm._output_modes import OutputPlan, apply_mode
+from aether.llm.contracts import LLMRequest, LLMResponse, OutputSchema
 
 __all__ = ["DEFAULT_MODEL", "OpenAIBaseProvider", "OpenAIProvider"]
 
@@ -48,6 +50,19 @@ def _import_sdk() -> Any:
             name="openai",
         ) from error
     return openai
+
+
+def _response_format(output: OutputSchema) -> dict[str, Any]:
+    """The ``response_format`` asking for JSON following ``output`` (strict when it can be)."""
+    schema, strict = strict_schema(output.json_schema)
+    spec: dict[str, Any] = {
+        "name": output.name,
+        "schema": schema if strict else output.json_schema,
+        "strict": strict,
+    }
+    if output.description:
+        spec["description"] = output.description
+    return {"type": "json_schema", "json_schema": spec}
 
 
 class OpenAIBaseProvider(JsonPostProvider):
@@ -146,6 +161,11 @@ class OpenAIProvider(OpenAIBaseProvider):
             OpenAI itself, ``system`` (what every compatible server knows) elsewhere,
             unless set here.
 
+    Structured output (``output_type=``): ``auto`` is ``native`` (``response_format``
+    json_schema, strict where the schema allows), except ``tool`` for OpenAI's models
+    that predate it (``gpt-3.5``, ``gpt-4``, ``gpt-4-turbo``). A compatible server
+    without json_schema support takes ``output_mode="prompted"``.
+
     Raises:
         ConfigurationError: If no API key is known and no ``base_url`` is set, both
             ``http_client`` and ``transport`` were given, or a sampling rule is invalid.
@@ -153,6 +173,7 @@ class OpenAIProvider(OpenAIBaseProvider):
 
     name = "openai"
     api_key_env = "OPENAI_API_KEY"
+    structured_output: ClassVar[bool] = True
     _path = "/chat/completions"
     _base_request_options: ClassVar[dict[str, Any]] = {"security": {"bearer_auth": True}}
 
@@ -211,6 +232,26 @@ class OpenAIProvider(OpenAIBaseProvider):
             developer_role=self.developer_role,
             official=self._official,
         )
+
+    def _prepare_output(self, request: LLMRequest, model: str) -> tuple[LLMRequest, OutputPlan]:
+        output = request.output
+        assert output is not None
+        mode = openai_mode(output.mode, model, official=self._official)
+        tool_schema = None
+        if mode == "tool" and self._official:
+            schema, strict = strict_schema(output.json_schema)
+            tool_schema = schema if strict else None
+        return apply_mode(request, mode, tool_schema=tool_schema)
+
+    def _output_fields(self, body: dict[str, Any], request: LLMRequest, plan: OutputPlan) -> None:
+        output = request.output
+        assert output is not None
+        if plan.mode == "native":
+            body["response_format"] = _response_format(output)
+        elif plan.mode == "tool" and self._official and strict_schema(output.json_schema)[1]:
+            for tool in body.get("tools", ()):
+                if tool["function"]["name"] == plan.tool:
+                    tool["function"]["strict"] = True
 
     def _apply_sampling_rules(
         self, call: PreparedCall, request: LLMRequest, hatch: dict[str, Any]

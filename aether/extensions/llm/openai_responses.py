@@ -34,16 +34,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 from aether.errors import ConfigurationError
+from aether.extensions.llm._output_schemas import openai_mode, strict_schema
 from aether.extensions.llm._responses_output import failure, parse_response
 from aether.extensions.llm._responses_stream import ResponsesStreamState
-from aether.extensions.llm._responses_wire import build_body
+from aether.extensions.llm._responses_wire import build_body, json_schema_format
 from aether.extensions.llm._sdk_provider import END, StreamState
 from aether.extensions.llm._sse import ServerSentEvent
 from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules
 from aether.extensions.llm.openai import _OFFICIAL_HOST, DEFAULT_MODEL, OpenAIBaseProvider
+from aether.llm._output_modes import OutputPlan, apply_mode
 from aether.llm.contracts import LLMRequest, LLMResponse
 
 __all__ = ["ConversationState", "OpenAIResponsesProvider", "ReasoningSummary"]
@@ -88,6 +90,7 @@ class OpenAIResponsesProvider(OpenAIBaseProvider):
     """
 
     name = "openai-responses"
+    structured_output: ClassVar[bool] = True
     _path = "/responses"
 
     def __init__(
@@ -150,6 +153,32 @@ class OpenAIResponsesProvider(OpenAIBaseProvider):
             reasoning_summary=self.reasoning_summary,
             official=self._official,
         )
+
+    def _prepare_output(self, request: LLMRequest, model: str) -> tuple[LLMRequest, OutputPlan]:
+        output = request.output
+        assert output is not None
+        mode = openai_mode(output.mode, model, official=self._official)
+        tool_schema = None
+        if mode == "tool" and self._official:
+            schema, strict = strict_schema(output.json_schema)
+            tool_schema = schema if strict else None
+        return apply_mode(request, mode, tool_schema=tool_schema)
+
+    def _output_fields(self, body: dict[str, Any], request: LLMRequest, plan: OutputPlan) -> None:
+        output = request.output
+        assert output is not None
+        schema, strict = strict_schema(output.json_schema)
+        if plan.mode == "native":
+            body["text"] = json_schema_format(
+                schema if strict else output.json_schema,
+                name=output.name,
+                strict=strict,
+                description=output.description,
+            )
+        elif plan.mode == "tool" and self._official and strict:
+            for tool in body.get("tools", ()):
+                if tool.get("name") == plan.tool:
+                    tool["strict"] = True
 
     def _prepare(self, request: LLMRequest, *, stream: bool) -> PreparedCall:
         hatch = request.provider_options.get(self.name)

@@ -42,6 +42,7 @@ from aether.testing.wire import (
     TruncatedBody,
     WireRequest,
     WireTool,
+    refused,
 )
 from aether.testing.wires._http import (
     fault_response,
@@ -128,6 +129,8 @@ class AnthropicWire:
 
     def render(self, item: Script, *, stream: bool, server: MockServer) -> Any:
         raise_if_transport_failure(item)
+        if isinstance(item, ScriptedReply):
+            item = refused(item)
         if isinstance(item, Hang | ConnectionReset | TruncatedBody):
             reply = ScriptedReply(text=item.text)
             events = self._stream_events(reply)

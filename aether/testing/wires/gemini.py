@@ -45,6 +45,7 @@ from aether.testing.wire import (
     TruncatedBody,
     WireRequest,
     WireTool,
+    refused,
 )
 from aether.testing.wires._http import (
     fault_response,
@@ -153,6 +154,8 @@ class GeminiWire:
 
     def render(self, item: Script, *, stream: bool, server: MockServer) -> Any:
         raise_if_transport_failure(item)
+        if isinstance(item, ScriptedReply):
+            item = refused(item)
         if isinstance(item, Hang | ConnectionReset | TruncatedBody):
             reply = ScriptedReply(text=item.text)
             return fault_response(

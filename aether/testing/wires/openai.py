@@ -172,8 +172,10 @@ class OpenAIWire:
         message: dict[str, Any] = {
             "role": "assistant",
             "content": "".join(reply.text) if reply.text or not reply.tool_calls else None,
-            "refusal": None,
+            "refusal": "".join(reply.refusal) or None,
         }
+        if reply.refusal and not reply.text:
+            message["content"] = None
         if reply.reasoning:
             message["reasoning_content"] = "".join(
                 "".join(reasoning.text) for reasoning in reply.reasoning
@@ -231,6 +233,7 @@ class OpenAIWire:
             for text in reasoning.text
         ]
         events += [self._chunk({"content": text}, model=model) for text in reply.text]
+        events += [self._chunk({"refusal": text}, model=model) for text in reply.refusal]
         for index, call in enumerate(reply.tool_calls):
             for position, fragment in enumerate(call.arguments):
                 function: dict[str, Any] = {"arguments": fragment}

@@ -81,8 +81,12 @@ def _usage(usage: ScriptedUsage) -> dict[str, Any]:
     }
 
 
-def _message_item(text: str, *, done: bool) -> dict[str, Any]:
-    content = [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]
+def _message_item(text: str, *, done: bool, refusal: bool = False) -> dict[str, Any]:
+    content: list[dict[str, Any]] = [
+        {"type": "refusal", "refusal": text}
+        if refusal
+        else {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+    ]
     return {
         "id": "msg_scripted",
         "type": "message",
@@ -180,6 +184,8 @@ class OpenAIResponsesWire:
         ]
         if reply.text:
             output.append(_message_item("".join(reply.text), done=True))
+        if reply.refusal:
+            output.append(_message_item("".join(reply.refusal), done=True, refusal=True))
         for call in reply.tool_calls:
             output.append(self._call_item(call.id, call.name, call.argument_text, done=True))
         return output
@@ -237,6 +243,9 @@ class OpenAIResponsesWire:
             index += 1
         if reply.text:
             self._message_events(events, index, reply.text)
+            index += 1
+        if reply.refusal:
+            self._refusal_events(events, index, reply.refusal)
             index += 1
         for call in reply.tool_calls:
             item = self._call_item(call.id, call.name, "", done=False)
@@ -298,6 +307,19 @@ class OpenAIResponsesWire:
         events.add(
             "response.output_item.done", output_index=index, item=_message_item(whole, done=True)
         )
+
+    @staticmethod
+    def _refusal_events(events: _Events, index: int, texts: tuple[str, ...]) -> None:
+        where = {"item_id": "msg_scripted", "output_index": index, "content_index": 0}
+        events.add(
+            "response.output_item.added", output_index=index, item=_message_item("", done=False)
+        )
+        for text in texts:
+            events.add("response.refusal.delta", **where, delta=text)
+        whole = "".join(texts)
+        events.add("response.refusal.done", **where, refusal=whole)
+        done = _message_item(whole, done=True, refusal=True)
+        events.add("response.output_item.done", output_index=index, item=done)
 
     @staticmethod
     def _text_end(events: _Events) -> int:
