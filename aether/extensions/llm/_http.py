@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "header",
+    "lean_http_enabled",
     "parse_duration",
     "refusing_sync_client",
     "release_body",
@@ -145,6 +146,7 @@ def resolve_http_client(
     transport: Any,
     timeout: Any,
     always: bool = False,
+    lean: bool = False,
 ) -> tuple[Any, bool]:
     """The HTTP client an adapter hands its SDK, and whether the adapter owns it.
 
@@ -152,7 +154,9 @@ def resolve_http_client(
     a new ``httpx2.AsyncClient`` around it, owned (and closed) by the adapter. With
     neither, ``always`` builds a default client (the SDKs' connection limits, proxies
     from the environment, the process's shared TLS context); otherwise ``None`` lets the
-    SDK build its own.
+    SDK build its own. ``lean`` sends that default client through `LeanTransport`
+    (h11 on anyio, a pool that does not scan) unless ``AETHER_LEAN_HTTP=0`` is set or
+    a proxy is configured in the environment (httpcore2 handles proxies).
 
     Raises:
         ConfigurationError: If both a client and a transport were given.
@@ -170,6 +174,10 @@ def resolve_http_client(
 
     if timeout is None:
         timeout = httpx2.Timeout(DEFAULT_TIMEOUT, connect=DEFAULT_CONNECT_TIMEOUT)
+    if transport is None and lean and lean_http_enabled():
+        from aether.extensions.llm._lean_transport import LeanTransport
+
+        transport = LeanTransport(max_connections=1000, max_keepalive=100)
     client = httpx2.AsyncClient(
         transport=transport,
         timeout=timeout,
@@ -180,6 +188,18 @@ def resolve_http_client(
         verify=shared_ssl_context(),
     )
     return client, True
+
+
+def lean_http_enabled() -> bool:
+    """Whether a default client may use `LeanTransport`: not switched off by
+    ``AETHER_LEAN_HTTP=0``, and no proxy set in the environment."""
+    if os.environ.get("AETHER_LEAN_HTTP", "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    import urllib.request
+
+    return not any(
+        scheme in ("http", "https", "all") for scheme in urllib.request.getproxies()
+    )
 
 
 def refusing_sync_client(message: str) -> Any:

@@ -117,6 +117,9 @@ class SdkProvider:
     _closed: bool = False
     _account: tuple[object, ...] = ()
     """What, beside the key, decides whose account answers (organization, headers...)."""
+    _lean_http: ClassVar[bool] = False
+    """Whether the client this adapter builds sends through `LeanTransport` (see
+    `aether.extensions.llm._lean_transport`) rather than httpcore2."""
 
     @property
     def sdk(self) -> Any:
@@ -165,6 +168,7 @@ class SdkProvider:
             transport=transport,
             timeout=timeout,
             always=True,
+            lean=self._lean_http,
         )
         self._sdk = self._build_sdk(client)
         if self._owns_http_client:
@@ -176,6 +180,7 @@ class SdkProvider:
                     transport=transport,
                     timeout=timeout,
                     always=True,
+                    lean=self._lean_http,
                 )
                 self._guard_origin(fresh)  # the first client is guarded by the adapter
                 return self._build_sdk(fresh), fresh

@@ -75,6 +75,7 @@ class OpenAIBaseProvider(JsonPostProvider):
     api_key_env = "OPENAI_API_KEY"
     _base_request_options: ClassVar[dict[str, Any]] = {"security": {"bearer_auth": True}}
     _sdk_options: dict[str, Any]
+    _lean_http: ClassVar[bool] = True
 
     def _start_openai(
         self,
