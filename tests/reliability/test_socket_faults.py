@@ -44,8 +44,19 @@ machine a connect can take more than 0.15 s to be scheduled, and a connect that 
 was retried on a second connection, which the server then counted."""
 
 
-def socket_provider(wire: WireFormat, server: LoopbackServer) -> Any:
-    """``wire``'s provider on a real ``httpx2`` transport, talking to ``server``."""
+TRANSPORTS = ["httpcore", "lean"]
+"""Each test runs on httpx2's own transport (httpcore2) and on Aether's `LeanTransport`
+(the default of the OpenAI adapters' own clients)."""
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def socket_provider(wire: WireFormat, server: LoopbackServer, transport: str) -> Any:
+    """``wire``'s provider on a real transport, ``transport``, talking to ``server``."""
+    from aether.extensions.llm._lean_transport import LeanTransport
     from aether.extensions.llm.anthropic import AnthropicProvider
     from aether.extensions.llm.gemini import GeminiProvider
     from aether.extensions.llm.openai import OpenAIProvider
@@ -60,7 +71,9 @@ def socket_provider(wire: WireFormat, server: LoopbackServer) -> Any:
     return classes[wire.name](
         api_key=wire.api_key,
         base_url=server.url + BASE_PATHS[wire.name],
-        transport=httpx2.AsyncHTTPTransport(retries=0),
+        transport=(
+            httpx2.AsyncHTTPTransport(retries=0) if transport == "httpcore" else LeanTransport()
+        ),
         timeout=TIMEOUTS,
         default_model=MODEL,
     )
@@ -78,11 +91,11 @@ RECOVERED = [
 @pytest.mark.parametrize("wire", BUILTIN_WIRES, ids=lambda wire: wire.name)
 @pytest.mark.parametrize(("fault", "mode"), RECOVERED)
 async def test_socket_fault_is_retried_on_a_fresh_connection(
-    fault: Script, mode: Mode, wire: WireFormat
+    fault: Script, mode: Mode, wire: WireFormat, transport: str
 ) -> None:
     mock = MockServer(wire, [fault, ANSWER])
     async with LoopbackServer(mock).running() as server:
-        client = Aether(socket_provider(wire, server), retry=RETRY, prices=PRICES)
+        client = Aether(socket_provider(wire, server, transport), retry=RETRY, prices=PRICES)
         failures: list[BaseException] = []
         client.on(REQUEST_ERROR, lambda event: failures.append(event.error))
         session = client.session("socket")
@@ -109,11 +122,11 @@ CUT = [
 @pytest.mark.parametrize("wire", BUILTIN_WIRES, ids=lambda wire: wire.name)
 @pytest.mark.parametrize(("fault", "error"), CUT)
 async def test_socket_fault_mid_stream_propagates_after_the_text(
-    fault: Script, error: type[Exception], wire: WireFormat
+    fault: Script, error: type[Exception], wire: WireFormat, transport: str
 ) -> None:
     mock = MockServer(wire, [fault, ANSWER])
     async with LoopbackServer(mock).running() as server:
-        async with Aether(socket_provider(wire, server), retry=RETRY) as client:
+        async with Aether(socket_provider(wire, server, transport), retry=RETRY) as client:
             session = client.session("socket")
             deltas: list[str] = []
             with pytest.raises(error):
@@ -126,11 +139,11 @@ async def test_socket_fault_mid_stream_propagates_after_the_text(
 
 
 @pytest.mark.parametrize("wire", BUILTIN_WIRES, ids=lambda wire: wire.name)
-async def test_cancelled_stream_closes_its_socket(wire: WireFormat) -> None:
+async def test_cancelled_stream_closes_its_socket(wire: WireFormat, transport: str) -> None:
     tasks_before = running_tasks()
     mock = MockServer(wire, [StalledStream(text=("first ",))])
     async with LoopbackServer(mock).running() as server:
-        provider = socket_provider(wire, server)
+        provider = socket_provider(wire, server, transport)
         async with Aether(provider, retry=RETRY) as client:
             received: list[str] = []
             with anyio.fail_after(10), anyio.CancelScope() as scope:
@@ -147,11 +160,11 @@ async def test_cancelled_stream_closes_its_socket(wire: WireFormat) -> None:
 
 
 @pytest.mark.parametrize("wire", BUILTIN_WIRES, ids=lambda wire: wire.name)
-async def test_consumer_breaking_out_closes_its_socket(wire: WireFormat) -> None:
+async def test_consumer_breaking_out_closes_its_socket(wire: WireFormat, transport: str) -> None:
     mock = MockServer(wire, [ScriptedReply(text=("one ", "two ", "three"))])
     async with (
         LoopbackServer(mock).running() as server,
-        Aether(socket_provider(wire, server), retry=RETRY) as client,
+        Aether(socket_provider(wire, server, transport), retry=RETRY) as client,
     ):
         async with aclosing(client.stream_text("count")) as stream:
             async for delta in stream:
@@ -162,12 +175,12 @@ async def test_consumer_breaking_out_closes_its_socket(wire: WireFormat) -> None
 
 
 @pytest.mark.parametrize("wire", BUILTIN_WIRES, ids=lambda wire: wire.name)
-async def test_a_reset_says_the_peer_reset_the_connection(wire: WireFormat) -> None:
+async def test_a_reset_says_the_peer_reset_the_connection(wire: WireFormat, transport: str) -> None:
     # On asyncio, httpx's ReadError for a reset has no message of its own: the words
     # are on the OSError underneath it.
     mock = MockServer(wire, [ConnectionReset()])
     async with LoopbackServer(mock).running() as server:
-        provider = socket_provider(wire, server)
+        provider = socket_provider(wire, server, transport)
         request = LLMRequest(messages=(Message(role="user", content="hi"),))
         with pytest.raises(ProviderConnectionError, match="Connection reset by peer"):
             await provider.complete(request)

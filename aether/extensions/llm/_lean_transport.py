@@ -49,6 +49,12 @@ def _phase(timeouts: dict[str, Any], name: str) -> float:
     return float("inf") if value is None else float(value)
 
 
+def _reason(error: BaseException) -> str:
+    """What went wrong on the socket: anyio's errors carry the OSError as their cause."""
+    cause = error.__cause__ if isinstance(error.__cause__, OSError) else error
+    return str(cause) or type(cause).__name__
+
+
 def _dead_while_idle(stream: anyio.abc.ByteStream) -> bool:
     """Whether an idle connection's socket is readable: closed by the server (or junk)."""
     sock = stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
@@ -187,7 +193,9 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         except TimeoutError as error:
             raise httpx2.WriteTimeout("sending the request timed out", request=request) from error
         except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as error:
-            raise httpx2.WriteError(f"sending the request failed: {error!r}", request=request) from error
+            raise httpx2.WriteError(
+                f"sending the request failed: {_reason(error)}", request=request
+            ) from error
         read_timeout = _phase(timeouts, "read")
         while True:
             event = await _next_event(connection, request, read_timeout)
@@ -247,7 +255,9 @@ async def _next_event(connection: _Connection, request: httpx2.Request, read_tim
         except TimeoutError as error:
             raise httpx2.ReadTimeout("reading the response timed out", request=request) from error
         except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as error:
-            raise httpx2.ReadError(f"reading the response failed: {error!r}", request=request) from error
+            raise httpx2.ReadError(
+                f"reading the response failed: {_reason(error)}", request=request
+            ) from error
         if not data and conn.their_state is h11.SEND_RESPONSE:
             raise httpx2.RemoteProtocolError(
                 "the server closed the connection without answering", request=request
