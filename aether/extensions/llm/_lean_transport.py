@@ -169,14 +169,22 @@ class LeanTransport(httpx2.AsyncBaseTransport):
                 else:
                     stream = await anyio.connect_tcp(hostname, port)
         except TimeoutError as error:
-            raise httpx2.ConnectTimeout(f"connecting to {hostname} timed out", request=request) from error
+            raise httpx2.ConnectTimeout(
+                f"connecting to {hostname} timed out", request=request
+            ) from error
         except OSError as error:
-            raise httpx2.ConnectError(f"cannot connect to {hostname}: {error}", request=request) from error
+            raise httpx2.ConnectError(
+                f"cannot connect to {hostname}: {error}", request=request
+            ) from error
         self._open += 1
         return _Connection(origin, stream)
 
     async def _exchange(
-        self, connection: _Connection, request: httpx2.Request, body: bytes, timeouts: dict[str, Any]
+        self,
+        connection: _Connection,
+        request: httpx2.Request,
+        body: bytes,
+        timeouts: dict[str, Any],
     ) -> h11.Response:
         conn = connection.h11
         headers = [(name, value) for name, value in request.headers.raw]

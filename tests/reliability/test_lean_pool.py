@@ -1,0 +1,219 @@
+"""`LeanTransport`'s pool over real loopback sockets: reuse, limits, closing.
+
+The provider-level faults (hangs, resets, abandoned and cancelled streams) run over this
+transport too, in test_socket_faults.py; these tests look at the pool itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from anyio.abc import SocketStream
+
+from aether.extensions.llm._lean_transport import LeanTransport
+
+from ._loopback import LoopbackServer
+from ._support import wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+class Recorder:
+    """Answers ``ok``, or a body held until ``release`` is set when ``held``."""
+
+    def __init__(self, *, held: bool = False) -> None:
+        self.requests: list[httpx2.Request] = []
+        self.held = held
+        self.release = anyio.Event()
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests.append(request)
+        if not self.held:
+            return httpx2.Response(200, content=b"ok")
+
+        async def body() -> AsyncIterator[bytes]:
+            yield b"first "
+            await self.release.wait()
+            yield b"last"
+
+        return httpx2.Response(200, content=body())
+
+
+def accepted(server: LoopbackServer) -> int:
+    return server.open_connections + server.closed_connections
+
+
+async def test_sequential_requests_reuse_one_connection() -> None:
+    transport = LeanTransport()
+    async with LoopbackServer(Recorder()).running() as server:
+        client = httpx2.AsyncClient(transport=transport)
+        for _ in range(3):
+            response = await client.post(server.url + "/v1/x", content=b"{}")
+            assert response.text == "ok"
+        assert accepted(server) == 1
+        assert (transport.open_connections, transport.idle_connections) == (1, 1)
+        await client.aclose()
+        await wait_until(lambda: server.open_connections == 0)
+    assert transport.open_connections == 0
+
+
+async def test_an_idle_connection_the_server_closed_is_replaced() -> None:
+    connections = 0
+    closed = anyio.Event()
+
+    async def answer_once_then_close(stream: SocketStream) -> None:
+        nonlocal connections
+        connections += 1
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += await stream.receive()
+        await stream.send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await stream.aclose()  # keep-alive was promised: the client keeps it idle
+        closed.set()
+
+    transport = LeanTransport()
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as group:
+        group.start_soon(listener.serve, answer_once_then_close)
+        async with httpx2.AsyncClient(transport=transport) as client:
+            assert (await client.get(f"http://127.0.0.1:{port}/")).text == "ok"
+            await closed.wait()
+            closed = anyio.Event()
+            # The idle connection is readable (the server's FIN): discarded, not used.
+            assert (await client.get(f"http://127.0.0.1:{port}/")).text == "ok"
+        assert connections == 2
+        group.cancel_scope.cancel()
+
+
+async def test_an_abandoned_stream_closes_its_connection() -> None:
+    transport = LeanTransport()
+    recorder = Recorder(held=True)
+    async with (
+        LoopbackServer(recorder).running() as server,
+        httpx2.AsyncClient(transport=transport) as client,
+    ):
+        async with (
+            client.stream("POST", server.url + "/x", content=b"{}") as response,
+            aclosing(response.aiter_raw()) as pieces,
+        ):
+            async for piece in pieces:
+                assert piece == b"first "
+                break
+        # Half-read: it cannot be reused, so it is closed now.
+        assert (transport.open_connections, transport.idle_connections) == (0, 0)
+        await wait_until(lambda: server.open_connections == 0)
+        recorder.held = False
+        assert (await client.post(server.url + "/x", content=b"{}")).text == "ok"
+        assert accepted(server) == 2
+
+
+async def test_the_connection_limit_queues_requests_and_reuses() -> None:
+    transport = LeanTransport(max_connections=2)
+    recorder = Recorder(held=True)
+    texts: list[str] = []
+    async with (
+        LoopbackServer(recorder).running() as server,
+        httpx2.AsyncClient(transport=transport) as client,
+    ):
+
+        async def call() -> None:
+            texts.append((await client.post(server.url + "/x", content=b"{}")).text)
+
+        async with anyio.create_task_group() as group:
+            for _ in range(3):
+                group.start_soon(call)
+            await wait_until(lambda: len(recorder.requests) == 2)
+            await anyio.wait_all_tasks_blocked()
+            assert len(recorder.requests) == 2  # the third waits for a free slot
+            assert transport.open_connections == 2
+            recorder.release.set()
+        assert texts == ["first last"] * 3
+        assert accepted(server) == 2  # the third reused a returned connection
+
+
+async def test_a_full_pool_times_out_as_a_pool_timeout() -> None:
+    transport = LeanTransport(max_connections=1)
+    recorder = Recorder(held=True)
+    async with (
+        LoopbackServer(recorder).running() as server,
+        httpx2.AsyncClient(transport=transport) as client,
+    ):
+        async with client.stream("POST", server.url + "/x", content=b"{}"):
+            with pytest.raises(httpx2.PoolTimeout):
+                await client.post(
+                    server.url + "/x", content=b"{}", timeout=httpx2.Timeout(5.0, pool=0)
+                )
+        recorder.release.set()
+
+
+async def test_a_cancelled_request_leaks_no_connection_or_slot() -> None:
+    transport = LeanTransport(max_connections=1)
+    waiting: list[Any] = []
+
+    def never_answer(request: httpx2.Request) -> Any:
+        waiting.append(request)
+        return anyio.sleep_forever()
+
+    async with (
+        LoopbackServer(never_answer).running() as server,
+        httpx2.AsyncClient(transport=transport) as client,
+    ):
+        with anyio.CancelScope() as scope:
+
+            async def cancel_when_sent() -> None:
+                await wait_until(lambda: bool(waiting))
+                scope.cancel()
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(cancel_when_sent)
+                await client.post(server.url + "/x", content=b"{}")
+        assert scope.cancelled_caught
+        assert transport.open_connections == 0
+        await wait_until(lambda: server.open_connections == 0)
+        server.mock = Recorder()
+        # The one slot came back: a new request gets it.
+        assert (await client.post(server.url + "/x", content=b"{}")).text == "ok"
+
+
+async def test_a_closed_transport_refuses_requests_and_closes_idle_ones() -> None:
+    transport = LeanTransport()
+    async with LoopbackServer(Recorder()).running() as server:
+        client = httpx2.AsyncClient(transport=transport)
+        await client.post(server.url + "/x", content=b"{}")
+        await client.aclose()
+        assert transport.open_connections == 0
+        await wait_until(lambda: server.open_connections == 0)
+        with pytest.raises(RuntimeError, match="closed"):
+            await transport.handle_async_request(httpx2.Request("GET", server.url))
+
+
+def _transport_of(provider: Any) -> Any:
+    return provider._sdk._client._transport
+
+
+def test_the_openai_adapters_own_clients_use_it_unless_switched_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aether.extensions.llm.openai import OpenAIProvider
+    from aether.extensions.llm.openai_responses import OpenAIResponsesProvider
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("AETHER_LEAN_HTTP", raising=False)
+    assert isinstance(_transport_of(OpenAIProvider(api_key="sk-x")), LeanTransport)
+    assert isinstance(_transport_of(OpenAIResponsesProvider(api_key="sk-x")), LeanTransport)
+    # A transport or client of yours is used as given.
+    yours = httpx2.AsyncHTTPTransport()
+    assert _transport_of(OpenAIProvider(api_key="sk-x", transport=yours)) is yours
+    # The switch, and a proxy in the environment (httpcore2 speaks to proxies).
+    monkeypatch.setenv("AETHER_LEAN_HTTP", "0")
+    assert not isinstance(_transport_of(OpenAIProvider(api_key="sk-x")), LeanTransport)
+    monkeypatch.delenv("AETHER_LEAN_HTTP")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    assert not isinstance(_transport_of(OpenAIProvider(api_key="sk-x")), LeanTransport)
