@@ -53,9 +53,10 @@ left out). "per stream chunk": the marginal wall time of one more chunk, from st
 first text. "1 / 50 / 500 concurrent": calls per second of the sequential calls, of 50
 tasks making {FULL.waves[0].calls_each} calls each (after a warm-up wave), and of 500 calls started
 at once.
-Every library keeps its default connection pool: the openai SDK's (and so Aether's) opens
-up to 1000 connections and keeps 100, httpx opens 100 and keeps 20, LiteLLM sends through
-aiohttp. With a server that answers at once, fewer connections are cheaper; with a real
+Every library keeps its default connection pool: the openai SDK's opens up to 1000
+connections and keeps 100 idle; Aether's OpenAI adapters send through their own
+`LeanTransport` (docs/providers.md, "The lean transport"), which opens up to 1000 and keeps
+up to 1000 idle for 5 s; httpx opens 100 and keeps 20, LiteLLM sends through aiohttp. With a server that answers at once, fewer connections are cheaper; with a real
 model taking seconds, they would cap the throughput.
 
 Contenders: "httpx + json" posts the JSON with `httpx.AsyncClient` and reads it with
@@ -90,14 +91,31 @@ two rows do not overlap: the two Aether rows, for one, differ by less than the n
 (the default stack's own cost is tens of µs per call, see the stack section). "CPU per
 call" close to "per call" says the client was busy all along, not waiting on the server.
 
-Where Aether's time goes (pyinstrument, asyncio): in a sequential call, about 3% is
-Aether's own layers and facade, a quarter the openai SDK's request machinery
-(`_build_request`, request options, the auth-retry wrapper) and the rest httpx2/httpcore2
-and h11; per stream chunk, about a third is Aether's SSE parsing, `json.loads` and chunk
-building, most of the rest h11 decoding each chunk of the HTTP body. At 500 concurrent
-calls, httpcore2's pool checks every open connection on each request event
-(`_assign_requests_to_connections` → `has_expired`), about 40% of the CPU: that column
-measures the SDK's HTTP stack, which Aether and the SDK share.
+Where Aether's time goes. Since issue 20 the OpenAI adapters' own clients send through
+`LeanTransport` (h11 on anyio streams, a deque of idle connections per origin) instead of
+httpcore2; the openai SDK still builds each request and raises its errors. Against the
+run before it (httpcore2; the table before this change), asyncio: per call 0.71× → about
+0.56× the SDK, per stream chunk 0.18× → 0.15×, first chunk 0.50× → 0.39×, 500 concurrent
+0.84× → 0.57× (the SDK's calls per second over Aether's); trio improved alike. What is left
+(cProfile, asyncio, `stack=[]`, shares of the client's CPU):
+- per call: the openai SDK's request machinery about 36% (`_build_request` with httpx2's
+  `build_request`, header merging and URL parsing 26%; response handling and the retry
+  wrapper about 10%), httpx2's client around the transport (auth, redirects, event hooks)
+  about 10%, the transport itself about 35% (of it h11's header validation on both the
+  request and the response about 10%, the socket send 5%, anyio's per-read timeout scope
+  4%), Aether's own layers about 6%, the event loop the rest. The goal of 0.25× needs the
+  SDK's request building out of the path (a request built and its errors mapped by Aether
+  itself): with the SDK's 36% and httpx2's 10% gone, the transport and Aether would be
+  about 0.30×, so a leaner transport too (the hand-written client costs 0.03×).
+- per stream chunk (12-13 µs; the goal 0.10× is 8 µs): h11 decoding each chunk of the
+  chunked body about 45%, Aether's SSE parsing, `json.loads` and chunk building about 40%,
+  httpx2's body iterators the rest. The plain httpx reference reads a chunk in 11 µs here.
+- 500 concurrent: no single function leads any more (httpcore2's pool scan, 40% before, is
+  gone). The wave of 500 starts cold, so about 450 new TCP connections are opened and
+  accepted by a server sharing the two cores; the event loop's scheduling and anyio's
+  cancel scopes (one per socket read, for the read timeout) take about 10%. 500 concurrent
+  stays below 50 concurrent (about 850-1,250/s against about 1,950-2,100/s) for every
+  library here, the SDK and plain httpx included.
 
 The origin guard (a response hook that refuses redirects to another origin, about 1 µs
 a response) and the SSE loop that yields each event's text before reading the next were

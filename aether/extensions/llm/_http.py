@@ -177,7 +177,7 @@ def resolve_http_client(
     if transport is None and lean and lean_http_enabled():
         from aether.extensions.llm._lean_transport import LeanTransport
 
-        transport = LeanTransport(max_connections=1000, max_keepalive=100)
+        transport = LeanTransport(max_connections=1000, max_keepalive=1000)
     client = httpx2.AsyncClient(
         transport=transport,
         timeout=timeout,

@@ -81,7 +81,7 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         self,
         *,
         max_connections: int = 1000,
-        max_keepalive: int = 100,
+        max_keepalive: int = 1000,
         keepalive_expiry: float = 5.0,
     ) -> None:
         self._max_connections = max_connections
