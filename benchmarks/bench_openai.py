@@ -94,9 +94,10 @@ call" close to "per call" says the client was busy all along, not waiting on the
 Where Aether's time goes. Since issue 20 the OpenAI adapters' own clients send through
 `LeanTransport` (h11 on anyio streams, a deque of idle connections per origin) instead of
 httpcore2; the openai SDK still builds each request and raises its errors. Against the
-run before it (httpcore2; the table before this change), asyncio: per call 0.71× → about
-0.56× the SDK, per stream chunk 0.18× → 0.15×, first chunk 0.50× → 0.39×, 500 concurrent
-0.84× → 0.57× (the SDK's calls per second over Aether's); trio improved alike. What is left
+run before it (httpcore2), asyncio, default stack, two full runs: per call 0.71× →
+0.57-0.62× the SDK, per stream chunk 0.18× → 0.15-0.16×, first chunk 0.50× → 0.36-0.49×,
+500 concurrent 0.84× → 0.55-0.61× (the SDK's calls per second over Aether's, so 1.6-1.8×
+its throughput); trio alike (0.68× → 0.55-0.64× per call). What is left
 (cProfile, asyncio, `stack=[]`, shares of the client's CPU):
 - per call: the openai SDK's request machinery about 36% (`_build_request` with httpx2's
   `build_request`, header merging and URL parsing 26%; response handling and the retry
