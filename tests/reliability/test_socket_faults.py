@@ -54,8 +54,8 @@ def transport(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def socket_provider(wire: WireFormat, server: LoopbackServer, transport: str) -> Any:
-    """``wire``'s provider on a real transport, ``transport``, talking to ``server``."""
+def socket_provider(wire: WireFormat, server: LoopbackServer, transport: str = "lean") -> Any:
+    """``wire``'s provider on a real transport (``"httpcore"`` or ``"lean"``) at ``server``."""
     from aether.extensions.llm._lean_transport import LeanTransport
     from aether.extensions.llm.anthropic import AnthropicProvider
     from aether.extensions.llm.gemini import GeminiProvider
