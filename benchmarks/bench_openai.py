@@ -56,8 +56,9 @@ at once.
 Every library keeps its default connection pool: the openai SDK's opens up to 1000
 connections and keeps 100 idle; Aether's OpenAI adapters send through their own
 `LeanTransport` (docs/providers.md, "The lean transport"), which opens up to 1000 and keeps
-up to 1000 idle for 5 s; httpx opens 100 and keeps 20, LiteLLM sends through aiohttp. With a server that answers at once, fewer connections are cheaper; with a real
-model taking seconds, they would cap the throughput.
+up to 1000 idle for 5 s; httpx opens 100 and keeps 20, LiteLLM sends through aiohttp.
+With a server that answers at once, fewer connections are cheaper; with a real model
+taking seconds, they would cap the throughput.
 
 Contenders: "httpx + json" posts the JSON with `httpx.AsyncClient` and reads it with
 `response.json()` (streams: `aiter_lines` and `json.loads`), the reference for what the
