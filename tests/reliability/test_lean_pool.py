@@ -217,3 +217,39 @@ def test_the_openai_adapters_own_clients_use_it_unless_switched_off(
     monkeypatch.delenv("AETHER_LEAN_HTTP")
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
     assert not isinstance(_transport_of(OpenAIProvider(api_key="sk-x")), LeanTransport)
+
+
+def test_a_provider_on_it_serves_successive_event_loops(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One provider, one asyncio.run then one trio.run: each loop gets its own transport
+    # and pool (LoopBound), and the first loop's connection is closed when it ends.
+    from anyio.from_thread import start_blocking_portal
+
+    from aether.extensions.llm.openai import OpenAIProvider
+    from aether.llm.contracts import LLMRequest, Message
+    from aether.testing.wire import MockServer, ScriptedReply
+    from aether.testing.wires import BUILTIN_WIRES
+
+    monkeypatch.delenv("AETHER_LEAN_HTTP", raising=False)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    wire = next(wire for wire in BUILTIN_WIRES if wire.name == "openai")
+    mock = MockServer(wire, [ScriptedReply(text=("one",)), ScriptedReply(text=("two",))])
+    request = LLMRequest(messages=(Message(role="user", content="hi"),))
+    with (
+        start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(LoopbackServer(mock).running()) as server,
+    ):
+        provider = OpenAIProvider(api_key=wire.api_key, base_url=server.url + "/v1")
+        transports: list[Any] = []
+
+        async def ask() -> str:
+            answer = await provider.complete(request)
+            transports.append(_transport_of(provider))
+            return answer.text
+
+        assert anyio.run(ask, backend="asyncio") == "one"
+        assert anyio.run(ask, backend="trio") == "two"
+        assert all(isinstance(transport, LeanTransport) for transport in transports)
+        assert transports[0] is not transports[1]
+        assert transports[0].open_connections == 0  # closed with its loop
+        portal.call(provider.aclose)
