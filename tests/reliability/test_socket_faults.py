@@ -44,7 +44,6 @@ machine a connect can take more than 0.15 s to be scheduled, and a connect that 
 was retried on a second connection, which the server then counted."""
 
 
-<<<<<<< HEAD
 TRANSPORTS = ["httpcore", "lean"]
 """Each test runs on httpx2's own transport (httpcore2) and on Aether's `LeanTransport`
 (the default of the OpenAI adapters' own clients)."""
@@ -55,17 +54,15 @@ def transport(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def socket_provider(wire: WireFormat, server: LoopbackServer, transport: str = "lean") -> Any:
-    """``wire``'s provider on a real transport (``"httpcore"`` or ``"lean"``) at ``server``."""
-    from aether.extensions.llm._lean_transport import LeanTransport
-=======
-def socket_provider(wire: WireFormat, server: LoopbackServer, timeout: Any = None) -> Any:
-    """``wire``'s provider on a real ``httpx2`` transport, talking to ``server``.
+def socket_provider(
+    wire: WireFormat, server: LoopbackServer, timeout: Any = None, *, transport: str = "lean"
+) -> Any:
+    """``wire``'s provider on a real transport (``"httpcore"`` or ``"lean"``) at ``server``.
 
     Its read timeout is the short one a hang must outlast unless ``timeout`` is given
     (tests that never hang give a long one, so a loaded machine cannot time them out).
     """
->>>>>>> main
+    from aether.extensions.llm._lean_transport import LeanTransport
     from aether.extensions.llm.anthropic import AnthropicProvider
     from aether.extensions.llm.gemini import GeminiProvider
     from aether.extensions.llm.openai import OpenAIProvider
@@ -80,15 +77,10 @@ def socket_provider(wire: WireFormat, server: LoopbackServer, timeout: Any = Non
     return classes[wire.name](
         api_key=wire.api_key,
         base_url=server.url + BASE_PATHS[wire.name],
-<<<<<<< HEAD
         transport=(
             httpx2.AsyncHTTPTransport(retries=0) if transport == "httpcore" else LeanTransport()
         ),
-        timeout=TIMEOUTS,
-=======
-        transport=httpx2.AsyncHTTPTransport(retries=0),
         timeout=TIMEOUTS if timeout is None else timeout,
->>>>>>> main
         default_model=MODEL,
     )
 
@@ -118,11 +110,11 @@ async def test_socket_fault_is_retried_on_a_fresh_connection(
 ) -> None:
     mock = MockServer(wire, [fault, ANSWER])
     async with LoopbackServer(mock).running() as server:
-<<<<<<< HEAD
-        client = Aether(socket_provider(wire, server, transport), retry=RETRY, prices=PRICES)
-=======
-        client = Aether(socket_provider(wire, server, _timeout(fault)), retry=RETRY, prices=PRICES)
->>>>>>> main
+        client = Aether(
+            socket_provider(wire, server, _timeout(fault), transport=transport),
+            retry=RETRY,
+            prices=PRICES,
+        )
         failures: list[BaseException] = []
         client.on(REQUEST_ERROR, lambda event: failures.append(event.error))
         session = client.session("socket")
@@ -153,11 +145,9 @@ async def test_socket_fault_mid_stream_propagates_after_the_text(
 ) -> None:
     mock = MockServer(wire, [fault, ANSWER])
     async with LoopbackServer(mock).running() as server:
-<<<<<<< HEAD
-        async with Aether(socket_provider(wire, server, transport), retry=RETRY) as client:
-=======
-        async with Aether(socket_provider(wire, server, _timeout(fault)), retry=RETRY) as client:
->>>>>>> main
+        async with Aether(
+            socket_provider(wire, server, _timeout(fault), transport=transport), retry=RETRY
+        ) as client:
             session = client.session("socket")
             deltas: list[str] = []
             with pytest.raises(error):
@@ -174,11 +164,7 @@ async def test_cancelled_stream_closes_its_socket(wire: WireFormat, transport: s
     tasks_before = running_tasks()
     mock = MockServer(wire, [StalledStream(text=("first ",))])
     async with LoopbackServer(mock).running() as server:
-<<<<<<< HEAD
-        provider = socket_provider(wire, server, transport)
-=======
-        provider = socket_provider(wire, server, LONG)
->>>>>>> main
+        provider = socket_provider(wire, server, LONG, transport=transport)
         async with Aether(provider, retry=RETRY) as client:
             received: list[str] = []
             with anyio.fail_after(10), anyio.CancelScope() as scope:
@@ -199,11 +185,7 @@ async def test_consumer_breaking_out_closes_its_socket(wire: WireFormat, transpo
     mock = MockServer(wire, [ScriptedReply(text=("one ", "two ", "three"))])
     async with (
         LoopbackServer(mock).running() as server,
-<<<<<<< HEAD
-        Aether(socket_provider(wire, server, transport), retry=RETRY) as client,
-=======
-        Aether(socket_provider(wire, server, LONG), retry=RETRY) as client,
->>>>>>> main
+        Aether(socket_provider(wire, server, LONG, transport=transport), retry=RETRY) as client,
     ):
         async with aclosing(client.stream_text("count")) as stream:
             async for delta in stream:
@@ -219,11 +201,7 @@ async def test_a_reset_says_the_peer_reset_the_connection(wire: WireFormat, tran
     # are on the OSError underneath it.
     mock = MockServer(wire, [ConnectionReset()])
     async with LoopbackServer(mock).running() as server:
-<<<<<<< HEAD
-        provider = socket_provider(wire, server, transport)
-=======
-        provider = socket_provider(wire, server, LONG)
->>>>>>> main
+        provider = socket_provider(wire, server, LONG, transport=transport)
         request = LLMRequest(messages=(Message(role="user", content="hi"),))
         with pytest.raises(ProviderConnectionError, match="Connection reset by peer"):
             await provider.complete(request)
