@@ -253,3 +253,29 @@ def test_a_provider_on_it_serves_successive_event_loops(monkeypatch: pytest.Monk
         assert transports[0] is not transports[1]
         assert transports[0].open_connections == 0  # closed with its loop
         portal.call(provider.aclose)
+
+
+async def test_a_connection_on_a_descriptor_above_1024_is_reused() -> None:
+    # The idle check used select(), which raises ValueError for a descriptor above 1024:
+    # a pool of a thousand connections (the default) gets there.
+    import os
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        pytest.skip(f"the descriptor limit ({soft}) is too low to open one above 1024")
+    fillers = []
+    try:
+        while not fillers or fillers[-1] < 1030:
+            fillers.append(os.open(os.devnull, os.O_RDONLY))
+        transport = LeanTransport()
+        async with LoopbackServer(Recorder()).running() as server:
+            client = httpx2.AsyncClient(transport=transport)
+            for _ in range(2):
+                response = await client.post(server.url + "/v1/x", content=b"{}")
+                assert response.text == "ok"
+            assert accepted(server) == 1
+            await client.aclose()
+    finally:
+        for descriptor in fillers:
+            os.close(descriptor)

@@ -57,10 +57,16 @@ def _reason(error: BaseException) -> str:
 
 def _dead_while_idle(stream: anyio.abc.ByteStream) -> bool:
     """Whether an idle connection's socket is readable: closed by the server (or junk)."""
+    # poll(), not select(), where there is one: select() refuses descriptors above 1024,
+    # which a pool of a thousand connections reaches.
     sock = stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
     if sock is None or sock.fileno() < 0:
         return True
-    readable, _, _ = select.select([sock], [], [], 0)
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
+    readable, _, _ = select.select([sock], [], [], 0)  # Windows: no poll(), no such limit
     return bool(readable)
 
 
