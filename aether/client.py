@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import sys
 import weakref
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, TypedDict, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack, overload
 
 from pydantic import ValidationError
 
@@ -37,7 +38,6 @@ from aether.llm.streaming import aclose_stream
 from aether.memory.contracts import SessionStore
 from aether.memory.session import Session
 from aether.memory.window import HistoryWindow, approximate_tokens
-from aether.middleware.cache import CACHE_CONTROL, CacheBackend, CacheControl, CacheMiddleware
 from aether.middleware.circuit_breaker import CircuitBreakerMiddleware, CircuitBreakerPolicy
 from aether.middleware.cost import CostTrackingMiddleware
 from aether.middleware.events import EventsMiddleware
@@ -47,12 +47,15 @@ from aether.middleware.structured_output import (
     output_schema_for,
     structured_answer,
 )
-from aether.middleware.telemetry import TelemetryMiddleware
 from aether.middleware.tool_loop import ToolLoopMiddleware
 from aether.pipeline import Pipeline, middleware_name
 from aether.pricing import ModelPricing
 from aether.tools.registry import ToolLike, resolve_tools
 from aether.usage import Usage
+
+if TYPE_CHECKING:  # loaded when used: ``import aether`` does not load them
+    from aether.middleware.cache import CacheBackend, CacheControl, CacheMiddleware
+    from aether.middleware.telemetry import TelemetryMiddleware
 
 __all__ = ["Aether", "CallOptions", "Prompt"]
 
@@ -311,6 +314,12 @@ class Aether:
         self.provider: Any = provider
         self.events: EventBus = events if events is not None else EventBus()
         self.usage: Usage = Usage()
+        if telemetry is True:
+            from aether.middleware.telemetry import TelemetryMiddleware
+
+            telemetry = TelemetryMiddleware(
+                provider=self.provider_name, base_url=getattr(provider, "base_url", None)
+            )
         if stack is None:
             stack = [
                 *middleware,
@@ -324,14 +333,7 @@ class Aether:
                     budget_usd=budget_usd,
                     prices=prices,
                     cache=cache,
-                    telemetry=(
-                        TelemetryMiddleware(
-                            provider=self.provider_name,
-                            base_url=getattr(provider, "base_url", None),
-                        )
-                        if telemetry is True
-                        else telemetry
-                    ),
+                    telemetry=telemetry,
                 ),
             ]
         elif events is None:
@@ -352,9 +354,7 @@ class Aether:
             (layer for layer in stack if isinstance(layer, CircuitBreakerMiddleware)), None
         )
         """The stack's circuit breaker, to read circuit states (``None`` if it has none)."""
-        self.cache: CacheMiddleware | None = next(
-            (layer for layer in stack if isinstance(layer, CacheMiddleware)), None
-        )
+        self.cache: CacheMiddleware | None = _cache_layer(stack)
         """The stack's response cache, to read ``cache.stats`` (``None`` if it has none)."""
         if self.cache is not None:
             self.cache._serve(provider)  # its keys hold who answers: endpoint, account
@@ -416,7 +416,7 @@ class Aether:
                 fields["stop"] = _stop_sequences(options["stop"])
             context = dict(options.get("context") or {})
             if options.get("cache") is not None:
-                context[CACHE_CONTROL] = options["cache"]
+                context[_cache_control()] = options["cache"]
             if context:
                 fields["context"] = context
             _check_tool_choice(fields.get("tool_choice"), fields.get("tools", ()))
@@ -463,7 +463,7 @@ class Aether:
         if "provider_options" in options:
             update["provider_options"] = options["provider_options"]
         if options.get("cache") is not None:
-            update["context"][CACHE_CONTROL] = options["cache"]
+            update["context"][_cache_control()] = options["cache"]
         if output_type is None and request.output is not None and "output_mode" in options:
             output_type = request.output  # its mode changed
         output = output_schema_for(output_type, options, update["context"])
@@ -735,3 +735,20 @@ def _unknown_arguments(owner: str, names: set[str]) -> TypeError:
         f"{owner}() got unknown argument {settings.unknown_names(names, _ARGUMENTS)}; the "
         f"arguments are {', '.join(sorted(_ARGUMENTS))}"
     )
+
+
+def _cache_layer(stack: Sequence[object]) -> CacheMiddleware | None:
+    """The stack's `CacheMiddleware`, without loading its module when none can exist."""
+    module = sys.modules.get("aether.middleware.cache")
+    if module is None:  # nothing loaded it, so no layer is one
+        return None
+    found: CacheMiddleware | None = next(
+        (layer for layer in stack if isinstance(layer, module.CacheMiddleware)), None
+    )
+    return found
+
+
+def _cache_control() -> str:
+    from aether.middleware.cache import CACHE_CONTROL
+
+    return CACHE_CONTROL
