@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import anyio
-import anyio.from_thread
 import anyio.to_thread
 from anyio.lowlevel import EventLoopToken, RunVar, current_token
 from pydantic import ValidationError
@@ -175,10 +174,17 @@ class _Slot:
         self._limiter.release_on_behalf_of(self)
 
     def _release_from_the_thread(self) -> None:
-        # If the event loop has ended, the limiter has gone with it: nothing to release.
+        # Scheduled without waiting: a thread that blocked on the event loop would wait
+        # for ever once the loop has stopped running (a test's loop, a stopped asyncio
+        # loop not yet closed), and the interpreter would hang at exit joining it. If
+        # the loop has ended, the limiter has gone with it: nothing to release.
+        token = self._token
+        if token is None:
+            return
         with contextlib.suppress(Exception):
-            token = self._token
-            anyio.from_thread.run_sync(self._limiter.release_on_behalf_of, self, token=token)
+            token.backend_class.run_sync_soon(
+                self._limiter.release_on_behalf_of, (self,), token.native_token
+            )
 
 
 async def run_in_tool_thread(function: Callable[[], _T]) -> _T:

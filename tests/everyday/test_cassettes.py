@@ -71,7 +71,7 @@ async def test_record_against_a_server_then_replay_offline(
     CALLS.clear()
     mock = MockServer(wire, SCRIPT)
     async with LoopbackServer(mock).running() as server:
-        recorder = CassetteProvider(path, socket_provider(wire, server), mode="record")
+        recorder = CassetteProvider(path, socket_provider(wire, server, timeout=30), mode="record")
         async with Aether(recorder, prices=PRICES) as client:
             recorded = await conversation(client, mode)
     assert recorded == ["Hello there.", "It is 42."]
@@ -139,7 +139,9 @@ async def test_provider_errors_replay_as_the_same_error(tmp_path: Path) -> None:
     script = [ScriptedError(429, "slow down", headers={"retry-after": "0"}), SCRIPT[0]]
     mock = MockServer(OPENAI_WIRE, script)
     async with LoopbackServer(mock).running() as server:
-        provider = CassetteProvider(path, socket_provider(OPENAI_WIRE, server), mode="record")
+        provider = CassetteProvider(
+            path, socket_provider(OPENAI_WIRE, server, timeout=30), mode="record"
+        )
         async with Aether(provider, prices=PRICES, with_retry=False) as client:
             with pytest.raises(RateLimitError):
                 await client.ask("hi")

@@ -44,8 +44,12 @@ machine a connect can take more than 0.15 s to be scheduled, and a connect that 
 was retried on a second connection, which the server then counted."""
 
 
-def socket_provider(wire: WireFormat, server: LoopbackServer) -> Any:
-    """``wire``'s provider on a real ``httpx2`` transport, talking to ``server``."""
+def socket_provider(wire: WireFormat, server: LoopbackServer, timeout: Any = None) -> Any:
+    """``wire``'s provider on a real ``httpx2`` transport, talking to ``server``.
+
+    Its read timeout is the short one a hang must outlast unless ``timeout`` is given
+    (tests that never hang give a long one, so a loaded machine cannot time them out).
+    """
     from aether.extensions.llm.anthropic import AnthropicProvider
     from aether.extensions.llm.gemini import GeminiProvider
     from aether.extensions.llm.openai import OpenAIProvider
@@ -61,9 +65,18 @@ def socket_provider(wire: WireFormat, server: LoopbackServer) -> Any:
         api_key=wire.api_key,
         base_url=server.url + BASE_PATHS[wire.name],
         transport=httpx2.AsyncHTTPTransport(retries=0),
-        timeout=TIMEOUTS,
+        timeout=TIMEOUTS if timeout is None else timeout,
         default_model=MODEL,
     )
+
+
+LONG = 30.0
+"""The timeout of a test whose server never hangs: no read may time out on a loaded machine."""
+
+
+def _timeout(fault: Script) -> float | None:
+    """The short read timeout where the fault is a hang it must outlast, else a long one."""
+    return None if isinstance(fault, Hang) else LONG
 
 
 RECOVERED = [
@@ -82,7 +95,7 @@ async def test_socket_fault_is_retried_on_a_fresh_connection(
 ) -> None:
     mock = MockServer(wire, [fault, ANSWER])
     async with LoopbackServer(mock).running() as server:
-        client = Aether(socket_provider(wire, server), retry=RETRY, prices=PRICES)
+        client = Aether(socket_provider(wire, server, _timeout(fault)), retry=RETRY, prices=PRICES)
         failures: list[BaseException] = []
         client.on(REQUEST_ERROR, lambda event: failures.append(event.error))
         session = client.session("socket")
@@ -113,7 +126,7 @@ async def test_socket_fault_mid_stream_propagates_after_the_text(
 ) -> None:
     mock = MockServer(wire, [fault, ANSWER])
     async with LoopbackServer(mock).running() as server:
-        async with Aether(socket_provider(wire, server), retry=RETRY) as client:
+        async with Aether(socket_provider(wire, server, _timeout(fault)), retry=RETRY) as client:
             session = client.session("socket")
             deltas: list[str] = []
             with pytest.raises(error):
@@ -130,7 +143,7 @@ async def test_cancelled_stream_closes_its_socket(wire: WireFormat) -> None:
     tasks_before = running_tasks()
     mock = MockServer(wire, [StalledStream(text=("first ",))])
     async with LoopbackServer(mock).running() as server:
-        provider = socket_provider(wire, server)
+        provider = socket_provider(wire, server, LONG)
         async with Aether(provider, retry=RETRY) as client:
             received: list[str] = []
             with anyio.fail_after(10), anyio.CancelScope() as scope:
@@ -151,7 +164,7 @@ async def test_consumer_breaking_out_closes_its_socket(wire: WireFormat) -> None
     mock = MockServer(wire, [ScriptedReply(text=("one ", "two ", "three"))])
     async with (
         LoopbackServer(mock).running() as server,
-        Aether(socket_provider(wire, server), retry=RETRY) as client,
+        Aether(socket_provider(wire, server, LONG), retry=RETRY) as client,
     ):
         async with aclosing(client.stream_text("count")) as stream:
             async for delta in stream:
@@ -167,7 +180,7 @@ async def test_a_reset_says_the_peer_reset_the_connection(wire: WireFormat) -> N
     # are on the OSError underneath it.
     mock = MockServer(wire, [ConnectionReset()])
     async with LoopbackServer(mock).running() as server:
-        provider = socket_provider(wire, server)
+        provider = socket_provider(wire, server, LONG)
         request = LLMRequest(messages=(Message(role="user", content="hi"),))
         with pytest.raises(ProviderConnectionError, match="Connection reset by peer"):
             await provider.complete(request)

@@ -158,3 +158,52 @@ async def test_a_leaked_cancellation_in_a_stream_is_a_failed_call(parallel: bool
     assert "".join(deltas) == "Done."
     results = [message for message in fake.requests[1].messages if message.role == "tool"]
     assert [message.tool_call_id for message in results] == [c.id for c in calls]
+
+
+_OUTLIVES_ITS_LOOP = """
+import sys, threading
+import anyio
+from aether.tools import dispatch_tool, tool_from_function
+
+gate = threading.Event()
+started = threading.Event()
+
+def blocks() -> str:
+    started.set()
+    gate.wait(10)
+    return "late"
+
+async def main() -> None:
+    tool = tool_from_function(blocks, timeout=0.05)
+    result = await dispatch_tool("blocks", {}, tools=[tool])
+    assert "did not finish within" in result.content, result.content
+    assert started.is_set()
+
+if sys.argv[1] == "asyncio-stopped":
+    import asyncio
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(main())  # the loop stops but is never closed
+else:
+    anyio.run(main, backend=sys.argv[1])
+gate.set()  # the abandoned tool's thread ends after its event loop has stopped
+print("exited")
+"""
+
+
+@pytest.mark.parametrize("how", ["asyncio-stopped", "asyncio", "trio"])
+def test_a_tool_thread_that_outlives_its_event_loop_does_not_hang_the_exit(
+    how: str, tmp_path: Any
+) -> None:
+    # The thread gives its slot back through the event loop; it used to wait for the
+    # loop to run that, so with a loop stopped (not closed) the interpreter hung at exit
+    # joining the thread. A subprocess, since the hang is at interpreter shutdown.
+    import subprocess
+    import sys
+
+    script = tmp_path / "outlives.py"
+    script.write_text(_OUTLIVES_ITS_LOOP)
+    done = subprocess.run(
+        [sys.executable, str(script), how], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "exited"
