@@ -9,6 +9,8 @@
         print(f"Spent ${client.usage.total_cost_usd:.6f}")
 """
 
+from typing import TYPE_CHECKING, Any
+
 from aether.client import Aether, CallOptions, Prompt
 from aether.config import ProviderConfig
 from aether.errors import (
@@ -64,11 +66,29 @@ from aether.middleware.retry import RetryPolicy
 from aether.pipeline import Pipeline, calls_only, on_request, streams_only
 from aether.pricing import ModelPricing
 from aether.registry import register
-from aether.sync import SyncAether
 from aether.tools import register_tool
 from aether.usage import TokenUsage, Usage
 
+if TYPE_CHECKING:
+    from aether.sync import SyncAether
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use, so ``import aether`` does not pay for them (benchmarks/README.md,
+    # "Footprint"); the names stay where they were: ``from aether import SyncAether``.
+    if name == "SyncAether":
+        from aether.sync import SyncAether
+
+        globals()[name] = SyncAether
+        return SyncAether
+    raise AttributeError(f"module 'aether' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "Aether",

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import inspect
 import weakref
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, TypedDict, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack, overload
 
 from pydantic import ValidationError
 
 from aether import config as settings
+from aether._client_inputs import (
+    BASIC_OPTIONS,
+    cache_control,
+    cache_layer,
+    check_tool_choice,
+    conversation,
+    default_tools,
+    invalid_request,
+    stop_sequences,
+)
 from aether._stream_events import observe_stream, observes_streams
 from aether.config import ProviderConfig
 from aether.errors import ConfigurationError
@@ -20,9 +30,6 @@ from aether.extensions.llm.builder import default_stack
 from aether.extensions.llm.factory import create_provider
 from aether.extensions.memory.in_memory import InMemorySessionStore
 from aether.llm.contracts import (
-    AudioPart,
-    DocumentPart,
-    ImagePart,
     LLMRequest,
     LLMResponse,
     Message,
@@ -30,14 +37,12 @@ from aether.llm.contracts import (
     Part,
     Reasoning,
     StreamChunk,
-    TextPart,
     Tool,
 )
 from aether.llm.streaming import aclose_stream
 from aether.memory.contracts import SessionStore
 from aether.memory.session import Session
 from aether.memory.window import HistoryWindow, approximate_tokens
-from aether.middleware.cache import CACHE_CONTROL, CacheBackend, CacheControl, CacheMiddleware
 from aether.middleware.circuit_breaker import CircuitBreakerMiddleware, CircuitBreakerPolicy
 from aether.middleware.cost import CostTrackingMiddleware
 from aether.middleware.events import EventsMiddleware
@@ -47,12 +52,15 @@ from aether.middleware.structured_output import (
     output_schema_for,
     structured_answer,
 )
-from aether.middleware.telemetry import TelemetryMiddleware
 from aether.middleware.tool_loop import ToolLoopMiddleware
 from aether.pipeline import Pipeline, middleware_name
 from aether.pricing import ModelPricing
 from aether.tools.registry import ToolLike, resolve_tools
 from aether.usage import Usage
+
+if TYPE_CHECKING:  # loaded when used: ``import aether`` does not load them
+    from aether.middleware.cache import CacheBackend, CacheControl, CacheMiddleware
+    from aether.middleware.telemetry import TelemetryMiddleware
 
 __all__ = ["Aether", "CallOptions", "Prompt"]
 
@@ -61,62 +69,8 @@ Prompt = str | Sequence[Message | str | Part] | LLMRequest
 list of `Message`), or a ready-made request. (One sequence type, so that type checkers
 infer either list from the call.)"""
 
-_USER_PARTS = (TextPart, ImagePart, AudioPart, DocumentPart)
-
 _SubscriberT = TypeVar("_SubscriberT", bound=Callable[..., Any])
 _T = TypeVar("_T")
-
-
-_BASIC_OPTIONS = frozenset({"model", "temperature"})
-
-
-def _stop_sequences(stop: str | Sequence[str] | None) -> tuple[str, ...] | None:
-    if stop is None:
-        return None
-    if isinstance(stop, str):
-        return (stop,)
-    if isinstance(stop, Sequence) and all(isinstance(item, str) for item in stop):
-        return tuple(stop)
-    raise ConfigurationError(
-        f"stop= takes a string or a list of strings, not {stop!r}: write stop=['END']"
-    )
-
-
-def _conversation(prompt: object) -> tuple[Message, ...]:
-    if not isinstance(prompt, Iterable) or isinstance(prompt, Mapping | bytes):
-        raise ConfigurationError(
-            f"the prompt must be a string, a list of Message or an LLMRequest, not "
-            f"{type(prompt).__name__}: write ask('...') or ask([Message(role='user', "
-            f"content='...')])"
-        )
-    messages = tuple(prompt)
-    if any(isinstance(item, _USER_PARTS) for item in messages) and all(
-        isinstance(item, (str, *_USER_PARTS)) for item in messages
-    ):
-        # ask(["What is this?", ImagePart(...)]): one user turn of parts.
-        return (Message(role="user", content=messages),)
-    for position, item in enumerate(messages):
-        if not isinstance(item, Message | Mapping):  # mappings are validated as Messages
-            raise ConfigurationError(
-                f"item {position} of the conversation is {type(item).__name__}, not a "
-                f"Message: write Message(role='user', content=...)"
-            )
-    if not messages:
-        raise ConfigurationError("the conversation is empty: give at least one Message")
-    return messages
-
-
-_SHOWN_INPUTS = frozenset({"model", "temperature", "max_tokens", "top_p", "tool_choice"})
-"""Fields whose value an error may repeat (never provider options, which can hold keys)."""
-
-
-def _invalid_request(error: ValidationError) -> ConfigurationError:
-    problems = []
-    for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"])
-        shown = f" (got {item['input']!r})" if item["loc"][0] in _SHOWN_INPUTS else ""
-        problems.append(f"{where}: {item['msg']}{shown}")
-    return ConfigurationError("invalid request: " + "; ".join(problems), problems=problems)
 
 
 def _unknown_options(names: set[str]) -> TypeError:
@@ -124,17 +78,6 @@ def _unknown_options(names: set[str]) -> TypeError:
         f"unknown call option {settings.unknown_names(names, _CALL_OPTIONS)}; the options "
         f"are {', '.join(sorted(_CALL_OPTIONS))} (vendor-specific ones go in provider_options)"
     )
-
-
-def _check_tool_choice(choice: object, tools: Sequence[Tool]) -> None:
-    if choice is None or choice in ("auto", "none", "required"):
-        return
-    if not any(tool.name == choice for tool in tools):
-        offered = ", ".join(repr(tool.name) for tool in tools) or "no tools"
-        raise ConfigurationError(
-            f"tool_choice={choice!r} is neither 'auto', 'none' nor 'required', nor the "
-            f"name of a tool this call offers ({offered})"
-        )
 
 
 class CallOptions(TypedDict, total=False):
@@ -311,6 +254,12 @@ class Aether:
         self.provider: Any = provider
         self.events: EventBus = events if events is not None else EventBus()
         self.usage: Usage = Usage()
+        if telemetry is True:
+            from aether.middleware.telemetry import TelemetryMiddleware
+
+            telemetry = TelemetryMiddleware(
+                provider=self.provider_name, base_url=getattr(provider, "base_url", None)
+            )
         if stack is None:
             stack = [
                 *middleware,
@@ -324,14 +273,7 @@ class Aether:
                     budget_usd=budget_usd,
                     prices=prices,
                     cache=cache,
-                    telemetry=(
-                        TelemetryMiddleware(
-                            provider=self.provider_name,
-                            base_url=getattr(provider, "base_url", None),
-                        )
-                        if telemetry is True
-                        else telemetry
-                    ),
+                    telemetry=telemetry,
                 ),
             ]
         elif events is None:
@@ -352,9 +294,7 @@ class Aether:
             (layer for layer in stack if isinstance(layer, CircuitBreakerMiddleware)), None
         )
         """The stack's circuit breaker, to read circuit states (``None`` if it has none)."""
-        self.cache: CacheMiddleware | None = next(
-            (layer for layer in stack if isinstance(layer, CacheMiddleware)), None
-        )
+        self.cache: CacheMiddleware | None = cache_layer(stack)
         """The stack's response cache, to read ``cache.stats`` (``None`` if it has none)."""
         if self.cache is not None:
             self.cache._serve(provider)  # its keys hold who answers: endpoint, account
@@ -365,7 +305,7 @@ class Aether:
         )
         self._sessions: weakref.WeakValueDictionary[str, Session] = weakref.WeakValueDictionary()
         self._closed = False
-        self.tools: tuple[ToolLike, ...] = _default_tools(tools)
+        self.tools: tuple[ToolLike, ...] = default_tools(tools)
         """The tools every call offers (``tools=`` of the constructor)."""
         self._started: list[AsyncExitStack] = []
 
@@ -393,7 +333,7 @@ class Aether:
         if isinstance(prompt, str):
             messages: tuple[Message, ...] = (Message(role="user", content=prompt),)
         else:
-            messages = _conversation(prompt)
+            messages = conversation(prompt)
         temperature = options.get("temperature")
         fields: dict[str, Any] = {
             "messages": messages,
@@ -405,7 +345,7 @@ class Aether:
             fields["defaults"] = {"temperature": fields["temperature"]}
         if self.tools or options.get("tools"):
             fields["tools"] = self._tools_for(options.get("tools") or ())
-        if options.keys() - _BASIC_OPTIONS:
+        if options.keys() - BASIC_OPTIONS:
             # Only the options given reach validation, which runs on every call.
             if options.keys() - _CALL_OPTIONS:
                 raise _unknown_options(set(options.keys() - _CALL_OPTIONS))
@@ -413,13 +353,13 @@ class Aether:
                 if name in options:
                     fields[name] = options[name]
             if "stop" in options:
-                fields["stop"] = _stop_sequences(options["stop"])
+                fields["stop"] = stop_sequences(options["stop"])
             context = dict(options.get("context") or {})
             if options.get("cache") is not None:
-                context[CACHE_CONTROL] = options["cache"]
+                context[cache_control()] = options["cache"]
             if context:
                 fields["context"] = context
-            _check_tool_choice(fields.get("tool_choice"), fields.get("tools", ()))
+            check_tool_choice(fields.get("tool_choice"), fields.get("tools", ()))
             if output_type is None:
                 output_schema_for(None, options, {})  # output options without a type: refused
         if output_type is not None:
@@ -430,7 +370,7 @@ class Aether:
         try:
             return LLMRequest(**fields)
         except ValidationError as error:
-            raise _invalid_request(error) from None
+            raise invalid_request(error) from None
 
     def _tools_for(self, given: Sequence[ToolLike]) -> tuple[Tool, ...]:
         # The client's tools first (a stable prefix for providers' prompt caches), minus
@@ -457,13 +397,13 @@ class Aether:
         if "temperature" in options and "temperature" in request.defaults:
             update["defaults"] = {k: v for k, v in request.defaults.items() if k != "temperature"}
         if "stop" in options:
-            update["stop"] = _stop_sequences(options["stop"])
+            update["stop"] = stop_sequences(options["stop"])
         if "tools" in options:
             update["tools"] = resolve_tools(options["tools"])
         if "provider_options" in options:
             update["provider_options"] = options["provider_options"]
         if options.get("cache") is not None:
-            update["context"][CACHE_CONTROL] = options["cache"]
+            update["context"][cache_control()] = options["cache"]
         if output_type is None and request.output is not None and "output_mode" in options:
             output_type = request.output  # its mode changed
         output = output_schema_for(output_type, options, update["context"])
@@ -472,11 +412,11 @@ class Aether:
         if len(update) == 1:
             return request.model_copy(update=update)  # a fresh context only: nothing to check
         fields = {**dict(request), **update}
-        _check_tool_choice(fields["tool_choice"], fields["tools"])
+        check_tool_choice(fields["tool_choice"], fields["tools"])
         try:
             return LLMRequest(**fields)
         except ValidationError as error:
-            raise _invalid_request(error) from None
+            raise invalid_request(error) from None
 
     def _pipeline_for(self, options: CallOptions) -> Pipeline:
         extra = options.get("middleware")
@@ -713,14 +653,6 @@ class Aether:
             f"Aether(provider={self.provider_name!r}, model={self.default_model!r}, "
             f"pipeline={self.pipeline!r})"
         )
-
-
-def _default_tools(tools: Sequence[ToolLike]) -> tuple[ToolLike, ...]:
-    if isinstance(tools, str) or not isinstance(tools, Sequence):
-        raise ConfigurationError(f"tools= takes a list of tools: write tools=[{tools!r}]")
-    # Names, functions and Tools are checked now; toolsets only once they are started.
-    resolve_tools([item for item in tools if not hasattr(item, "current_tools")])
-    return tuple(tools)
 
 
 _ARGUMENTS = frozenset(inspect.signature(Aether.__init__).parameters) - {"self", "provider"}

@@ -30,17 +30,19 @@ import inspect
 import weakref
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, TypeVar, Unpack, cast, overload
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, Unpack, cast, overload
 
 from aether._loop_thread import LoopThread
 from aether.client import Aether, CallOptions, Prompt
 from aether.events import EventBus
 from aether.llm.contracts import LLMRequest, LLMResponse, Message, StreamChunk
 from aether.memory.session import Session, UserContent
-from aether.middleware.cache import CacheMiddleware
 from aether.middleware.circuit_breaker import CircuitBreakerMiddleware
 from aether.pipeline import Pipeline
 from aether.usage import Usage
+
+if TYPE_CHECKING:
+    from aether.middleware.cache import CacheMiddleware
 
 __all__ = ["SyncAether", "SyncSession"]
 

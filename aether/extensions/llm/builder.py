@@ -42,12 +42,10 @@ here rather than one more keyword on ``Aether(...)``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aether.errors import ConfigurationError
 from aether.events import EventBus
-from aether.middleware.budget import BudgetMiddleware, BudgetPolicy, RedisBudgetBackend
-from aether.middleware.cache import CacheBackend, CacheMiddleware
 from aether.middleware.circuit_breaker import (
     CircuitBreakerMiddleware,
     CircuitBreakerPolicy,
@@ -55,20 +53,21 @@ from aether.middleware.circuit_breaker import (
 )
 from aether.middleware.cost import CostTrackingMiddleware
 from aether.middleware.events import EventsMiddleware
-from aether.middleware.fallback import FallbackMiddleware
-from aether.middleware.hedging import HedgingMiddleware, LatencyPercentile
-from aether.middleware.rate_limit import (
-    RateLimitMiddleware,
-    RateLimitPolicy,
-    RedisRateLimitBackend,
-)
 from aether.middleware.retry import RetryMiddleware, RetryPolicy
 from aether.middleware.structured_output import StructuredOutputMiddleware
-from aether.middleware.telemetry import TelemetryMiddleware
 from aether.middleware.tool_loop import ToolLoopMiddleware
 from aether.pipeline import Pipeline, middleware_name
 from aether.pricing import ModelPricing, Pricer
 from aether.usage import Usage
+
+# The opt-in layers load when asked for, so ``import aether`` and a default client do not
+# pay for them (see "Footprint" in benchmarks/README.md).
+if TYPE_CHECKING:
+    from aether.middleware.budget import BudgetMiddleware, BudgetPolicy
+    from aether.middleware.cache import CacheBackend, CacheMiddleware
+    from aether.middleware.hedging import LatencyPercentile
+    from aether.middleware.rate_limit import RateLimitMiddleware, RateLimitPolicy
+    from aether.middleware.telemetry import TelemetryMiddleware
 
 __all__ = ["build_default_stack", "default_stack"]
 
@@ -79,6 +78,8 @@ def _cache_layer(
     # Identity checks: an empty in-memory backend is falsy (it has a length).
     if cache is None or cache is False:
         return None
+    from aether.middleware.cache import CacheMiddleware
+
     if isinstance(cache, CacheMiddleware):
         return cache
     if cache is True:
@@ -89,12 +90,14 @@ def _cache_layer(
 def _telemetry_layer(
     telemetry: TelemetryMiddleware | bool, provider: str | None
 ) -> TelemetryMiddleware | None:
+    if telemetry is False:
+        return None
+    from aether.middleware.telemetry import TelemetryMiddleware
+
     if isinstance(telemetry, TelemetryMiddleware):
         return telemetry
     if telemetry is True:
         return TelemetryMiddleware(provider=provider)
-    if telemetry is False:
-        return None
     raise ConfigurationError(
         f"telemetry= takes True, False or a TelemetryMiddleware, not {telemetry!r}"
     )
@@ -222,8 +225,12 @@ def default_stack(
         return Pipeline(provider_layers(middleware_name(target)), target)
 
     if fallback:
+        from aether.middleware.fallback import FallbackMiddleware
+
         stack.append(FallbackMiddleware([branch(target) for target in fallback]))
     if hedge is not None:
+        from aether.middleware.hedging import HedgingMiddleware
+
         stack.append(HedgingMiddleware(branch(hedge), delay=hedge_delay, pricer=pricer))
     return stack + provider_layers(provider)
 
@@ -246,6 +253,8 @@ class _Fleet:
     def rate_limit(
         self, given: RateLimitPolicy | RateLimitMiddleware, provider: str | None
     ) -> RateLimitMiddleware:
+        from aether.middleware.rate_limit import RateLimitMiddleware, RedisRateLimitBackend
+
         if isinstance(given, RateLimitMiddleware):
             return given
         backend = None
@@ -256,6 +265,8 @@ class _Fleet:
     def budget(
         self, given: BudgetPolicy | BudgetMiddleware, pricer: Pricer | None
     ) -> BudgetMiddleware:
+        from aether.middleware.budget import BudgetMiddleware, RedisBudgetBackend
+
         if isinstance(given, BudgetMiddleware):
             return given
         backend = None
