@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import anyio
 
 from benchmarks._contenders import Contender, by_key
-from benchmarks._mock_wires import answer_text
+from benchmarks.mock_openai_server import answer_text
 
 __all__ = [
     "FULL",

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 import anyio
 
 from benchmarks._harness import Row, cli
-from benchmarks._mock_wires import answer_text
 from benchmarks.bench_openai import OFFLINE_ENV
-from benchmarks.mock_openai_server import running_server
+from benchmarks.mock_openai_server import answer_text, running_server
 
 __all__ = ["NOTES", "TITLE", "run"]
 

@@ -3,12 +3,15 @@
 It answers ``POST /v1/chat/completions`` on loopback: a JSON chat completion, or (with
 ``"stream": true``) an SSE stream of ``chat.completion.chunk`` events, a finish chunk,
 a usage chunk and ``data: [DONE]``, sent with chunked transfer encoding over keep-alive
-HTTP/1.1 connections. Answers are prebuilt, so the server costs little next to the
-client being measured. The same server also speaks OpenAI's Responses API (``POST
+HTTP/1.1 connections. Every body is the tests' own wire format
+(`aether.testing.wires`), rendered once per answer length with
+`aether.testing.wires.render_answer`, so the server costs little next to the client
+being measured. The same server also speaks OpenAI's Responses API (``POST
 /v1/responses``, JSON or typed SSE events), Anthropic's Messages API (``POST
 /v1/messages``, JSON or SSE) and Gemini's (``POST
-/v1beta/models/{model}:generateContent`` and ``:streamGenerateContent``), with the
-bodies of `benchmarks._mock_wires`: point an SDK's base URL at the server's root.
+/v1beta/models/{model}:generateContent`` and ``:streamGenerateContent``), rendered the
+same way: point an SDK's base URL at the server's root. Each answer is ``chunks`` words
+(`answer_words`) with usage.
 
 ::
 
@@ -32,7 +35,6 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import json
 import signal
 import subprocess
 import sys
@@ -40,21 +42,45 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from benchmarks._mock_wires import (
-    answer_text,
-    answer_words,
-    anthropic_body,
-    anthropic_events,
-    gemini_body,
-    gemini_events,
-    http_chunk,
-    responses_body,
-    responses_events,
+from aether.testing.wire import ScriptedReply, ScriptedUsage
+from aether.testing.wires import (
+    ANTHROPIC_WIRE,
+    GEMINI_WIRE,
+    OPENAI_RESPONSES_WIRE,
+    OPENAI_WIRE,
+    AnswerWire,
+    render_answer,
 )
 
-__all__ = ["ServerOptions", "main", "running_server"]
+__all__ = [
+    "ANTHROPIC_MODEL",
+    "GEMINI_MODEL",
+    "MODEL",
+    "PROMPT_TOKENS",
+    "RESPONSES_MODEL",
+    "WORDS",
+    "ServerOptions",
+    "answer_text",
+    "answer_words",
+    "main",
+    "running_server",
+]
 
+# The words cycle through a few distinct ones, as a model's tokens would: LiteLLM stops a
+# stream whose chunks repeat 100 times in a row, taking it for a model stuck in a loop.
+WORDS = ("once ", "upon ", "a ", "time ", "there ", "was ", "word ")
+PROMPT_TOKENS = 9
 MODEL = "gpt-4o-mini-2024-07-18"
+RESPONSES_MODEL = MODEL
+ANTHROPIC_MODEL = "claude-haiku-4-5-20251001"
+GEMINI_MODEL = "gemini-2.5-flash"
+
+_WIRES: dict[str, tuple[AnswerWire, str]] = {
+    "openai": (OPENAI_WIRE, MODEL),
+    "openai-responses": (OPENAI_RESPONSES_WIRE, RESPONSES_MODEL),
+    "anthropic": (ANTHROPIC_WIRE, ANTHROPIC_MODEL),
+    "gemini": (GEMINI_WIRE, GEMINI_MODEL),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,66 +92,31 @@ class ServerOptions:
     chunk_delay: float = 0.0
 
 
-def _usage(chunks: int) -> dict[str, object]:
-    return {
-        "prompt_tokens": 9,
-        "completion_tokens": chunks,
-        "total_tokens": 9 + chunks,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
-    }
+@functools.cache
+def answer_words(chunks: int) -> tuple[str, ...]:
+    """The ``chunks`` words (stream deltas) of every answer."""
+    return tuple(WORDS[index % len(WORDS)] for index in range(chunks))
+
+
+def answer_text(chunks: int) -> str:
+    """The whole text of an answer of ``chunks`` words."""
+    return "".join(answer_words(chunks))
+
+
+def _http_chunk(payload: bytes) -> bytes:
+    """``payload`` framed as one chunk of a chunked HTTP/1.1 body."""
+    return f"{len(payload):x}\r\n".encode() + payload + b"\r\n"
 
 
 @functools.cache
-def completion_body(chunks: int) -> bytes:
-    """The JSON body of a non-streamed answer of ``chunks`` words."""
-    return json.dumps(
-        {
-            "id": "chatcmpl-mock",
-            "object": "chat.completion",
-            "created": 1_700_000_000,
-            "model": MODEL,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {
-                        "role": "assistant",
-                        "content": answer_text(chunks),
-                        "refusal": None,
-                    },
-                    "logprobs": None,
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": _usage(chunks),
-            "system_fingerprint": "fp_mock",
-        }
-    ).encode()
-
-
-def _chunk(delta: dict[str, object], finish: str | None = None) -> dict[str, object]:
-    return {
-        "id": "chatcmpl-mock",
-        "object": "chat.completion.chunk",
-        "created": 1_700_000_000,
-        "model": MODEL,
-        "system_fingerprint": "fp_mock",
-        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-        "usage": None,
-    }
-
-
-@functools.cache
-def stream_events(chunks: int) -> tuple[bytes, ...]:
-    """The stream's events, each framed as one HTTP chunk, ending with the last chunk."""
-    events = [_chunk({"role": "assistant", "content": "", "refusal": None})]
-    events += [_chunk({"content": word}) for word in answer_words(chunks)]
-    events.append(_chunk({}, "stop"))
-    usage_chunk = {**_chunk({}), "choices": [], "usage": _usage(chunks)}
-    payloads = [b"data: " + json.dumps(event).encode() + b"\n\n" for event in events]
-    payloads.append(b"data: " + json.dumps(usage_chunk).encode() + b"\n\n")
-    payloads.append(b"data: [DONE]\n\n")
-    return (*(http_chunk(payload) for payload in payloads), b"0\r\n\r\n")
+def _rendered(wire_name: str, chunks: int) -> tuple[bytes, tuple[bytes, ...]]:
+    """A ``chunks``-word answer in a wire's format: the JSON body, and the stream's
+    SSE events each framed as one HTTP chunk, ending with the last chunk."""
+    wire, model = _WIRES[wire_name]
+    usage = ScriptedUsage(input_tokens=PROMPT_TOKENS, output_tokens=chunks)
+    reply = ScriptedReply(text=answer_words(chunks), model=model, usage=usage)
+    answer = render_answer(wire, reply)
+    return answer.body, (*(_http_chunk(event) for event in answer.events), b"0\r\n\r\n")
 
 
 def _is_stream(body: bytes) -> bool:
@@ -135,14 +126,15 @@ def _is_stream(body: bytes) -> bool:
 def _answer(path: str, body: bytes, chunks: int) -> bytes | tuple[bytes, ...]:
     """The answer to a request: a JSON body, or a stream's framed SSE events."""
     if path.endswith("/messages"):
-        return anthropic_events(chunks) if _is_stream(body) else anthropic_body(chunks)
-    if path.endswith("/responses"):
-        return responses_events(chunks) if _is_stream(body) else responses_body(chunks)
-    if ":streamGenerateContent" in path:
-        return gemini_events(chunks)
-    if ":generateContent" in path:
-        return gemini_body(chunks)
-    return stream_events(chunks) if _is_stream(body) else completion_body(chunks)
+        wire, stream = "anthropic", _is_stream(body)
+    elif path.endswith("/responses"):
+        wire, stream = "openai-responses", _is_stream(body)
+    elif ":streamGenerateContent" in path or ":generateContent" in path:
+        wire, stream = "gemini", ":streamGenerateContent" in path
+    else:
+        wire, stream = "openai", _is_stream(body)
+    json_body, events = _rendered(wire, chunks)
+    return events if stream else json_body
 
 
 def _path_chunks(path: str) -> int | None:

@@ -13,15 +13,15 @@ from collections.abc import Iterator
 import pytest
 
 from aether import Aether, ProviderConfig
-from benchmarks._mock_wires import (
+from benchmarks.mock_openai_server import (
     ANTHROPIC_MODEL,
     GEMINI_MODEL,
     PROMPT_TOKENS,
     RESPONSES_MODEL,
     answer_text,
     answer_words,
+    running_server,
 )
-from benchmarks.mock_openai_server import running_server
 
 PROVIDERS = ("openai", "anthropic", "gemini", "openai-responses")
 MODELS = {

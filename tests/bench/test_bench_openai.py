@@ -11,10 +11,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from benchmarks._contenders import CONTENDERS, Contender, by_key
-from benchmarks._mock_wires import answer_text
 from benchmarks._openai_worker import LONG, SHORT, Plan, Wave, WrongAnswer, measure_contender
 from benchmarks.bench_openai import COLUMNS, Round, rotated, summarise, table
-from benchmarks.mock_openai_server import running_server
+from benchmarks.mock_openai_server import answer_text, running_server
 
 CORE = ("httpx", "openai", "aether", "aether-empty", "openai-responses", "aether-responses")
 TINY = Plan(calls=2, streams=1, waves=(Wave(3, 2, warm_up=True),))

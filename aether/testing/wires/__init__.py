@@ -9,6 +9,7 @@ from aether.testing.wires.anthropic import ANTHROPIC_WIRE, AnthropicWire
 from aether.testing.wires.gemini import GEMINI_WIRE, GeminiWire
 from aether.testing.wires.openai import OPENAI_WIRE, OpenAIWire
 from aether.testing.wires.openai_responses import OPENAI_RESPONSES_WIRE, OpenAIResponsesWire
+from aether.testing.wires.rendered import AnswerWire, RenderedAnswer, render_answer
 
 __all__ = [
     "ANTHROPIC_WIRE",
@@ -16,10 +17,13 @@ __all__ = [
     "GEMINI_WIRE",
     "OPENAI_RESPONSES_WIRE",
     "OPENAI_WIRE",
+    "AnswerWire",
     "AnthropicWire",
     "GeminiWire",
     "OpenAIResponsesWire",
     "OpenAIWire",
+    "RenderedAnswer",
+    "render_answer",
 ]
 
 BUILTIN_WIRES = (OPENAI_WIRE, GEMINI_WIRE, ANTHROPIC_WIRE, OPENAI_RESPONSES_WIRE)

@@ -166,6 +166,14 @@ class AnthropicWire:
             return sse_response(self._stream_events(item), server)
         return json_response(200, self._message_body(item))
 
+    def body(self, reply: ScriptedReply) -> dict[str, Any]:
+        """The message answering with ``reply`` (a call's JSON body)."""
+        return self._message_body(refused(reply))
+
+    def events(self, reply: ScriptedReply) -> list[bytes]:
+        """The SSE frames of a stream answering with ``reply``."""
+        return self._stream_events(refused(reply))
+
     @staticmethod
     def _message_body(item: ScriptedReply) -> dict[str, Any]:
         content: list[Any] = [_reasoning_block(reasoning) for reasoning in item.reasoning]

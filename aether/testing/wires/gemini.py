@@ -185,8 +185,15 @@ class GeminiWire:
             raise TypeError(f"the Gemini wire cannot serve {item!r}")
         if not stream:
             return json_response(200, self._complete_body(item))
-        events = [_event(payload) for payload in self._stream_payloads(item)]
-        return sse_response(events, server)
+        return sse_response(self.events(item), server)
+
+    def body(self, reply: ScriptedReply) -> dict[str, Any]:
+        """The ``GenerateContentResponse`` answering with ``reply`` (a call's JSON body)."""
+        return self._complete_body(refused(reply))
+
+    def events(self, reply: ScriptedReply) -> list[bytes]:
+        """The SSE frames of a stream answering with ``reply``."""
+        return [_event(payload) for payload in self._stream_payloads(refused(reply))]
 
     @staticmethod
     def _calls(item: ScriptedReply) -> list[dict[str, Any]]:

@@ -168,6 +168,14 @@ class OpenAIWire:
             return sse_response(self._stream_events(item), server)
         return json_response(200, self._completion(item))
 
+    def body(self, reply: ScriptedReply) -> dict[str, Any]:
+        """The chat completion answering with ``reply`` (a call's JSON body)."""
+        return self._completion(reply)
+
+    def events(self, reply: ScriptedReply) -> list[bytes]:
+        """The SSE frames of a stream answering with ``reply``."""
+        return self._stream_events(reply)
+
     def _completion(self, reply: ScriptedReply) -> dict[str, Any]:
         message: dict[str, Any] = {
             "role": "assistant",
