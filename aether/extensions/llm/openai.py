@@ -76,6 +76,7 @@ class OpenAIBaseProvider(JsonPostProvider):
     _base_request_options: ClassVar[dict[str, Any]] = {"security": {"bearer_auth": True}}
     _sdk_options: dict[str, Any]
     _lean_http: ClassVar[bool] = True
+    _official: bool  # OpenAI itself, not a compatible server
 
     def _start_openai(
         self,
@@ -120,6 +121,7 @@ class OpenAIBaseProvider(JsonPostProvider):
         )
         client = self._start(http_client=http_client, transport=transport, timeout=timeout)
         self.base_url = str(self._sdk.base_url)
+        self._official = _OFFICIAL_HOST in self.base_url
         self._guard_origin(client)
         sdk = self._sdk
         self._account = (sdk.organization, sdk.project, dict(default_headers or {}))
@@ -129,6 +131,17 @@ class OpenAIBaseProvider(JsonPostProvider):
             return self._vendor.AsyncOpenAI(**self._sdk_options, http_client=http_client)
         except self._vendor.OpenAIError as error:
             raise ConfigurationError(f"the {self.name} provider cannot start: {error}") from error
+
+    def _prepare_output(self, request: LLMRequest, model: str) -> tuple[LLMRequest, OutputPlan]:
+        """The output mode for ``model`` (both APIs choose alike); strict schemas on OpenAI."""
+        output = request.output
+        assert output is not None
+        mode = openai_mode(output.mode, model, official=self._official)
+        tool_schema = None
+        if mode == "tool" and self._official:
+            schema, strict = strict_schema(output.json_schema)
+            tool_schema = schema if strict else None
+        return apply_mode(request, mode, tool_schema=tool_schema)
 
 
 class OpenAIProvider(OpenAIBaseProvider):
@@ -206,7 +219,6 @@ class OpenAIProvider(OpenAIBaseProvider):
             project=project,
             default_headers=default_headers,
         )
-        self._official = _OFFICIAL_HOST in self.base_url
         self._max_tokens_field_given = max_tokens_field is not None
         if max_tokens_field is None:
             max_tokens_field = "max_completion_tokens" if self._official else "max_tokens"
@@ -233,16 +245,6 @@ class OpenAIProvider(OpenAIBaseProvider):
             developer_role=self.developer_role,
             official=self._official,
         )
-
-    def _prepare_output(self, request: LLMRequest, model: str) -> tuple[LLMRequest, OutputPlan]:
-        output = request.output
-        assert output is not None
-        mode = openai_mode(output.mode, model, official=self._official)
-        tool_schema = None
-        if mode == "tool" and self._official:
-            schema, strict = strict_schema(output.json_schema)
-            tool_schema = schema if strict else None
-        return apply_mode(request, mode, tool_schema=tool_schema)
 
     def _output_fields(self, body: dict[str, Any], request: LLMRequest, plan: OutputPlan) -> None:
         output = request.output

@@ -37,15 +37,15 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, get_args
 
 from aether.errors import ConfigurationError
-from aether.extensions.llm._output_schemas import openai_mode, strict_schema
+from aether.extensions.llm._output_schemas import strict_schema
 from aether.extensions.llm._responses_output import failure, parse_response
 from aether.extensions.llm._responses_stream import ResponsesStreamState
 from aether.extensions.llm._responses_wire import build_body, json_schema_format
 from aether.extensions.llm._sdk_provider import END, StreamState
 from aether.extensions.llm._sse import ServerSentEvent
 from aether.extensions.llm._wire_defaults import PreparedCall, SamplingRules
-from aether.extensions.llm.openai import _OFFICIAL_HOST, DEFAULT_MODEL, OpenAIBaseProvider
-from aether.llm._output_modes import OutputPlan, apply_mode
+from aether.extensions.llm.openai import DEFAULT_MODEL, OpenAIBaseProvider
+from aether.llm._output_modes import OutputPlan
 from aether.llm.contracts import LLMRequest, LLMResponse
 
 __all__ = ["ConversationState", "OpenAIResponsesProvider", "ReasoningSummary"]
@@ -136,7 +136,6 @@ class OpenAIResponsesProvider(OpenAIBaseProvider):
             project=project,
             default_headers=default_headers,
         )
-        self._official = _OFFICIAL_HOST in self.base_url
 
     @property
     def _chained(self) -> bool:
@@ -153,16 +152,6 @@ class OpenAIResponsesProvider(OpenAIBaseProvider):
             reasoning_summary=self.reasoning_summary,
             official=self._official,
         )
-
-    def _prepare_output(self, request: LLMRequest, model: str) -> tuple[LLMRequest, OutputPlan]:
-        output = request.output
-        assert output is not None
-        mode = openai_mode(output.mode, model, official=self._official)
-        tool_schema = None
-        if mode == "tool" and self._official:
-            schema, strict = strict_schema(output.json_schema)
-            tool_schema = schema if strict else None
-        return apply_mode(request, mode, tool_schema=tool_schema)
 
     def _output_fields(self, body: dict[str, Any], request: LLMRequest, plan: OutputPlan) -> None:
         output = request.output
