@@ -35,14 +35,15 @@ ROUNDS = 3
 NOTES = f"""
 Every library calls the same mock OpenAI server, a separate process on loopback
 (`benchmarks/mock_openai_server.py`, no added latency): one user message, a {SHORT}-word
-answer, streamed with a usage chunk. Its bodies are the tests' own wire format
-(`aether.testing.wires`, rendered once per answer length with `render_answer`), so the
-benchmarks and the provider tests share one mock wire implementation. So the numbers are
-the client-side cost of a call: building the request, HTTP on loopback, reading the
-answer, and whatever the library adds. Each cell is the **ratio to the raw openai SDK** (`AsyncOpenAI.chat.completions.create`,
+answer, streamed with a usage chunk. So the numbers are the client-side cost of a call:
+building the request, HTTP on loopback, reading the answer, and whatever the library
+adds. Each cell is the **ratio to the raw openai SDK** (`AsyncOpenAI.chat.completions.create`,
 typed models; the median over rounds, with the lowest and highest round in brackets),
 then the median absolute value. Every ratio compares costs: below 1× is faster than the
 SDK (for throughput, the SDK's calls per second over the library's).
+The server's bodies are the tests' own wire format (`aether.testing.wires`, rendered
+once per answer length with `render_answer`): benchmarks and provider tests share one
+mock wire implementation.
 
 How it is measured: each library runs in a fresh process per round and per event loop
 (`benchmarks/_openai_worker.py`), {ROUNDS} rounds, the order of the libraries rotating from
