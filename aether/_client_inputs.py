@@ -1,7 +1,9 @@
 """What `Aether` does with its arguments before anything runs: prompts into messages,
 option values checked and turned into request fields, the stack's cache layer found.
 
-Split from `aether.client` (which keeps the facade's methods and `CallOptions`).
+Split from `aether.client` (which keeps the facade's methods); `CallOptions` and the
+ready-made-request path are in `aether._call_options`, construction in
+`aether._client_stack`.
 """
 
 from __future__ import annotations

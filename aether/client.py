@@ -7,59 +7,52 @@ import weakref
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
 from pydantic import ValidationError
 
 from aether import config as settings
+from aether._call_options import (
+    CALL_OPTIONS,
+    CallOptions,
+    call_tools,
+    reuse_request,
+    unknown_options,
+)
 from aether._client_inputs import (
     BASIC_OPTIONS,
     cache_control,
-    cache_layer,
     check_tool_choice,
     conversation,
     default_tools,
     invalid_request,
     stop_sequences,
 )
+from aether._client_stack import assemble, start_toolsets, unknown_arguments
 from aether._stream_events import observe_stream, observes_streams
 from aether.config import ProviderConfig
 from aether.errors import ConfigurationError
 from aether.events import EventBus
-from aether.extensions.llm.builder import default_stack
-from aether.extensions.llm.factory import create_provider
 from aether.extensions.memory.in_memory import InMemorySessionStore
-from aether.llm.contracts import (
-    LLMRequest,
-    LLMResponse,
-    Message,
-    OutputMode,
-    Part,
-    Reasoning,
-    StreamChunk,
-    Tool,
-)
+from aether.llm.contracts import LLMRequest, LLMResponse, Message, Part, StreamChunk
 from aether.llm.streaming import aclose_stream
 from aether.memory.contracts import SessionStore
 from aether.memory.session import Session
 from aether.memory.window import HistoryWindow, approximate_tokens
 from aether.middleware.circuit_breaker import CircuitBreakerMiddleware, CircuitBreakerPolicy
-from aether.middleware.cost import CostTrackingMiddleware
-from aether.middleware.events import EventsMiddleware
 from aether.middleware.retry import RetryPolicy
 from aether.middleware.structured_output import (
     StructuredOutputMiddleware,
     output_schema_for,
     structured_answer,
 )
-from aether.middleware.tool_loop import ToolLoopMiddleware
-from aether.pipeline import Pipeline, middleware_name
+from aether.pipeline import Pipeline
 from aether.pricing import ModelPricing
-from aether.tools.registry import ToolLike, resolve_tools
+from aether.tools.registry import ToolLike
 from aether.usage import Usage
 
 if TYPE_CHECKING:  # loaded when used: ``import aether`` does not load them
-    from aether.middleware.cache import CacheBackend, CacheControl, CacheMiddleware
+    from aether.middleware.cache import CacheBackend, CacheMiddleware
     from aether.middleware.telemetry import TelemetryMiddleware
 
 __all__ = ["Aether", "CallOptions", "Prompt"]
@@ -71,64 +64,6 @@ infer either list from the call.)"""
 
 _SubscriberT = TypeVar("_SubscriberT", bound=Callable[..., Any])
 _T = TypeVar("_T")
-
-
-def _unknown_options(names: set[str]) -> TypeError:
-    return TypeError(
-        f"unknown call option {settings.unknown_names(names, _CALL_OPTIONS)}; the options "
-        f"are {', '.join(sorted(_CALL_OPTIONS))} (vendor-specific ones go in provider_options)"
-    )
-
-
-class CallOptions(TypedDict, total=False):
-    """Per-call keyword arguments of `Aether.ask`, `complete`, `stream` and `stream_text`.
-
-    Attributes:
-        model: Overrides the client's default model for this call.
-        temperature: Overrides ``AETHER_DEFAULT_TEMPERATURE`` for this call, and is
-            sent as given even to models that do not get the default.
-        max_tokens: Caps generated tokens.
-        top_p: Nucleus sampling.
-        stop: Stop sequences.
-        tools: Tools the model may call: registered names, functions, `Tool` objects or
-            toolsets (`aether.mcp.MCPToolset`), mixed. They join the client's own
-            ``tools``. The tool loop runs them and returns the final answer.
-        tool_choice: ``auto``, ``none``, ``required`` or one tool's name.
-        reasoning: How hard a reasoning model thinks: ``"none"``, ``"minimal"``,
-            ``"low"``, ``"medium"``, ``"high"``, or a budget of thinking tokens.
-        context: Initial request context (copied), read by your middlewares.
-        provider_options: Vendor-specific parameters keyed by provider name.
-        middleware: Extra middlewares wrapped around this one call (outermost first).
-        cache: ``"bypass"`` to neither read nor write the response cache for this call,
-            ``"refresh"`` to skip the read and store the new answer (``"use"``: default).
-        output_mode: With ``output_type=``: ``"auto"`` (the default: the provider picks
-            per model), ``"native"``, ``"tool"`` or ``"prompted"`` (see
-            `aether.llm.output`).
-        output_retries: With ``output_type=``: how many times an invalid answer is sent
-            back to the model with its validation errors (2 by default).
-
-    ``output_type=`` (a pydantic model, a dataclass, a TypedDict, a plain type or union,
-    or a JSON Schema dict) is a call option too, a keyword of its own on `Aether.ask`,
-    `complete` and `stream` so that type checkers infer the answer's type from it.
-    """
-
-    model: str
-    temperature: float
-    max_tokens: int
-    top_p: float
-    stop: str | Sequence[str]
-    tools: Sequence[ToolLike]
-    tool_choice: str
-    reasoning: Reasoning
-    context: dict[str, Any]
-    provider_options: dict[str, dict[str, Any]]
-    middleware: Sequence[object]
-    cache: CacheControl
-    output_mode: OutputMode
-    output_retries: int
-
-
-_CALL_OPTIONS = frozenset(CallOptions.__annotations__) | {"output_type"}
 
 
 class Aether:
@@ -187,7 +122,7 @@ class Aether:
         # Checked before __init__, whose own TypeError would suggest nothing (a subclass
         # with an __init__ of its own checks its own arguments).
         if cls.__init__ is Aether.__init__ and kwargs.keys() - _ARGUMENTS:
-            raise _unknown_arguments(cls.__name__, set(kwargs.keys() - _ARGUMENTS))
+            raise unknown_arguments(cls.__name__, set(kwargs.keys() - _ARGUMENTS), _ARGUMENTS)
         return super().__new__(cls)
 
     def __init__(
@@ -211,95 +146,22 @@ class Aether:
         telemetry: TelemetryMiddleware | bool = False,
         tools: Sequence[ToolLike] = (),
     ) -> None:
-        problems = []
-        if provider is not None and config is not None:
-            problems.append("pass either a provider or config=ProviderConfig(...), not both")
-        for given, switch, names in (
-            (retry is not None, with_retry, "retry=..."),
-            (circuit_breaker is not None, with_circuit_breaker, "circuit_breaker=..."),
-            (budget_usd is not None or prices is not None, with_cost_tracking,
-             "budget_usd=... or prices=..."),
-        ):  # fmt: skip
-            if given and (stack is not None or not switch):
-                problems.append(
-                    f"{names} has no effect with stack=[...] or with that layer switched "
-                    f"off (with_*=False); drop one of the two"
-                )
-        if stack is not None and cache is not None and cache is not False:
-            problems.append(
-                "cache=... has no effect with stack=[...]: put a CacheMiddleware in the stack "
-                "list instead (inside the tool loop, outside cost tracking)"
-            )
-        if stack is not None and telemetry is not False:
-            problems.append(
-                "telemetry=... has no effect with stack=[...]: build the stack with "
-                "default_stack(telemetry=...) or put a TelemetryMiddleware in it"
-            )
-        if stack is not None and (
-            middleware or not (with_retry and with_circuit_breaker and with_cost_tracking)
-        ):
-            problems.append(
-                "stack=[...] replaces the default stack: do not also pass middleware=[...] "
-                "or with_*=False (put your middlewares in the stack list instead)"
-            )
-        if problems:
-            raise ConfigurationError("; ".join(problems), problems=problems)
-
-        if provider is None:
-            config = config or ProviderConfig()
-            provider = create_provider(config)
-            self.provider_name: str = config.name
-        else:
-            self.provider_name = middleware_name(provider)
-        self.provider: Any = provider
-        self.events: EventBus = events if events is not None else EventBus()
-        self.usage: Usage = Usage()
-        if telemetry is True:
-            from aether.middleware.telemetry import TelemetryMiddleware
-
-            telemetry = TelemetryMiddleware(
-                provider=self.provider_name, base_url=getattr(provider, "base_url", None)
-            )
-        if stack is None:
-            stack = [
-                *middleware,
-                *default_stack(
-                    provider=self.provider_name,
-                    events=self.events,
-                    usage=self.usage,
-                    retry=(retry or True) if with_retry else False,
-                    circuit_breaker=(circuit_breaker or True) if with_circuit_breaker else False,
-                    cost_tracking=with_cost_tracking,
-                    budget_usd=budget_usd,
-                    prices=prices,
-                    cache=cache,
-                    telemetry=telemetry,
-                ),
-            ]
-        elif events is None:
-            # A stack of your own: client.on(...) subscribes to the bus its layers emit on.
-            self.events = next(
-                (layer.events for layer in stack if isinstance(layer, ToolLoopMiddleware)
-                 and layer.events is not None),
-                next((layer.bus for layer in stack if isinstance(layer, EventsMiddleware)),
-                     self.events),
-            )  # fmt: skip
-        cost_tracking = next(
-            (layer for layer in stack if isinstance(layer, CostTrackingMiddleware)), None
-        )
-        if cost_tracking is not None:
-            # A stack of your own: client.usage is what its cost tracking counts.
-            self.usage = cost_tracking.usage
-        self.circuit_breaker: CircuitBreakerMiddleware | None = next(
-            (layer for layer in stack if isinstance(layer, CircuitBreakerMiddleware)), None
-        )
+        built = assemble(
+            provider, config=config, middleware=middleware, stack=stack, events=events,
+            with_retry=with_retry, with_circuit_breaker=with_circuit_breaker,
+            with_cost_tracking=with_cost_tracking, retry=retry, circuit_breaker=circuit_breaker,
+            budget_usd=budget_usd, prices=prices, cache=cache, telemetry=telemetry,
+        )  # fmt: skip
+        self.provider_name: str = built.provider_name
+        self.provider: Any = built.provider
+        self.events: EventBus = built.events
+        self.usage: Usage = built.usage
+        self.circuit_breaker: CircuitBreakerMiddleware | None = built.circuit_breaker
         """The stack's circuit breaker, to read circuit states (``None`` if it has none)."""
-        self.cache: CacheMiddleware | None = cache_layer(stack)
+        self.cache: CacheMiddleware | None = built.cache
         """The stack's response cache, to read ``cache.stats`` (``None`` if it has none)."""
-        if self.cache is not None:
-            self.cache._serve(provider)  # its keys hold who answers: endpoint, account
-        self.pipeline: Pipeline = Pipeline(stack, provider)
-        self._structured = any(isinstance(layer, StructuredOutputMiddleware) for layer in stack)
+        self.pipeline: Pipeline = built.pipeline
+        self._structured = built.structured
         self.memory_store: SessionStore = (
             memory_store if memory_store is not None else InMemorySessionStore()
         )
@@ -329,7 +191,7 @@ class Aether:
             TypeError: If an option is unknown (a typo), naming the options there are.
         """
         if isinstance(prompt, LLMRequest):
-            return self._reuse(prompt, options, output_type)
+            return reuse_request(prompt, options, output_type)
         if isinstance(prompt, str):
             messages: tuple[Message, ...] = (Message(role="user", content=prompt),)
         else:
@@ -344,11 +206,11 @@ class Aether:
             # Recorded, so an adapter can leave it out for a model that refuses it.
             fields["defaults"] = {"temperature": fields["temperature"]}
         if self.tools or options.get("tools"):
-            fields["tools"] = self._tools_for(options.get("tools") or ())
+            fields["tools"] = call_tools(self.tools, options.get("tools") or ())
         if options.keys() - BASIC_OPTIONS:
             # Only the options given reach validation, which runs on every call.
-            if options.keys() - _CALL_OPTIONS:
-                raise _unknown_options(set(options.keys() - _CALL_OPTIONS))
+            if options.keys() - CALL_OPTIONS:
+                raise unknown_options(set(options.keys() - CALL_OPTIONS))
             for name in ("max_tokens", "top_p", "tool_choice", "reasoning", "provider_options"):
                 if name in options:
                     fields[name] = options[name]
@@ -367,52 +229,6 @@ class Aether:
             fields["output"] = output_schema_for(output_type, options, context)
             if context:
                 fields["context"] = context
-        try:
-            return LLMRequest(**fields)
-        except ValidationError as error:
-            raise invalid_request(error) from None
-
-    def _tools_for(self, given: Sequence[ToolLike]) -> tuple[Tool, ...]:
-        # The client's tools first (a stable prefix for providers' prompt caches), minus
-        # any the call replaces by name, then the call's own.
-        if not self.tools:
-            return resolve_tools(given)
-        if not given:
-            return resolve_tools(self.tools)
-        own = resolve_tools(given)
-        names = {tool.name for tool in own}
-        return (*(t for t in resolve_tools(self.tools) if t.name not in names), *own)
-
-    @staticmethod
-    def _reuse(request: LLMRequest, options: CallOptions, output_type: Any) -> LLMRequest:
-        # A ready-made request keeps its settings, takes the call's options over them,
-        # and gets a context of its own, so two calls with one request never share the
-        # per-call state that middlewares keep there.
-        if options.keys() - _CALL_OPTIONS:
-            raise _unknown_options(set(options.keys() - _CALL_OPTIONS))
-        update: dict[str, Any] = {"context": {**request.context, **options.get("context", {})}}
-        for name in ("model", "temperature", "max_tokens", "top_p", "tool_choice", "reasoning"):
-            if name in options:
-                update[name] = options[name]
-        if "temperature" in options and "temperature" in request.defaults:
-            update["defaults"] = {k: v for k, v in request.defaults.items() if k != "temperature"}
-        if "stop" in options:
-            update["stop"] = stop_sequences(options["stop"])
-        if "tools" in options:
-            update["tools"] = resolve_tools(options["tools"])
-        if "provider_options" in options:
-            update["provider_options"] = options["provider_options"]
-        if options.get("cache") is not None:
-            update["context"][cache_control()] = options["cache"]
-        if output_type is None and request.output is not None and "output_mode" in options:
-            output_type = request.output  # its mode changed
-        output = output_schema_for(output_type, options, update["context"])
-        if output is not None:
-            update["output"] = output
-        if len(update) == 1:
-            return request.model_copy(update=update)  # a fresh context only: nothing to check
-        fields = {**dict(request), **update}
-        check_tool_choice(fields["tool_choice"], fields["tools"])
         try:
             return LLMRequest(**fields)
         except ValidationError as error:
@@ -625,15 +441,7 @@ class Aether:
 
     async def __aenter__(self) -> Aether:
         """Start the toolsets given to ``tools=`` (an MCP server's process, say)."""
-        stack = AsyncExitStack()
-        try:
-            for item in self.tools:
-                if hasattr(item, "current_tools") and hasattr(item, "__aenter__"):
-                    await stack.enter_async_context(item)  # type: ignore[arg-type]
-        except BaseException:
-            await stack.aclose()
-            raise
-        self._started.append(stack)
+        self._started.append(await start_toolsets(self.tools))
         return self
 
     async def __aexit__(
@@ -660,10 +468,3 @@ Aether.__signature__ = inspect.signature(Aether.__init__).replace(  # type: igno
     parameters=list(inspect.signature(Aether.__init__).parameters.values())[1:],
     return_annotation=inspect.Signature.empty,
 )  # help() and inspect show __init__'s arguments, not __new__'s
-
-
-def _unknown_arguments(owner: str, names: set[str]) -> TypeError:
-    return TypeError(
-        f"{owner}() got unknown argument {settings.unknown_names(names, _ARGUMENTS)}; the "
-        f"arguments are {', '.join(sorted(_ARGUMENTS))}"
-    )
