@@ -279,3 +279,60 @@ async def test_a_connection_on_a_descriptor_above_1024_is_reused() -> None:
     finally:
         for descriptor in fillers:
             os.close(descriptor)
+
+
+async def _raw_server(answers: list[bytes], group: Any) -> tuple[Any, int, list[int]]:
+    """A server answering each request with the next of ``answers`` (raw bytes); a
+    connection closes after an answer that says ``Connection: close`` or has no length."""
+    served: list[int] = []  # the connection each answer went out on
+    count = 0
+
+    async def handle(stream: SocketStream) -> None:
+        nonlocal count
+        count += 1
+        number = count
+        received = b""
+        while answers:
+            while b"\r\n\r\n" not in received:
+                received += await stream.receive()
+            received = received.split(b"\r\n\r\n", 1)[1]
+            answer = answers.pop(0)
+            served.append(number)
+            await stream.send(answer)
+            keeps_alive = answer.startswith(b"HTTP/1.1") and (
+                b"Content-Length" in answer or b"chunked" in answer
+            )
+            if b"Connection: close" in answer or not keeps_alive:
+                break
+        await stream.aclose()
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    group.start_soon(listener.serve, handle)
+    return listener, listener.extra(anyio.abc.SocketAttribute.local_port), served
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", id="close"
+        ),
+        pytest.param(b"HTTP/1.1 200 OK\r\n\r\nok", id="delimited-by-close"),
+        pytest.param(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", id="http-1.0"),
+    ],
+)
+async def test_a_connection_the_server_will_close_is_never_reused(first: bytes) -> None:
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+    transport = LeanTransport()
+    async with anyio.create_task_group() as group:
+        listener, port, served = await _raw_server([first, chunked, chunked], group)
+        try:
+            async with httpx2.AsyncClient(transport=transport) as client:
+                for _ in range(3):
+                    assert (await client.get(f"http://127.0.0.1:{port}/")).text == "ok"
+        finally:
+            group.cancel_scope.cancel()
+    await listener.aclose()
+    # The first answer's connection ended with it; the chunked ones share the next.
+    assert served == [1, 2, 2]
+    assert transport.open_connections == 0
