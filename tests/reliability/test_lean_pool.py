@@ -6,6 +6,7 @@ transport too, in test_socket_faults.py; these tests look at the pool itself.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
@@ -336,3 +337,60 @@ async def test_a_connection_the_server_will_close_is_never_reused(first: bytes) 
     # The first answer's connection ended with it; the chunked ones share the next.
     assert served == [1, 2, 2]
     assert transport.open_connections == 0
+
+
+async def test_https_verifies_the_server_and_reuses_the_tls_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The path every call to OpenAI itself takes: TLS with the hostname checked against
+    # the certificate, then the same connection for the next request (its idle check
+    # reads the socket under the TLS layer).
+    import ssl
+
+    import trustme
+    from anyio.streams.tls import TLSListener
+
+    from aether.extensions.llm import _lean_transport
+
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+    connections = 0
+
+    async def answer(stream: Any) -> None:
+        nonlocal connections
+        connections += 1
+        received = b""
+        async with stream:
+            with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError):
+                while True:
+                    while b"\r\n\r\n" not in received:
+                        received += await stream.receive()
+                    received = received.split(b"\r\n\r\n", 1)[1]
+                    await stream.send(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecure")
+
+    tcp = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = tcp.extra(anyio.abc.SocketAttribute.local_port)
+    listener = TLSListener(tcp, server_context, standard_compatible=False)
+    url = f"https://127.0.0.1:{port}/v1/x"
+    async with anyio.create_task_group() as group:
+        group.start_soon(listener.serve, answer)
+        try:
+            # Not trusted: the certificate is refused, as with any unknown authority.
+            transport = LeanTransport()
+            async with httpx2.AsyncClient(transport=transport) as client:
+                with pytest.raises(httpx2.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                    await client.get(url)
+            assert transport.open_connections == 0
+            monkeypatch.setattr(_lean_transport, "shared_ssl_context", lambda: trusting)
+            transport = LeanTransport()
+            async with httpx2.AsyncClient(transport=transport) as client:
+                for _ in range(3):
+                    assert (await client.get(url)).text == "secure"
+                assert (transport.open_connections, transport.idle_connections) == (1, 1)
+        finally:
+            group.cancel_scope.cancel()
+    await listener.aclose()
+    assert connections == 1  # one for the three requests (the refused one never got past TLS)
