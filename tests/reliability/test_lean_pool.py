@@ -7,6 +7,7 @@ transport too, in test_socket_faults.py; these tests look at the pool itself.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
@@ -15,6 +16,8 @@ import anyio
 import httpx2
 import pytest
 from anyio.abc import SocketStream
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aether.extensions.llm._lean_transport import LeanTransport
 
@@ -394,3 +397,88 @@ async def test_https_verifies_the_server_and_reuses_the_tls_connection(
             group.cancel_scope.cancel()
     await listener.aclose()
     assert connections == 1  # one for the three requests (the refused one never got past TLS)
+
+
+def _encode_chunked(pieces: list[bytes], extension: bool, trailers: bool) -> bytes:
+    out = b""
+    for piece in pieces:
+        out += f"{len(piece):x}".encode() + (b";name=value" if extension else b"") + b"\r\n"
+        out += piece + b"\r\n"
+    return out + b"0\r\n" + (b"Trailer-Field: yes\r\n" if trailers else b"") + b"\r\n"
+
+
+@given(
+    pieces=st.lists(st.binary(min_size=1, max_size=40), max_size=8),
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=10),
+    extension=st.booleans(),
+    trailers=st.booleans(),
+)
+@settings(max_examples=200, deadline=None)
+def test_a_chunked_body_parses_the_same_however_it_is_cut(
+    pieces: list[bytes], cuts: list[int], extension: bool, trailers: bool
+) -> None:
+    from aether.extensions.llm._lean_transport import _chunks
+
+    wire = _encode_chunked(pieces, extension, trailers)
+    bounds = sorted({0, len(wire), *(cut for cut in cuts if cut < len(wire))})
+    buffer = bytearray()
+    received: list[bytes] = []
+    ended = False
+    for start, end in itertools.pairwise(bounds):
+        assert not ended
+        buffer += wire[start:end]
+        for item in _chunks(buffer):
+            if item is True:
+                ended = True
+                break
+            received.append(item)
+    assert ended
+    assert b"".join(received) == b"".join(pieces)
+    assert received == pieces
+    assert buffer == b""
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n",
+            "not hexadecimal",
+            id="bad-size",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x2\r\nok\r\n0\r\n\r\n",
+            "not hexadecimal",
+            id="0x-size",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokXX",
+            "not followed by CRLF",
+            id="no-crlf",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nok",
+            "before the end of the body",
+            id="cut-chunked",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok",
+            "before the end of the body",
+            id="cut-sized",
+        ),
+    ],
+)
+async def test_a_broken_body_is_a_protocol_error_and_its_connection_is_closed(
+    answer: bytes, error: str
+) -> None:
+    transport = LeanTransport()
+    async with anyio.create_task_group() as group:
+        listener, port, _ = await _raw_server([answer], group)
+        try:
+            async with httpx2.AsyncClient(transport=transport) as client:
+                with pytest.raises(httpx2.RemoteProtocolError, match=error):
+                    await client.get(f"http://127.0.0.1:{port}/")
+                assert (transport.open_connections, transport.idle_connections) == (0, 0)
+        finally:
+            group.cancel_scope.cancel()
+    await listener.aclose()
