@@ -98,8 +98,10 @@ call" close to "per call" says the client was busy all along, not waiting on the
 Where Aether's time goes. Since issue 20 the OpenAI adapters' own clients send through
 `LeanTransport` (h11 on anyio streams, a deque of idle connections per origin) instead of
 httpcore2; the openai SDK still builds each request and raises its errors. Against the
-run before it (httpcore2), asyncio, default stack, two full runs: per call 0.71× →
-0.57-0.62× the SDK, per stream chunk 0.18× → 0.15-0.16×, first chunk 0.50× → 0.36-0.49×,
+run before it (httpcore2), asyncio, default stack, four full runs (the table is the
+last, with the transport reading bodies itself; see per stream chunk below): per call
+0.71× → 0.57-0.67× the SDK, per stream chunk 0.18× → 0.15-0.16× (h11 reading bodies) →
+0.11× (the transport reading them), first chunk 0.50× → 0.36-0.51×,
 500 concurrent 0.84× → 0.55-0.61× (the SDK's calls per second over Aether's, so 1.6-1.8×
 its throughput); trio alike (0.68× → 0.55-0.64× per call). What is left
 (cProfile, asyncio, `stack=[]`, shares of the client's CPU):
@@ -112,9 +114,13 @@ its throughput); trio alike (0.68× → 0.55-0.64× per call). What is left
   SDK's request building out of the path (a request built and its errors mapped by Aether
   itself): with the SDK's 36% and httpx2's 10% gone, the transport and Aether would be
   about 0.30×, so a leaner transport too (the hand-written client costs 0.03×).
-- per stream chunk (12-13 µs; the goal 0.10× is 8 µs): h11 decoding each chunk of the
-  chunked body about 45%, Aether's SSE parsing, `json.loads` and chunk building about 40%,
-  httpx2's body iterators the rest. The plain httpx reference reads a chunk in 11 µs here.
+- per stream chunk (the goal 0.10× is 8 µs): with h11 decoding the chunked body it was
+  12-13 µs, h11's state machine about 45% of it. The transport now reads chunked and sized
+  bodies itself (h11 still writes the request and parses the response head; bodies ended
+  by closing, HEAD and 204/304 stay with h11): 8-9 µs, 0.11× in the table's run (13 µs,
+  0.15-0.16× the run before, same session), below the plain httpx reference (10-11 µs).
+  What is left is Aether's SSE parsing, `json.loads` and chunk building (about two
+  thirds) and httpx2's body iterators.
 - 500 concurrent: no single function leads any more (httpcore2's pool scan, 40% before, is
   gone). The wave of 500 starts cold, so about 450 new TCP connections are opened and
   accepted by a server sharing the two cores; the event loop's scheduling and anyio's
