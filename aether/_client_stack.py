@@ -16,7 +16,7 @@ from aether._client_inputs import cache_layer
 from aether.config import ProviderConfig
 from aether.errors import ConfigurationError
 from aether.events import EventBus
-from aether.extensions.llm.builder import default_stack
+from aether.extensions.llm.builder import build_default_stack
 from aether.extensions.llm.factory import create_provider
 from aether.middleware.circuit_breaker import CircuitBreakerMiddleware, CircuitBreakerPolicy
 from aether.middleware.cost import CostTrackingMiddleware
@@ -117,13 +117,15 @@ def assemble(
     if stack is None:
         stack = [
             *middleware,
-            *default_stack(
-                provider=provider_name,
+            *build_default_stack(
                 events=bus,
                 usage=usage,
-                retry=(retry or True) if with_retry else False,
-                circuit_breaker=(circuit_breaker or True) if with_circuit_breaker else False,
-                cost_tracking=with_cost_tracking,
+                provider_name=provider_name,
+                with_retry=with_retry,
+                with_circuit_breaker=with_circuit_breaker,
+                with_cost_tracking=with_cost_tracking,
+                retry=retry,
+                circuit_breaker=circuit_breaker,
                 budget_usd=budget_usd,
                 prices=prices,
                 cache=cache,

@@ -287,9 +287,11 @@ def build_default_stack(
     circuit_breaker: CircuitBreakerPolicy | None = None,
     budget_usd: float | None = None,
     prices: Mapping[str, ModelPricing] | None = None,
-    cache: CacheMiddleware | None = None,
+    cache: CacheMiddleware | CacheBackend | bool | None = None,
+    telemetry: TelemetryMiddleware | bool = False,
 ) -> list[object]:
-    """`default_stack` in the terms of ``Aether(with_retry=..., ...)`` (kept for them)."""
+    """`default_stack` in the terms of ``Aether(with_retry=..., ...)`` (what the client
+    builds when given no ``stack=``)."""
     return default_stack(
         provider=provider_name,
         events=events,
@@ -300,4 +302,5 @@ def build_default_stack(
         budget_usd=budget_usd,
         prices=prices,
         cache=cache,
+        telemetry=telemetry,
     )
