@@ -31,8 +31,8 @@ from __future__ import annotations
 import select
 import time
 from collections import deque
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Literal
 
 import anyio
 import anyio.abc
@@ -328,7 +328,7 @@ class _Framing(Exception):
     """A chunked body that breaks HTTP/1.1's framing."""
 
 
-def _chunks(buffer: bytearray) -> Any:
+def _chunks(buffer: bytearray) -> Iterator[bytes | Literal[True]]:
     """Parse complete chunks from the front of ``buffer``: yields each chunk's bytes, then
     ``True`` once the last chunk and the trailers have been read; stops when more data is
     needed (what it consumed is removed from ``buffer``)."""
@@ -346,6 +346,8 @@ def _chunks(buffer: bytearray) -> Any:
             # The last chunk, then trailer fields up to an empty line.
             trailers = buffer.find(b"\r\n\r\n", end)
             if trailers < 0:
+                if len(buffer) > 65536:
+                    raise _Framing("trailer fields longer than 65536 bytes")
                 return
             del buffer[: trailers + 4]
             yield True
