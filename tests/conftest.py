@@ -136,3 +136,17 @@ def _clean_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "AETHER_HTTP_TOOL_ALLOW_HOSTS",
     ):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(params=["direct", "sdk"])
+def openai_http_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test on both paths the OpenAI adapters post by.
+
+    ``direct`` (the default): the adapter posts straight to the transport under the
+    client it owns (`aether.extensions.llm._direct_post`). ``sdk``: through the openai
+    SDK and httpx2's client, as with ``AETHER_LEAN_HTTP=0`` or a client passed in.
+    Other providers take the same path either way.
+    """
+    if request.param == "sdk":
+        monkeypatch.setenv("AETHER_LEAN_HTTP", "0")
+    return str(request.param)

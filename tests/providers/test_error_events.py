@@ -31,7 +31,7 @@ from aether.extensions.llm.gemini import GeminiProvider
 from aether.extensions.llm.openai import OpenAIProvider
 from aether.llm.contracts import LLMRequest, Message
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("openai_http_path")]
 
 RETRY = RetryPolicy(attempts=3, base_delay=0.001, jitter=0)
 REQUEST = LLMRequest(messages=(Message(role="user", content="hi"),))

@@ -25,7 +25,7 @@ from aether.llm.contracts import (
 from aether.testing.wire import MockServer, ScriptedReply
 from aether.testing.wires import OPENAI_WIRE
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("openai_http_path")]
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(8)
 WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(8)

@@ -17,7 +17,7 @@ from aether.testing.wires import OPENAI_WIRE
 
 # Marked here as well as by the conftest: anyio's plugin rebuilds late-marked async tests
 # with the backend as their only parameter, dropping any parametrize.
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("openai_http_path")]
 
 
 ADD = Tool(name="add", description="Add.", parameters={"type": "object", "properties": {}})

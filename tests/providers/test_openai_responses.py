@@ -35,7 +35,7 @@ from ._responses_support import (
     text_delta,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("openai_http_path")]
 
 ADD = Tool(name="add", description="Add.", parameters={"type": "object", "properties": {}})
 CALL = ToolCall(id="call_1", name="add", arguments={"a": 17, "b": 25})

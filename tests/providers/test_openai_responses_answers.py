@@ -48,7 +48,7 @@ from ._responses_support import (
     usage,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("openai_http_path")]
 
 HI = LLMRequest(messages=(Message(role="user", content="hi"),))
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(24)

@@ -19,7 +19,7 @@ from aether.testing.wires import OPENAI_WIRE
 from . import _sampling_support as sampling
 from ._sampling_support import BOTH_MODES, Call, openai_refusal
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("openai_http_path")]
 
 REPLY = ScriptedReply(text=("ok",))
 GATEWAY = "https://gateway.example/v1"

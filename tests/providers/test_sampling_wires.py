@@ -20,7 +20,7 @@ from aether.testing.wires import ANTHROPIC_WIRE, OPENAI_RESPONSES_WIRE, OPENAI_W
 
 from ._sampling_support import BOTH_MODES, Call, client_for, openai_refusal
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("openai_http_path")]
 
 REPLY = ScriptedReply(text=("ok",))
 

@@ -24,7 +24,7 @@ from aether.testing.wires import BUILTIN_WIRES
 
 from ._loopback import LoopbackServer
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("openai_http_path")]
 
 BASE_PATHS = {"openai": "/v1", "gemini": "", "anthropic": "", "openai-responses": "/v1"}
 REQUEST = LLMRequest(messages=(Message(role="user", content="hi"),))

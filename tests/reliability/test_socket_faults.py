@@ -44,13 +44,17 @@ machine a connect can take more than 0.15 s to be scheduled, and a connect that 
 was retried on a second connection, which the server then counted."""
 
 
-TRANSPORTS = ["httpcore", "lean"]
-"""Each test runs on httpx2's own transport (httpcore2) and on Aether's `LeanTransport`
-(the default of the OpenAI adapters' own clients)."""
+TRANSPORTS = ["httpcore", "lean", "sdk"]
+"""Each test runs on httpx2's own transport (httpcore2), on Aether's `LeanTransport` (the
+default of the OpenAI adapters' own clients), and on `LeanTransport` with the OpenAI
+adapters sending through the SDK and httpx2's client (``AETHER_LEAN_HTTP=0``) rather than
+posting straight to the transport (their default; see `_direct_post`)."""
 
 
 @pytest.fixture(params=TRANSPORTS)
-def transport(request: pytest.FixtureRequest) -> str:
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "sdk":
+        monkeypatch.setenv("AETHER_LEAN_HTTP", "0")
     return str(request.param)
 
 

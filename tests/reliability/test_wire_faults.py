@@ -33,7 +33,7 @@ from ._support import (
     usage_totals,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("openai_http_path")]
 
 ANSWER = ScriptedReply(text=("Hello", " there."))
 ONE_ANSWER = (1, 12, 7, 26e-6)  # requests, input and output tokens, dollars at PRICES

@@ -146,7 +146,6 @@ def resolve_http_client(
     transport: Any,
     timeout: Any,
     always: bool = False,
-    lean: bool = False,
 ) -> tuple[Any, bool]:
     """The HTTP client an adapter hands its SDK, and whether the adapter owns it.
 
@@ -154,9 +153,7 @@ def resolve_http_client(
     a new ``httpx2.AsyncClient`` around it, owned (and closed) by the adapter. With
     neither, ``always`` builds a default client (the SDKs' connection limits, proxies
     from the environment, the process's shared TLS context); otherwise ``None`` lets the
-    SDK build its own. ``lean`` sends that default client through `LeanTransport`
-    (h11 on anyio, a pool that does not scan) unless ``AETHER_LEAN_HTTP=0`` is set or
-    a proxy is configured in the environment (httpcore2 handles proxies).
+    SDK build its own. (The lean adapters pass their `LeanTransport` as ``transport``.)
 
     Raises:
         ConfigurationError: If both a client and a transport were given.
@@ -174,10 +171,6 @@ def resolve_http_client(
 
     if timeout is None:
         timeout = httpx2.Timeout(DEFAULT_TIMEOUT, connect=DEFAULT_CONNECT_TIMEOUT)
-    if transport is None and lean and lean_http_enabled():
-        from aether.extensions.llm._lean_transport import LeanTransport
-
-        transport = LeanTransport(max_connections=1000, max_keepalive=1000)
     client = httpx2.AsyncClient(
         transport=transport,
         timeout=timeout,
@@ -191,8 +184,9 @@ def resolve_http_client(
 
 
 def lean_http_enabled() -> bool:
-    """Whether a default client may use `LeanTransport`: not switched off by
-    ``AETHER_LEAN_HTTP=0``, and no proxy set in the environment."""
+    """Whether a lean adapter may use `LeanTransport` and post to its transport directly:
+    not switched off by ``AETHER_LEAN_HTTP=0``, and no proxy set in the environment
+    (httpcore2 handles proxies)."""
     if os.environ.get("AETHER_LEAN_HTTP", "1").strip().lower() in ("0", "false", "no", "off"):
         return False
     import urllib.request

@@ -69,23 +69,35 @@ class OriginGuard:
         request = response.request
         if not self._carries_the_key(request):
             return
-        location = response.headers.get("location", "")
+        self.follow(response.status_code, request.url, response.headers.get("location", ""))
+
+    def follow(self, status: int, url: Any, location: str) -> Any:
+        """Where a redirect from ``url`` (an httpx2 URL) leads, if within the origin.
+
+        Raises:
+            ProviderError: If it leads to another origin, or ``location`` cannot be read.
+        """
         try:
-            target = origin_of(str(request.url.join(location)))
+            joined = url.join(location)
+            target = origin_of(str(joined))
         except Exception:  # a Location httpx cannot read: never followed blindly
             target = ("", location[:100], None)
-        if target == self.origin:
-            return
+        if target != self.origin:
+            raise self.refusal(status, target)
+        return joined
+
+    def refusal(self, status: int, target: tuple[str, str, int | None]) -> ProviderError:
+        """The error refusing a redirect (HTTP ``status``) to the origin ``target``."""
         message = (
             f"the {self.provider} server at {self.base_url} answered HTTP "
-            f"{response.status_code}, a redirect to {_shown(target)}, another origin. Aether "
+            f"{status}, a redirect to {_shown(target)}, another origin. Aether "
             f"does not follow it, so your API key and headers are never sent there. If the "
             f"service has moved, set base_url to its new address."
         )
-        raise ProviderError(
+        return ProviderError(
             redact(message, (self._secret,)),
             provider=self.provider,
-            status_code=response.status_code,
+            status_code=status,
         )
 
     def __repr__(self) -> str:

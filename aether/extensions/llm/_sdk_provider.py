@@ -29,7 +29,13 @@ from aether.extensions.llm._errors import (
     still_shows_secrets,
     transport_error,
 )
-from aether.extensions.llm._http import CLEANUP_TIMEOUT, release_body, resolve_http_client
+from aether.extensions.llm._direct_post import DirectPost, StatusFailure
+from aether.extensions.llm._http import (
+    CLEANUP_TIMEOUT,
+    lean_http_enabled,
+    release_body,
+    resolve_http_client,
+)
 from aether.extensions.llm._json_body import json_body
 from aether.extensions.llm._origin_guard import OriginGuard, install_origin_guard
 from aether.extensions.llm._requests import merge_options, vendor_options
@@ -112,14 +118,20 @@ class SdkProvider:
     _sdk: Any
     _api_key: str
     _owns_http_client: bool
-    _connection: LoopBound[tuple[Any, Any]] | None = None
+    _connection: LoopBound[tuple[Any, Any, Any]] | None = None
+    """Per event loop: the SDK client, the HTTP client under it, the transport under that
+    (``None`` when httpx2 chose its own)."""
     _sampling: SamplingRules
     _closed: bool = False
     _account: tuple[object, ...] = ()
     """What, beside the key, decides whose account answers (organization, headers...)."""
     _lean_http: ClassVar[bool] = False
     """Whether the client this adapter builds sends through `LeanTransport` (see
-    `aether.extensions.llm._lean_transport`) rather than httpcore2."""
+    `aether.extensions.llm._lean_transport`) rather than httpcore2, and the adapter posts
+    straight to its transport (see `aether.extensions.llm._direct_post`)."""
+    _direct_ok: bool = False
+    """Set by `_start`: the adapter owns a transport it may post to directly."""
+    _origin_guard: OriginGuard | None = None
 
     @property
     def sdk(self) -> Any:
@@ -148,7 +160,10 @@ class SdkProvider:
 
         Call once ``base_url`` is known; see `aether.extensions.llm._origin_guard`.
         """
-        guard = OriginGuard(provider=self.name, base_url=self.base_url, secret=self._api_key)
+        guard = self._origin_guard
+        if guard is None:
+            guard = OriginGuard(provider=self.name, base_url=self.base_url, secret=self._api_key)
+            self._origin_guard = guard
         install_origin_guard(client, guard)
 
     def _build_sdk(self, http_client: Any) -> Any:
@@ -158,38 +173,53 @@ class SdkProvider:
     def _start(self, *, http_client: Any, transport: Any, timeout: Any) -> Any:
         """Build the SDK client; return the HTTP client it sends through.
 
+        Sets ``_direct_ok`` when the adapter is lean (``_lean_http``), owns its client and
+        the environment allows it (`lean_http_enabled`): the transport under that client,
+        `LeanTransport` or the one given, may then take requests straight from the
+        adapter.
+
         Raises:
             ConfigurationError: If both ``http_client`` and ``transport`` were given, or
                 the SDK refuses its settings.
         """
+        lean = self._lean_http and http_client is None and lean_http_enabled()
+
+        def own_transport() -> Any:
+            if transport is None and lean:
+                from aether.extensions.llm._lean_transport import LeanTransport
+
+                return LeanTransport(max_connections=1000, max_keepalive=1000)
+            return transport
+
+        first = own_transport() if http_client is None else transport
         client, self._owns_http_client = resolve_http_client(
             provider=self.name,
             http_client=http_client,
-            transport=transport,
+            transport=first,
             timeout=timeout,
             always=True,
-            lean=self._lean_http,
         )
         self._sdk = self._build_sdk(client)
+        self._direct_ok = lean and first is not None
         if self._owns_http_client:
 
-            def connect() -> tuple[Any, Any]:
+            def connect() -> tuple[Any, Any, Any]:
+                own = own_transport()
                 fresh, _ = resolve_http_client(
                     provider=self.name,
                     http_client=None,
-                    transport=transport,
+                    transport=own,
                     timeout=timeout,
                     always=True,
-                    lean=self._lean_http,
                 )
                 self._guard_origin(fresh)  # the first client is guarded by the adapter
-                return self._build_sdk(fresh), fresh
+                return self._build_sdk(fresh), fresh, own
 
             self._connection = LoopBound(
                 connect,
                 self._disconnect,
                 what=f"the {self.name} provider",
-                initial=(self._sdk, client),
+                initial=(self._sdk, client, first),
             )
         return client
 
@@ -198,12 +228,20 @@ class SdkProvider:
         self._ensure_open()
         if self._connection is None:
             return self._sdk
-        sdk, _ = await self._connection.get()
+        sdk, _, _ = await self._connection.get()
         self._sdk = sdk
         return sdk
 
-    async def _disconnect(self, connection: tuple[Any, Any]) -> None:
-        sdk, _ = connection
+    async def _transport_for_loop(self) -> Any:
+        """The transport under the running event loop's client (a direct adapter's)."""
+        self._ensure_open()
+        assert self._connection is not None  # posting directly needs an owned client
+        sdk, _, transport = await self._connection.get()
+        self._sdk = sdk
+        return transport
+
+    async def _disconnect(self, connection: tuple[Any, Any, Any]) -> None:
+        sdk, _, _ = connection
         await sdk.close()
 
     def _map_error(self, error: Exception) -> Exception:
@@ -261,6 +299,8 @@ class JsonPostProvider(SdkProvider):
     _path: str
     _base_request_options: ClassVar[dict[str, Any]] = {}
     _vendor: Any
+    _direct: DirectPost | None = None
+    """Set by an adapter that posts straight to its transport (see `_direct_post`)."""
     structured_output: ClassVar[bool] = False
     """Whether the adapter asks for structured output itself (`_prepare_output`); one
     that does not gets it from the pipeline, in the instructions (prompted mode)."""
@@ -302,7 +342,7 @@ class JsonPostProvider(SdkProvider):
             if isinstance(error.__cause__, ProviderError):  # raised by the origin guard
                 return error.__cause__
             return connection_error(self.name, error.__cause__ or error)
-        if isinstance(error, vendor.APIStatusError):
+        if isinstance(error, vendor.APIStatusError | StatusFailure):
             detail = error_detail(error.body, error.message)
             return status_error(
                 provider=self.name,
@@ -373,25 +413,49 @@ class JsonPostProvider(SdkProvider):
         """Leave out the defaults the model does not take (see `SamplingRules.apply`)."""
         self._sampling.apply(call, request, hatch=hatch)
 
-    async def _post(self, call: PreparedCall, **post: Any) -> Any:
+    async def _post(self, call: PreparedCall, *, stream: bool) -> Any:
         """Post ``call``; resend it once per default of Aether's that the server refused.
 
+        Returns the parsed JSON of a call, the unread ``httpx2.Response`` of a stream.
         The resend happens here, below the middlewares, so the stack sees one call: one
         ``request.*`` event, one attempt for retry, one bill for cost tracking (a 400 is
         not billed). A refused value the call set itself is raised, naming the fix.
         """
+        if self._direct is not None:
+            return await self._post_direct(self._direct, call, stream=stream)
+        import httpx2
+
         sdk = await self._sdk_for_loop()
+        post: dict[str, Any] = (
+            {"cast_to": httpx2.Response, "stream": True, "stream_cls": None}
+            if stream
+            else {"cast_to": object}
+        )
         while True:
             content = self._json_bytes(call.body)
             try:
                 return await sdk.post(self._path, content=content, options=call.options, **post)
             except self._vendor.APIStatusError as error:
-                if call.drop_refused(error.status_code, error.body, self._sampling):
-                    continue
-                key = call.explicit_refusal(error.status_code, error.body)
-                if key is None:
-                    raise
-                raise self._refused_by_model(error, call, key)  # noqa: B904 - chained there
+                self._refused(call, error)
+
+    async def _post_direct(self, direct: DirectPost, call: PreparedCall, *, stream: bool) -> Any:
+        """`_post` straight to the transport (see `aether.extensions.llm._direct_post`)."""
+        transport = await self._transport_for_loop()
+        while True:
+            content = self._json_bytes(call.body)
+            response = await direct.send(transport, content, call.options)
+            if 200 <= response.status_code < 300:
+                return response if stream else await direct.read_json(response)
+            self._refused(call, await direct.read_failure(response))
+
+    def _refused(self, call: PreparedCall, error: Any) -> None:
+        """Return if ``call`` dropped a refused default (send it again); else raise."""
+        if call.drop_refused(error.status_code, error.body, self._sampling):
+            return
+        key = call.explicit_refusal(error.status_code, error.body)
+        if key is None:
+            raise error
+        raise self._refused_by_model(error, call, key)  # it sets the cause itself
 
     def _json_bytes(self, body: dict[str, Any]) -> bytes:
         """``body`` as JSON bytes for the SDK to send as they are (see `_json_body`).
@@ -430,7 +494,7 @@ class JsonPostProvider(SdkProvider):
         """Send ``request`` and return the whole answer."""
         call = self._prepare(request, stream=False)
         try:
-            data = await self._post(call, cast_to=object)
+            data = await self._post(call, stream=False)
         except Exception as error:
             raise self._translate(error)  # noqa: B904 - _translate chains the cause
         response = self._parse(data, fallback_model=call.model)
@@ -438,11 +502,9 @@ class JsonPostProvider(SdkProvider):
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         """Stream ``request``'s answer: text chunks, then a final chunk with usage."""
-        import httpx2
-
         call = self._prepare(request, stream=True)
         try:
-            response = await self._post(call, cast_to=httpx2.Response, stream=True, stream_cls=None)
+            response = await self._post(call, stream=True)
         except Exception as error:
             raise self._translate(error)  # noqa: B904 - _translate chains the cause
         state = self._stream_state()

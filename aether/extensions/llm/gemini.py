@@ -331,8 +331,8 @@ class GeminiProvider(SdkProvider):
             retry_after=_retry_delay(body) if status == 429 else None,
         )
 
-    async def _disconnect(self, connection: tuple[Any, Any]) -> None:
-        sdk, http_client = connection
+    async def _disconnect(self, connection: tuple[Any, Any, Any]) -> None:
+        sdk, http_client, _ = connection
         sdk.close()  # the SDK's idle sync client
         await http_client.aclose()
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from aether.errors import ConfigurationError
+from aether.extensions.llm._direct_post import DirectPost
 from aether.extensions.llm._errors import (
     error_detail,
     event_error,
@@ -125,6 +126,24 @@ class OpenAIBaseProvider(JsonPostProvider):
         self._guard_origin(client)
         sdk = self._sdk
         self._account = (sdk.organization, sdk.project, dict(default_headers or {}))
+        if self._direct_ok and "?" not in self.base_url:
+            self._direct = self._direct_post(sdk)
+
+    def _direct_post(self, sdk: Any) -> DirectPost:
+        """Posting without the SDK: its headers (auth, vendor, yours) and URL, taken once."""
+        assert self._origin_guard is not None
+        timeout = sdk.timeout
+        read = getattr(timeout, "read", timeout)
+        headers = {**sdk.default_headers, **sdk.auth_headers, "X-Stainless-Retry-Count": "0"}
+        if read is not None:
+            headers["X-Stainless-Read-Timeout"] = str(read)
+        return DirectPost(
+            provider=self.name,
+            url=str(sdk.base_url).rstrip("/") + "/" + self._path.lstrip("/"),
+            headers={name: value for name, value in headers.items() if isinstance(value, str)},
+            timeout=timeout,
+            guard=self._origin_guard,
+        )
 
     def _build_sdk(self, http_client: Any) -> Any:
         try:

@@ -1,0 +1,255 @@
+"""Post a provider's JSON straight to its HTTP transport: no SDK request machinery.
+
+The openai SDK spends about a third of a call's CPU building each request (options
+models, header merging, URL joining, its retry wrapper) and httpx2's client another
+tenth around the transport (auth, redirects, event hooks, cookies), for a request that,
+on OpenAI's API with a key, is always the same URL, the same headers and a JSON body.
+`DirectPost` builds that request once per provider and per call only adds the body:
+it hands an ``httpx2.Request`` to the transport the provider owns (its `LeanTransport`,
+or the transport you gave it) and returns the transport's ``httpx2.Response``.
+
+What the SDK and the client did, and how it is done here:
+
+- Headers: taken from the SDK client once, when the provider starts (its auth header,
+  ``User-Agent``, ``X-Stainless-*``, ``OpenAI-Organization``/``-Project`` and your
+  ``default_headers``), plus httpx2's ``Accept-Encoding`` and ``Connection``. Per-call
+  ``extra_headers`` and ``extra_query`` from ``provider_options`` are merged in.
+- Timeouts: the provider's ``timeout=`` (the SDK's default, 600 s and 5 s to connect,
+  when omitted) by phase, or a per-call ``timeout`` from ``provider_options``.
+- Redirects: followed within the configured origin (at most 20, with httpx's method
+  rules: 303, and 301/302 after a POST, become a GET without body); a redirect to another
+  origin is refused with the origin guard's error, before anything is sent there.
+  Cookies are not kept (no OpenAI-compatible API sets them for API calls).
+- Error statuses: the body is read and kept as the SDK keeps it (`StatusFailure`: the
+  ``error`` member of a JSON body, else the JSON or the text), so the adapter maps it to
+  Aether's errors exactly as it maps the SDK's.
+
+Only providers that own their HTTP client post directly: a client you pass in
+(``http_client=``) may carry auth, hooks or proxies of its own, so it is sent through
+the SDK. ``AETHER_LEAN_HTTP=0`` (or a proxy in the environment) sends everything through
+the SDK and httpx2 as before.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+import anyio
+
+from aether.errors import ProviderError
+from aether.extensions.llm._errors import connection_error
+from aether.extensions.llm._http import CLEANUP_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT
+from aether.extensions.llm._origin_guard import OriginGuard
+
+__all__ = ["DirectPost", "StatusFailure", "decode_json", "timeout_extension"]
+
+MAX_REDIRECTS: Final = 20
+"""httpx's own limit."""
+
+_REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
+_CLIENT_HEADERS = (("Accept-Encoding", "gzip, deflate"), ("Connection", "keep-alive"))
+"""What httpx2's client adds to every request the SDK builds."""
+
+
+class StatusFailure(Exception):
+    """An HTTP error status, as the adapters read the SDK's status errors.
+
+    Attributes:
+        status_code: The HTTP status.
+        body: The ``error`` member of a JSON body, else the JSON, else the text (``None``
+            for an empty body).
+        message: ``"Error code: <status>"`` and the server's message, the SDK's wording.
+        response: The ``httpx2.Response`` (read and closed), for its headers.
+    """
+
+    def __init__(self, message: str, *, status_code: int, body: object, response: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.body = body
+        self.response = response
+
+
+def timeout_extension(timeout: Any) -> dict[str, float | None]:
+    """The per-phase timeouts of an httpx2 request for ``timeout``.
+
+    ``None`` is the SDK's default (600 s, 5 s to connect); a number applies to every
+    phase; an ``httpx.Timeout`` or ``httpx2.Timeout`` keeps its phases.
+    """
+    if timeout is None:
+        return {
+            "connect": DEFAULT_CONNECT_TIMEOUT,
+            "read": DEFAULT_TIMEOUT,
+            "write": DEFAULT_TIMEOUT,
+            "pool": DEFAULT_TIMEOUT,
+        }
+    if isinstance(timeout, int | float):
+        seconds = float(timeout)
+        return {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}
+    as_dict = getattr(timeout, "as_dict", None)
+    if callable(as_dict):
+        phases: dict[str, float | None] = as_dict()
+        return phases
+    raise TypeError(f"a timeout must be seconds or an httpx2.Timeout, not {timeout!r}")
+
+
+def decode_json(content: bytes, content_type: str) -> object:
+    """A 2xx body as the SDK returns it: parsed JSON, or the text of a non-JSON type.
+
+    Raises:
+        json.JSONDecodeError: If a JSON content type carries invalid JSON.
+    """
+    if not content_type.split(";", 1)[0].strip().endswith("json"):
+        return content.decode("utf-8", errors="replace")
+    return json.loads(content)
+
+
+def _failure(response: Any, content: bytes) -> StatusFailure:
+    status = response.status_code
+    message = f"Error code: {status}"
+    text = content.decode("utf-8", errors="replace").strip()
+    body: object = text
+    try:
+        body = json.loads(text)
+    except ValueError:
+        pass
+    else:
+        error = body.get("error", body) if isinstance(body, dict) else None
+        said = error.get("message") if isinstance(error, dict) else None
+        if isinstance(said, str) and said:
+            message += f" - {said}"
+    if isinstance(body, dict):
+        body = body.get("error", body)
+    return StatusFailure(message, status_code=status, body=body, response=response)
+
+
+class DirectPost:
+    """Posts JSON to one endpoint of one provider, straight through an httpx2 transport.
+
+    Args:
+        provider: The provider's name, for errors.
+        url: The endpoint (the base URL joined with the API path).
+        headers: Every header a request carries, auth included (computed once).
+        timeout: The provider's timeout (see `timeout_extension`).
+        guard: The provider's origin guard: redirects leave its origin only as errors.
+    """
+
+    __slots__ = ("_guard", "_headers", "_provider", "_timeouts", "_url")
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        url: str,
+        headers: Mapping[str, str],
+        timeout: Any,
+        guard: OriginGuard,
+    ) -> None:
+        import httpx2
+
+        self._provider = provider
+        self._url = httpx2.URL(url)
+        merged = {name.lower(): (name, value) for name, value in _CLIENT_HEADERS}
+        for name, value in headers.items():
+            merged[name.lower()] = (name, value)
+        self._headers = [(name.encode(), value.encode()) for name, value in merged.values()]
+        self._timeouts = timeout_extension(timeout)
+        self._guard = guard
+
+    def __repr__(self) -> str:  # the headers hold the key: never shown
+        return f"DirectPost(provider={self._provider!r}, url={str(self._url)!r})"
+
+    def _request(self, content: bytes, options: Mapping[str, Any]) -> Any:
+        import httpx2
+
+        headers: Any = self._headers
+        url = self._url
+        timeouts = self._timeouts
+        if options:
+            extra = options.get("headers")
+            if extra:
+                replaced = {str(name).lower() for name in extra}
+                headers = [pair for pair in headers if pair[0].decode() not in replaced]
+                headers += [
+                    (str(name).encode(), str(value).encode())
+                    for name, value in extra.items()
+                    if value is not None
+                ]
+            params = options.get("params")
+            if params:
+                url = url.copy_merge_params(params)
+            if "timeout" in options:
+                timeouts = timeout_extension(options["timeout"])
+        return httpx2.Request(
+            "POST", url, headers=headers, content=content, extensions={"timeout": timeouts}
+        )
+
+    async def send(self, transport: Any, content: bytes, options: Mapping[str, Any]) -> Any:
+        """Post ``content`` and return the response, its body unread (a stream).
+
+        A 2xx or other final status is returned as is; `read_failure` turns an error
+        status into a `StatusFailure`.
+
+        Raises:
+            ProviderError: If a redirect leads to another origin (the guard's error), or
+                more than `MAX_REDIRECTS` follow each other.
+            httpx2.TransportError: If the connection fails or times out.
+        """
+        request = self._request(content, options)
+        for _ in range(MAX_REDIRECTS + 1):
+            response = await transport.handle_async_request(request)
+            response.request = request
+            if (
+                response.status_code not in _REDIRECT_STATUSES
+                or "location" not in response.headers
+            ):
+                return response
+            with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
+                await response.aclose()
+            request = self._redirected(request, response)
+        raise connection_error(
+            self._provider,
+            ProviderError(f"more than {MAX_REDIRECTS} redirects", provider=self._provider),
+        )
+
+    def _redirected(self, request: Any, response: Any) -> Any:
+        """The request a redirect asks for, if it stays within the origin."""
+        import httpx2
+
+        status = response.status_code
+        url = self._guard.follow(status, request.url, response.headers["location"])
+        method = request.method
+        if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+            method = "GET"
+        headers = [
+            (name, value)
+            for name, value in request.headers.raw
+            if name.lower() != b"host"
+            and (method == request.method or name.lower() not in (b"content-length", b"content-type"))
+        ]
+        content = request.content if method == request.method else None
+        return httpx2.Request(
+            method, url, headers=headers, content=content, extensions=request.extensions
+        )
+
+    @staticmethod
+    async def read_failure(response: Any) -> StatusFailure:
+        """Read an error status's body (then close it) into a `StatusFailure`."""
+        try:
+            content = await response.aread()
+        finally:
+            with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
+                await response.aclose()
+        return _failure(response, content)
+
+    @staticmethod
+    async def read_json(response: Any) -> object:
+        """Read a 2xx body (then close it) as the SDK does (see `decode_json`)."""
+        try:
+            content = await response.aread()
+        finally:
+            with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
+                await response.aclose()
+        return decode_json(content, response.headers.get("content-type", "*"))
