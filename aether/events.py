@@ -132,7 +132,6 @@ class RequestComplete(Event, _FlatCounts):
         return self.response.tokens
 
 
-
 class RequestError(Event):
     """A provider call raised."""
 
@@ -168,7 +167,6 @@ class StreamComplete(Event, _FlatCounts):
     finish_reason: str | None = None
     tokens: TokenCounts = TokenCounts()
     cost_usd: float | None = None
-
 
 
 class StreamError(Event):

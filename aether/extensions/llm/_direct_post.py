@@ -201,10 +201,7 @@ class DirectPost:
         for _ in range(MAX_REDIRECTS + 1):
             response = await transport.handle_async_request(request)
             response.request = request
-            if (
-                response.status_code not in _REDIRECT_STATUSES
-                or "location" not in response.headers
-            ):
+            if response.status_code not in _REDIRECT_STATUSES or "location" not in response.headers:
                 return response
             with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
                 await response.aclose()
@@ -223,13 +220,12 @@ class DirectPost:
         method = request.method
         if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
             method = "GET"
+        same = method == request.method
+        dropped = (b"host",) if same else (b"host", b"content-length", b"content-type")
         headers = [
-            (name, value)
-            for name, value in request.headers.raw
-            if name.lower() != b"host"
-            and (method == request.method or name.lower() not in (b"content-length", b"content-type"))
+            (name, value) for name, value in request.headers.raw if name.lower() not in dropped
         ]
-        content = request.content if method == request.method else None
+        content = request.content if same else None
         return httpx2.Request(
             method, url, headers=headers, content=content, extensions=request.extensions
         )

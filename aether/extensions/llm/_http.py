@@ -191,9 +191,7 @@ def lean_http_enabled() -> bool:
         return False
     import urllib.request
 
-    return not any(
-        scheme in ("http", "https", "all") for scheme in urllib.request.getproxies()
-    )
+    return not any(scheme in ("http", "https", "all") for scheme in urllib.request.getproxies())
 
 
 def refusing_sync_client(message: str) -> Any:

@@ -18,6 +18,7 @@ import anyio
 
 from aether._loop_binding import LoopBound
 from aether.errors import BadRequestError, ProviderError, RequestTimeoutError
+from aether.extensions.llm._direct_post import DirectPost, StatusFailure
 from aether.extensions.llm._errors import (
     connection_error,
     error_detail,
@@ -29,7 +30,6 @@ from aether.extensions.llm._errors import (
     still_shows_secrets,
     transport_error,
 )
-from aether.extensions.llm._direct_post import DirectPost, StatusFailure
 from aether.extensions.llm._http import (
     CLEANUP_TIMEOUT,
     lean_http_enabled,
