@@ -12,8 +12,11 @@ What the SDK and the client did, and how it is done here:
 
 - Headers: taken from the SDK client once, when the provider starts (its auth header,
   ``User-Agent``, ``X-Stainless-*``, ``OpenAI-Organization``/``-Project`` and your
-  ``default_headers``), plus httpx2's ``Accept-Encoding`` and ``Connection``. Per-call
-  ``extra_headers`` and ``extra_query`` from ``provider_options`` are merged in.
+  ``default_headers``), plus httpx2's ``Accept-Encoding`` and ``Connection``. As the
+  SDK does per request, ``X-Stainless-Async`` names the running async library and
+  ``X-Stainless-Read-Timeout`` follows a per-call ``timeout``. Per-call ``extra_headers``
+  from ``provider_options`` replace headers of the same name (in any case; ``None``
+  leaves one out), and ``extra_query`` is written as the SDK writes it.
 - Timeouts: the provider's ``timeout=`` (the SDK's default, 600 s and 5 s to connect,
   when omitted) by phase, or a per-call ``timeout`` from ``provider_options``.
 - Redirects: followed within the configured origin (at most 20, with httpx's method
@@ -43,13 +46,15 @@ from aether.extensions.llm._errors import connection_error
 from aether.extensions.llm._http import CLEANUP_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT
 from aether.extensions.llm._origin_guard import OriginGuard
 
-__all__ = ["DirectPost", "StatusFailure", "decode_json", "timeout_extension"]
+__all__ = ["DirectPost", "StatusFailure", "decode_json", "query_items", "timeout_extension"]
 
 MAX_REDIRECTS: Final = 20
 """httpx's own limit."""
 
 _REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
 _CLIENT_HEADERS = (("Accept-Encoding", "gzip, deflate"), ("Connection", "keep-alive"))
+_ASYNC_HEADER = "x-stainless-async"
+_READ_TIMEOUT_HEADER = b"x-stainless-read-timeout"
 """What httpx2's client adds to every request the SDK builds."""
 
 
@@ -95,6 +100,36 @@ def timeout_extension(timeout: Any) -> dict[str, float | None]:
     raise TypeError(f"a timeout must be seconds or an httpx2.Timeout, not {timeout!r}")
 
 
+def _read_timeout(timeout: Any) -> str | None:
+    """``X-Stainless-Read-Timeout`` for a per-call ``timeout``, as the SDK writes it."""
+    read = getattr(timeout, "read", timeout)
+    return None if read is None else str(read)
+
+
+def query_items(params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``extra_query`` as the openai SDK writes a query string.
+
+    A list's items each under ``key[]``, an object's members under ``key[member]``,
+    booleans as ``true``/``false``; ``None`` leaves the parameter out.
+    """
+    items: list[tuple[str, str]] = []
+
+    def add(key: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for member, item in value.items():
+                add(f"{key}[{member}]", item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                add(f"{key}[]", item)
+        elif value is not None:
+            text = "true" if value is True else "false" if value is False else str(value)
+            items.append((key, text))
+
+    for key, value in params.items():
+        add(str(key), value)
+    return items
+
+
 def decode_json(content: bytes, content_type: str) -> object:
     """A 2xx body as the SDK returns it: parsed JSON, or the text of a non-JSON type.
 
@@ -136,7 +171,15 @@ class DirectPost:
         guard: The provider's origin guard: redirects leave its origin only as errors.
     """
 
-    __slots__ = ("_guard", "_headers", "_provider", "_timeouts", "_url")
+    __slots__ = (
+        "_guard",
+        "_headers",
+        "_headers_by_library",
+        "_library",
+        "_provider",
+        "_timeouts",
+        "_url",
+    )
 
     def __init__(
         self,
@@ -148,6 +191,7 @@ class DirectPost:
         guard: OriginGuard,
     ) -> None:
         import httpx2
+        import sniffio
 
         self._provider = provider
         self._url = httpx2.URL(url)
@@ -157,6 +201,8 @@ class DirectPost:
         self._headers = [(name.encode(), value.encode()) for name, value in merged.values()]
         self._timeouts = timeout_extension(timeout)
         self._guard = guard
+        self._library = sniffio.current_async_library if _ASYNC_HEADER in merged else None
+        self._headers_by_library: dict[str, list[tuple[bytes, bytes]]] = {}
 
     def __repr__(self) -> str:  # the headers hold the key: never shown
         return f"DirectPost(provider={self._provider!r}, url={str(self._url)!r})"
@@ -164,14 +210,20 @@ class DirectPost:
     def _request(self, content: bytes, options: Mapping[str, Any]) -> Any:
         import httpx2
 
-        headers: Any = self._headers
+        headers: Any = self._headers if self._library is None else self._library_headers()
         url = self._url
         timeouts = self._timeouts
         if options:
-            extra = options.get("headers")
-            if extra:
-                replaced = {str(name).lower() for name in extra}
-                headers = [pair for pair in headers if pair[0].decode() not in replaced]
+            extra = options.get("headers") or {}
+            replaced = {str(name).lower().encode() for name in extra}
+            if "timeout" in options:
+                timeouts = timeout_extension(options["timeout"])
+                read = _read_timeout(options["timeout"])
+                if _READ_TIMEOUT_HEADER not in replaced and read is not None:
+                    extra = {**extra, _READ_TIMEOUT_HEADER.decode(): read}
+                replaced.add(_READ_TIMEOUT_HEADER)
+            if replaced:
+                headers = [pair for pair in headers if pair[0].lower() not in replaced]
                 headers += [
                     (str(name).encode(), str(value).encode())
                     for name, value in extra.items()
@@ -179,12 +231,27 @@ class DirectPost:
                 ]
             params = options.get("params")
             if params:
-                url = url.copy_merge_params(params)
-            if "timeout" in options:
-                timeouts = timeout_extension(options["timeout"])
+                url = url.copy_merge_params(tuple(query_items(params)))
         return httpx2.Request(
             "POST", url, headers=headers, content=content, extensions={"timeout": timeouts}
         )
+
+    def _library_headers(self) -> list[tuple[bytes, bytes]]:
+        """The headers, ``X-Stainless-Async`` naming the running async library as the SDK's."""
+        assert self._library is not None
+        try:
+            library = self._library()
+        except Exception:  # no async library running: the SDK's word for it
+            library = "false"
+        headers = self._headers_by_library.get(library)
+        if headers is None:
+            value = f"async:{library}".encode()
+            headers = [
+                (name, value if name.lower() == _ASYNC_HEADER.encode() else old)
+                for name, old in self._headers
+            ]
+            self._headers_by_library[library] = headers
+        return headers
 
     async def send(self, transport: Any, content: bytes, options: Mapping[str, Any]) -> Any:
         """Post ``content`` and return the response, its body unread (a stream).
