@@ -626,3 +626,23 @@ async def test_a_stream_closed_early_closes_its_connection_and_a_finished_one_po
         finally:
             await provider.aclose()
         assert pool(transport) == (0, 0)
+
+
+async def test_a_followed_redirect_hands_its_connection_to_the_redirected_request() -> None:
+    mock = MockServer(OPENAI_WIRE, [ScriptedReply(text=("moved",))])
+
+    def answer(request: httpx2.Request) -> Any:
+        if request.url.path == "/v1/chat/completions":
+            return httpx2.Response(
+                307, headers={"location": "/v2/chat/completions"}, text="Moved to /v2."
+            )
+        return mock(request)
+
+    async with LoopbackServer(answer).running() as server:
+        provider, transport = await loopback_provider(server)
+        try:
+            assert await send(provider, request(OPENAI_WIRE), "complete") == "moved"
+            assert pool(transport) == (1, 1)  # the redirect's body was read and released
+            assert server.open_connections + server.closed_connections == 1
+        finally:
+            await provider.aclose()

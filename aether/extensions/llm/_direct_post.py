@@ -270,8 +270,11 @@ class DirectPost:
             response.request = request
             if response.status_code not in _REDIRECT_STATUSES or "location" not in response.headers:
                 return response
-            with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
-                await response.aclose()
+            try:
+                await response.aread()  # read, as httpx does, so its connection is reused
+            finally:
+                with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
+                    await response.aclose()
             request = self._redirected(request, response)
         raise connection_error(
             self._provider,
