@@ -155,7 +155,8 @@ class LoopbackServer:
         try:
             async with aclosing(answer.stream.__aiter__()) as pieces:  # type: ignore[attr-defined]
                 async for piece in pieces:
-                    await stream.send(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                    if piece:  # an empty chunk would be the last one, ending the body early
+                        await stream.send(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
         except httpx2.ReadError:
             self._reset(stream)
             return False
