@@ -40,6 +40,7 @@ from aether.testing.wire import (
     WireFormat,
 )
 from aether.testing.wires import OPENAI_RESPONSES_WIRE, OPENAI_WIRE
+from aether.testing.wires.openai import error_response
 from tests.reliability._loopback import LoopbackServer
 from tests.reliability._support import wait_until
 
@@ -563,9 +564,17 @@ def pool(transport: Any) -> tuple[int, int]:
     return transport.open_connections, transport.idle_connections
 
 
-async def test_an_error_status_leaves_its_connection_idle_for_the_next_call() -> None:
-    mock = MockServer(OPENAI_WIRE, [ScriptedError(500), ScriptedReply(text=("ok",))])
-    async with LoopbackServer(mock).running() as server:
+@pytest.mark.parametrize("body", ["json", "empty"])
+async def test_an_error_status_leaves_its_connection_idle_for_the_next_call(body: str) -> None:
+    replies = MockServer(OPENAI_WIRE, [ScriptedReply(text=("ok",))])
+    failure = error_response(ScriptedError(500)) if body == "json" else httpx2.Response(500)
+    answers = iter([failure])
+
+    def answer(request: httpx2.Request) -> Any:
+        first = next(answers, None)
+        return replies(request) if first is None else first
+
+    async with LoopbackServer(answer).running() as server:
         provider, transport = await loopback_provider(server)
         try:
             with pytest.raises(ServerError):
