@@ -335,7 +335,8 @@ async def test_more_than_20_redirects_is_a_connection_error(
             await provider.aclose()
         raised[path], counts[path] = error.value, len(recorder.requests)
     assert counts == {"direct": 21, "sdk": 21}  # the first request and 20 redirects
-    assert "more than 20 redirects" in str(raised["direct"])
+    assert "(TooManyRedirects: more than 20 redirects)" in str(raised["direct"])
+    assert "(TooManyRedirects: " in str(raised["sdk"])
     assert raised["direct"].retryable is raised["sdk"].retryable
 
 

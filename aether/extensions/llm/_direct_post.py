@@ -41,7 +41,6 @@ from typing import Any, Final
 
 import anyio
 
-from aether.errors import ProviderError
 from aether.extensions.llm._errors import connection_error
 from aether.extensions.llm._http import CLEANUP_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT
 from aether.extensions.llm._origin_guard import OriginGuard
@@ -276,10 +275,11 @@ class DirectPost:
                 with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
                     await response.aclose()
             request = self._redirected(request, response)
-        raise connection_error(
-            self._provider,
-            ProviderError(f"more than {MAX_REDIRECTS} redirects", provider=self._provider),
-        )
+        import httpx2
+
+        # httpx's own error for it, as the SDK path reports it.
+        redirects = httpx2.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects", request=request)
+        raise connection_error(self._provider, redirects)
 
     def _redirected(self, request: Any, response: Any) -> Any:
         """The request a redirect asks for, if it stays within the origin."""
