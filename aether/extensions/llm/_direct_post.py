@@ -41,6 +41,7 @@ import anyio
 from aether.errors import ProviderError
 from aether.extensions.llm._errors import connection_error
 from aether.extensions.llm._http import CLEANUP_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT
+from aether.extensions.llm._http11 import finish_head, head_prefix
 from aether.extensions.llm._origin_guard import OriginGuard
 
 __all__ = ["DirectPost", "StatusFailure", "decode_json", "timeout_extension"]
@@ -136,7 +137,16 @@ class DirectPost:
         guard: The provider's origin guard: redirects leave its origin only as errors.
     """
 
-    __slots__ = ("_guard", "_headers", "_provider", "_timeouts", "_url")
+    __slots__ = (
+        "_guard",
+        "_headers",
+        "_lean",
+        "_origin",
+        "_prefix",
+        "_provider",
+        "_timeouts",
+        "_url",
+    )
 
     def __init__(
         self,
@@ -157,6 +167,16 @@ class DirectPost:
         self._headers = [(name.encode(), value.encode()) for name, value in merged.values()]
         self._timeouts = timeout_extension(timeout)
         self._guard = guard
+        # On `LeanTransport`, the request is written once, here, up to its length.
+        from aether.extensions.llm._lean_transport import LeanTransport
+
+        self._lean = LeanTransport
+        endpoint = self._url
+        scheme = endpoint.raw_scheme
+        port = endpoint.port or (443 if scheme == b"https" else 80)
+        self._origin = (scheme, endpoint.raw_host, port)
+        host = [(b"Host", endpoint.netloc)]
+        self._prefix, _ = head_prefix(b"POST", endpoint.raw_path, host + self._headers)
 
     def __repr__(self) -> str:  # the headers hold the key: never shown
         return f"DirectPost(provider={self._provider!r}, url={str(self._url)!r})"
@@ -197,11 +217,22 @@ class DirectPost:
                 more than `MAX_REDIRECTS` follow each other.
             httpx2.TransportError: If the connection fails or times out.
         """
-        request = self._request(content, options)
+        custom = options.get("headers") or options.get("params") or "timeout" in options
+        if type(transport) is self._lean and not custom:
+            # The common case: the head written at start-up, its length added.
+            data = finish_head(self._prefix, b"POST", len(content)) + content
+            response = await transport.round_trip(self._origin, b"POST", data, self._timeouts)
+            if not self._redirects(response):
+                return response
+            with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
+                await response.aclose()
+            request = self._redirected(self._request(content, options), response)
+        else:
+            request = self._request(content, options)
         for _ in range(MAX_REDIRECTS + 1):
             response = await transport.handle_async_request(request)
             response.request = request
-            if response.status_code not in _REDIRECT_STATUSES or "location" not in response.headers:
+            if not self._redirects(response):
                 return response
             with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
                 await response.aclose()
@@ -210,6 +241,10 @@ class DirectPost:
             self._provider,
             ProviderError(f"more than {MAX_REDIRECTS} redirects", provider=self._provider),
         )
+
+    @staticmethod
+    def _redirects(response: Any) -> bool:
+        return response.status_code in _REDIRECT_STATUSES and "location" in response.headers
 
     def _redirected(self, request: Any, response: Any) -> Any:
         """The request a redirect asks for, if it stays within the origin."""
@@ -233,19 +268,27 @@ class DirectPost:
     @staticmethod
     async def read_failure(response: Any) -> StatusFailure:
         """Read an error status's body (then close it) into a `StatusFailure`."""
-        try:
-            content = await response.aread()
-        finally:
-            with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
-                await response.aclose()
-        return _failure(response, content)
+        return _failure(response, await _read(response))
 
     @staticmethod
     async def read_json(response: Any) -> object:
         """Read a 2xx body (then close it) as the SDK does (see `decode_json`)."""
-        try:
-            content = await response.aread()
-        finally:
-            with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
-                await response.aclose()
+        content = await _read(response)
         return decode_json(content, response.headers.get("content-type", "*"))
+
+
+async def _read(response: Any) -> bytes:
+    """The whole body of ``response``, which is closed after (also on errors)."""
+    try:
+        if response.headers.get("content-encoding", "identity").lower() == "identity":
+            # Nothing to decode: the transport's bytes as they come, without httpx2's
+            # decoder and chunker layers.
+            content = b"".join([part async for part in response.stream])
+        else:
+            content = await response.aread()
+    except BaseException:
+        with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
+            await response.aclose()
+        raise
+    await response.aclose()  # the body was read: closing only marks it so
+    return content

@@ -20,6 +20,8 @@ __all__ = [
     "ResponseHead",
     "body_framing",
     "chunks",
+    "finish_head",
+    "head_prefix",
     "parse_head",
     "request_head",
 ]
@@ -63,10 +65,42 @@ def _check_field(name: bytes, value: bytes) -> None:
     _checked.add((name, value))
 
 
+def head_prefix(
+    method: bytes, target: bytes, headers: list[tuple[bytes, bytes]]
+) -> tuple[bytes, bool]:
+    """A request head up to its framing (see `request_head`), and whether it asks the
+    server to close the connection (``Connection: close``).
+
+    Raises:
+        Framing: If a field or the target could break the request's framing.
+    """
+    if _UNSAFE_VALUE.search(target) or b" " in target or not target:
+        raise Framing(f"the request target {target[:60]!r} holds a space, CR, LF or NUL")
+    lines = [method, b" ", target, b" HTTP/1.1\r\n"]
+    close = False
+    for name, value in headers:
+        _check_field(name, value)
+        lowered = name.lower()
+        if lowered in _FRAMING_FIELDS:
+            continue
+        if lowered == b"connection" and b"close" in value.lower():
+            close = True
+        lines += (name, b": ", value, b"\r\n")
+    return b"".join(lines), close
+
+
+def finish_head(prefix: bytes, method: bytes, body_length: int) -> bytes:
+    """``prefix`` (from `head_prefix`) with the framing of a ``body_length``-byte body."""
+    if body_length or method in (b"POST", b"PUT", b"PATCH"):
+        return b"%bContent-Length: %d\r\n\r\n" % (prefix, body_length)
+    return prefix + b"\r\n"
+
+
 def request_head(
     method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], body_length: int
-) -> bytes:
-    """The head of a request whose body (``body_length`` bytes) is sent whole after it.
+) -> tuple[bytes, bool]:
+    """The head of a request whose body (``body_length`` bytes) is sent whole after it,
+    and whether it asks the server to close the connection.
 
     The body's framing is ours to state: any ``Content-Length`` or
     ``Transfer-Encoding`` given is replaced by the body's length.
@@ -74,18 +108,8 @@ def request_head(
     Raises:
         Framing: If a field or the target could break the request's framing.
     """
-    if _UNSAFE_VALUE.search(target) or b" " in target:
-        raise Framing(f"the request target {target[:60]!r} holds a space, CR, LF or NUL")
-    lines = [method, b" ", target, b" HTTP/1.1\r\n"]
-    for name, value in headers:
-        _check_field(name, value)
-        if name.lower() in _FRAMING_FIELDS:
-            continue
-        lines += (name, b": ", value, b"\r\n")
-    if body_length or method in (b"POST", b"PUT", b"PATCH"):
-        lines += (b"Content-Length: ", str(body_length).encode("ascii"), b"\r\n")
-    lines.append(b"\r\n")
-    return b"".join(lines)
+    prefix, close = head_prefix(method, target, headers)
+    return finish_head(prefix, method, body_length), close
 
 
 def parse_head(block: bytes) -> ResponseHead:

@@ -127,28 +127,50 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         return sum(len(idle) for idle in self._idle.values())
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        if self._closed:
-            raise RuntimeError("the transport was closed")
-        timeouts: dict[str, Any] = request.extensions.get("timeout", {})
         url = request.url
         scheme = url.raw_scheme
         if scheme not in (b"http", b"https"):
             raise httpx2.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}")
         port = url.port or (443 if scheme == b"https" else 80)
-        origin = (scheme, url.raw_host, port)
         body = getattr(request, "_content", None)
         if body is None:  # a streamed request body: read it whole first
             body = b"".join([part async for part in request.stream])  # type: ignore[union-attr]
         method = request.method.encode("ascii")
         try:
-            head = request_head(method, url.raw_path, request.headers.raw, len(body))
+            head, close = request_head(method, url.raw_path, request.headers.raw, len(body))
         except Framing as error:
             raise httpx2.LocalProtocolError(str(error), request=request) from None
+        timeouts: dict[str, Any] = request.extensions.get("timeout", {})
+        origin = (scheme, url.raw_host, port)
+        return await self.round_trip(
+            origin, method, head + body, timeouts, close=close, request=request
+        )
+
+    async def round_trip(
+        self,
+        origin: tuple[bytes, bytes, int],
+        method: bytes,
+        data: bytes,
+        timeouts: dict[str, Any],
+        *,
+        close: bool = False,
+        request: httpx2.Request | None = None,
+    ) -> httpx2.Response:
+        """Send a request already written out (head and body, see `_http11`) to ``origin``
+        (scheme, host, port); return the answer, its body unread.
+
+        `handle_async_request` writes httpx2's requests this way; the OpenAI adapters'
+        direct path writes its own (`aether.extensions.llm._direct_post`). ``close`` says
+        the request asked for the connection to close; ``request``, if any, goes into
+        httpx2's errors.
+        """
+        if self._closed:
+            raise RuntimeError("the transport was closed")
         slots = self._slots
         if slots is None:
             slots = self._slots = anyio.Semaphore(self._max_connections)
         if slots.value:
-            await slots.acquire()  # a free slot: no timeout scope needed
+            slots.acquire_nowait()  # a free slot: no waiting, so no timeout scope
         else:
             with anyio.move_on_after(_phase(timeouts, "pool")) as waited:
                 await slots.acquire()
@@ -164,13 +186,9 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         read_timeout = _phase(timeouts, "read")
         try:
             response = await self._exchange(
-                connection, request, head + body, _phase(timeouts, "write"), read_timeout
+                connection, request, data, _phase(timeouts, "write"), read_timeout
             )
-            framing, reusable = body_framing(
-                method,
-                response,
-                close=b"close" in request.headers.get("connection", "").lower().encode(),
-            )
+            framing, reusable = body_framing(method, response, close=close)
         except Framing as error:
             await self._discard(connection)
             raise httpx2.RemoteProtocolError(str(error), request=request) from None
@@ -198,7 +216,10 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         return None
 
     async def _connect(
-        self, origin: tuple[bytes, bytes, int], timeouts: dict[str, Any], request: httpx2.Request
+        self,
+        origin: tuple[bytes, bytes, int],
+        timeouts: dict[str, Any],
+        request: httpx2.Request | None,
     ) -> _Connection:
         scheme, host, port = origin
         hostname = host.decode("ascii")
@@ -228,7 +249,7 @@ class LeanTransport(httpx2.AsyncBaseTransport):
     async def _exchange(
         self,
         connection: _Connection,
-        request: httpx2.Request,
+        request: httpx2.Request | None,
         data: bytes,
         write_timeout: float,
         read_timeout: float,
@@ -239,14 +260,14 @@ class LeanTransport(httpx2.AsyncBaseTransport):
             Framing: If the answer's head is malformed or too long.
         """
         try:
-            with anyio.fail_after(write_timeout):
+            with anyio.CancelScope(deadline=anyio.current_time() + write_timeout) as scope:
                 await connection.stream.send(data)
-        except TimeoutError as error:
-            raise httpx2.WriteTimeout("sending the request timed out", request=request) from error
         except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as error:
             raise httpx2.WriteError(
                 f"sending the request failed: {_reason(error)}", request=request
             ) from error
+        if scope.cancelled_caught:
+            raise httpx2.WriteTimeout("sending the request timed out", request=request)
         buffer = connection.buffer
         searched = 0
         while True:
@@ -304,7 +325,9 @@ class LeanTransport(httpx2.AsyncBaseTransport):
                 await anyio.aclose_forcefully(connection.stream)
 
 
-async def _receive(connection: _Connection, request: httpx2.Request, read_timeout: float) -> bytes:
+async def _receive(
+    connection: _Connection, request: httpx2.Request | None, read_timeout: float
+) -> bytes:
     """One read of the socket (``b""`` at its end), with httpx2's error classes."""
     try:
         if read_timeout == float("inf"):
@@ -339,7 +362,7 @@ class _Body(httpx2.AsyncByteStream):
         self,
         transport: LeanTransport,
         connection: _Connection,
-        request: httpx2.Request,
+        request: httpx2.Request | None,
         read_timeout: float,
         framing: int | None,
         reusable: bool,
