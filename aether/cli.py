@@ -323,9 +323,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--provider",
-        help="the provider (default: LLM_PROVIDER, else openai): openai, "
-        "gemini, anthropic, fake, or one you registered",
+        "--provider", help="the provider (default: LLM_PROVIDER, else openai): openai, "
+        "gemini, anthropic, fake, or one you registered"
     )
     parser.add_argument("--model", help="the model (default: the provider's, or *_MODEL)")
     parser.add_argument("--system", help="a system message sent first")

@@ -242,13 +242,8 @@ class Aether:
 
     def _pipeline_checked(self, request: LLMRequest, options: CallOptions) -> Pipeline:
         pipeline = self._pipeline_for(options)
-        if (
-            request.output is not None
-            and not self._structured
-            and not any(
-                isinstance(layer, StructuredOutputMiddleware)
-                for layer in options.get("middleware", ())
-            )
+        if request.output is not None and not self._structured and not any(
+            isinstance(layer, StructuredOutputMiddleware) for layer in options.get("middleware", ())
         ):
             raise ConfigurationError(
                 "output_type= needs a StructuredOutputMiddleware in the stack, and this "
@@ -469,9 +464,7 @@ class Aether:
 
 
 _ARGUMENTS = frozenset(inspect.signature(Aether.__init__).parameters) - {"self", "provider"}
-Aether.__signature__ = inspect.signature(
-    Aether.__init__
-).replace(  # type: ignore[attr-defined]
+Aether.__signature__ = inspect.signature(Aether.__init__).replace(  # type: ignore[attr-defined]
     parameters=list(inspect.signature(Aether.__init__).parameters.values())[1:],
     return_annotation=inspect.Signature.empty,
 )  # help() and inspect show __init__'s arguments, not __new__'s

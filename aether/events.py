@@ -132,6 +132,7 @@ class RequestComplete(Event, _FlatCounts):
         return self.response.tokens
 
 
+
 class RequestError(Event):
     """A provider call raised."""
 
@@ -167,6 +168,7 @@ class StreamComplete(Event, _FlatCounts):
     finish_reason: str | None = None
     tokens: TokenCounts = TokenCounts()
     cost_usd: float | None = None
+
 
 
 class StreamError(Event):

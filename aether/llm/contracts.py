@@ -309,7 +309,6 @@ class _FlatCounts:
         """Of the output tokens, the hidden reasoning ones (``tokens.reasoning``)."""
         return self.tokens.reasoning
 
-
 _LEGACY_COUNTS = {
     "input_tokens": "input",
     "output_tokens": "output",

@@ -52,6 +52,7 @@ def encode_history(messages: Sequence[Message]) -> str:
     return f'{{"v":{FORMAT_VERSION},"messages":[{",".join(map(_dump, messages))}]}}'
 
 
+
 def _corrupted(session_id: str, what: str, place: tuple[int, int] | None) -> SessionCorruptedError:
     where = f"record {place[0]} of {place[1]}: " if place is not None else ""
     return SessionCorruptedError(

@@ -26,7 +26,9 @@ def dump(model: Any) -> Any:
 def secrets_from_environment() -> list[str]:
     """The values of ``*_API_KEY``, ``*_TOKEN`` and ``*_SECRET`` environment variables."""
     return [
-        value for name, value in os.environ.items() if _SECRET_ENV.search(name) and len(value) >= 8
+        value
+        for name, value in os.environ.items()
+        if _SECRET_ENV.search(name) and len(value) >= 8
     ]
 
 

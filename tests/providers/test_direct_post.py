@@ -236,26 +236,36 @@ async def test_per_call_options_reach_the_request_on_both_paths(
     assert shape(direct) == shape(sdk)
 
 
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_the_async_library_header_names_the_loop_of_each_call(
-    backend: str, monkeypatch: pytest.MonkeyPatch
+async def test_the_async_library_header_names_the_loop_of_each_call(
+    anyio_backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Built outside any event loop (as a module-level provider is), then used in one."""
     sent = {}
     for path in ("direct", "sdk"):
         server = Recorder(MockServer(OPENAI_WIRE, [ScriptedReply(text=("hello",))]))
-        provider = build(OPENAI_WIRE, server, path, monkeypatch)
-
-        async def call(provider: Any = provider) -> None:
-            try:
-                await provider.complete(request(OPENAI_WIRE))
-            finally:
-                await provider.aclose()
-
-        anyio.run(call, backend=backend)
+        provider = await anyio.to_thread.run_sync(build, OPENAI_WIRE, server, path, monkeypatch)
+        try:
+            await provider.complete(request(OPENAI_WIRE))
+        finally:
+            await provider.aclose()
         (sent[path],) = server.requests
-    assert sent["direct"].headers["x-stainless-async"] == f"async:{backend}"
+    assert sent["direct"].headers["x-stainless-async"] == f"async:{anyio_backend}"
     assert shape(sent["direct"]) == shape(sent["sdk"])
+
+
+async def test_the_async_library_header_is_right_on_the_lean_transport_too(
+    anyio_backend: str,
+) -> None:
+    mock = Recorder(MockServer(OPENAI_WIRE, [ScriptedReply(text=("hello",))]))
+    async with LoopbackServer(mock).running() as server:
+        provider = await anyio.to_thread.run_sync(
+            lambda: OpenAIProvider(api_key=KEY, base_url=server.url + "/v1")
+        )
+        try:
+            assert await send(provider, request(OPENAI_WIRE), "complete") == "hello"
+        finally:
+            await provider.aclose()
+    assert mock.requests[0].headers["x-stainless-async"] == f"async:{anyio_backend}"
 
 
 # -- redirects ------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def test_base64_text_is_spliced_into_the_json_exactly() -> None:
 
     data = bytes(range(256)) * 40
     body = {
-        "text": 'a \x00marker:0\x00 lookalike, é, \u2028, "quotes"',
+        "text": "a \x00marker:0\x00 lookalike, é, \u2028, \"quotes\"",
         "items": [
             {"url": Base64Text(data, "data:image/png;base64,")},
             {"data": Base64Text(b"second")},

@@ -417,7 +417,7 @@ def _encode_chunked(pieces: list[bytes], extension: bool, trailers: bool) -> byt
 def test_a_chunked_body_parses_the_same_however_it_is_cut(
     pieces: list[bytes], cuts: list[int], extension: bool, trailers: bool
 ) -> None:
-    from aether.extensions.llm._lean_transport import _chunks
+    from aether.extensions.llm._http11 import chunks as _chunks
 
     wire = _encode_chunked(pieces, extension, trailers)
     bounds = sorted({0, len(wire), *(cut for cut in cuts if cut < len(wire))})

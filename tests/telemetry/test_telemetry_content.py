@@ -74,7 +74,9 @@ async def test_no_api_key_reaches_an_attribute_or_a_status(
 ) -> None:
     monkeypatch.setenv("MY_SERVICE_API_KEY", "svc-0123456789-secret")
     other_key = "sk-ant-api03-" + "x" * 40
-    server = MockServer(OPENAI_WIRE, [ScriptedError(401, message=f"bad key {OPENAI_WIRE.api_key}")])
+    server = MockServer(
+        OPENAI_WIRE, [ScriptedError(401, message=f"bad key {OPENAI_WIRE.api_key}")]
+    )
     provider = OPENAI_WIRE.build_provider(server)
     telemetry = otel.middleware(provider="openai", base_url=provider.base_url,
                                 capture_content=True)  # fmt: skip

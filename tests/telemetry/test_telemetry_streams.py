@@ -123,7 +123,9 @@ async def test_stream_failing_mid_way_records_the_error(otel: Otel) -> None:
 
 async def test_stream_handshake_retries_show_as_attempts(otel: Otel) -> None:
     fake = FakeProvider(responses=[RateLimitError("busy", provider="fake"), ANSWER])
-    client = Aether(fake, telemetry=otel.middleware(), retry=RetryPolicy(base_delay=0, jitter=0))
+    client = Aether(
+        fake, telemetry=otel.middleware(), retry=RetryPolicy(base_delay=0, jitter=0)
+    )
     assert "".join([delta async for delta in client.stream_text("count")]) == "one two three"
     span = otel.one("chat fake-model")
     assert (span.attributes or {})[aether_names.ATTEMPTS] == 2
@@ -157,7 +159,9 @@ async def test_tool_loop_stream_nests_every_span_under_the_request(otel: Otel) -
     assert "All done." in str(found[gen_ai.GEN_AI_OUTPUT_MESSAGES])
     assert "Let me check." not in str(found[gen_ai.GEN_AI_OUTPUT_MESSAGES])
     assert agent.end_time
-    assert all(span.end_time and span.end_time <= agent.end_time for span in children)
+    assert all(
+        span.end_time and span.end_time <= agent.end_time for span in children
+    )
 
 
 async def test_streamed_cache_hit_is_marked(otel: Otel) -> None:

@@ -43,6 +43,7 @@ import anyio
 
 from aether.extensions.llm._errors import connection_error
 from aether.extensions.llm._http import CLEANUP_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT
+from aether.extensions.llm._http11 import finish_head, head_prefix
 from aether.extensions.llm._origin_guard import OriginGuard
 
 __all__ = ["DirectPost", "StatusFailure", "decode_json", "query_items", "timeout_extension"]
@@ -171,10 +172,13 @@ class DirectPost:
     """
 
     __slots__ = (
+        "_by_library",
         "_guard",
         "_headers",
-        "_headers_by_library",
+        "_lean",
         "_library",
+        "_origin",
+        "_prefix",
         "_provider",
         "_timeouts",
         "_url",
@@ -200,16 +204,53 @@ class DirectPost:
         self._headers = [(name.encode(), value.encode()) for name, value in merged.values()]
         self._timeouts = timeout_extension(timeout)
         self._guard = guard
+        # On `LeanTransport`, the request is written once, here, up to its length.
+        from aether.extensions.llm._lean_transport import LeanTransport
+
+        self._lean = LeanTransport
+        endpoint = self._url
+        scheme = endpoint.raw_scheme
+        port = endpoint.port or (443 if scheme == b"https" else 80)
+        self._origin = (scheme, endpoint.raw_host, port)
+        self._prefix = self._head(self._headers)
         self._library = sniffio.current_async_library if _ASYNC_HEADER in merged else None
-        self._headers_by_library: dict[str, list[tuple[bytes, bytes]]] = {}
+        self._by_library: dict[str, tuple[list[tuple[bytes, bytes]], bytes]] = {}
 
     def __repr__(self) -> str:  # the headers hold the key: never shown
         return f"DirectPost(provider={self._provider!r}, url={str(self._url)!r})"
 
-    def _request(self, content: bytes, options: Mapping[str, Any]) -> Any:
+    def _head(self, headers: list[tuple[bytes, bytes]]) -> bytes:
+        """The request head with ``headers``, up to its length (see `head_prefix`)."""
+        host = [(b"Host", self._url.netloc)]
+        prefix, _ = head_prefix(b"POST", self._url.raw_path, host + headers)
+        return prefix
+
+    def _current(self) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        """The headers and head prefix, ``X-Stainless-Async`` naming the running library.
+
+        The SDK computes that header per request; it is fixed per library here.
+        """
+        if self._library is None:
+            return self._headers, self._prefix
+        try:
+            library = self._library()
+        except Exception:  # no async library running: the SDK's word for it
+            library = "false"
+        found = self._by_library.get(library)
+        if found is None:
+            value = f"async:{library}".encode()
+            headers = [
+                (name, value if name.lower() == _ASYNC_HEADER.encode() else old)
+                for name, old in self._headers
+            ]
+            found = self._by_library[library] = (headers, self._head(headers))
+        return found
+
+    def _request(
+        self, content: bytes, options: Mapping[str, Any], headers: list[tuple[bytes, bytes]]
+    ) -> Any:
         import httpx2
 
-        headers: Any = self._headers if self._library is None else self._library_headers()
         url = self._url
         timeouts = self._timeouts
         if options:
@@ -235,23 +276,6 @@ class DirectPost:
             "POST", url, headers=headers, content=content, extensions={"timeout": timeouts}
         )
 
-    def _library_headers(self) -> list[tuple[bytes, bytes]]:
-        """The headers, ``X-Stainless-Async`` naming the running async library as the SDK's."""
-        assert self._library is not None
-        try:
-            library = self._library()
-        except Exception:  # no async library running: the SDK's word for it
-            library = "false"
-        headers = self._headers_by_library.get(library)
-        if headers is None:
-            value = f"async:{library}".encode()
-            headers = [
-                (name, value if name.lower() == _ASYNC_HEADER.encode() else old)
-                for name, old in self._headers
-            ]
-            self._headers_by_library[library] = headers
-        return headers
-
     async def send(self, transport: Any, content: bytes, options: Mapping[str, Any]) -> Any:
         """Post ``content`` and return the response, its body unread (a stream).
 
@@ -263,23 +287,34 @@ class DirectPost:
                 more than `MAX_REDIRECTS` follow each other.
             httpx2.TransportError: If the connection fails or times out.
         """
-        request = self._request(content, options)
+        headers, prefix = self._current()
+        custom = options.get("headers") or options.get("params") or "timeout" in options
+        if type(transport) is self._lean and not custom:
+            # The common case: the head written at start-up, its length added.
+            data = finish_head(prefix, b"POST", len(content)) + content
+            response = await transport.round_trip(self._origin, b"POST", data, self._timeouts)
+            if not self._redirects(response):
+                return response
+            await _release(response)
+            request = self._redirected(self._request(content, options, headers), response)
+        else:
+            request = self._request(content, options, headers)
         for _ in range(MAX_REDIRECTS + 1):
             response = await transport.handle_async_request(request)
             response.request = request
-            if response.status_code not in _REDIRECT_STATUSES or "location" not in response.headers:
+            if not self._redirects(response):
                 return response
-            try:
-                await response.aread()  # read, as httpx does, so its connection is reused
-            finally:
-                with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
-                    await response.aclose()
+            await _release(response)
             request = self._redirected(request, response)
         import httpx2
 
         # httpx's own error for it, as the SDK path reports it.
         redirects = httpx2.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects", request=request)
         raise connection_error(self._provider, redirects)
+
+    @staticmethod
+    def _redirects(response: Any) -> bool:
+        return response.status_code in _REDIRECT_STATUSES and "location" in response.headers
 
     def _redirected(self, request: Any, response: Any) -> Any:
         """The request a redirect asks for, if it stays within the origin."""
@@ -303,19 +338,36 @@ class DirectPost:
     @staticmethod
     async def read_failure(response: Any) -> StatusFailure:
         """Read an error status's body (then close it) into a `StatusFailure`."""
-        try:
-            content = await response.aread()
-        finally:
-            with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
-                await response.aclose()
-        return _failure(response, content)
+        return _failure(response, await _read(response))
 
     @staticmethod
     async def read_json(response: Any) -> object:
         """Read a 2xx body (then close it) as the SDK does (see `decode_json`)."""
-        try:
-            content = await response.aread()
-        finally:
-            with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
-                await response.aclose()
+        content = await _read(response)
         return decode_json(content, response.headers.get("content-type", "*"))
+
+
+async def _read(response: Any) -> bytes:
+    """The whole body of ``response``, which is closed after (also on errors)."""
+    try:
+        if response.headers.get("content-encoding", "identity").lower() == "identity":
+            # Nothing to decode: the transport's bytes as they come, without httpx2's
+            # decoder and chunker layers.
+            content = b"".join([part async for part in response.stream])
+        else:
+            content = await response.aread()
+    except BaseException:
+        with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
+            await response.aclose()
+        raise
+    await response.aclose()  # the body was read: closing only marks it so
+    return content
+
+
+async def _release(response: Any) -> None:
+    """Read a redirect's body, as httpx does, so its connection is reused; then close it."""
+    try:
+        await response.aread()
+    finally:
+        with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
+            await response.aclose()
