@@ -54,6 +54,12 @@ class Wave:
     calls_each: int
     warm_up: bool = False
     """First a wave of one call per task, so that the connection pool has grown."""
+    name: str = ""
+    """The result's key after ``throughput_``: the number of tasks unless set."""
+
+    @property
+    def key(self) -> str:
+        return f"throughput_{self.name or self.tasks}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +74,24 @@ class Plan:
     """Throughput runs; each gives a ``throughput_<tasks>`` result."""
 
 
-FULL = Plan(calls=100, streams=10, waves=(Wave(50, 2, warm_up=True), Wave(500, 1)))
-QUICK = Plan(calls=20, streams=3, waves=(Wave(50, 1, warm_up=True), Wave(500, 1)))
+FULL = Plan(
+    calls=100,
+    streams=10,
+    waves=(
+        Wave(50, 10, warm_up=True),
+        Wave(500, 1),  # cold: 50 connections open, 450 to open
+        Wave(500, 2, warm_up=True, name="500_warm"),
+    ),
+)
+QUICK = Plan(
+    calls=20,
+    streams=3,
+    waves=(
+        Wave(50, 1, warm_up=True),
+        Wave(500, 1),
+        Wave(500, 1, warm_up=True, name="500_warm"),
+    ),
+)
 
 
 class WrongAnswer(AssertionError):
@@ -172,7 +194,7 @@ async def measure_contender(contender: Contender, plan: Plan) -> dict[str, float
             if wave.warm_up:
                 await _wave(contender, wave.tasks, 1)
             elapsed = await _wave(contender, wave.tasks, wave.calls_each)
-            results[f"throughput_{wave.tasks}"] = wave.tasks * wave.calls_each / elapsed
+            results[wave.key] = wave.tasks * wave.calls_each / elapsed
         return results
     finally:
         await contender.aclose()

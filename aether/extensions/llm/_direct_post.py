@@ -42,8 +42,14 @@ from typing import Any, Final
 import anyio
 
 from aether.extensions.llm._errors import connection_error
-from aether.extensions.llm._http import CLEANUP_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT
+from aether.extensions.llm._http import (
+    CLEANUP_TIMEOUT,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    body_chunks,
+)
 from aether.extensions.llm._http11 import finish_head, head_prefix
+from aether.extensions.llm._json_body import loads
 from aether.extensions.llm._origin_guard import OriginGuard
 
 __all__ = ["DirectPost", "StatusFailure", "decode_json", "query_items", "timeout_extension"]
@@ -138,7 +144,7 @@ def decode_json(content: bytes, content_type: str) -> object:
     """
     if not content_type.split(";", 1)[0].strip().endswith("json"):
         return content.decode("utf-8", errors="replace")
-    return json.loads(content)
+    return loads(content)
 
 
 def _failure(response: Any, content: bytes) -> StatusFailure:
@@ -350,12 +356,7 @@ class DirectPost:
 async def _read(response: Any) -> bytes:
     """The whole body of ``response``, which is closed after (also on errors)."""
     try:
-        if response.headers.get("content-encoding", "identity").lower() == "identity":
-            # Nothing to decode: the transport's bytes as they come, without httpx2's
-            # decoder and chunker layers.
-            content = b"".join([part async for part in response.stream])
-        else:
-            content = await response.aread()
+        content = b"".join([part async for part in body_chunks(response)])
     except BaseException:
         with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
             await response.aclose()

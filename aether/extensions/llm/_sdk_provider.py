@@ -32,6 +32,7 @@ from aether.extensions.llm._errors import (
 )
 from aether.extensions.llm._http import (
     CLEANUP_TIMEOUT,
+    body_chunks,
     lean_http_enabled,
     release_body,
     resolve_http_client,
@@ -512,7 +513,7 @@ class JsonPostProvider(SdkProvider):
             state.output_tool = call.output.tool
         parser = SSEParser()
         ended = False
-        raw_chunks = response.aiter_bytes()
+        raw_chunks = body_chunks(response)
         try:
             async for raw in raw_chunks:
                 if ended:

@@ -9,7 +9,6 @@ The SDK is imported when the provider is built, never by ``import aether``.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -22,6 +21,7 @@ from aether.extensions.llm._errors import (
     event_error,
     missing_api_key,
 )
+from aether.extensions.llm._json_body import loads
 from aether.extensions.llm._output_schemas import anthropic_mode, anthropic_schema
 from aether.extensions.llm._sdk_provider import JsonPostProvider, StreamState
 from aether.extensions.llm._sse import ServerSentEvent
@@ -184,7 +184,7 @@ class AnthropicProvider(JsonPostProvider):
     def _event_payload(self, event: ServerSentEvent) -> object:
         if event.event is None or event.event == "ping" or not event.data:
             return None
-        payload = json.loads(event.data)
+        payload = loads(event.data)
         if event.event == "error":
             detail = error_detail(payload, "the server sent an error event")
             raise event_error(

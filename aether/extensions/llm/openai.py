@@ -13,7 +13,6 @@ provider is built, never by ``import aether``.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -25,6 +24,7 @@ from aether.extensions.llm._errors import (
     event_error,
     missing_api_key,
 )
+from aether.extensions.llm._json_body import loads
 from aether.extensions.llm._openai_wire import ChatStreamState, build_body, parse_completion
 from aether.extensions.llm._output_schemas import openai_mode, strict_schema
 from aether.extensions.llm._sdk_provider import END, JsonPostProvider, StreamState
@@ -296,7 +296,7 @@ class OpenAIProvider(OpenAIBaseProvider):
     def _event_payload(self, event: ServerSentEvent) -> object:
         if event.data.startswith("[DONE]"):
             return END
-        payload = json.loads(event.data)
+        payload = loads(event.data)
         if isinstance(payload, dict) and payload.get("error"):
             detail = error_detail(payload["error"], "the server sent an error event")
             raise event_error(

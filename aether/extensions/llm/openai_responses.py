@@ -32,11 +32,11 @@ Conversation state (see docs/providers.md):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, get_args
 
 from aether.errors import ConfigurationError
+from aether.extensions.llm._json_body import loads
 from aether.extensions.llm._output_schemas import strict_schema
 from aether.extensions.llm._responses_output import failure, parse_response
 from aether.extensions.llm._responses_stream import ResponsesStreamState
@@ -209,7 +209,7 @@ class OpenAIResponsesProvider(OpenAIBaseProvider):
         data = event.data
         if data.startswith("[DONE]"):  # not OpenAI's, but some compatible servers end so
             return END
-        payload = json.loads(data)
+        payload = loads(data)
         kind = payload.get("type") if isinstance(payload, dict) else None
         if kind == "error" or kind == "response.failed":
             error = payload.get("error") or payload
