@@ -70,8 +70,10 @@ Contenders: "httpx + json" posts the JSON with `httpx.AsyncClient` and reads it 
 HTTP stack itself costs. "Aether, default stack" is `Aether(OpenAIProvider(...))`
 (`client.complete`, `client.stream_text`) with the default stack `Aether()` builds at the
 time of the run (tool loop, cost tracking, circuit breaker, retry, events); "Aether,
-stack=[]" is the adapter and the facade alone. Aether's adapter sends through the openai
-SDK but reads the JSON and SSE itself, without the SDK's typed models (docs/providers.md).
+stack=[]" is the adapter and the facade alone. Aether's adapter posts straight to its own
+`LeanTransport` (the direct path: the headers the openai SDK computes, taken once; no
+SDK request building, no httpx2 client) and reads the JSON and SSE itself
+(docs/providers.md, "The direct path").
 The two Responses API rows make the same call over `POST /v1/responses` (typed SSE
 events: `response.created`, one `response.output_text.delta` per word, the item events,
 `response.completed` with the usage), served from the provider suite's own Responses wire
@@ -97,38 +99,42 @@ two rows do not overlap: the two Aether rows, for one, differ by less than the n
 (the default stack's own cost is tens of µs per call, see the stack section). "CPU per
 call" close to "per call" says the client was busy all along, not waiting on the server.
 
-Where Aether's time goes. Since issue 20 the OpenAI adapters' own clients send through
-`LeanTransport` (h11 on anyio streams, a deque of idle connections per origin) instead of
-httpcore2; the openai SDK still builds each request and raises its errors. Against the
-run before it (httpcore2), asyncio, default stack, four full runs (the table is the
-last, with the transport reading bodies itself; see per stream chunk below): per call
-0.71× → 0.57-0.67× the SDK, per stream chunk 0.18× → 0.15-0.16× (h11 reading bodies) →
-0.11× (the transport reading them), first chunk 0.50× → 0.36-0.51×,
-500 concurrent 0.84× → 0.55-0.61× (the SDK's calls per second over Aether's, so 1.6-1.8×
-its throughput); trio alike (0.68× → 0.55-0.64× per call). What is left
-(cProfile, asyncio, `stack=[]`, shares of the client's CPU):
-- per call: the openai SDK's request machinery about 36% (`_build_request` with httpx2's
-  `build_request`, header merging and URL parsing 26%; response handling and the retry
-  wrapper about 10%), httpx2's client around the transport (auth, redirects, event hooks)
-  about 10%, the transport itself about 35% (of it h11's header validation on both the
-  request and the response about 10%, the socket send 5%, anyio's per-read timeout scope
-  4%), Aether's own layers about 6%, the event loop the rest. The goal of 0.25× needs the
-  SDK's request building out of the path (a request built and its errors mapped by Aether
-  itself): with the SDK's 36% and httpx2's 10% gone, the transport and Aether would be
-  about 0.30×, so a leaner transport too (the hand-written client costs 0.03×).
-- per stream chunk (the goal 0.10× is 8 µs): with h11 decoding the chunked body it was
-  12-13 µs, h11's state machine about 45% of it. The transport now reads chunked and sized
-  bodies itself (h11 still writes the request and parses the response head; bodies ended
-  by closing, HEAD and 204/304 stay with h11): 8-9 µs, 0.11× in the table's run (13 µs,
-  0.15-0.16× the run before, same session), below the plain httpx reference (10-11 µs).
-  What is left is Aether's SSE parsing, `json.loads` and chunk building (about two
-  thirds) and httpx2's body iterators.
-- 500 concurrent: no single function leads any more (httpcore2's pool scan, 40% before, is
-  gone). The wave of 500 starts cold, so about 450 new TCP connections are opened and
-  accepted by a server sharing the two cores; the event loop's scheduling and anyio's
-  cancel scopes (one per socket read, for the read timeout) take about 10%. 500 concurrent
-  stays below 50 concurrent (about 850-1,250/s against about 1,950-2,100/s) for every
-  library here, the SDK and plain httpx included.
+Where Aether's time goes (issue 20). Full runs of this benchmark in one session, asyncio,
+default stack, ratio to the SDK (per call / per stream chunk / first chunk / 500
+concurrent), each step on top of the one before:
+- the SDK building each request over `LeanTransport` with h11 (the start): 0.67× / 0.11× /
+  0.51× / 0.55×;
+- the direct path (`aether/extensions/llm/_direct_post.py`: the SDK's request machinery,
+  about 36% of a call, and httpx2's client around the transport, about 10%, out of the
+  path): 0.37× / 0.11× / 0.29× / 0.35×;
+- HTTP/1.1 written and read by the transport itself (`_http11.py`: h11's event machinery
+  and header validation were about 45% of the transport's time), the request head
+  written once per provider with only its length added per call, a body without a
+  content coding read straight from the transport: 0.16× / 0.11× / 0.14× / 0.26×;
+- stream events and answers parsed with pydantic-core (0.8 µs against `json.loads`'s 2.2
+  for one event's 200 bytes) and stream bodies read without httpx2's decoder layers: the
+  two runs of the table, 0.16-0.18× / 0.09× / 0.14-0.17× / 0.21-0.22×.
+In process (5,000 sequential calls, `stack=[]`, wall time per call): 308 µs with h11,
+235 µs with `_http11`, 188 µs with the head written once.
+
+What is left per call (py-spy, asyncio, `stack=[]`, shares of the call's CPU): the socket
+send about 42% (the `send` system call: on loopback the kernel runs the whole TCP path
+and wakes the server inside it), waiting for and reading the answer's head 17% (anyio's
+`receive` and its timeout scope; `parse_head` 3%), reading the body and its JSON 9%,
+building the `LLMResponse` 6%, preparing the request 3%, the facade 4%, the rest the event
+loop. Per stream chunk (7 µs, the plain httpx reference 11 µs): the SSE parser, the
+event's JSON, the `StreamChunk` and the generators of the stack.
+
+500 concurrent against 50 concurrent (the goal: no worse), in the two runs: warm, 7,050-
+7,953/s against 8,332-8,424/s (0.84-0.95×; trio 0.84-0.86×); cold, 2,615-2,774/s. Warm,
+the client's CPU per call rises by 15-20% with 500 tasks (py-spy, same number of calls),
+and the extra samples fall in anyio's asyncio socket stream: resuming and pausing reading
+around each wait (two `epoll_ctl` calls) and the shielded checkpoint of each send. Cold, about 450 connections are opened during the wave:
+`anyio.connect_tcp` costs about 200 µs of client CPU per connection (450 at once: 75-120
+ms; a bare non-blocking connect wrapped with `SocketStream.from_socket` took 25-40 ms but
+slowed the 50-task wave after it by a third, unexplained, so it was not kept), and the
+server, on the same two cores, accepts them. Every library here is slower at 500 than at
+50, the SDK and plain httpx included.
 
 The origin guard (a response hook that refuses redirects to another origin, about 1 µs
 a response) and the SSE loop that yields each event's text before reading the next were
