@@ -59,9 +59,9 @@ MAX_REDIRECTS: Final = 20
 
 _REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
 _CLIENT_HEADERS = (("Accept-Encoding", "gzip, deflate"), ("Connection", "keep-alive"))
+"""What httpx2's client adds to every request the SDK builds."""
 _ASYNC_HEADER = "x-stainless-async"
 _READ_TIMEOUT_HEADER = b"x-stainless-read-timeout"
-"""What httpx2's client adds to every request the SDK builds."""
 
 
 class StatusFailure(Exception):
@@ -69,7 +69,7 @@ class StatusFailure(Exception):
 
     Attributes:
         status_code: The HTTP status.
-        body: The ``error`` member of a JSON body, else the JSON, else the text (``None``
+        body: The ``error`` member of a JSON body, else the JSON, else the text (empty
             for an empty body).
         message: ``"Error code: <status>"`` and the server's message, the SDK's wording.
         response: The ``httpx2.Response`` (read and closed), for its headers.
@@ -200,7 +200,7 @@ class DirectPost:
         guard: OriginGuard,
     ) -> None:
         import httpx2
-        import sniffio
+        import sniffio  # what the openai SDK (which requires it) names the library with
 
         self._provider = provider
         self._url = httpx2.URL(url)
