@@ -129,11 +129,12 @@ event's JSON, the `StreamChunk` and the generators of the stack.
 7,953/s against 8,332-8,424/s (0.84-0.95×; trio 0.84-0.86×); cold, 2,615-2,774/s. Warm,
 the client's CPU per call rises by 15-20% with 500 tasks (py-spy, same number of calls),
 and the extra samples fall in anyio's asyncio socket stream: resuming and pausing reading
-around each wait (two `epoll_ctl` calls) and the shielded checkpoint of each send. Cold, about 450 connections are opened during the wave:
-`anyio.connect_tcp` costs about 200 µs of client CPU per connection (450 at once: 75-120
-ms; a bare non-blocking connect wrapped with `SocketStream.from_socket` took 25-40 ms but
-slowed the 50-task wave after it by a third, unexplained, so it was not kept), and the
-server, on the same two cores, accepts them. Every library here is slower at 500 than at
+around each wait (two `epoll_ctl` calls) and the shielded checkpoint of each send.
+Cold, about 450 connections are opened during the wave: `anyio.connect_tcp` costs about
+200 µs of client CPU per connection (450 at once: 75-120 ms; a bare non-blocking connect
+wrapped with `SocketStream.from_socket` took 25-40 ms but slowed the 50-task wave after
+it by a third, unexplained, so it was not kept), and the server, on the same two cores,
+accepts them. Every library here is slower at 500 than at
 50, the SDK and plain httpx included, and so is a minimal client written on anyio alone
 (a deque of connections, a prebuilt request, the answer's length read from its head; no
 Aether, same server): 50 tasks x 20 calls against 500 x 2 after a warm-up, three times
