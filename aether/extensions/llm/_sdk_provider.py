@@ -3,7 +3,9 @@
 `SdkProvider` holds the SDK client and its lifecycle. `JsonPostProvider` adds the call
 path of the openai and anthropic adapters: the SDK sends the request (auth, headers,
 error statuses) and the adapter reads the JSON itself, skipping the SDK's typed models
-(about 200 µs per streamed chunk for openai's) and its stream objects.
+(about 200 µs per streamed chunk for openai's) and its stream objects. An adapter that
+sets ``_direct`` (the OpenAI ones, on a client they own) posts straight to the transport
+instead, with the headers the SDK computed (`aether.extensions.llm._direct_post`).
 """
 
 from __future__ import annotations

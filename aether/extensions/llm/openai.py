@@ -1,5 +1,9 @@
 """The OpenAI adapter: chat completions through the official ``openai`` SDK.
 
+On a client it owns, the adapter posts straight to the transport with the headers the
+SDK computed once (the direct path, `aether.extensions.llm._direct_post`); a client you
+pass in, a proxy in the environment or ``AETHER_LEAN_HTTP=0`` send through the SDK.
+
 Any OpenAI-compatible server works through it (Ollama, vLLM, LM Studio, Groq,
 OpenRouter...): set ``OPENAI_BASE_URL`` (or ``base_url=``). The SDK is imported when the
 provider is built, never by ``import aether``.
