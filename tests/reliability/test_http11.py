@@ -263,3 +263,30 @@ async def test_a_body_delimited_by_closing_is_read_to_the_end_and_not_reused() -
     assert body == b"first second"
     assert transport.stream.closed
     assert (transport.open_connections, transport.idle_connections) == (0, 0)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("answer", "first"),
+    [
+        (b"Transfer-Encoding: chunked\r\n\r\n2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n", b"ab"),
+        (b"Content-Length: 4\r\n\r\nabcd", b"abcd"),
+    ],
+    ids=["chunked", "sized"],
+)
+async def test_a_body_closed_part_way_gives_its_connection_back_once(
+    answer: bytes, first: bytes
+) -> None:
+    from aether.extensions.llm._http import release_body
+
+    # The whole body is buffered when the reader stops after its first piece: draining
+    # the iterator after closing the response must not give the connection back again.
+    transport = _Scripted([b"HTTP/1.1 200 OK\r\n" + answer])
+    response = await transport.round_trip(ORIGIN, b"GET", GET, {})
+    chunks = response.stream.__aiter__()
+    assert await chunks.__anext__() == first
+    await release_body(chunks, response.aclose)
+    assert transport.stream.closed
+    assert (transport.open_connections, transport.idle_connections) == (0, 0)
+    assert transport._slots is not None
+    assert transport._slots.value == 1000  # every slot back, none twice

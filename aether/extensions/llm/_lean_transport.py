@@ -392,6 +392,8 @@ class _Body(httpx2.AsyncByteStream):
                             remaining = 0
                             break
                         yield data
+                        if self._done:
+                            return  # closed while paused here: the connection is gone
                 except Framing as error:
                     raise httpx2.RemoteProtocolError(str(error), request=request) from None
                 if not remaining:
@@ -401,6 +403,8 @@ class _Body(httpx2.AsyncByteStream):
                 del buffer[: len(data)]
                 remaining -= 0 if remaining < 0 else len(data)
                 yield data
+                if self._done:
+                    return  # closed while paused here: the connection is gone
                 if not remaining:
                     break
             more = await _receive(connection, request, self._read_timeout)
