@@ -197,6 +197,38 @@ async def test_a_closed_transport_refuses_requests_and_closes_idle_ones() -> Non
             await transport.handle_async_request(httpx2.Request("GET", server.url))
 
 
+async def _three_idle(server: LoopbackServer, client: httpx2.AsyncClient) -> None:
+    """Three calls at once: three connections, each idle once its answer is read."""
+    recorder = server.mock
+    assert isinstance(recorder, Recorder) and recorder.held
+
+    async def call() -> None:
+        await client.post(server.url + "/x", content=b"{}")
+
+    async with anyio.create_task_group() as group:
+        for _ in range(3):
+            group.start_soon(call)
+        await wait_until(lambda: len(recorder.requests) == 3)
+        recorder.release.set()
+
+
+async def test_closing_the_transport_while_cancelled_still_closes_every_idle_connection() -> None:
+    # A client closed from a cancelled task (a gateway shutting down): each close is a
+    # checkpoint, so the cancellation stopped the loop after the first connection and the
+    # rest were never closed (nor counted as closed).
+    transport = LeanTransport()
+    async with LoopbackServer(Recorder(held=True)).running() as server:
+        client = httpx2.AsyncClient(transport=transport)
+        await _three_idle(server, client)
+        assert (transport.open_connections, transport.idle_connections) == (3, 3)
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await transport.aclose()
+        assert transport.open_connections == 0
+        await wait_until(lambda: server.open_connections == 0)
+        await client.aclose()
+
+
 def _transport_of(provider: Any) -> Any:
     return provider._sdk._client._transport
 

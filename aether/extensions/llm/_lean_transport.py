@@ -319,10 +319,13 @@ class LeanTransport(httpx2.AsyncBaseTransport):
     async def aclose(self) -> None:
         self._closed = True
         idle, self._idle = self._idle, {}
-        for connections in idle.values():
-            for connection in connections:
-                self._open -= 1
-                await anyio.aclose_forcefully(connection.stream)
+        # Shielded: each close is a checkpoint, where a cancelled caller (a client closed
+        # during shutdown) would otherwise stop after the first and leave the rest open.
+        with anyio.CancelScope(shield=True):
+            for connections in idle.values():
+                for connection in connections:
+                    self._open -= 1
+                    await anyio.aclose_forcefully(connection.stream)
 
 
 async def _receive(
