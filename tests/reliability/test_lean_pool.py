@@ -229,6 +229,23 @@ async def test_closing_the_transport_while_cancelled_still_closes_every_idle_con
         await client.aclose()
 
 
+async def test_idle_connections_past_their_expiry_are_closed_though_newer_ones_serve() -> None:
+    # Idle connections are taken newest first: after a burst, the older ones sit at the
+    # far end of the deque, which taking never reaches while fewer calls come. They were
+    # kept open past keepalive_expiry for as long as the pool was in use.
+    transport = LeanTransport(keepalive_expiry=5.0)
+    async with LoopbackServer(Recorder(held=True)).running() as server:
+        async with httpx2.AsyncClient(transport=transport) as client:
+            await _three_idle(server, client)
+            idle = transport._idle[(b"http", b"127.0.0.1", server.port)]
+            for connection in list(idle)[:2]:
+                connection.idle_since -= 60.0  # idle for a minute: expired
+            server.mock = Recorder()
+            assert (await client.post(server.url + "/x", content=b"{}")).text == "ok"
+            assert (transport.open_connections, transport.idle_connections) == (1, 1)
+            await wait_until(lambda: server.open_connections == 1)
+
+
 def _transport_of(provider: Any) -> Any:
     return provider._sdk._client._transport
 

@@ -205,6 +205,11 @@ class LeanTransport(httpx2.AsyncBaseTransport):
     async def _take_idle(self, origin: tuple[bytes, bytes, int]) -> _Connection | None:
         idle = self._idle.get(origin)
         now = time.monotonic()
+        # Taking is newest first, so after a burst the oldest wait at the left end, which
+        # taking never reaches while fewer calls come: close those past their expiry.
+        while idle and now - idle[0].idle_since >= self._keepalive_expiry:
+            self._open -= 1
+            await anyio.aclose_forcefully(idle.popleft().stream)
         while idle:
             connection = idle.pop()  # the most recently used: least likely timed out
             if now - connection.idle_since < self._keepalive_expiry and not _dead_while_idle(
