@@ -448,6 +448,36 @@ async def test_https_verifies_the_server_and_reuses_the_tls_connection(
     assert connections == 1  # one for the three requests (the refused one never got past TLS)
 
 
+@pytest.mark.parametrize("how", ["closed", "reset"])
+async def test_a_tls_handshake_the_server_ends_is_a_connect_error(how: str) -> None:
+    # anyio reports a TLS handshake cut short as EndOfStream or BrokenResourceError, not
+    # OSError: it escaped as itself, which neither the SDK's nor Aether's error mapping
+    # knows as a connection failure.
+    import socket
+    import struct
+
+    async def end_at_once(stream: SocketStream) -> None:
+        if how == "reset":
+            raw = stream.extra(anyio.abc.SocketAttribute.raw_socket)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        await stream.aclose()
+
+    transport = LeanTransport()
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as group:
+        group.start_soon(listener.serve, end_at_once)
+        try:
+            with pytest.raises(httpx2.ConnectError, match="cannot connect to 127.0.0.1"):
+                await transport.round_trip(
+                    (b"https", b"127.0.0.1", port), b"GET", b"GET / HTTP/1.1\r\n\r\n", {}
+                )
+        finally:
+            group.cancel_scope.cancel()
+    assert transport.open_connections == 0
+    assert transport._slots is not None and transport._slots.value == 1000
+
+
 def _encode_chunked(pieces: list[bytes], extension: bool, trailers: bool) -> bytes:
     out = b""
     for piece in pieces:

@@ -248,6 +248,13 @@ class LeanTransport(httpx2.AsyncBaseTransport):
             raise httpx2.ConnectError(
                 f"cannot connect to {hostname}: {error}", request=request
             ) from error
+        except (anyio.EndOfStream, anyio.BrokenResourceError) as error:
+            # anyio's words for a TLS handshake the server ended (closed or reset).
+            raise httpx2.ConnectError(
+                f"cannot connect to {hostname}: the connection ended during the TLS "
+                f"handshake ({_reason(error)})",
+                request=request,
+            ) from error
         self._open += 1
         return _Connection(origin, stream)
 
