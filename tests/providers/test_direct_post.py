@@ -666,3 +666,28 @@ async def test_a_followed_redirect_hands_its_connection_to_the_redirected_reques
             assert server.open_connections + server.closed_connections == 1
         finally:
             await provider.aclose()
+
+
+async def test_more_than_20_redirects_on_the_lean_transport_is_the_same_error() -> None:
+    # The direct path on its own transport sends the first request as written bytes, then
+    # follows redirects as httpx2 requests: the first one counted twice, so a 21st
+    # redirect was followed there (22 requests), unlike httpx and the SDK path.
+    mock = MockServer(OPENAI_WIRE, [ScriptedReply(text=("ok",))])
+    requests: list[httpx2.Request] = []
+
+    def answer(request: httpx2.Request) -> Any:
+        requests.append(request)
+        return httpx2.Response(307, headers={"location": "/v1/loop"})
+
+    async with LoopbackServer(answer).running() as server:
+        provider, transport = await loopback_provider(server)
+        try:
+            with pytest.raises(ProviderConnectionError, match="more than 20 redirects"):
+                await provider.complete(request(OPENAI_WIRE))
+            assert len(requests) == 21  # the first request and 20 redirects
+            assert pool(transport) == (1, 1)  # each redirect's body read: one connection
+            server.mock = mock
+            assert await send(provider, request(OPENAI_WIRE), "complete") == "ok"
+        finally:
+            await provider.aclose()
+

@@ -295,6 +295,7 @@ class DirectPost:
         """
         headers, prefix = self._current()
         custom = options.get("headers") or options.get("params") or "timeout" in options
+        follow = MAX_REDIRECTS + 1  # requests left to send: the first and 20 redirects
         if type(transport) is self._lean and not custom:
             # The common case: the head written at start-up, its length added.
             data = finish_head(prefix, b"POST", len(content)) + content
@@ -303,9 +304,10 @@ class DirectPost:
                 return response
             await _release(response)
             request = self._redirected(self._request(content, options, headers), response)
+            follow -= 1
         else:
             request = self._request(content, options, headers)
-        for _ in range(MAX_REDIRECTS + 1):
+        for _ in range(follow):
             response = await transport.handle_async_request(request)
             response.request = request
             if not self._redirects(response):
