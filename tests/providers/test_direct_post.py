@@ -691,3 +691,26 @@ async def test_more_than_20_redirects_on_the_lean_transport_is_the_same_error() 
         finally:
             await provider.aclose()
 
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_connection_the_request_asks_to_close_is_not_reused(mode: Mode) -> None:
+    # Connection: close in the provider's headers: the client must send no further
+    # request on that connection (RFC 9112, 9.6), whether or not the server says close
+    # too. The head written once for the lean transport lost that, and the connection
+    # went back to the pool.
+    mock = MockServer(OPENAI_WIRE, [ScriptedReply(text=("ok",)), ScriptedReply(text=("ok",))])
+    async with LoopbackServer(mock).running() as server:
+        provider = OpenAIProvider(
+            api_key=KEY, base_url=server.url + "/v1", default_headers={"Connection": "close"}
+        )
+        assert provider._connection is not None
+        _, _, transport = await provider._connection.get()
+        try:
+            for _ in range(2):
+                assert await send(provider, request(OPENAI_WIRE), mode) == "ok"
+                assert pool(transport) == (0, 0)
+            assert mock.http_request.headers["connection"] == "close"
+            await wait_until(lambda: server.open_connections == 0)
+            assert server.closed_connections == 2
+        finally:
+            await provider.aclose()

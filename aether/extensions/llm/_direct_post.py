@@ -179,6 +179,7 @@ class DirectPost:
 
     __slots__ = (
         "_by_library",
+        "_close",
         "_guard",
         "_headers",
         "_lean",
@@ -218,6 +219,8 @@ class DirectPost:
         scheme = endpoint.raw_scheme
         port = endpoint.port or (443 if scheme == b"https" else 80)
         self._origin = (scheme, endpoint.raw_host, port)
+        self._close = False
+        """Whether the headers ask the server to close the connection (set by `_head`)."""
         self._prefix = self._head(self._headers)
         self._library = sniffio.current_async_library if _ASYNC_HEADER in merged else None
         self._by_library: dict[str, tuple[list[tuple[bytes, bytes]], bytes]] = {}
@@ -228,7 +231,7 @@ class DirectPost:
     def _head(self, headers: list[tuple[bytes, bytes]]) -> bytes:
         """The request head with ``headers``, up to its length (see `head_prefix`)."""
         host = [(b"Host", self._url.netloc)]
-        prefix, _ = head_prefix(b"POST", self._url.raw_path, host + headers)
+        prefix, self._close = head_prefix(b"POST", self._url.raw_path, host + headers)
         return prefix
 
     def _current(self) -> tuple[list[tuple[bytes, bytes]], bytes]:
@@ -299,7 +302,9 @@ class DirectPost:
         if type(transport) is self._lean and not custom:
             # The common case: the head written at start-up, its length added.
             data = finish_head(prefix, b"POST", len(content)) + content
-            response = await transport.round_trip(self._origin, b"POST", data, self._timeouts)
+            response = await transport.round_trip(
+                self._origin, b"POST", data, self._timeouts, close=self._close
+            )
             if not self._redirects(response):
                 return response
             await _release(response)
