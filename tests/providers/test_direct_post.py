@@ -21,6 +21,7 @@ import pytest
 from aether.errors import (
     AuthenticationError,
     BadRequestError,
+    ConfigurationError,
     ContentFilterError,
     MalformedResponseError,
     ProviderConnectionError,
@@ -714,3 +715,26 @@ async def test_a_connection_the_request_asks_to_close_is_not_reused(mode: Mode) 
             assert server.closed_connections == 2
         finally:
             await provider.aclose()
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"api_key": KEY + "\n"}, "'Authorization'"),
+        ({"api_key": KEY, "default_headers": {"X-Gateway": "a\r\nInjected: yes"}}, "'X-Gateway'"),
+    ],
+    ids=["key-ending-in-newline", "header-with-crlf"],
+)
+def test_a_header_that_cannot_be_written_is_a_configuration_error(
+    options: dict[str, Any], named: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The direct path writes its head when the provider is built: a key read from a file
+    # with its newline raised the transport's internal Framing error from the constructor.
+    monkeypatch.setenv("AETHER_LEAN_HTTP", "1")
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigurationError, match="newline") as error:
+        OpenAIProvider(**options)
+    text = f"{error.value!s} {error.value!r}"
+    assert named in text and "CR, LF or NUL" in text
+    assert KEY not in text and "Injected" not in text

@@ -41,6 +41,7 @@ from typing import Any, Final
 
 import anyio
 
+from aether.errors import ConfigurationError
 from aether.extensions.llm._errors import connection_error
 from aether.extensions.llm._http import (
     CLEANUP_TIMEOUT,
@@ -48,7 +49,7 @@ from aether.extensions.llm._http import (
     DEFAULT_TIMEOUT,
     body_chunks,
 )
-from aether.extensions.llm._http11 import finish_head, head_prefix
+from aether.extensions.llm._http11 import Framing, finish_head, head_prefix
 from aether.extensions.llm._json_body import loads
 from aether.extensions.llm._origin_guard import OriginGuard
 
@@ -175,6 +176,10 @@ class DirectPost:
         headers: Every header a request carries, auth included (computed once).
         timeout: The provider's timeout (see `timeout_extension`).
         guard: The provider's origin guard: redirects leave its origin only as errors.
+
+    Raises:
+        ConfigurationError: If a header cannot be written (a CR, LF or NUL in its value,
+            a name that is not a token).
     """
 
     __slots__ = (
@@ -221,7 +226,14 @@ class DirectPost:
         self._origin = (scheme, endpoint.raw_host, port)
         self._close = False
         """Whether the headers ask the server to close the connection (set by `_head`)."""
-        self._prefix = self._head(self._headers)
+        try:
+            self._prefix = self._head(self._headers)
+        except Framing as error:  # never shows a value: it may be the key
+            raise ConfigurationError(
+                f"the {provider} provider cannot send its headers: {error}. Fix that header "
+                f"(an API key or header value read from a file often ends in a newline: "
+                f"strip it)."
+            ) from None
         self._library = sniffio.current_async_library if _ASYNC_HEADER in merged else None
         self._by_library: dict[str, tuple[list[tuple[bytes, bytes]], bytes]] = {}
 
