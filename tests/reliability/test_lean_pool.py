@@ -200,7 +200,8 @@ async def test_a_closed_transport_refuses_requests_and_closes_idle_ones() -> Non
 async def _three_idle(server: LoopbackServer, client: httpx2.AsyncClient) -> None:
     """Three calls at once: three connections, each idle once its answer is read."""
     recorder = server.mock
-    assert isinstance(recorder, Recorder) and recorder.held
+    assert isinstance(recorder, Recorder)
+    assert recorder.held
 
     async def call() -> None:
         await client.post(server.url + "/x", content=b"{}")
@@ -234,16 +235,18 @@ async def test_idle_connections_past_their_expiry_are_closed_though_newer_ones_s
     # far end of the deque, which taking never reaches while fewer calls come. They were
     # kept open past keepalive_expiry for as long as the pool was in use.
     transport = LeanTransport(keepalive_expiry=5.0)
-    async with LoopbackServer(Recorder(held=True)).running() as server:
-        async with httpx2.AsyncClient(transport=transport) as client:
-            await _three_idle(server, client)
-            idle = transport._idle[(b"http", b"127.0.0.1", server.port)]
-            for connection in list(idle)[:2]:
-                connection.idle_since -= 60.0  # idle for a minute: expired
-            server.mock = Recorder()
-            assert (await client.post(server.url + "/x", content=b"{}")).text == "ok"
-            assert (transport.open_connections, transport.idle_connections) == (1, 1)
-            await wait_until(lambda: server.open_connections == 1)
+    async with (
+        LoopbackServer(Recorder(held=True)).running() as server,
+        httpx2.AsyncClient(transport=transport) as client,
+    ):
+        await _three_idle(server, client)
+        idle = transport._idle[(b"http", b"127.0.0.1", server.port)]
+        for connection in list(idle)[:2]:
+            connection.idle_since -= 60.0  # idle for a minute: expired
+        server.mock = Recorder()
+        assert (await client.post(server.url + "/x", content=b"{}")).text == "ok"
+        assert (transport.open_connections, transport.idle_connections) == (1, 1)
+        await wait_until(lambda: server.open_connections == 1)
 
 
 def _transport_of(provider: Any) -> Any:
@@ -468,14 +471,15 @@ async def test_a_tls_handshake_the_server_ends_is_a_connect_error(how: str) -> N
     async with listener, anyio.create_task_group() as group:
         group.start_soon(listener.serve, end_at_once)
         try:
-            with pytest.raises(httpx2.ConnectError, match="cannot connect to 127.0.0.1"):
+            with pytest.raises(httpx2.ConnectError, match=r"cannot connect to 127\.0\.0\.1"):
                 await transport.round_trip(
                     (b"https", b"127.0.0.1", port), b"GET", b"GET / HTTP/1.1\r\n\r\n", {}
                 )
         finally:
             group.cancel_scope.cancel()
     assert transport.open_connections == 0
-    assert transport._slots is not None and transport._slots.value == 1000
+    assert transport._slots is not None
+    assert transport._slots.value == 1000
 
 
 def _encode_chunked(pieces: list[bytes], extension: bool, trailers: bool) -> bytes:
