@@ -290,3 +290,54 @@ async def test_a_body_closed_part_way_gives_its_connection_back_once(
     assert (transport.open_connections, transport.idle_connections) == (0, 0)
     assert transport._slots is not None
     assert transport._slots.value == 1000  # every slot back, none twice
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("answer", "last"),
+    [
+        (b"Transfer-Encoding: chunked\r\n\r\n2\r\nab\r\n", b"0\r\n\r\n"),
+        (b"Content-Length: 4\r\n\r\nab", b"cd"),
+    ],
+    ids=["chunked", "sized"],
+)
+async def test_a_body_closed_by_another_task_mid_read_gives_its_connection_back_once(
+    answer: bytes, last: bytes
+) -> None:
+    # One task reads the body, another closes the response while that read waits. On
+    # asyncio a read woken by data that arrived just before the close still returns that
+    # data (anyio's stream hands out what it queued): if it ends the body, the reader
+    # released the connection a second time, into the idle pool, closed.
+    transport = _Scripted([b"HTTP/1.1 200 OK\r\n" + answer])
+    waiting, arrived = anyio.Event(), anyio.Event()
+    scripted = transport.stream
+    first_receive = scripted.receive
+
+    async def receive(max_bytes: int = 65536) -> bytes:
+        if read_once and not waiting.is_set():  # the read after the first piece
+            waiting.set()
+            await arrived.wait()
+            return last
+        return await first_receive(max_bytes)
+
+    read_once = False
+    scripted.receive = receive  # type: ignore[method-assign]
+    response = await transport.round_trip(ORIGIN, b"GET", GET, {})
+    pieces: list[bytes] = []
+
+    async def read() -> None:
+        nonlocal read_once
+        async for piece in response.stream:  # type: ignore[union-attr]
+            pieces.append(piece)
+            read_once = True
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(read)
+        await waiting.wait()
+        await response.aclose()
+        arrived.set()
+    assert pieces[0] == b"ab"
+    assert scripted.closed
+    assert (transport.open_connections, transport.idle_connections) == (0, 0)
+    assert transport._slots is not None
+    assert transport._slots.value == 1000  # every slot back, none twice

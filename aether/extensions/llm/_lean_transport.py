@@ -431,6 +431,8 @@ class _Body(httpx2.AsyncByteStream):
                     request=request,
                 )
             buffer += more
+        if self._done:
+            return  # closed (by another task) during the last read: the connection is gone
         self._done = True
         if buffer or not self._reusable:
             # Bytes after the body (nothing was asked for), or an answer that ends the
