@@ -482,6 +482,30 @@ async def test_a_tls_handshake_the_server_ends_is_a_connect_error(how: str) -> N
     assert transport._slots.value == 1000
 
 
+async def test_a_write_that_outlasts_its_timeout_is_a_write_timeout_and_closes() -> None:
+    # A server that never reads (its listener never even accepts): once the socket
+    # buffers are full the send waits, and the write phase's timeout ends it.
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    transport = LeanTransport()
+    body = b"x" * (32 << 20)
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+    try:
+        with pytest.raises(httpx2.WriteTimeout):
+            await transport.round_trip(
+                (b"http", b"127.0.0.1", port), b"POST", head + body, {"write": 0.2}
+            )
+    finally:
+        listener.close()
+    assert (transport.open_connections, transport.idle_connections) == (0, 0)
+    assert transport._slots is not None
+    assert transport._slots.value == 1000
+
+
 def _encode_chunked(pieces: list[bytes], extension: bool, trailers: bool) -> bytes:
     out = b""
     for piece in pieces:
