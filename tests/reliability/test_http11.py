@@ -341,3 +341,44 @@ async def test_a_body_closed_by_another_task_mid_read_gives_its_connection_back_
     assert (transport.open_connections, transport.idle_connections) == (0, 0)
     assert transport._slots is not None
     assert transport._slots.value == 1000  # every slot back, none twice
+
+
+@pytest.mark.anyio
+async def test_a_head_with_bare_line_feeds_is_read() -> None:
+    # RFC 9112 (2.2) lets a recipient take a lone LF as a line's end; h11 did.
+    response, body, transport = await _exchange(
+        [b"HTTP/1.1 200 OK\nContent-Type: text/plain\r\nContent-Length: 2\n\nok"]
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/plain"
+    assert body == b"ok"
+    assert (transport.open_connections, transport.idle_connections) == (1, 1)
+
+
+@pytest.mark.anyio
+async def test_a_slot_given_back_twice_is_an_error_not_a_larger_pool() -> None:
+    _response, _body, transport = await _exchange([b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"])
+    assert transport._slots is not None
+    with pytest.raises(ValueError, match="too many"):
+        transport._slots.release()
+
+
+def test_credentials_are_checked_each_time_not_kept() -> None:
+    from aether.extensions.llm import _http11
+
+    key = b"Bearer sk-kept-nowhere-0123456789"
+    request_head(b"POST", b"/", [(b"Authorization", key), (b"X-Api-Key", key)], 0)
+    assert not any(key in value for _, value in _http11._checked)
+    with pytest.raises(Framing, match="CR, LF or NUL"):
+        request_head(b"POST", b"/", [(b"Authorization", key + b"\n")], 0)
+
+
+def test_a_malformed_header_line_is_not_quoted_whole() -> None:
+    # A server echoing a credential in a broken line: the message names the line's start,
+    # never the rest, which a cut could hide from redaction.
+    with pytest.raises(Framing) as caught:
+        parse_head(b"HTTP/1.1 400 Bad Request\r\nX-Echo Bearer sk-secret-0123456789abcdef")
+    assert "sk-secret" not in str(caught.value)
+    with pytest.raises(Framing) as named:
+        request_head(b"POST", b"/", [(b"sk-secret-0123456789abcdef " * 3, b"v")], 0)
+    assert "sk-secret" not in str(named.value)

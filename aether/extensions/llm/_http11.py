@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Final, Literal, NamedTuple
 
 __all__ = [
+    "HEAD_END",
     "MAX_HEAD",
     "Framing",
     "ResponseHead",
@@ -36,8 +37,16 @@ _STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: ([^\x00\r\n]*))?")
 _FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00\r\n]*?)[ \t]*")
 _FRAMING_FIELDS = (b"content-length", b"transfer-encoding")
 
+HEAD_END: Final = re.compile(rb"\n\r?\n")
+"""The empty line ending a head: CRLF CRLF, or bare LFs, which RFC 9112 (2.2) lets a
+recipient accept (h11 did; a few embedded servers send them)."""
+
 _checked: set[tuple[bytes, bytes]] = set()
-"""Fields already found safe to write: a client sends the same few over and over."""
+"""Fields already found safe to write: a client sends the same few over and over.
+Credentials are checked every time instead, so that no key outlives its provider here."""
+_CREDENTIALS = frozenset(
+    (b"authorization", b"proxy-authorization", b"x-api-key", b"api-key", b"x-goog-api-key")
+)
 
 
 class Framing(Exception):
@@ -57,9 +66,12 @@ def _check_field(name: bytes, value: bytes) -> None:
     if (name, value) in _checked:
         return
     if not _TOKEN.fullmatch(name):
-        raise Framing(f"the header name {name[:40]!r} is not a valid HTTP token")
+        shown = repr(name) if len(name) <= 40 else f"of {len(name)} bytes"
+        raise Framing(f"the header name {shown} is not a valid HTTP token")
     if _UNSAFE_VALUE.search(value):
         raise Framing(f"the value of header {name.decode()!r} holds a CR, LF or NUL")
+    if name.lower() in _CREDENTIALS:
+        return
     if len(_checked) > 4096:
         _checked.clear()
     _checked.add((name, value))
@@ -113,13 +125,13 @@ def request_head(
 
 
 def parse_head(block: bytes) -> ResponseHead:
-    """A response head (``block`` without its closing empty line).
+    """A response head (``block`` without its closing empty line; lines end in CRLF or LF).
 
     Raises:
         Framing: If the status line or a field line is malformed, or a field is folded
             over several lines (obsolete, and refused as RFC 9112 allows).
     """
-    lines = block.split(b"\r\n")
+    lines = [line[:-1] if line.endswith(b"\r") else line for line in block.split(b"\n")]
     status_line = _STATUS_LINE.fullmatch(lines[0])
     if status_line is None:
         raise Framing(f"a malformed status line: {lines[0][:80]!r}")
@@ -129,7 +141,11 @@ def parse_head(block: bytes) -> ResponseHead:
         if field is None:
             if line[:1] in (b" ", b"\t"):
                 raise Framing("a header folded over several lines (obsolete line folding)")
-            raise Framing(f"a malformed header line: {line[:80]!r}")
+            # Its name only: the line may hold a credential the server echoed, and a cut
+            # one would escape redaction.
+            start = _TOKEN.match(line)
+            name = start[0][:40] if start else b""
+            raise Framing(f"a malformed header line ({len(line)} bytes, starting {name!r})")
         headers.append((field[1].lower(), field[2]))
     minor, status, reason = status_line.groups()
     return ResponseHead(int(status), reason or b"", int(minor), headers)

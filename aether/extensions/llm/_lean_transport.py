@@ -47,6 +47,7 @@ import httpx2
 
 from aether.extensions.llm._http import shared_ssl_context
 from aether.extensions.llm._http11 import (
+    HEAD_END,
     MAX_HEAD,
     Framing,
     ResponseHead,
@@ -168,7 +169,10 @@ class LeanTransport(httpx2.AsyncBaseTransport):
             raise RuntimeError("the transport was closed")
         slots = self._slots
         if slots is None:
-            slots = self._slots = anyio.Semaphore(self._max_connections)
+            # max_value: a slot given back twice is an error, never a larger pool.
+            slots = self._slots = anyio.Semaphore(
+                self._max_connections, max_value=self._max_connections
+            )
         if slots.value:
             slots.acquire_nowait()  # a free slot: no waiting, so no timeout scope
         else:
@@ -283,11 +287,11 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         buffer = connection.buffer
         searched = 0
         while True:
-            end = buffer.find(b"\r\n\r\n", searched)
-            if end < 0:
+            end = HEAD_END.search(buffer, searched)
+            if end is None:
                 if len(buffer) > MAX_HEAD:
                     raise Framing(f"a response head longer than {MAX_HEAD} bytes")
-                searched = max(0, len(buffer) - 3)
+                searched = max(0, len(buffer) - 2)
                 more = await _receive(connection, request, read_timeout)
                 if not more:
                     raise httpx2.RemoteProtocolError(
@@ -298,8 +302,8 @@ class LeanTransport(httpx2.AsyncBaseTransport):
                     )
                 buffer += more
                 continue
-            head = parse_head(bytes(buffer[:end]))
-            del buffer[: end + 4]
+            head = parse_head(bytes(buffer[: end.start()]))
+            del buffer[: end.end()]
             searched = 0
             if 100 <= head.status < 200:
                 if head.status == 101:
