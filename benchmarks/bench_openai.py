@@ -112,8 +112,11 @@ concurrent), each step on top of the one before:
   written once per provider with only its length added per call, a body without a
   content coding read straight from the transport: 0.16× / 0.11× / 0.14× / 0.26×;
 - stream events and answers parsed with pydantic-core (0.8 µs against `json.loads`'s 2.2
-  for one event's 200 bytes) and stream bodies read without httpx2's decoder layers: the
-  two runs of the table, 0.16-0.18× / 0.09× / 0.14-0.17× / 0.21-0.22×.
+  for one event's 200 bytes) and stream bodies read without httpx2's decoder layers:
+  0.16-0.18× / 0.09× / 0.14-0.17× / 0.21-0.22× in two runs;
+- the fixes of a review of the transport (connections given back once, expired idle ones
+  closed, bare-LF heads read, credentials checked on every request): two more runs, the
+  table being the second, 0.19-0.22× / 0.09× / 0.17× / 0.21-0.22×.
 In process (5,000 sequential calls, `stack=[]`, wall time per call): 308 µs with h11,
 235 µs with `_http11`, 188 µs with the head written once.
 
@@ -125,8 +128,9 @@ building the `LLMResponse` 6%, preparing the request 3%, the facade 4%, the rest
 loop. Per stream chunk (7 µs, the plain httpx reference 11 µs): the SSE parser, the
 event's JSON, the `StreamChunk` and the generators of the stack.
 
-500 concurrent against 50 concurrent (the goal: no worse), in the two runs: warm, 7,050-
-7,953/s against 8,332-8,424/s (0.84-0.95×; trio 0.84-0.86×); cold, 2,615-2,774/s. Warm,
+500 concurrent against 50 concurrent (the goal: no worse), in the last two runs: warm,
+6,656-7,338/s against 7,517-7,835/s (0.85-0.98×; trio 0.83-0.90×); cold, 2,539-2,645/s.
+Warm,
 the client's CPU per call rises by 15-20% with 500 tasks (py-spy, same number of calls),
 and the extra samples fall in anyio's asyncio socket stream: resuming and pausing reading
 around each wait (two `epoll_ctl` calls) and the shielded checkpoint of each send.
@@ -141,7 +145,7 @@ Aether, same server): 50 tasks x 20 calls against 500 x 2 after a warm-up, three
 per loop, 16,900-17,400/s against 8,700-10,500/s on asyncio (its CPU per call 30 µs
 against 62-81) and 17,500-24,900/s against 10,800-17,500/s on trio. The event loop,
 anyio's socket streams and the kernel lose 30-50% from 50 to 500 sockets in flight
-before any library code runs; Aether, with more fixed work per call, loses 5-16%.
+before any library code runs; Aether, with more fixed work per call, loses 2-17%.
 
 The origin guard (a response hook that refuses redirects to another origin, about 1 µs
 a response) and the SSE loop that yields each event's text before reading the next were
