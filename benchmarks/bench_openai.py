@@ -130,9 +130,8 @@ event's JSON, the `StreamChunk` and the generators of the stack.
 
 500 concurrent against 50 concurrent (the goal: no worse), in the last two runs: warm,
 6,656-7,338/s against 7,517-7,835/s (0.85-0.98×; trio 0.83-0.90×); cold, 2,539-2,645/s.
-Warm,
-the client's CPU per call rises by 15-20% with 500 tasks (py-spy, same number of calls),
-and the extra samples fall in anyio's asyncio socket stream: resuming and pausing reading
+Warm, the client's CPU per call rises by 15-20% with 500 tasks (py-spy, same number of
+calls), and the extra samples fall in anyio's asyncio socket stream: resuming and pausing reading
 around each wait (two `epoll_ctl` calls) and the shielded checkpoint of each send.
 Cold, about 450 connections are opened during the wave: `anyio.connect_tcp` costs about
 200 µs of client CPU per connection (450 at once: 75-120 ms; a bare non-blocking connect
