@@ -30,30 +30,31 @@ What the SDK and the client did, and how it is done here:
 Only providers that own their HTTP client post directly: a client you pass in
 (``http_client=``) may carry auth, hooks or proxies of its own, so it is sent through
 the SDK. ``AETHER_LEAN_HTTP=0`` (or a proxy in the environment) sends everything through
-the SDK and httpx2 as before.
+the SDK and httpx2 as before. How timeouts, queries and answers look as the SDK would
+have them is in `aether.extensions.llm._direct_wire`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-import anyio
-
 from aether.errors import ConfigurationError
-from aether.extensions.llm._errors import connection_error
-from aether.extensions.llm._http import (
-    CLEANUP_TIMEOUT,
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_TIMEOUT,
-    body_chunks,
+from aether.extensions.llm._direct_wire import (
+    StatusFailure,
+    decode_json,
+    drain_and_close,
+    query_items,
+    read_body,
+    read_timeout_header,
+    status_failure,
+    timeout_extension,
 )
+from aether.extensions.llm._errors import connection_error
 from aether.extensions.llm._http11 import Framing, finish_head, head_prefix
-from aether.extensions.llm._json_body import loads
 from aether.extensions.llm._origin_guard import OriginGuard
 
-__all__ = ["DirectPost", "StatusFailure", "decode_json", "query_items", "timeout_extension"]
+__all__ = ["DirectPost", "StatusFailure"]
 
 MAX_REDIRECTS: Final = 20
 """httpx's own limit."""
@@ -63,108 +64,6 @@ _CLIENT_HEADERS = (("Accept-Encoding", "gzip, deflate"), ("Connection", "keep-al
 """What httpx2's client adds to every request the SDK builds."""
 _ASYNC_HEADER = "x-stainless-async"
 _READ_TIMEOUT_HEADER = b"x-stainless-read-timeout"
-
-
-class StatusFailure(Exception):
-    """An HTTP error status, as the adapters read the SDK's status errors.
-
-    Attributes:
-        status_code: The HTTP status.
-        body: The ``error`` member of a JSON body, else the JSON, else the text (empty
-            for an empty body).
-        message: ``"Error code: <status>"`` and the server's message, the SDK's wording.
-        response: The ``httpx2.Response`` (read and closed), for its headers.
-    """
-
-    def __init__(self, message: str, *, status_code: int, body: object, response: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status_code = status_code
-        self.body = body
-        self.response = response
-
-
-def timeout_extension(timeout: Any) -> dict[str, float | None]:
-    """The per-phase timeouts of an httpx2 request for ``timeout``.
-
-    ``None`` is the SDK's default (600 s, 5 s to connect); a number applies to every
-    phase; an ``httpx.Timeout`` or ``httpx2.Timeout`` keeps its phases.
-    """
-    if timeout is None:
-        return {
-            "connect": DEFAULT_CONNECT_TIMEOUT,
-            "read": DEFAULT_TIMEOUT,
-            "write": DEFAULT_TIMEOUT,
-            "pool": DEFAULT_TIMEOUT,
-        }
-    if isinstance(timeout, int | float):
-        seconds = float(timeout)
-        return {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}
-    as_dict = getattr(timeout, "as_dict", None)
-    if callable(as_dict):
-        phases: dict[str, float | None] = as_dict()
-        return phases
-    raise TypeError(f"a timeout must be seconds or an httpx2.Timeout, not {timeout!r}")
-
-
-def _read_timeout(timeout: Any) -> str | None:
-    """``X-Stainless-Read-Timeout`` for a per-call ``timeout``, as the SDK writes it."""
-    read = getattr(timeout, "read", timeout)
-    return None if read is None else str(read)
-
-
-def query_items(params: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """``extra_query`` as the openai SDK writes a query string.
-
-    A list's items each under ``key[]``, an object's members under ``key[member]``,
-    booleans as ``true``/``false``; ``None`` leaves the parameter out.
-    """
-    items: list[tuple[str, str]] = []
-
-    def add(key: str, value: Any) -> None:
-        if isinstance(value, Mapping):
-            for member, item in value.items():
-                add(f"{key}[{member}]", item)
-        elif isinstance(value, list | tuple):
-            for item in value:
-                add(f"{key}[]", item)
-        elif value is not None:
-            text = "true" if value is True else "false" if value is False else str(value)
-            items.append((key, text))
-
-    for key, value in params.items():
-        add(str(key), value)
-    return items
-
-
-def decode_json(content: bytes, content_type: str) -> object:
-    """A 2xx body as the SDK returns it: parsed JSON, or the text of a non-JSON type.
-
-    Raises:
-        json.JSONDecodeError: If a JSON content type carries invalid JSON.
-    """
-    if not content_type.split(";", 1)[0].strip().endswith("json"):
-        return content.decode("utf-8", errors="replace")
-    return loads(content)
-
-
-def _failure(response: Any, content: bytes) -> StatusFailure:
-    status = response.status_code
-    message = f"Error code: {status}"
-    text = content.decode("utf-8", errors="replace").strip()
-    body: object = text
-    try:
-        body = json.loads(text)
-    except ValueError:
-        pass
-    else:
-        error = body.get("error", body) if isinstance(body, dict) else None
-        said = error.get("message") if isinstance(error, dict) else None
-        if isinstance(said, str) and said:
-            message += f" - {said}"
-    if isinstance(body, dict):
-        body = body.get("error", body)
-    return StatusFailure(message, status_code=status, body=body, response=response)
 
 
 class DirectPost:
@@ -279,7 +178,7 @@ class DirectPost:
             replaced = {str(name).lower().encode() for name in extra}
             if "timeout" in options:
                 timeouts = timeout_extension(options["timeout"])
-                read = _read_timeout(options["timeout"])
+                read = read_timeout_header(options["timeout"])
                 if _READ_TIMEOUT_HEADER not in replaced and read is not None:
                     extra = {**extra, _READ_TIMEOUT_HEADER.decode(): read}
                 replaced.add(_READ_TIMEOUT_HEADER)
@@ -319,7 +218,7 @@ class DirectPost:
             )
             if not self._redirects(response):
                 return response
-            await _release(response)
+            await drain_and_close(response)
             request = self._redirected(self._request(content, options, headers), response)
             follow -= 1
         else:
@@ -329,7 +228,7 @@ class DirectPost:
             response.request = request
             if not self._redirects(response):
                 return response
-            await _release(response)
+            await drain_and_close(response)
             request = self._redirected(request, response)
         import httpx2
 
@@ -363,31 +262,10 @@ class DirectPost:
     @staticmethod
     async def read_failure(response: Any) -> StatusFailure:
         """Read an error status's body (then close it) into a `StatusFailure`."""
-        return _failure(response, await _read(response))
+        return status_failure(response, await read_body(response))
 
     @staticmethod
     async def read_json(response: Any) -> object:
         """Read a 2xx body (then close it) as the SDK does (see `decode_json`)."""
-        content = await _read(response)
+        content = await read_body(response)
         return decode_json(content, response.headers.get("content-type", "*"))
-
-
-async def _read(response: Any) -> bytes:
-    """The whole body of ``response``, which is closed after (also on errors)."""
-    try:
-        content = b"".join([part async for part in body_chunks(response)])
-    except BaseException:
-        with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
-            await response.aclose()
-        raise
-    await response.aclose()  # the body was read: closing only marks it so
-    return content
-
-
-async def _release(response: Any) -> None:
-    """Read a redirect's body, as httpx does, so its connection is reused; then close it."""
-    try:
-        await response.aread()
-    finally:
-        with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
-            await response.aclose()
